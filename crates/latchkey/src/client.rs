@@ -1,0 +1,371 @@
+//! An OAuth client: its identity, its endpoints, and the token requests it makes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use url::Url;
+
+use crate::client_auth::ClientAuth;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, ProviderError, Result};
+use crate::redact::DisplayUrl;
+use crate::response::{ResponseError, parse_error_body, parse_token_response};
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::token::TokenSet;
+
+/// A registered OAuth client at one identity provider: cheap to clone, `Send + Sync`.
+///
+/// It sends every token, refresh and revocation request: client authentication, the
+/// `Accept: application/json` header, tolerant response parsing and retries live here once.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
+    client_id: String,
+    auth: ClientAuth,
+    token_url: Url,
+    revocation_url: Option<Url>,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+/// Whether a failed token request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// Sending it twice is harmless (client credentials, password).
+    Safe,
+    /// Sending it twice may burn a one-time value (a rotated refresh token, a code): retry
+    /// only when the request surely did not take effect (connect error, 5xx/429 answer).
+    OnlyIfNotProcessed,
+}
+
+impl OAuthClient {
+    /// Starts building a client with this `client_id`.
+    pub fn builder(client_id: impl Into<String>) -> OAuthClientBuilder {
+        OAuthClientBuilder {
+            client_id: client_id.into(),
+            auth: ClientAuth::None,
+            token_url: None,
+            revocation_url: None,
+            http: None,
+            retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The client authentication method.
+    pub fn auth(&self) -> &ClientAuth {
+        &self.inner.auth
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> &Url {
+        &self.inner.token_url
+    }
+
+    /// The revocation endpoint (RFC 7009), when known.
+    pub fn revocation_url(&self) -> Option<&Url> {
+        self.inner.revocation_url.as_ref()
+    }
+
+    /// The clock used for expiry arithmetic.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// Sends a token request with `grant_type` and `params`, authenticating the client.
+    pub(crate) async fn token_request(
+        &self,
+        grant_type: &str,
+        params: &[(&str, &str)],
+        replay: Replay,
+    ) -> Result<TokenSet> {
+        let url = &self.inner.token_url;
+        let mut retry = 0;
+        loop {
+            let result = self.token_attempt(grant_type, params).await;
+            let err = match result {
+                Ok(tokens) => return Ok(tokens),
+                Err(err) => err,
+            };
+            let replayable = match replay {
+                Replay::Safe => err.is_retryable(),
+                Replay::OnlyIfNotProcessed => match &err {
+                    Error::Network { connect, .. } => *connect,
+                    other => other.is_retryable(),
+                },
+            };
+            retry += 1;
+            let delay = if replayable {
+                self.inner.retry.delay(retry, err.retry_after())
+            } else {
+                None
+            };
+            match delay {
+                Some(delay) => {
+                    tracing::warn!(grant_type, url = %DisplayUrl::new(url), retry, delay_ms = delay.as_millis() as u64, error = %err, "token request failed, retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(err),
+            }
+        }
+    }
+
+    async fn token_attempt(&self, grant_type: &str, params: &[(&str, &str)]) -> Result<TokenSet> {
+        let url = &self.inner.token_url;
+        let mut form: Vec<(String, String)> = Vec::with_capacity(params.len() + 4);
+        form.push(("grant_type".into(), grant_type.into()));
+        form.extend(
+            params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let basic = self
+            .inner
+            .auth
+            .apply(&self.inner.client_id, url, &mut form)?;
+        tracing::debug!(grant_type, url = %DisplayUrl::new(url), client_id = %self.inner.client_id, auth = self.inner.auth.method_name(), "token request");
+        let response = self.post_form(url, &form, basic).await?;
+        let now = self.inner.clock.now();
+        let status = response.status;
+        match parse_token_response(&response.body, response.content_type.as_deref(), now) {
+            Ok(tokens) if status.is_success() => {
+                tracing::debug!(grant_type, expires_at = ?tokens.expires_at(), has_refresh_token = tokens.refresh_token().is_some(), "token response");
+                Ok(tokens)
+            }
+            Ok(_) => Err(Error::HttpStatus {
+                url: DisplayUrl::new(url),
+                status: status.as_u16(),
+                retry_after: response.retry_after,
+            }),
+            Err(ResponseError::OAuth {
+                error,
+                description,
+                uri,
+            }) => Err(Error::Provider(ProviderError {
+                endpoint: DisplayUrl::new(url),
+                status: status.as_u16(),
+                error,
+                description,
+                uri,
+            })),
+            Err(ResponseError::Malformed(_)) if !status.is_success() => Err(Error::HttpStatus {
+                url: DisplayUrl::new(url),
+                status: status.as_u16(),
+                retry_after: response.retry_after,
+            }),
+            Err(ResponseError::Malformed(reason)) => Err(Error::InvalidResponse {
+                url: DisplayUrl::new(url),
+                reason,
+            }),
+        }
+    }
+
+    /// Exchanges a refresh token for new tokens (RFC 6749 §6). The result still needs
+    /// [`TokenSet::succeeding`] to inherit what the provider may omit.
+    pub(crate) async fn refresh(&self, refresh_token: &secrecy::SecretString) -> Result<TokenSet> {
+        use secrecy::ExposeSecret;
+        self.token_request(
+            "refresh_token",
+            &[("refresh_token", refresh_token.expose_secret())],
+            Replay::OnlyIfNotProcessed,
+        )
+        .await
+    }
+
+    /// Revokes `token` (RFC 7009). `hint` is `refresh_token` or `access_token`.
+    pub async fn revoke(&self, token: &secrecy::SecretString, hint: &str) -> Result<()> {
+        use secrecy::ExposeSecret;
+        let Some(url) = &self.inner.revocation_url else {
+            return Err(Error::Config(
+                "the provider has no revocation endpoint configured".into(),
+            ));
+        };
+        let mut form = vec![
+            ("token".to_owned(), token.expose_secret().to_owned()),
+            ("token_type_hint".to_owned(), hint.to_owned()),
+        ];
+        let basic = self
+            .inner
+            .auth
+            .apply(&self.inner.client_id, url, &mut form)?;
+        let response = self.post_form(url, &form, basic).await?;
+        if response.status.is_success() {
+            return Ok(());
+        }
+        match parse_error_body(&response.body, response.content_type.as_deref()) {
+            Some(ResponseError::OAuth {
+                error,
+                description,
+                uri,
+            }) => Err(Error::Provider(ProviderError {
+                endpoint: DisplayUrl::new(url),
+                status: response.status.as_u16(),
+                error,
+                description,
+                uri,
+            })),
+            _ => Err(Error::HttpStatus {
+                url: DisplayUrl::new(url),
+                status: response.status.as_u16(),
+                retry_after: response.retry_after,
+            }),
+        }
+    }
+
+    async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(String, String)],
+        basic: Option<http::HeaderValue>,
+    ) -> Result<RawResponse> {
+        let mut request = self
+            .inner
+            .http
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .form(form);
+        if let Some(basic) = basic {
+            request = request.header(AUTHORIZATION, basic);
+        }
+        let response = request.send().await.map_err(|e| Error::network(url, e))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, self.inner.clock.now()));
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::network(url, e))?
+            .to_vec();
+        Ok(RawResponse {
+            status,
+            content_type,
+            retry_after,
+            body,
+        })
+    }
+}
+
+struct RawResponse {
+    status: reqwest::StatusCode,
+    content_type: Option<String>,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+/// Builds an [`OAuthClient`]; `build()` checks every field.
+#[derive(Debug)]
+pub struct OAuthClientBuilder {
+    client_id: String,
+    auth: ClientAuth,
+    token_url: Option<String>,
+    revocation_url: Option<String>,
+    http: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    allow_insecure_http: bool,
+}
+
+impl OAuthClientBuilder {
+    /// How the client authenticates (default: [`ClientAuth::None`], a public client).
+    pub fn auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The token endpoint (required).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// The revocation endpoint (RFC 7009), used by logout.
+    pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
+        self.revocation_url = Some(url.into());
+        self
+    }
+
+    /// Uses this HTTP client instead of [`crate::http_client`]. Make sure it does not follow
+    /// redirects.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// How transient failures are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The clock for expiry arithmetic (tests use [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Allows plain-HTTP endpoints that are not loopback. Only for testing.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<OAuthClient> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::Config("`client_id` is empty".into()));
+        }
+        let raw = self.token_url.ok_or_else(|| {
+            Error::Config("`token_url` is required (or an issuer to discover it)".into())
+        })?;
+        let token_url = crate::http::endpoint("token_url", &raw, self.allow_insecure_http)?;
+        let revocation_url = self
+            .revocation_url
+            .map(|raw| crate::http::endpoint("revocation_url", &raw, self.allow_insecure_http))
+            .transpose()?;
+        if self.retry.max_attempts == 0 {
+            return Err(Error::Config(
+                "`retry.max_attempts` must be at least 1".into(),
+            ));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => crate::http::http_client()?,
+        };
+        Ok(OAuthClient {
+            inner: Arc::new(ClientInner {
+                client_id: self.client_id,
+                auth: self.auth,
+                token_url,
+                revocation_url,
+                http,
+                retry: self.retry,
+                clock: self.clock,
+            }),
+        })
+    }
+}

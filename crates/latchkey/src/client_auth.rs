@@ -1,0 +1,208 @@
+//! How the client proves its identity to the token endpoint (RFC 6749 §2.3, RFC 7523).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use http::HeaderValue;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The client authentication method at the token, revocation and introspection endpoints.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A public client: only `client_id` is sent (native apps, CLIs, CDSE's public client).
+    None,
+    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1), the default.
+    SecretBasic(SecretString),
+    /// `client_id` and `client_secret` in the request body.
+    SecretPost(SecretString),
+    /// A signed JWT assertion (RFC 7523, OIDC `private_key_jwt`).
+    PrivateKeyJwt(PrivateKeyJwt),
+}
+
+impl ClientAuth {
+    /// The method's registered name, as in `token_endpoint_auth_method`.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            ClientAuth::None => "none",
+            ClientAuth::SecretBasic(_) => "client_secret_basic",
+            ClientAuth::SecretPost(_) => "client_secret_post",
+            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
+        }
+    }
+
+    /// Adds this method's credentials to a request about to go to `audience`.
+    pub(crate) fn apply(
+        &self,
+        client_id: &str,
+        audience: &Url,
+        form: &mut Vec<(String, String)>,
+    ) -> Result<Option<HeaderValue>> {
+        match self {
+            ClientAuth::None => {
+                form.push(("client_id".into(), client_id.into()));
+                Ok(None)
+            }
+            ClientAuth::SecretBasic(secret) => {
+                Ok(Some(basic_header(client_id, secret.expose_secret())?))
+            }
+            ClientAuth::SecretPost(secret) => {
+                form.push(("client_id".into(), client_id.into()));
+                form.push(("client_secret".into(), secret.expose_secret().to_owned()));
+                Ok(None)
+            }
+            ClientAuth::PrivateKeyJwt(key) => {
+                form.push(("client_id".into(), client_id.into()));
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push((
+                    "client_assertion".into(),
+                    key.assertion(client_id, audience)?,
+                ));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// `Authorization: Basic` for client credentials. RFC 6749 §2.3.1 requires the id and secret
+/// to be form-encoded *before* base64: a secret holding `:` or `%` breaks clients that skip it.
+pub(crate) fn basic_header(client_id: &str, secret: &str) -> Result<HeaderValue> {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", encode(client_id), encode(secret));
+    let mut value = HeaderValue::try_from(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    ))
+    .map_err(|_| Error::Config("client credentials cannot be put in a header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A private key that signs client assertions for `private_key_jwt`.
+#[derive(Clone)]
+pub struct PrivateKeyJwt {
+    key: EncodingKey,
+    algorithm: Algorithm,
+    key_id: Option<String>,
+    lifetime: Duration,
+}
+
+impl PrivateKeyJwt {
+    /// Reads a PEM private key (PKCS#8 or PKCS#1 RSA, or SEC1/PKCS#8 EC) for `algorithm`
+    /// (RS256/RS384/RS512/PS256…, ES256/ES384).
+    pub fn from_pem(
+        pem: &SecretString,
+        algorithm: Algorithm,
+        key_id: Option<String>,
+    ) -> Result<Self> {
+        let bytes = pem.expose_secret().as_bytes();
+        let key = match algorithm {
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
+                EncodingKey::from_rsa_pem(bytes)
+            }
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(bytes),
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(bytes),
+            other => {
+                return Err(Error::Config(format!(
+                    "private_key_jwt needs an asymmetric algorithm, not {other:?}: use RS256, PS256, ES256 or EdDSA"
+                )));
+            }
+        }
+        .map_err(|e| Error::Config(format!("the private key is not a valid {algorithm:?} PEM key ({e})")))?;
+        Ok(Self {
+            key,
+            algorithm,
+            key_id,
+            lifetime: Duration::from_secs(60),
+        })
+    }
+
+    /// How long each assertion is valid (default 60 s).
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {
+        #[derive(Serialize)]
+        struct Claims<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            aud: &'a str,
+            jti: String,
+            iat: u64,
+            exp: u64,
+        }
+        // Assertions are checked against the IdP's clock, so they use the real one.
+        let iat = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let jti: [u8; 16] = rand::rng().random();
+        let claims = Claims {
+            iss: client_id,
+            sub: client_id,
+            aud: audience.as_str(),
+            jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
+            iat,
+            exp: iat + self.lifetime.as_secs(),
+        };
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign the client assertion ({e})")))
+    }
+}
+
+impl fmt::Debug for PrivateKeyJwt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKeyJwt")
+            .field("key", &"[REDACTED]")
+            .field("algorithm", &self.algorithm)
+            .field("key_id", &self.key_id)
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_form_encodes_before_base64() {
+        let header = basic_header("my client", "s3cr:t+/ %&=").unwrap();
+        let b64 = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let raw = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(raw, "my+client:s3cr%3At%2B%2F+%25%26%3D");
+        assert!(header.is_sensitive());
+    }
+
+    #[test]
+    fn symmetric_algorithms_are_refused_for_private_key_jwt() {
+        let err =
+            PrivateKeyJwt::from_pem(&SecretString::from("x"), Algorithm::HS256, None).unwrap_err();
+        assert!(err.to_string().contains("asymmetric"), "{err}");
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let auth = ClientAuth::SecretPost(SecretString::from("hunter2"));
+        assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+}

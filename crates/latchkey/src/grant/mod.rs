@@ -1,0 +1,73 @@
+//! How a first token set is obtained.
+//!
+//! A [`Grant`] knows the grant-specific part of a token request; the [`OAuthClient`] adds
+//! client authentication and sends it; the [`crate::TokenManager`] decides when to call it.
+
+mod client_credentials;
+mod password;
+mod refresh_token;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub use client_credentials::ClientCredentials;
+pub use password::Password;
+pub use refresh_token::RefreshTokenOnly;
+
+use crate::client::OAuthClient;
+use crate::error::Result;
+use crate::token::TokenSet;
+
+/// The grant kinds latchkey knows, for status output and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GrantKind {
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §4.3 (Keycloak / CDSE style, optionally with `totp`).
+    Password,
+    /// Only a refresh token obtained elsewhere; ends when it does.
+    RefreshToken,
+    /// RFC 6749 §4.1 with PKCE.
+    AuthorizationCode,
+    /// RFC 8628.
+    DeviceCode,
+}
+
+impl fmt::Display for GrantKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GrantKind::ClientCredentials => "client-credentials",
+            GrantKind::Password => "password",
+            GrantKind::RefreshToken => "refresh-token",
+            GrantKind::AuthorizationCode => "authorization-code",
+            GrantKind::DeviceCode => "device-code",
+        })
+    }
+}
+
+/// Obtains a first [`TokenSet`] from the identity provider.
+#[async_trait]
+pub trait Grant: Send + Sync + fmt::Debug {
+    /// Which grant this is.
+    fn kind(&self) -> GrantKind;
+
+    /// Whether [`Grant::obtain`] can run without a person (no browser, no one-time code).
+    /// The manager re-authenticates on its own only when this is true.
+    fn can_run_unattended(&self) -> bool;
+
+    /// Runs the grant and returns fresh tokens.
+    async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet>;
+
+    /// Tokens to start from before anything was obtained or stored (a refresh token given
+    /// by the user). Most grants have none.
+    fn seed(&self) -> Option<TokenSet> {
+        None
+    }
+}
+
+/// Joins scopes for a request (RFC 6749 §3.3: space-delimited).
+pub(crate) fn scope_param(scopes: &[String]) -> Option<String> {
+    (!scopes.is_empty()).then(|| scopes.join(" "))
+}

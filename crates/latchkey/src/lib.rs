@@ -1,0 +1,71 @@
+//! # latchkey
+//!
+//! Pluggable, production-grade authentication for HTTP API clients.
+//!
+//! - [`StaticAuth`]: Basic, DHIS2 `ApiToken`, Bearer, custom headers, query parameters.
+//! - [`Grant`]s: [`ClientCredentials`] (client_secret_basic, client_secret_post,
+//!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`].
+//! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
+//!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
+//! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
+//!   (0600 files written atomically, one `flock` per key).
+//!
+//! Every type that holds a secret keeps it in a [`secrecy::SecretString`] and prints
+//! `[REDACTED]` in `Debug`.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use latchkey::{ClientAuth, ClientCredentials, FileStore, OAuthClient, TokenManager};
+//!
+//! # async fn demo() -> Result<(), latchkey::Error> {
+//! let client = OAuthClient::builder("svc-client")
+//!     .auth(ClientAuth::SecretBasic(std::env::var("SVC_SECRET").unwrap_or_default().into()))
+//!     .token_url("https://idp.example.org/oauth2/token")
+//!     .build()?;
+//! let manager = TokenManager::builder(client, ClientCredentials::new().scopes(["api:read"]))
+//!     .key("svc")
+//!     .store(Arc::new(FileStore::new("/var/lib/myapp/tokens")))
+//!     .build()?;
+//! let header = manager.authorization_header().await?; // `Bearer …`, refreshed as needed
+//! # let _ = header; Ok(()) }
+//! ```
+//!
+//! ## Security
+//!
+//! Secrets are exposed only where bytes meet the wire or the disk. Token requests never
+//! follow redirects; plain HTTP is refused except for loopback. Errors and logs show URLs
+//! through [`DisplayUrl`] (no userinfo, no `code`/token query values) and never quote a
+//! token endpoint body.
+
+mod authenticator;
+mod client;
+mod client_auth;
+mod clock;
+mod credential;
+mod error;
+pub mod grant;
+mod http;
+mod manager;
+mod redact;
+pub mod response;
+mod retry;
+pub mod store;
+mod token;
+
+pub use authenticator::Authenticator;
+pub use client::{OAuthClient, OAuthClientBuilder};
+pub use client_auth::{ClientAuth, PrivateKeyJwt};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use credential::StaticAuth;
+pub use error::{Error, ProviderError, Result};
+pub use grant::{ClientCredentials, Grant, GrantKind, Password, RefreshTokenOnly};
+pub use http::{http_client, is_loopback};
+pub use jsonwebtoken::Algorithm;
+pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
+pub use redact::DisplayUrl;
+pub use retry::RetryPolicy;
+pub use secrecy::{ExposeSecret, SecretString};
+pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
+pub use token::TokenSet;

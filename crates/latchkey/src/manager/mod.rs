@@ -1,0 +1,426 @@
+//! The token manager: obtains tokens, keeps them fresh, stores them, shares them.
+
+mod background;
+mod live;
+mod refresh;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue};
+use url::Url;
+
+use crate::authenticator::Authenticator;
+use crate::client::OAuthClient;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::grant::{Grant, GrantKind};
+use crate::store::{MemoryStore, TokenStore, validate_key};
+use crate::token::TokenSet;
+use live::Live;
+
+type Flight = Shared<BoxFuture<'static, Result<Arc<Live>>>>;
+type ReauthCallback = Arc<dyn Fn(&Error) + Send + Sync>;
+
+/// Obtains an access token, keeps it fresh and shares it correctly.
+///
+/// - **Fast path**: a token that is valid beyond the refresh margin is returned with one
+///   atomic load and a refcount; no lock, no I/O.
+/// - **Single flight**: at most one refresh per key runs at a time in this process; every
+///   other caller awaits it. The refresh runs in its own task, so a caller that is
+///   cancelled does not strand the others.
+/// - **Across processes**: the refresh takes the store's lock, re-reads the store (a peer
+///   may have refreshed already) and persists the new tokens before handing them out.
+/// - **Order**: refresh token while valid → the grant again if it runs unattended →
+///   [`Error::LoginRequired`].
+/// - **Serve-while-valid**: when the identity provider fails, a token that has not actually
+///   expired keeps being served and the failure is logged.
+///
+/// `TokenManager` is a cheap, `Clone`, `Send + Sync` handle.
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    key: String,
+    client: OAuthClient,
+    grant: Arc<dyn Grant>,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    margin: Duration,
+    lock_wait: Duration,
+    failure_cooldown: Duration,
+    current: ArcSwapOption<Live>,
+    flight: Mutex<Option<Flight>>,
+    on_reauth_required: Option<ReauthCallback>,
+    background: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Inner {
+    fn notify_reauth_required(&self, err: &Error) {
+        if let Some(callback) = &self.on_reauth_required {
+            callback(err);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .background
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// A snapshot of a manager's state, for `status` output.
+#[derive(Debug, Clone)]
+pub struct TokenStatus {
+    /// The token key.
+    pub key: String,
+    /// The grant that obtains first tokens.
+    pub grant: GrantKind,
+    /// The store, as described by the backend.
+    pub store: String,
+    /// Whether an access token is held and has not expired.
+    pub valid: bool,
+    /// When the access token expires, if known.
+    pub expires_at: Option<SystemTime>,
+    /// Whether a refresh token is held.
+    pub has_refresh_token: bool,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+}
+
+impl TokenManager {
+    /// Starts building a manager that obtains tokens with `grant` through `client`.
+    pub fn builder(client: OAuthClient, grant: impl Grant + 'static) -> TokenManagerBuilder {
+        TokenManagerBuilder {
+            client,
+            grant: Arc::new(grant),
+            store: None,
+            key: "default".into(),
+            margin: Duration::from_secs(60),
+            lock_wait: Duration::from_secs(30),
+            failure_cooldown: Duration::from_secs(5),
+            background_refresh: false,
+            on_reauth_required: None,
+        }
+    }
+
+    /// The key tokens are stored under.
+    pub fn key(&self) -> &str {
+        &self.inner.key
+    }
+
+    /// The `Authorization` header value for a valid access token, refreshing if needed.
+    #[inline]
+    pub async fn authorization_header(&self) -> Result<HeaderValue> {
+        if let Some(header) = self.cached_header() {
+            return Ok(header);
+        }
+        Ok(self.ensure().await?.header.clone())
+    }
+
+    /// The `Authorization` header of the current token if it needs no refresh, without
+    /// awaiting anything: the fast path on its own.
+    #[inline]
+    pub fn cached_header(&self) -> Option<HeaderValue> {
+        let guard = self.inner.current.load();
+        let live = guard.as_deref()?;
+        live.fresh_at(self.inner.clock.now())
+            .then(|| live.header.clone())
+    }
+
+    /// The current, valid token set, refreshing if needed.
+    pub async fn tokens(&self) -> Result<Arc<TokenSet>> {
+        {
+            let guard = self.inner.current.load();
+            if let Some(live) = guard.as_deref()
+                && live.fresh_at(self.inner.clock.now())
+            {
+                return Ok(live.tokens.clone());
+            }
+        }
+        Ok(self.ensure().await?.tokens.clone())
+    }
+
+    /// Refreshes now if the token is missing or within the refresh margin.
+    pub async fn refresh_if_needed(&self) -> Result<()> {
+        self.tokens().await.map(drop)
+    }
+
+    /// Marks the current access token as rejected by the server (after a 401) and obtains a
+    /// new one. Concurrent calls share one refresh.
+    pub async fn invalidate(&self) -> Result<()> {
+        let current = self.inner.current.load_full();
+        if let Some(live) = current.as_ref().filter(|l| !l.rejected) {
+            let _ = self
+                .inner
+                .current
+                .compare_and_swap(&current, Some(Arc::new(live.rejected())));
+        }
+        self.ensure().await.map(drop)
+    }
+
+    /// Runs the grant now, even one that needs a person (a browser login, a device code),
+    /// and stores the result.
+    pub async fn login(&self) -> Result<Arc<TokenSet>> {
+        let inner = &self.inner;
+        let tokens = inner.grant.obtain(&inner.client).await?;
+        let _lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+        inner.store.save(&inner.key, &tokens).await?;
+        let live = Arc::new(Live::new(tokens, inner.margin)?);
+        inner.current.store(Some(live.clone()));
+        Ok(live.tokens.clone())
+    }
+
+    /// Forgets the tokens here and in the store, then revokes them at the identity provider
+    /// (RFC 7009) when it has a revocation endpoint. Local removal happens even when
+    /// revocation fails; the error then says so.
+    pub async fn logout(&self) -> Result<()> {
+        let inner = &self.inner;
+        if let Some(task) = inner
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+        let lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+        // A corrupt entry is still removed: logging out is how users recover from it.
+        let stored = inner.store.load(&inner.key).await.ok().flatten();
+        let held = inner
+            .current
+            .swap(None)
+            .map(|live| TokenSet::clone(&live.tokens));
+        inner.store.delete(&inner.key).await?;
+        drop(lock);
+        if inner.client.revocation_url().is_none() {
+            return Ok(());
+        }
+        let mut first_error = None;
+        for tokens in stored.iter().chain(held.iter()) {
+            // The refresh token first: revoking it ends the whole grant at most providers.
+            let pairs = [
+                (tokens.refresh_token(), "refresh_token"),
+                (Some(tokens.access_token()), "access_token"),
+            ];
+            for (token, hint) in pairs {
+                if let Some(token) =
+                    token.filter(|t| !secrecy::ExposeSecret::expose_secret(*t).is_empty())
+                    && let Err(err) = inner.client.revoke(token, hint).await
+                {
+                    tracing::warn!(key = %inner.key, hint, error = %err, "revocation failed (local tokens were removed)");
+                    first_error.get_or_insert(err);
+                }
+            }
+            if held.as_ref().is_some_and(|h| {
+                stored
+                    .as_ref()
+                    .is_some_and(|s| s.same_access_token(h) && s.same_refresh_token(h))
+            }) {
+                break;
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The state of the tokens without refreshing them (loads the store when nothing is held).
+    pub async fn status(&self) -> Result<TokenStatus> {
+        let inner = &self.inner;
+        let held = inner.current.load_full().map(|live| live.tokens.clone());
+        let tokens = match held {
+            Some(tokens) => Some(tokens),
+            None => inner.store.load(&inner.key).await?.map(Arc::new),
+        };
+        let now = inner.clock.now();
+        Ok(TokenStatus {
+            key: inner.key.clone(),
+            grant: inner.grant.kind(),
+            store: inner.store.describe(),
+            valid: tokens
+                .as_ref()
+                .is_some_and(|t| t.access_valid(now, Duration::ZERO)),
+            expires_at: tokens.as_ref().and_then(|t| t.expires_at()),
+            has_refresh_token: tokens.as_ref().is_some_and(|t| t.refresh_token().is_some()),
+            scopes: tokens.map(|t| t.scopes().to_vec()).unwrap_or_default(),
+        })
+    }
+
+    /// Joins the running refresh for this key, or starts one.
+    async fn ensure(&self) -> Result<Arc<Live>> {
+        let flight = {
+            let mut slot = self.inner.flight.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked under the slot lock: a refresh that just finished installed its
+            // result before clearing the slot, so nobody starts a second one.
+            if let Some(live) = self
+                .inner
+                .current
+                .load_full()
+                .filter(|l| l.fresh_at(self.inner.clock.now()))
+            {
+                return Ok(live);
+            }
+            match slot.as_ref() {
+                Some(flight) => flight.clone(),
+                None => {
+                    let inner = self.inner.clone();
+                    let task = tokio::spawn(async move {
+                        let result = refresh::run(&inner).await;
+                        *inner.flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                        result
+                    });
+                    let flight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(Error::Internal(format!("the refresh task failed: {e}")))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    *slot = Some(flight.clone());
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("key", &self.inner.key)
+            .field("client", &self.inner.client)
+            .field("grant", &self.inner.grant)
+            .field("store", &self.inner.store)
+            .field("margin", &self.inner.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Authenticator for TokenManager {
+    async fn apply(&self, headers: &mut HeaderMap, _url: &mut Url) -> Result<()> {
+        headers.insert(AUTHORIZATION, self.authorization_header().await?);
+        Ok(())
+    }
+
+    async fn refresh_if_needed(&self) -> Result<()> {
+        TokenManager::refresh_if_needed(self).await
+    }
+
+    async fn invalidate(&self) -> Result<()> {
+        TokenManager::invalidate(self).await
+    }
+}
+
+/// Builds a [`TokenManager`]; `build()` checks every field.
+pub struct TokenManagerBuilder {
+    client: OAuthClient,
+    grant: Arc<dyn Grant>,
+    store: Option<Arc<dyn TokenStore>>,
+    key: String,
+    margin: Duration,
+    lock_wait: Duration,
+    failure_cooldown: Duration,
+    background_refresh: bool,
+    on_reauth_required: Option<ReauthCallback>,
+}
+
+impl TokenManagerBuilder {
+    /// Where tokens are kept (default: a fresh [`MemoryStore`], which never touches disk).
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The key tokens are stored under, usually the profile name (default `default`).
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+
+    /// Refresh this long before expiry (default 60 s; capped at half a token's lifetime).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// How long to wait for another task or process that is refreshing (default 30 s).
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// After a failed refresh, serve the still-valid token this long before trying again
+    /// (default 5 s).
+    pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
+        self.failure_cooldown = cooldown;
+        self
+    }
+
+    /// Refresh in a background task ahead of expiry, so requests never wait (default off).
+    /// Needs a tokio runtime at `build()`; the task stops when the last handle is dropped.
+    pub fn background_refresh(mut self, enabled: bool) -> Self {
+        self.background_refresh = enabled;
+        self
+    }
+
+    /// Called when no token can be had without a person logging in.
+    pub fn on_reauth_required(mut self, callback: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.on_reauth_required = Some(Arc::new(callback));
+        self
+    }
+
+    /// Checks the configuration and builds the manager.
+    pub fn build(self) -> Result<TokenManager> {
+        validate_key(&self.key).map_err(|e| Error::Config(format!("`key`: {e}")))?;
+        if self.lock_wait.is_zero() {
+            return Err(Error::Config("`lock_wait` must be positive".into()));
+        }
+        let inner = Arc::new(Inner {
+            key: self.key,
+            clock: self.client.clock().clone(),
+            client: self.client,
+            grant: self.grant,
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            margin: self.margin,
+            lock_wait: self.lock_wait,
+            failure_cooldown: self.failure_cooldown,
+            current: ArcSwapOption::empty(),
+            flight: Mutex::new(None),
+            on_reauth_required: self.on_reauth_required,
+            background: Mutex::new(None),
+        });
+        if self.background_refresh {
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                Error::Config("`background_refresh` needs a running tokio runtime".into())
+            })?;
+            let task = handle.spawn(background::run(Arc::downgrade(&inner)));
+            *inner.background.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
+        }
+        Ok(TokenManager { inner })
+    }
+}
+
+impl fmt::Debug for TokenManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManagerBuilder")
+            .field("key", &self.key)
+            .field("grant", &self.grant)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,144 @@
+//! The slow path: obtain fresh tokens exactly once per key, across tasks and processes.
+//!
+//! Runs inside a spawned task (see `TokenManager::ensure`), so a caller that gives up does
+//! not cancel the refresh the other waiters depend on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Inner;
+use super::live::{Live, is_fresh};
+use crate::error::{Error, Result};
+use crate::store::StoreError;
+use crate::token::TokenSet;
+
+/// Fresh tokens and whether persisting them failed (they are served either way, so a
+/// rotated refresh token is never dropped on the floor).
+struct Fresh {
+    live: Arc<Live>,
+    save_error: Option<StoreError>,
+}
+
+/// Refreshes, installs the result as current, and decides what callers see on failure.
+pub(super) async fn run(inner: &Arc<Inner>) -> Result<Arc<Live>> {
+    let previous = inner.current.load_full();
+    match obtain_fresh(inner, previous.as_deref()).await {
+        Ok(Fresh { live, save_error }) => {
+            inner.current.store(Some(live.clone()));
+            match save_error {
+                None => Ok(live),
+                Some(err) => {
+                    tracing::error!(key = %inner.key, error = %err, "fresh tokens could not be saved; they are kept in memory only");
+                    Err(Error::Store(err))
+                }
+            }
+        }
+        Err(err) => {
+            let now = inner.clock.now();
+            // Serve-while-valid: a token that has not actually expired still works, so a
+            // flaky identity provider must not take the API client down with it.
+            if let Some(prev) =
+                previous.filter(|p| !p.rejected && p.tokens.access_valid(now, Duration::ZERO))
+            {
+                let expires_at = prev
+                    .tokens
+                    .expires_at()
+                    .unwrap_or(now + inner.failure_cooldown);
+                let retry_at = (now + inner.failure_cooldown).min(expires_at);
+                tracing::warn!(key = %inner.key, error = %err, "refresh failed; serving the current token until it expires");
+                let deferred = Arc::new(prev.deferred(retry_at));
+                inner.current.store(Some(deferred.clone()));
+                if err.needs_login() {
+                    inner.notify_reauth_required(&err);
+                }
+                return Ok(deferred);
+            }
+            if err.needs_login() {
+                inner.notify_reauth_required(&err);
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn obtain_fresh(inner: &Inner, previous: Option<&Live>) -> Result<Fresh> {
+    let _lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+    let now = inner.clock.now();
+    // Re-read under the lock: another task or process may have refreshed while we waited.
+    let stored = inner.store.load(&inner.key).await?;
+    if let Some(stored) = &stored {
+        let rejected = previous.is_some_and(|p| p.rejected && p.tokens.same_access_token(stored));
+        if !rejected && is_fresh(stored, now, inner.margin) {
+            tracing::debug!(key = %inner.key, "adopting tokens refreshed by a peer");
+            return Ok(Fresh {
+                live: Arc::new(Live::new(stored.clone(), inner.margin)?),
+                save_error: None,
+            });
+        }
+    }
+    let base = stored
+        .or_else(|| previous.map(|p| TokenSet::clone(&p.tokens)))
+        .or_else(|| inner.grant.seed());
+    let tokens = match base.filter(|b| b.refresh_valid(now, Duration::ZERO)) {
+        Some(base) => refresh_or_reauth(inner, base).await?,
+        None => reauth(inner, None).await?,
+    };
+    // Persist before handing out: a rotated refresh token must survive this process.
+    let save_error = inner.store.save(&inner.key, &tokens).await.err();
+    Ok(Fresh {
+        live: Arc::new(Live::new(tokens, inner.margin)?),
+        save_error,
+    })
+}
+
+async fn refresh_or_reauth(inner: &Inner, base: TokenSet) -> Result<TokenSet> {
+    let err = match refresh_with(inner, &base).await {
+        Ok(tokens) => return Ok(tokens),
+        Err(err) if err.is_invalid_grant() => err,
+        Err(err) => return Err(err),
+    };
+    // `invalid_grant`: a peer that does not share our lock (another machine, an old
+    // version) may have rotated the refresh token. Look once more before giving up on it.
+    if let Some(again) = inner.store.load(&inner.key).await?
+        && !again.same_refresh_token(&base)
+    {
+        let now = inner.clock.now();
+        if is_fresh(&again, now, inner.margin) {
+            return Ok(again);
+        }
+        if again.refresh_valid(now, Duration::ZERO) {
+            match refresh_with(inner, &again).await {
+                Ok(tokens) => return Ok(tokens),
+                Err(e) if e.is_invalid_grant() => return reauth(inner, Some(e)).await,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    reauth(inner, Some(err)).await
+}
+
+async fn refresh_with(inner: &Inner, base: &TokenSet) -> Result<TokenSet> {
+    let refresh_token = base
+        .refresh_token()
+        .ok_or_else(|| Error::Internal("refresh without a refresh token".into()))?;
+    tracing::debug!(key = %inner.key, "refreshing access token");
+    Ok(inner.client.refresh(refresh_token).await?.succeeding(base))
+}
+
+async fn reauth(inner: &Inner, cause: Option<Error>) -> Result<TokenSet> {
+    if inner.grant.can_run_unattended() {
+        tracing::info!(key = %inner.key, grant = %inner.grant.kind(), "obtaining new tokens");
+        return inner.grant.obtain(&inner.client).await;
+    }
+    let reason = match cause {
+        Some(err) => format!("the refresh token was rejected ({err})"),
+        None => {
+            "no valid access or refresh token is stored, and this grant needs a person to log in"
+                .to_string()
+        }
+    };
+    Err(Error::LoginRequired {
+        key: inner.key.clone(),
+        reason,
+    })
+}

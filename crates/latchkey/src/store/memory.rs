@@ -1,0 +1,85 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{StoreError, StoreLock, TokenStore, validate_key};
+use crate::token::TokenSet;
+
+/// Keeps token sets in this process only: the library default, it never touches disk.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    tokens: Mutex<HashMap<String, TokenSet>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<TokenSet>, StoreError> {
+        validate_key(key)?;
+        Ok(self
+            .inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned())
+    }
+
+    async fn save(&self, key: &str, tokens: &TokenSet) -> Result<(), StoreError> {
+        validate_key(key)?;
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), tokens.clone());
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        validate_key(key)?;
+        self.inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
+    async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
+        validate_key(key)?;
+        let mutex = self
+            .inner
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        match tokio::time::timeout(wait, mutex.lock_owned()).await {
+            Ok(guard) => Ok(StoreLock::new(guard)),
+            Err(_) => Err(StoreError::LockTimeout {
+                key: key.to_owned(),
+                store: self.describe(),
+                waited: wait,
+            }),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Where token sets are kept between requests, processes and machines.
+//!
+//! Every backend implements [`TokenStore`]; the same conformance suite
+//! (`latchkey-testkit`) runs against each one.
+
+mod file;
+mod memory;
+pub mod record;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+use crate::token::TokenSet;
+
+/// Persists token sets by key (usually a profile name) and coordinates refreshes.
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// A short description for status output, e.g. `file:/home/me/.local/state/latchkey`.
+    fn describe(&self) -> String;
+
+    /// The token set stored under `key`, or `None` when there is none. A stored value that
+    /// cannot be read is an error, never `None`: "corrupt" must not look like "logged out".
+    async fn load(&self, key: &str) -> Result<Option<TokenSet>, StoreError>;
+
+    /// Stores `tokens` under `key`, replacing what was there atomically.
+    async fn save(&self, key: &str, tokens: &TokenSet) -> Result<(), StoreError>;
+
+    /// Removes what is stored under `key`; removing nothing is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Takes the refresh lock for `key`, waiting at most `wait`. While one holder has it, no
+    /// other task or process that shares this store gets it. Dropping the guard releases it,
+    /// and a holder that dies (even by SIGKILL) releases it too.
+    async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError>;
+}
+
+/// A held refresh lock; released when dropped.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct StoreLock {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl StoreLock {
+    /// Wraps a backend's guard; dropping it must release the lock.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreLock")
+    }
+}
+
+/// What went wrong in a token store. Messages name the store location.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file or device operation failed.
+    #[error("token store I/O failed at {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The stored data cannot be read back.
+    #[error("token store entry at {location} is corrupt: {reason}")]
+    Corrupt {
+        /// Where the bad entry is (a path, or backend and key).
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A token file other users can read; latchkey refuses to use it.
+    #[error("token file {path} is readable by other users (mode {mode:o})")]
+    InsecurePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key cannot name an entry.
+    #[error("invalid token key `{key}`: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Another holder kept the refresh lock longer than the bound.
+    #[error("timed out after {waited:?} waiting for the refresh lock on `{key}` in {store}")]
+    LockTimeout {
+        /// The key.
+        key: String,
+        /// The store.
+        store: String,
+        /// How long latchkey waited.
+        waited: Duration,
+    },
+    /// The backend cannot be reached at all (no secret service, no Redis server…).
+    #[error("token store {backend} is unavailable: {reason}")]
+    Unavailable {
+        /// The backend.
+        backend: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// What the user should do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            StoreError::Io { path, .. } => format!(
+                "check that {} exists and is writable by you",
+                path.display()
+            ),
+            StoreError::Corrupt { .. } => {
+                "delete the entry (`latchkey logout`) and log in again; other keys are untouched"
+                    .to_string()
+            }
+            StoreError::InsecurePermissions { path, .. } => {
+                format!("run `chmod 600 {}`", path.display())
+            }
+            StoreError::InvalidKey { .. } => {
+                "use letters, digits, `.`, `_` and `-` only".to_string()
+            }
+            StoreError::LockTimeout { .. } => {
+                "another latchkey process is refreshing this token and has not finished; try again"
+                    .to_string()
+            }
+            StoreError::Unavailable { .. } => {
+                "choose another store, e.g. `store = \"file\"`".to_string()
+            }
+        })
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+/// Checks that `key` is usable as a file name and a database key everywhere.
+pub fn validate_key(key: &str) -> Result<(), StoreError> {
+    let invalid = |reason: &str| {
+        Err(StoreError::InvalidKey {
+            key: key.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if key.is_empty() {
+        return invalid("it is empty");
+    }
+    if key.len() > 128 {
+        return invalid("it is longer than 128 characters");
+    }
+    if key.starts_with('.') {
+        return invalid("it starts with `.`");
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return invalid("it contains characters other than letters, digits, `.`, `_` and `-`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_validated() {
+        assert!(validate_key("svc-prod_1.eu").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "sp ace", &"x".repeat(129)] {
+            assert!(validate_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}
