@@ -1,1 +1,13 @@
-//! x
+//! Test harness for latchkey (not published).
+//!
+//! - [`Idp`]: starts the bundled identity provider fixture (`tests/idp`, oidc-provider from
+//!   npm) on a free loopback port, and talks to its admin side: request counters, fault
+//!   injection, token lifetimes, TOTP codes, key rotation.
+//! - [`conformance`]: the store conformance suite every `TokenStore` backend must pass.
+//! - [`clients`]: the fixture's registered clients and users.
+
+pub mod clients;
+pub mod conformance;
+mod idp;
+
+pub use idp::{Counters, Idp};

@@ -29,12 +29,12 @@ const SENSITIVE_PARAMS: &[&str] = &[
 /// Every URL that reaches a log line or an error message goes through this type, so a
 /// `?code=` or `user:pass@` never leaks into a terminal or a bug report.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DisplayUrl(Url);
+pub struct DisplayUrl(std::sync::Arc<Url>);
 
 impl DisplayUrl {
     /// Wraps a URL for display.
     pub fn new(url: &Url) -> Self {
-        Self(url.clone())
+        Self(std::sync::Arc::new(url.clone()))
     }
 
     /// The wrapped URL, unredacted. Use it only to send a request.

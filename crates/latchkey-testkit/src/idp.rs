@@ -1,0 +1,238 @@
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Where the fixture lives in the repository.
+pub(crate) fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/idp")
+}
+
+/// A running identity provider fixture. Stopped when dropped (its stdin closes and the
+/// process is killed), so a test never leaks one.
+#[derive(Debug)]
+pub struct Idp {
+    _child: Child,
+    issuer: String,
+    admin: reqwest::Client,
+}
+
+impl Idp {
+    /// Starts a fresh fixture on a free loopback port and waits until it is ready.
+    ///
+    /// Panics with a clear message when Node or the fixture's npm packages are missing
+    /// (run `scripts/test.sh`, which installs them).
+    pub async fn start() -> Idp {
+        let dir = fixture_dir();
+        ensure_npm_packages(&dir);
+        let mut command = Command::new("node");
+        command
+            .arg(dir.join("server.mjs"))
+            .env("PORT", "0")
+            .env("HOST", "127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("LATCHKEY_IDP_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .kill_on_drop(true);
+        let mut child = command.spawn().unwrap_or_else(|e| {
+            panic!("cannot start `node` for the IdP fixture: {e} (install Node.js 20+)")
+        });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the IdP fixture did not become ready within 30 s")
+            .expect("reading the IdP fixture's stdout")
+            .expect(
+                "the IdP fixture exited before it was ready (set LATCHKEY_IDP_LOG=1 to see why)",
+            );
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("unexpected ready line {line:?}: {e}"));
+        let issuer = ready["issuer"]
+            .as_str()
+            .expect("issuer in the ready line")
+            .to_owned();
+        let admin = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("admin HTTP client");
+        Idp {
+            _child: child,
+            issuer,
+            admin,
+        }
+    }
+
+    /// The issuer, e.g. `http://127.0.0.1:40123`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `issuer + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        self.url("/token")
+    }
+
+    /// The revocation endpoint.
+    pub fn revocation_url(&self) -> String {
+        self.url("/token/revocation")
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .admin
+            .request(method, self.url(&format!("/__admin{path}")));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("admin request {path} failed: {e}"));
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "admin request {path} answered {status}: {value}"
+        );
+        value
+    }
+
+    /// The request counters.
+    pub async fn counters(&self) -> Counters {
+        Counters(self.admin(reqwest::Method::GET, "/counters", None).await)
+    }
+
+    /// Zeroes the request counters.
+    pub async fn reset_counters(&self) {
+        self.admin(reqwest::Method::POST, "/counters/reset", None)
+            .await;
+    }
+
+    /// Queues a fault (see `tests/idp/README.md`), e.g.
+    /// `json!({"path":"/token","action":"status","status":500,"times":2})`.
+    pub async fn fault(&self, fault: Value) {
+        self.admin(reqwest::Method::POST, "/faults", Some(fault))
+            .await;
+    }
+
+    /// Removes all queued faults.
+    pub async fn clear_faults(&self) {
+        self.admin(reqwest::Method::DELETE, "/faults", None).await;
+    }
+
+    /// Sets token lifetimes in seconds for tokens issued afterwards, e.g.
+    /// `json!({"AccessToken": 5})`.
+    pub async fn set_ttl(&self, ttl: Value) {
+        self.admin(reqwest::Method::POST, "/ttl", Some(ttl)).await;
+    }
+
+    /// The current TOTP code of `user`.
+    pub async fn totp(&self, user: &str) -> String {
+        self.admin(reqwest::Method::GET, &format!("/totp/{user}"), None)
+            .await["code"]
+            .as_str()
+            .expect("code")
+            .to_owned()
+    }
+
+    /// Whether `token` is active at the IdP, straight from its storage.
+    pub async fn is_active(&self, token: &str) -> bool {
+        self.admin(
+            reqwest::Method::POST,
+            "/inspect",
+            Some(json!({ "token": token })),
+        )
+        .await["active"]
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// Rotates signing keys: `"hard"` replaces them, `"soft"` adds new ones first.
+    pub async fn rotate_keys(&self, mode: &str) -> Vec<String> {
+        let kids = self
+            .admin(
+                reqwest::Method::POST,
+                "/rotate-keys",
+                Some(json!({ "mode": mode })),
+            )
+            .await;
+        kids["kids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Configures the device flow: announced `interval` and how many `slow_down` answers.
+    pub async fn device_config(&self, config: Value) {
+        self.admin(reqwest::Method::POST, "/device", Some(config))
+            .await;
+    }
+}
+
+/// A snapshot of the fixture's request counters.
+#[derive(Debug, Clone)]
+pub struct Counters(pub Value);
+
+impl Counters {
+    /// Token endpoint requests with this `grant_type` (e.g. `client_credentials`).
+    pub fn token(&self, grant_type: &str) -> u64 {
+        self.0["token"][grant_type].as_u64().unwrap_or(0)
+    }
+
+    /// All token endpoint requests.
+    pub fn token_total(&self) -> u64 {
+        self.token("total")
+    }
+
+    /// Token endpoint requests by this client.
+    pub fn by_client(&self, client_id: &str) -> u64 {
+        self.0["by_client"][client_id].as_u64().unwrap_or(0)
+    }
+
+    /// Requests to another counted endpoint (`revocation`, `introspection`, `userinfo`,
+    /// `jwks`, `discovery`, `device_authorization`).
+    pub fn endpoint(&self, name: &str) -> u64 {
+        self.0[name].as_u64().unwrap_or(0)
+    }
+}
+
+/// Installs the fixture's npm packages once, under a lock so parallel tests do not race.
+fn ensure_npm_packages(dir: &std::path::Path) {
+    if dir.join("node_modules/oidc-provider/package.json").exists() {
+        return;
+    }
+    let lock =
+        std::fs::File::create(dir.join(".npm-install.lock")).expect("create npm install lock");
+    lock.lock().expect("lock npm install");
+    if dir.join("node_modules/oidc-provider/package.json").exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `npm ci` in {}: {e} (install Node.js 20+ and npm)",
+                dir.display()
+            )
+        });
+    assert!(status.success(), "`npm ci` failed in {}", dir.display());
+}
