@@ -22,9 +22,14 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Tells the authenticator the server rejected its credentials (HTTP 401), so the next
-    /// [`Authenticator::apply`] uses new ones. A no-op for static credentials.
-    async fn invalidate(&self) -> Result<()> {
+    /// Tells the authenticator the server rejected the credentials in `sent` (the headers of
+    /// the request that got HTTP 401), so the next [`Authenticator::apply`] uses new ones.
+    ///
+    /// Passing what was sent lets a burst of 401s for the same old token trigger one renewal,
+    /// and a late 401 for a token that was already replaced trigger none. A no-op for static
+    /// credentials.
+    async fn invalidate(&self, sent: &HeaderMap) -> Result<()> {
+        let _ = sent;
         Ok(())
     }
 }

@@ -91,6 +91,8 @@ pub struct ProviderError {
     pub description: Option<String>,
     /// The `error_uri`, when sent.
     pub uri: Option<String>,
+    /// The server's `Retry-After` (with 429 / 503), when it sent one.
+    pub retry_after: Option<Duration>,
 }
 
 impl ProviderError {
@@ -143,6 +145,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::HttpStatus { retry_after, .. } => *retry_after,
+            Error::Provider(p) => p.retry_after,
             _ => None,
         }
     }

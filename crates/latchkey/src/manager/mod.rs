@@ -161,17 +161,31 @@ impl TokenManager {
         self.tokens().await.map(drop)
     }
 
-    /// Marks the current access token as rejected by the server (after a 401) and obtains a
-    /// new one. Concurrent calls share one refresh.
+    /// Marks the current access token as rejected by the server and obtains a new one.
+    /// Concurrent calls share one refresh. Prefer [`TokenManager::invalidate_header`] when
+    /// the rejected header is known: it ignores late 401s for already-replaced tokens.
     pub async fn invalidate(&self) -> Result<()> {
+        self.reject_current(|_| true);
+        self.ensure().await.map(drop)
+    }
+
+    /// Marks the token behind `rejected` (the `Authorization` value a server answered 401
+    /// to) as rejected, unless it was already replaced, and returns once a fresh token is
+    /// held. A burst of 401s for one token therefore causes exactly one refresh.
+    pub async fn invalidate_header(&self, rejected: &HeaderValue) -> Result<()> {
+        self.reject_current(|live| live.header.as_bytes() == rejected.as_bytes());
+        self.ensure().await.map(drop)
+    }
+
+    fn reject_current(&self, matches: impl Fn(&Live) -> bool) {
         let current = self.inner.current.load_full();
-        if let Some(live) = current.as_ref().filter(|l| !l.rejected) {
+        if let Some(live) = current.as_ref().filter(|l| !l.rejected && matches(l)) {
+            // Compare-and-swap: if another task already replaced the token, keep its result.
             let _ = self
                 .inner
                 .current
                 .compare_and_swap(&current, Some(Arc::new(live.rejected())));
         }
-        self.ensure().await.map(drop)
     }
 
     /// Runs the grant now, even one that needs a person (a browser login, a device code),
@@ -322,8 +336,11 @@ impl Authenticator for TokenManager {
         TokenManager::refresh_if_needed(self).await
     }
 
-    async fn invalidate(&self) -> Result<()> {
-        TokenManager::invalidate(self).await
+    async fn invalidate(&self, sent: &HeaderMap) -> Result<()> {
+        match sent.get(AUTHORIZATION) {
+            Some(rejected) => self.invalidate_header(rejected).await,
+            None => TokenManager::invalidate(self).await,
+        }
     }
 }
 

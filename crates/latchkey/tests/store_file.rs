@@ -1,0 +1,192 @@
+//! The file store: conformance, permissions, atomic replacement, corruption.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey::{
+    ClientCredentials, FileStore, ManualClock, MemoryStore, StoreError, TokenManager, TokenStore,
+};
+use latchkey_testkit::{Idp, conformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_passes_the_conformance_suite() {
+    let store = MemoryStore::new();
+    conformance::run(|| Arc::new(store.clone()) as Arc<dyn TokenStore>).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_store_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state");
+    // Separate instances on one directory: two processes, in effect.
+    conformance::run(|| Arc::new(FileStore::new(&path)) as Arc<dyn TokenStore>).await;
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn files_are_0600_in_a_0700_directory_and_no_temp_file_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("nested/state"));
+    store
+        .save("svc", &conformance::sample_tokens("p"))
+        .await
+        .unwrap();
+    assert_eq!(mode(&dir.path().join("nested/state")), 0o700);
+    assert_eq!(mode(&dir.path().join("nested/state/svc.json")), 0o600);
+    let _lock = store.lock("svc", Duration::from_secs(1)).await.unwrap();
+    assert_eq!(mode(&dir.path().join("nested/state/svc.lock")), 0o600);
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("nested/state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_file_readable_by_others_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    store
+        .save("svc", &conformance::sample_tokens("p"))
+        .await
+        .unwrap();
+    let path = dir.path().join("svc.json");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = store.load("svc").await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsecurePermissions { mode: 0o644, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        err.hint().unwrap(),
+        format!("run `chmod 600 {}`", path.display())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_is_atomic_for_concurrent_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path()));
+    store
+        .save("svc", &conformance::sample_tokens("w0"))
+        .await
+        .unwrap();
+    let inode_before = std::fs::metadata(dir.path().join("svc.json"))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 1..=200 {
+                store
+                    .save("svc", &conformance::sample_tokens(&format!("w{i}")))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() {
+        // Every read sees a whole record, old or new, never a torn or empty one.
+        let tokens = store
+            .load("svc")
+            .await
+            .expect("never a torn file")
+            .expect("never missing");
+        assert!(
+            latchkey::ExposeSecret::expose_secret(tokens.access_token()).starts_with("access-w")
+        );
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert!(reads > 0);
+    let inode_after = std::fs::metadata(dir.path().join("svc.json"))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    assert_ne!(
+        inode_before, inode_after,
+        "replaced by rename, not rewritten in place"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_a_clear_error_and_other_keys_are_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    store
+        .save("good", &conformance::sample_tokens("g"))
+        .await
+        .unwrap();
+    store
+        .save("bad", &conformance::sample_tokens("b"))
+        .await
+        .unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, b"{\"version\":1,\"access_token\":").unwrap();
+    let err = store.load("bad").await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&bad.display().to_string()),
+        "names the path: {err}"
+    );
+    // Other keys keep working, and writing them never touches the corrupt file.
+    store
+        .save("good", &conformance::sample_tokens("g2"))
+        .await
+        .unwrap();
+    assert!(store.load("good").await.unwrap().is_some());
+    assert_eq!(
+        std::fs::read(&bad).unwrap(),
+        b"{\"version\":1,\"access_token\":"
+    );
+}
+
+#[tokio::test]
+async fn a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("svc.json"), b"not json at all").unwrap();
+    std::fs::set_permissions(
+        dir.path().join("svc.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+        .key("svc")
+        .store(Arc::new(FileStore::new(dir.path())))
+        .build()
+        .unwrap();
+    let err = manager.authorization_header().await.unwrap_err();
+    assert!(
+        matches!(err, latchkey::Error::Store(StoreError::Corrupt { .. })),
+        "{err:?}"
+    );
+    assert!(err.hint().unwrap().contains("logout"), "{:?}", err.hint());
+    assert_eq!(
+        idp.counters().await.token_total(),
+        0,
+        "corrupt is not 'logged out': nothing was requested"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("svc.json")).unwrap(),
+        b"not json at all",
+        "and nothing overwritten"
+    );
+    // `logout` is the way out: it removes the corrupt entry.
+    manager.logout().await.unwrap();
+    manager
+        .authorization_header()
+        .await
+        .expect("works after logout");
+}
