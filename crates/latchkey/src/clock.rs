@@ -11,6 +11,13 @@ use std::time::{Duration, SystemTime};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> SystemTime;
+
+    /// The current time, allowed to lag by a few milliseconds. The token manager's fast path
+    /// uses it: a refresh decision taken 60 s before expiry does not need nanoseconds, and
+    /// a coarse clock is several times cheaper to read.
+    fn now_coarse(&self) -> SystemTime {
+        self.now()
+    }
 }
 
 /// The real wall clock.
@@ -20,6 +27,17 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn now_coarse(&self) -> SystemTime {
+        // CLOCK_REALTIME_COARSE is read from the vDSO without touching the TSC: ~5 ns instead
+        // of ~25 ns, with jiffy resolution (1–4 ms).
+        let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+        match (u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+            (Ok(secs), Ok(nanos)) => SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos),
+            _ => SystemTime::now(),
+        }
     }
 }
 

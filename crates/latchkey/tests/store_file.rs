@@ -81,9 +81,6 @@ async fn replacement_is_atomic_for_concurrent_readers() {
         .save("svc", &conformance::sample_tokens("w0"))
         .await
         .unwrap();
-    let inode_before = std::fs::metadata(dir.path().join("svc.json"))
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
     let writer = {
         let store = store.clone();
         tokio::spawn(async move {
@@ -110,13 +107,23 @@ async fn replacement_is_atomic_for_concurrent_readers() {
     }
     writer.await.unwrap();
     assert!(reads > 0);
-    let inode_after = std::fs::metadata(dir.path().join("svc.json"))
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+    // A reader that opened the old file keeps reading the old, whole record: the new one
+    // was renamed over it, not written into it.
+    let old = std::fs::File::open(dir.path().join("svc.json")).unwrap();
+    let old_inode = std::os::unix::fs::MetadataExt::ino(&old.metadata().unwrap());
+    store
+        .save("svc", &conformance::sample_tokens("last"))
+        .await
         .unwrap();
+    let new_inode = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(dir.path().join("svc.json")).unwrap(),
+    );
     assert_ne!(
-        inode_before, inode_after,
+        old_inode, new_inode,
         "replaced by rename, not rewritten in place"
     );
+    let old_text = std::io::read_to_string(old).unwrap();
+    assert!(old_text.contains("access-w200"), "the old file is intact");
 }
 
 #[tokio::test]

@@ -130,7 +130,9 @@ impl TokenManager {
         if let Some(header) = self.cached_header() {
             return Ok(header);
         }
-        Ok(self.ensure().await?.header.clone())
+        // Boxed so this future stays a few bytes: the fast path never pays for moving the
+        // slow path's large state machine around.
+        Ok(Box::pin(self.ensure()).await?.header.clone())
     }
 
     /// The `Authorization` header of the current token if it needs no refresh, without
@@ -148,12 +150,12 @@ impl TokenManager {
         {
             let guard = self.inner.current.load();
             if let Some(live) = guard.as_deref()
-                && live.fresh_at(self.inner.clock.now())
+                && live.fresh_at(self.inner.clock.now_coarse())
             {
                 return Ok(live.tokens.clone());
             }
         }
-        Ok(self.ensure().await?.tokens.clone())
+        Ok(Box::pin(self.ensure()).await?.tokens.clone())
     }
 
     /// Refreshes now if the token is missing or within the refresh margin.
