@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of latchkey. Installs what is missing first: Node.js + npm and the identity
+# provider fixture's npm packages, redis-server, chromium + chromedriver (Debian packages).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test grants`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ! -f tests/idp/node_modules/oidc-provider/package.json ]; then
+  (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The fixture's own self-test first: if the identity provider is broken, say so plainly.
+node tests/idp/selftest.mjs
+cargo test --workspace --all-features "$@"
