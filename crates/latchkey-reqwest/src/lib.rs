@@ -1,0 +1,105 @@
+//! # latchkey-reqwest
+//!
+//! A [`reqwest_middleware::Middleware`] that authenticates every request with any
+//! [`latchkey::Authenticator`]: static credentials (headers or query parameters) or a
+//! [`latchkey::TokenManager`] that keeps an OAuth token fresh.
+//!
+//! When the server answers `401 Unauthorized`, the middleware tells the authenticator which
+//! credentials were rejected ([`latchkey::Authenticator::invalidate`]), and retries the request
+//! **exactly once** with the new credentials, provided the request body can be cloned (a
+//! streaming body cannot be replayed, so that response is returned as it is). Static
+//! credentials that come out unchanged are not retried.
+//!
+//! ```no_run
+//! # async fn demo(manager: latchkey::TokenManager) -> Result<(), reqwest_middleware::Error> {
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(latchkey_reqwest::AuthMiddleware::new(manager))
+//!     .build();
+//! let body = client.get("https://api.example.org/me").send().await?.text().await?;
+//! # let _ = body; Ok(()) }
+//! ```
+//!
+//! Headers set by the middleware are marked sensitive, so HTTP stacks never log them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{Extensions, HeaderMap, StatusCode};
+use latchkey::Authenticator;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+/// Applies an [`Authenticator`] to every request and retries once after a 401.
+#[derive(Debug, Clone)]
+pub struct AuthMiddleware {
+    auth: Arc<dyn Authenticator>,
+}
+
+impl AuthMiddleware {
+    /// Authenticates with `auth`.
+    pub fn new(auth: impl Authenticator + 'static) -> Self {
+        Self {
+            auth: Arc::new(auth),
+        }
+    }
+
+    /// Authenticates with a shared authenticator.
+    pub fn from_arc(auth: Arc<dyn Authenticator>) -> Self {
+        Self { auth }
+    }
+}
+
+/// Applies the credentials; returns the headers it set, so a 401 can name what was rejected.
+async fn authenticate(
+    auth: &dyn Authenticator,
+    request: &mut Request,
+) -> Result<HeaderMap, latchkey::Error> {
+    let mut headers = HeaderMap::new();
+    let mut url = request.url().clone();
+    auth.apply(&mut headers, &mut url).await?;
+    for (name, value) in &headers {
+        let mut value = value.clone();
+        value.set_sensitive(true);
+        request.headers_mut().insert(name, value);
+    }
+    *request.url_mut() = url;
+    Ok(headers)
+}
+
+#[async_trait]
+impl Middleware for AuthMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        // Cloned before credentials are applied; `None` when the body is a stream.
+        let replay = request.try_clone();
+        let sent = authenticate(&*self.auth, &mut request)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let sent_url = request.url().clone();
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let Some(mut retry) = replay else {
+            tracing::debug!("401 for a request whose body cannot be replayed; not retrying");
+            return Ok(response);
+        };
+        self.auth
+            .invalidate(&sent)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let renewed = authenticate(&*self.auth, &mut retry)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        if renewed == sent && retry.url() == &sent_url {
+            // Static credentials: the same request would get the same answer.
+            return Ok(response);
+        }
+        tracing::debug!("401: credentials renewed, retrying once");
+        next.run(retry, extensions).await
+    }
+}
