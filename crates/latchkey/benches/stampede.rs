@@ -4,6 +4,8 @@
 //! fixture, lets the token expire (manual clock) and releases 10,000 tasks at once; prints the
 //! wall time until all are served and the number of token requests the provider saw.
 
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
