@@ -1,14 +1,14 @@
 //! The device authorization grant (RFC 8628) against the real IdP fixture, approved or
 //! denied through its device verification pages over HTTP.
 
-mod common;
+mod login_support;
 
 use std::time::Duration;
 
-use common::{UserAgent, forms};
 use latchkey::{DeviceCode, DevicePrompt, Error, LoginError, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP};
+use login_support::{UserAgent, forms};
 use serde_json::json;
 use url::Url;
 

@@ -2,19 +2,19 @@
 //! client with a cookie jar that fills the IdP's real login and consent forms and then
 //! follows the redirect to latchkey's loopback receiver.
 
-mod common;
+mod login_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::UserAgent;
 use latchkey::{
     AuthorizationCode, ClientAuth, Error, ExposeSecret, LoginError, OAuthClient, SecretString,
     TokenManager, TokenSet,
 };
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP, WEB_APP};
+use login_support::UserAgent;
 use url::Url;
 
 /// What the scripted browser saw, for assertions after the login.
