@@ -164,6 +164,7 @@ impl OAuthClient {
                 error,
                 description,
                 uri,
+                retry_after: response.retry_after,
             })),
             Err(ResponseError::Malformed(_)) if !status.is_success() => Err(Error::HttpStatus {
                 url: DisplayUrl::new(url),
@@ -220,6 +221,7 @@ impl OAuthClient {
                 error,
                 description,
                 uri,
+                retry_after: response.retry_after,
             })),
             _ => Err(Error::HttpStatus {
                 url: DisplayUrl::new(url),

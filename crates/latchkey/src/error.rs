@@ -95,6 +95,8 @@ pub struct ProviderError {
     pub description: Option<String>,
     /// The `error_uri`, when sent.
     pub uri: Option<String>,
+    /// The server's `Retry-After` (with 429 / 503), when it sent one.
+    pub retry_after: Option<Duration>,
 }
 
 /// Why an interactive login (authorization code or device flow) did not complete.
@@ -255,6 +257,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::HttpStatus { retry_after, .. } => *retry_after,
+            Error::Provider(p) => p.retry_after,
             _ => None,
         }
     }

@@ -108,6 +108,7 @@ impl DeviceCode {
                 error,
                 description,
                 uri,
+                retry_after: None,
             }
             .into());
         }
