@@ -68,6 +68,10 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// An interactive login (browser or device code) did not complete.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -105,6 +109,10 @@ impl ProviderError {
 impl Error {
     /// Whether trying the same request again later may succeed (connect errors, timeouts,
     /// 5xx, 429, `temporarily_unavailable`).
+    ///
+    /// `slow_down` is not: it is a device-flow polling signal that asks for a *longer*
+    /// interval (RFC 8628 §3.5), which only the poller can honour; a generic quick retry
+    /// would defeat it.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Network { .. } => true,
@@ -114,7 +122,6 @@ impl Error {
                     || p.status >= 500
                     || p.error == "temporarily_unavailable"
                     || p.error == "server_error"
-                    || p.error == "slow_down"
             }
             _ => false,
         }
@@ -170,6 +177,7 @@ impl Error {
             }
             Error::LoginRequired { key, .. } => format!("run `latchkey login {key}`"),
             Error::Store(e) => return e.hint(),
+            Error::Login(e) => e.hint(),
             Error::Config(_) | Error::Internal(_) => return None,
         };
         Some(hint)
@@ -199,3 +207,108 @@ impl Error {
 
 /// A shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an interactive login (authorization code or device flow) did not complete.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The user (or the identity provider on their behalf) refused the authorization
+    /// (`access_denied`, RFC 6749 §4.1.2.1 / RFC 8628 §3.5).
+    #[error("the login was denied{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    AccessDenied {
+        /// The provider's `error_description`, when sent.
+        description: Option<String>,
+    },
+
+    /// The authorization redirect carried another OAuth error (RFC 6749 §4.1.2.1).
+    #[error("the identity provider refused the login: {error}{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Authorization {
+        /// The `error` code, e.g. `invalid_scope`.
+        error: String,
+        /// The `error_description`, when sent.
+        description: Option<String>,
+    },
+
+    /// No authorization redirect arrived in time.
+    #[error("no login response arrived at {redirect_uri} within {} s", waited.as_secs())]
+    Timeout {
+        /// The redirect URI the receiver listened on.
+        redirect_uri: String,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// The redirect's `state` is missing or not the one sent (RFC 6749 §10.12: possible CSRF).
+    #[error("the login response does not belong to this login (`state` mismatch)")]
+    StateMismatch,
+
+    /// The redirect's `iss` is missing or names another issuer (RFC 9207 §2.4: possible mix-up).
+    #[error("the login response came from issuer {got:?}, expected `{expected}`")]
+    IssuerMismatch {
+        /// The issuer the login was sent to.
+        expected: String,
+        /// The `iss` in the redirect, if any.
+        got: Option<String>,
+    },
+
+    /// The redirect could not be used (no `code`, malformed URL, …).
+    #[error("the login response cannot be used: {0}")]
+    InvalidRedirect(String),
+
+    /// The loopback receiver's port is taken by another program.
+    #[error("cannot listen for the login redirect: port {port} is already in use")]
+    PortInUse {
+        /// The port from the redirect URI.
+        port: u16,
+    },
+
+    /// The loopback receiver could not listen for another reason.
+    #[error("cannot listen for the login redirect on {addr}: {detail}")]
+    Bind {
+        /// The socket address.
+        addr: String,
+        /// The operating system's reason.
+        detail: String,
+    },
+
+    /// The device code expired before the user approved it (`expired_token`, RFC 8628 §3.5).
+    #[error("the device code expired before the login was approved")]
+    DeviceCodeExpired,
+}
+
+impl LoginError {
+    /// What the user should try next.
+    pub fn hint(&self) -> String {
+        match self {
+            LoginError::AccessDenied { .. } => {
+                "approve the request in the browser, or check that the account may use this client"
+                    .into()
+            }
+            LoginError::Authorization { .. } => {
+                "check the client id, scopes and redirect URI registered at the identity provider"
+                    .into()
+            }
+            LoginError::Timeout { .. } => {
+                "run the login again and finish it in the browser; without a browser on this machine use `--no-browser` or `--device`".into()
+            }
+            LoginError::StateMismatch => {
+                "start the login again and use only the newest browser tab".into()
+            }
+            LoginError::IssuerMismatch { .. } => {
+                "the response came from another identity provider: check the issuer and do not reuse browser tabs across providers".into()
+            }
+            LoginError::InvalidRedirect(_) => {
+                "start the login again; if it repeats, check the redirect URI".into()
+            }
+            LoginError::PortInUse { port } => format!(
+                "stop the program using port {port}, or use a redirect URI with port 0 when the client allows any loopback port"
+            ),
+            LoginError::Bind { .. } => {
+                "check that the redirect URI's host is 127.0.0.1, [::1] or localhost".into()
+            }
+            LoginError::DeviceCodeExpired => {
+                "run the login again and enter the code before it expires".into()
+            }
+        }
+    }
+}

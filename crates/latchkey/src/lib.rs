@@ -4,7 +4,9 @@
 //!
 //! - [`StaticAuth`]: Basic, DHIS2 `ApiToken`, Bearer, custom headers, query parameters.
 //! - [`Grant`]s: [`ClientCredentials`] (client_secret_basic, client_secret_post,
-//!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`].
+//!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
+//!   and the interactive [`AuthorizationCode`] (PKCE, [`loopback`] receiver or a
+//!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628).
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
@@ -47,6 +49,7 @@ mod credential;
 mod error;
 pub mod grant;
 mod http;
+pub mod loopback;
 mod manager;
 mod redact;
 pub mod response;
@@ -59,8 +62,11 @@ pub use client::{OAuthClient, OAuthClientBuilder};
 pub use client_auth::{ClientAuth, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
-pub use error::{Error, ProviderError, Result};
-pub use grant::{ClientCredentials, Grant, GrantKind, Password, RefreshTokenOnly};
+pub use error::{Error, LoginError, ProviderError, Result};
+pub use grant::{
+    AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, GrantKind,
+    IdTokenCheck, Password, RedirectCapturer, RefreshTokenOnly,
+};
 pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};

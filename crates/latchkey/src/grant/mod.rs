@@ -3,15 +3,22 @@
 //! A [`Grant`] knows the grant-specific part of a token request; the [`OAuthClient`] adds
 //! client authentication and sends it; the [`crate::TokenManager`] decides when to call it.
 
+mod authorization_code;
+mod browser;
 mod client_credentials;
+mod device;
 mod password;
+mod pkce;
 mod refresh_token;
 
 use std::fmt;
 
 use async_trait::async_trait;
 
+pub use authorization_code::{AuthorizationCode, AuthorizationCodeBuilder, IdTokenCheck};
+pub use browser::{BrowserMode, RedirectCapturer, UrlOpener};
 pub use client_credentials::ClientCredentials;
+pub use device::{DeviceCode, DeviceCodeBuilder, DevicePrompt, DevicePromptCallback};
 pub use password::Password;
 pub use refresh_token::RefreshTokenOnly;
 

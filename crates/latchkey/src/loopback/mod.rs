@@ -1,0 +1,349 @@
+//! The loopback redirect receiver for native-app logins (RFC 8252 §7.3).
+//!
+//! [`LoopbackReceiver::bind`] listens *before* the browser opens, so the redirect can never
+//! arrive at a closed port; [`LoopbackReceiver::wait`] then serves connections until one
+//! authorization response belongs to this login or the timeout passes.
+//!
+//! - Port 0 in the redirect URI picks a free port; [`LoopbackReceiver::redirect_uri`] holds
+//!   the bound one, which is what the authorization request must carry.
+//! - `localhost` listens on `127.0.0.1` *and* `[::1]` on the same port: browsers resolve it to
+//!   either (RFC 8252 §8.3 prefers IP literals for this reason).
+//! - Connections are served concurrently, each with its own read timeout: browsers open
+//!   speculative idle connections that must not hold up the real redirect.
+//! - Other paths get 404; a wrong or missing `state` gets 400 and the receiver keeps waiting;
+//!   an `error` with the right `state` ends the login with that error.
+
+mod callback;
+mod page;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use url::Url;
+
+pub use callback::ExpectedResponse;
+pub(crate) use callback::{Verdict, judge};
+
+use crate::error::{Error, LoginError, Result};
+
+/// How long a login may take by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one connection may take to send its request line and headers.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A redirect request is a few hundred bytes; anything far larger is not one.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+type Outcome = std::result::Result<SecretString, LoginError>;
+
+/// Listens on a loopback address for the authorization redirect.
+#[derive(Debug)]
+pub struct LoopbackReceiver {
+    listeners: Vec<TcpListener>,
+    redirect_uri: Url,
+    timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl LoopbackReceiver {
+    /// Binds the address of `redirect_uri` (`http://127.0.0.1:0/callback`,
+    /// `http://localhost:8765/callback`, `http://[::1]:0/cb`, …).
+    ///
+    /// Fails with [`LoginError::PortInUse`] when a pinned port is taken, and with
+    /// [`Error::Config`] when the URI is not plain-HTTP loopback (RFC 8252 §7.3).
+    pub async fn bind(redirect_uri: &str) -> Result<Self> {
+        let mut uri = parse_redirect_uri(redirect_uri)?;
+        let requested = uri.port().unwrap_or(80);
+        let hosts: Vec<IpAddr> = match uri.host() {
+            Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+            Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+            // `localhost` resolves to either family depending on the system and browser.
+            _ => vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+        };
+        // With port 0 the second family may find "its" port taken: pick another one.
+        let mut attempts = if requested == 0 { 5 } else { 1 };
+        let listeners = loop {
+            attempts -= 1;
+            match bind_all(&hosts, requested).await {
+                Ok(listeners) => break listeners,
+                Err(Error::Login(LoginError::PortInUse { .. })) if attempts > 0 => continue,
+                Err(err) => return Err(err),
+            }
+        };
+        let port = listeners[0]
+            .local_addr()
+            .map_err(|e| bind_error(SocketAddr::new(hosts[0], requested), &e))?
+            .port();
+        uri.set_port(Some(port))
+            .map_err(|()| Error::Internal("cannot set the redirect URI's port".into()))?;
+        tracing::debug!(redirect_uri = %uri, "loopback receiver listening");
+        Ok(Self {
+            listeners,
+            redirect_uri: uri,
+            timeout: DEFAULT_LOGIN_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        })
+    }
+
+    /// Gives up after this long without a matching response (default 300 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Drops a connection that has not sent a whole request within this long (default 10 s).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The redirect URI with the bound port: send exactly this in the authorization request.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The addresses listened on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves the browser until a response for `expected` arrives, and returns its code.
+    ///
+    /// Stops listening before returning, whatever the outcome.
+    pub async fn wait(self, expected: &ExpectedResponse) -> Result<SecretString> {
+        let shared = Arc::new(Shared {
+            path: self.redirect_uri.path().to_owned(),
+            expected: expected.clone(),
+            read_timeout: self.read_timeout,
+        });
+        let (tx, mut rx) = mpsc::channel::<Outcome>(1);
+        let mut acceptors = JoinSet::new();
+        for listener in self.listeners {
+            acceptors.spawn(accept_loop(listener, shared.clone(), tx.clone()));
+        }
+        drop(tx);
+        let outcome = tokio::time::timeout(self.timeout, rx.recv()).await;
+        // Dropping the acceptors closes the listeners and aborts every open connection.
+        acceptors.abort_all();
+        match outcome {
+            Ok(Some(Ok(code))) => Ok(code),
+            Ok(Some(Err(err))) => Err(err.into()),
+            Ok(None) => Err(Error::Internal(
+                "the loopback receiver stopped unexpectedly".into(),
+            )),
+            Err(_) => Err(LoginError::Timeout {
+                redirect_uri: self.redirect_uri.to_string(),
+                waited: self.timeout,
+            }
+            .into()),
+        }
+    }
+}
+
+/// Validates a loopback redirect URI (RFC 8252 §7.3: plain HTTP to a loopback host).
+fn parse_redirect_uri(raw: &str) -> Result<Url> {
+    let uri = Url::parse(raw)
+        .map_err(|e| Error::Config(format!("`redirect_uri` is not a valid URL ({e})")))?;
+    if uri.scheme() != "http" {
+        return Err(Error::Config(format!(
+            "`redirect_uri` {raw} must use http: the loopback receiver does not serve TLS (RFC 8252 §7.3)"
+        )));
+    }
+    let loopback = match uri.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if !loopback {
+        return Err(Error::Config(format!(
+            "`redirect_uri` {raw} must point at 127.0.0.1, [::1] or localhost"
+        )));
+    }
+    if uri.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "`redirect_uri` {raw} must not have a fragment (RFC 6749 §3.1.2)"
+        )));
+    }
+    Ok(uri)
+}
+
+async fn bind_all(hosts: &[IpAddr], port: u16) -> Result<Vec<TcpListener>> {
+    let first = SocketAddr::new(hosts[0], port);
+    let listener = TcpListener::bind(first)
+        .await
+        .map_err(|e| bind_error(first, &e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| bind_error(first, &e))?
+        .port();
+    let mut listeners = vec![listener];
+    for host in &hosts[1..] {
+        let addr = SocketAddr::new(*host, port);
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            // No IPv6 on this machine: browsers then resolve localhost to 127.0.0.1 anyway.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                tracing::debug!(%addr, "loopback address unavailable, skipped");
+            }
+            Err(e) => return Err(bind_error(addr, &e)),
+        }
+    }
+    Ok(listeners)
+}
+
+fn bind_error(addr: SocketAddr, err: &std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::AddrInUse {
+        LoginError::PortInUse { port: addr.port() }.into()
+    } else {
+        LoginError::Bind {
+            addr: addr.to_string(),
+            detail: err.to_string(),
+        }
+        .into()
+    }
+}
+
+struct Shared {
+    path: String,
+    expected: ExpectedResponse,
+    read_timeout: Duration,
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tx: mpsc::Sender<Outcome>) {
+    // Owned here so aborting this task aborts every connection it started.
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                connections.spawn(serve(stream, shared.clone(), tx.clone()));
+            }
+            Err(err) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %err, "loopback receiver cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>, tx: mpsc::Sender<Outcome>) {
+    let target = match tokio::time::timeout(shared.read_timeout, read_request(&mut stream)).await {
+        Ok(Ok(target)) => target,
+        Ok(Err(Rejection::BadRequest)) => {
+            respond(&mut stream, 400, &page::bad_request()).await;
+            return;
+        }
+        Ok(Err(Rejection::Method)) => {
+            respond(&mut stream, 405, &page::bad_request()).await;
+            return;
+        }
+        // Idle pre-connects and closed sockets: nothing to answer.
+        Ok(Err(Rejection::Closed)) | Err(_) => return,
+    };
+    let (status, body, outcome) = route(&target, &shared);
+    respond(&mut stream, status, &body).await;
+    // Sent only after the page was written, so the browser sees it before we shut down.
+    if let Some(outcome) = outcome {
+        let _ = tx.send(outcome).await;
+    }
+}
+
+enum Rejection {
+    BadRequest,
+    Method,
+    Closed,
+}
+
+/// Reads one request head and returns its request target.
+async fn read_request(stream: &mut TcpStream) -> std::result::Result<String, Rejection> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| Rejection::Closed)?;
+        if n == 0 {
+            return Err(Rejection::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                if request.method != Some("GET") {
+                    return Err(Rejection::Method);
+                }
+                return request.path.map(str::to_owned).ok_or(Rejection::BadRequest);
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => continue,
+            Ok(httparse::Status::Partial) | Err(_) => return Err(Rejection::BadRequest),
+        }
+    }
+}
+
+/// Decides the answer to a request target: status, page, and whether the login ends.
+fn route(target: &str, shared: &Shared) -> (u16, String, Option<Outcome>) {
+    // Only origin-form targets (RFC 9112 §3.2.1); `//host/x` would re-point the base URL.
+    if !target.starts_with('/') || target.starts_with("//") {
+        return (400, page::bad_request(), None);
+    }
+    let base = Url::parse("http://127.0.0.1/").expect("a constant, valid URL");
+    let Ok(url) = base.join(target) else {
+        return (400, page::bad_request(), None);
+    };
+    if url.path() != shared.path {
+        return (404, page::not_found(), None);
+    }
+    match judge(url.query_pairs(), &shared.expected) {
+        Verdict::Code(code) => (200, page::success(), Some(Ok(code))),
+        Verdict::Foreign => (400, page::foreign(), None),
+        Verdict::Failed(err) => {
+            let page = match &err {
+                LoginError::AccessDenied { description } => {
+                    page::failure("access_denied", description.as_deref())
+                }
+                LoginError::Authorization { error, description } => {
+                    page::failure(error, description.as_deref())
+                }
+                other => page::document("Login failed", &other.to_string()),
+            };
+            (400, page, Some(Err(err)))
+        }
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, body: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    };
+    // no-referrer: the page must never pass the redirect URL (with its code) anywhere.
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+         X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let written = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    if let Err(err) = written.await {
+        tracing::debug!(error = %err, "loopback receiver could not answer a connection");
+    }
+}
