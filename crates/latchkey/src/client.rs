@@ -229,7 +229,7 @@ impl OAuthClient {
         }
     }
 
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &Url,
         form: &[(String, String)],
@@ -270,11 +270,11 @@ impl OAuthClient {
     }
 }
 
-struct RawResponse {
-    status: reqwest::StatusCode,
-    content_type: Option<String>,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
+pub(crate) struct RawResponse {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) content_type: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Builds an [`OAuthClient`]; `build()` checks every field.

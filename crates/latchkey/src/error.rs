@@ -68,6 +68,14 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// OpenID Connect / OAuth metadata problems: discovery, JWKS, userinfo, introspection.
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+
+    /// An ID token failed validation (OIDC Core §3.1.3.7).
+    #[error(transparent)]
+    IdToken(#[from] crate::oidc::IdTokenError),
+
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -167,6 +175,8 @@ impl Error {
             }
             Error::LoginRequired { key, .. } => format!("run `latchkey login {key}`"),
             Error::Store(e) => return e.hint(),
+            Error::Oidc(e) => return e.hint(),
+            Error::IdToken(e) => return e.hint(),
             Error::Config(_) | Error::Internal(_) => return None,
         };
         Some(hint)

@@ -48,6 +48,8 @@ mod error;
 pub mod grant;
 mod http;
 mod manager;
+pub mod oidc;
+pub mod preset;
 mod redact;
 pub mod response;
 mod retry;
@@ -63,6 +65,9 @@ pub use error::{Error, ProviderError, Result};
 pub use grant::{ClientCredentials, Grant, GrantKind, Password, RefreshTokenOnly};
 pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
+pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
+pub use preset::Preset;
+
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
