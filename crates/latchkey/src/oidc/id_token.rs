@@ -124,7 +124,9 @@ struct Inner {
     algorithms: Vec<Algorithm>,
     leeway: u64,
     jwks: JwksCache,
-    validation: Validation,
+    /// One per allowed algorithm: jsonwebtoken wants every algorithm of a `Validation` to
+    /// be of the verifying key's family.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl IdTokenValidator {
@@ -144,10 +146,15 @@ impl IdTokenValidator {
         }
     }
 
-    /// The `jsonwebtoken` validation applied to the signature and registered claims (the
-    /// issuer, `iat`, `azp` and `nonce` checks come on top).
-    pub fn validation(&self) -> &Validation {
-        &self.inner.validation
+    /// The `jsonwebtoken` validation applied for `alg` to the signature and registered
+    /// claims (the issuer, `iat`, `azp` and `nonce` checks come on top); `None` when `alg`
+    /// is not allowed.
+    pub fn validation(&self, alg: Algorithm) -> Option<&Validation> {
+        self.inner
+            .validations
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, v)| v)
     }
 
     /// Validates `token`; `nonce` is the value sent in the authorization request, if any
@@ -161,16 +168,16 @@ impl IdTokenValidator {
         let token = token.expose_secret();
         // `alg: none` and unknown algorithms fail here: jsonwebtoken has no such variant.
         let header = decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
-        if !inner.algorithms.contains(&header.alg) {
+        let Some(validation) = self.validation(header.alg) else {
             return Err(IdTokenError::AlgorithmNotAllowed {
                 alg: format!("{:?}", header.alg),
                 allowed: alg_list(&inner.algorithms),
             }
             .into());
-        }
+        };
         let key = inner.jwks.key(header.kid.as_deref(), header.alg).await?;
         key.check(header.alg)?;
-        let claims = decode::<IdTokenClaims>(token, &key.decoding, &inner.validation)
+        let claims = decode::<IdTokenClaims>(token, &key.decoding, validation)
             .map_err(|e| map_jwt_error(e.kind(), &inner.client_id))?
             .claims;
         self.check_claims(&claims, nonce)?;
@@ -311,13 +318,19 @@ impl IdTokenValidatorBuilder {
                 "`algorithms`: HMAC (HS256/384/512) ID tokens are not supported".into(),
             ));
         }
-        let mut validation = Validation::new(self.algorithms[0]);
-        validation.algorithms = self.algorithms.clone();
-        validation.leeway = self.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.set_audience(&[&self.client_id]);
-        // The issuer is compared after decoding (it may be a template); it must be present.
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let validations = self
+            .algorithms
+            .iter()
+            .map(|&alg| {
+                let mut validation = Validation::new(alg);
+                validation.leeway = self.leeway.as_secs();
+                validation.validate_nbf = true;
+                validation.set_audience(&[&self.client_id]);
+                // The issuer is compared after decoding (it may be a template); it must be present.
+                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+                (alg, validation)
+            })
+            .collect();
         Ok(IdTokenValidator {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
@@ -325,7 +338,7 @@ impl IdTokenValidatorBuilder {
                 algorithms: self.algorithms,
                 leeway: self.leeway.as_secs(),
                 jwks: self.jwks,
-                validation,
+                validations,
             }),
         })
     }
