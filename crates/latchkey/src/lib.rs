@@ -9,6 +9,9 @@
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
 //!   (0600 files written atomically, one `flock` per key).
+//! - [`oidc`]: discovery, a JWKS cache, ID token validation, userinfo, introspection,
+//!   end-session URLs; [`preset`]: provider presets (Google, GitHub, Microsoft, Keycloak,
+//!   DHIS2, CDSE) as data.
 //!
 //! Every type that holds a secret keeps it in a [`secrecy::SecretString`] and prints
 //! `[REDACTED]` in `Debug`.

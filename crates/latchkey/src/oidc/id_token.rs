@@ -178,7 +178,7 @@ impl IdTokenValidator {
         let key = inner.jwks.key(header.kid.as_deref(), header.alg).await?;
         key.check(header.alg)?;
         let claims = decode::<IdTokenClaims>(token, &key.decoding, validation)
-            .map_err(|e| map_jwt_error(e.kind(), &inner.client_id))?
+            .map_err(|e| map_jwt_error(e.kind(), header.alg, &inner.client_id))?
             .claims;
         self.check_claims(&claims, nonce)?;
         Ok(claims)
@@ -247,7 +247,7 @@ fn alg_list(algs: &[Algorithm]) -> String {
         .join(", ")
 }
 
-fn map_jwt_error(kind: &ErrorKind, client_id: &str) -> Error {
+fn map_jwt_error(kind: &ErrorKind, alg: Algorithm, client_id: &str) -> Error {
     let e = match kind {
         ErrorKind::InvalidSignature => IdTokenError::InvalidSignature,
         ErrorKind::ExpiredSignature => IdTokenError::Expired,
@@ -261,7 +261,7 @@ fn map_jwt_error(kind: &ErrorKind, client_id: &str) -> Error {
         | ErrorKind::InvalidRsaKey(_)
         | ErrorKind::InvalidEcdsaKey
         | ErrorKind::InvalidEddsaKey => IdTokenError::KeyMismatch {
-            alg: "the header's".into(),
+            alg: format!("{alg:?}"),
             reason: format!("{kind:?}"),
         },
         // serde_json's messages name a position or the missing field, never claim values.
