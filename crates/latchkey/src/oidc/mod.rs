@@ -10,7 +10,7 @@
 //! use latchkey::oidc::OidcProvider;
 //! let provider = OidcProvider::discover("https://idp.example.org/realms/demo").await?;
 //! let client = provider.client_builder("my-app").build()?;
-//! let validator = provider.id_token_validator("my-app").build()?;
+//! let validator = provider.id_token_validator("my-app")?.build()?;
 //! # let _ = (client, validator); Ok(()) }
 //! ```
 
