@@ -1,7 +1,8 @@
 //! Discovery against the real IdP fixture (counted at its discovery endpoint), and the
 //! preflight errors for `fake_*` servers that are not authorization servers.
 
-mod common;
+mod oidc_support;
+use oidc_support as common;
 
 use std::sync::Arc;
 use std::time::Duration;

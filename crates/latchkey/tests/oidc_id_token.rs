@@ -2,7 +2,8 @@
 //! tokens are refused with typed errors that never quote the token. Crafted tokens with bad
 //! claims are signed with a test key served by a `fake_jwks` server.
 
-mod common;
+mod oidc_support;
+use oidc_support as common;
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -1,7 +1,8 @@
 //! The JWKS cache against the real IdP: key rotation, the unknown-`kid` cooldown,
 //! single flight and serving stale keys, all counted at the IdP's `/jwks`.
 
-mod common;
+mod oidc_support;
+use oidc_support as common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

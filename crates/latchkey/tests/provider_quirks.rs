@@ -2,7 +2,8 @@
 //! 200-with-error, form-encoded bodies, string `expires_in` and comma scopes (through
 //! `OAuthClient` and the tolerant parser), Microsoft's `{tenantid}` issuer, and preset data.
 
-mod common;
+mod oidc_support;
+use oidc_support as common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
