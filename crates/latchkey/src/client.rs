@@ -210,28 +210,10 @@ impl OAuthClient {
         if response.status.is_success() {
             return Ok(());
         }
-        match parse_error_body(&response.body, response.content_type.as_deref()) {
-            Some(ResponseError::OAuth {
-                error,
-                description,
-                uri,
-            }) => Err(Error::Provider(ProviderError {
-                endpoint: DisplayUrl::new(url),
-                status: response.status.as_u16(),
-                error,
-                description,
-                uri,
-                retry_after: response.retry_after,
-            })),
-            _ => Err(Error::HttpStatus {
-                url: DisplayUrl::new(url),
-                status: response.status.as_u16(),
-                retry_after: response.retry_after,
-            }),
-        }
+        Err(response.error(url))
     }
 
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &Url,
         form: &[(String, String)],
@@ -272,11 +254,37 @@ impl OAuthClient {
     }
 }
 
-struct RawResponse {
-    status: reqwest::StatusCode,
-    content_type: Option<String>,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
+pub(crate) struct RawResponse {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) content_type: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The error for a non-success answer: the OAuth error in the body when there is one
+    /// (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3), else the bare HTTP status.
+    pub(crate) fn error(&self, url: &Url) -> Error {
+        match parse_error_body(&self.body, self.content_type.as_deref()) {
+            Some(ResponseError::OAuth {
+                error,
+                description,
+                uri,
+            }) => Error::Provider(ProviderError {
+                endpoint: DisplayUrl::new(url),
+                status: self.status.as_u16(),
+                error,
+                description,
+                uri,
+                retry_after: self.retry_after,
+            }),
+            _ => Error::HttpStatus {
+                url: DisplayUrl::new(url),
+                status: self.status.as_u16(),
+                retry_after: self.retry_after,
+            },
+        }
+    }
 }
 
 /// Builds an [`OAuthClient`]; `build()` checks every field.

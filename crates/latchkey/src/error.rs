@@ -71,6 +71,13 @@ pub enum Error {
     /// An interactive login (browser or device code) did not complete.
     #[error(transparent)]
     Login(#[from] LoginError),
+    /// OpenID Connect / OAuth metadata problems: discovery, JWKS, userinfo, introspection.
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+
+    /// An ID token failed validation (OIDC Core §3.1.3.7).
+    #[error(transparent)]
+    IdToken(#[from] crate::oidc::IdTokenError),
 
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
@@ -178,6 +185,8 @@ impl Error {
             Error::LoginRequired { key, .. } => format!("run `latchkey login {key}`"),
             Error::Store(e) => return e.hint(),
             Error::Login(e) => e.hint(),
+            Error::Oidc(e) => return e.hint(),
+            Error::IdToken(e) => return e.hint(),
             Error::Config(_) | Error::Internal(_) => return None,
         };
         Some(hint)

@@ -11,6 +11,9 @@
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
 //!   (0600 files written atomically, one `flock` per key).
+//! - [`oidc`]: discovery, a JWKS cache, ID token validation, userinfo, introspection,
+//!   end-session URLs; [`preset`]: provider presets (Google, GitHub, Microsoft, Keycloak,
+//!   DHIS2, CDSE) as data.
 //!
 //! Every type that holds a secret keeps it in a [`secrecy::SecretString`] and prints
 //! `[REDACTED]` in `Debug`.
@@ -51,6 +54,8 @@ pub mod grant;
 mod http;
 pub mod loopback;
 mod manager;
+pub mod oidc;
+pub mod preset;
 mod redact;
 pub mod response;
 mod retry;
@@ -69,6 +74,9 @@ pub use grant::{
 };
 pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
+pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
+pub use preset::Preset;
+
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;

@@ -10,6 +10,7 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "access_token",
     "refresh_token",
     "id_token",
+    "id_token_hint",
     "client_secret",
     "password",
     "secret",

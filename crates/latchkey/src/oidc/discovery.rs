@@ -1,0 +1,376 @@
+//! Provider metadata: OIDC Discovery 1.0 with a fallback to RFC 8414, cached per issuer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use url::Url;
+
+use super::error::OidcError;
+use super::fetch;
+use crate::client::OAuthClientBuilder;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::redact::DisplayUrl;
+
+/// What an authorization server announces about itself (OIDC Discovery §3, RFC 8414 §2).
+///
+/// Endpoints are parsed and checked (HTTPS unless loopback, or allowed for testing).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// The issuer identifier, exactly as the provider spells it (Microsoft's multi-tenant
+    /// metadata holds the template `…/{tenantid}/v2.0`).
+    pub issuer: String,
+    /// The token endpoint.
+    pub token_endpoint: Url,
+    /// The authorization endpoint.
+    pub authorization_endpoint: Option<Url>,
+    /// The device authorization endpoint (RFC 8628).
+    pub device_authorization_endpoint: Option<Url>,
+    /// The JWKS URI, needed to validate ID tokens.
+    pub jwks_uri: Option<Url>,
+    /// The userinfo endpoint.
+    pub userinfo_endpoint: Option<Url>,
+    /// The revocation endpoint (RFC 7009).
+    pub revocation_endpoint: Option<Url>,
+    /// The introspection endpoint (RFC 7662).
+    pub introspection_endpoint: Option<Url>,
+    /// The end-session endpoint (OIDC RP-Initiated Logout).
+    pub end_session_endpoint: Option<Url>,
+    /// `scopes_supported`.
+    pub scopes_supported: Vec<String>,
+    /// `grant_types_supported`.
+    pub grant_types_supported: Vec<String>,
+    /// `token_endpoint_auth_methods_supported`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `id_token_signing_alg_values_supported` (OIDC requires RS256 to be among them).
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `code_challenge_methods_supported` (RFC 7636).
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: the authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    /// Every other field of the document.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    issuer: Option<String>,
+    token_endpoint: Option<String>,
+    authorization_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    userinfo_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+    #[serde(default)]
+    grant_types_supported: Vec<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default)]
+    id_token_signing_alg_values_supported: Vec<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ProviderMetadata {
+    /// Metadata for a provider without discovery (GitHub, a bare OAuth 2 server).
+    pub fn new(issuer: impl Into<String>, token_endpoint: Url) -> Self {
+        Self {
+            issuer: issuer.into(),
+            token_endpoint,
+            authorization_endpoint: None,
+            device_authorization_endpoint: None,
+            jwks_uri: None,
+            userinfo_endpoint: None,
+            revocation_endpoint: None,
+            introspection_endpoint: None,
+            end_session_endpoint: None,
+            scopes_supported: Vec::new(),
+            grant_types_supported: Vec::new(),
+            token_endpoint_auth_methods_supported: Vec::new(),
+            id_token_signing_alg_values_supported: Vec::new(),
+            code_challenge_methods_supported: Vec::new(),
+            authorization_response_iss_parameter_supported: false,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// Fetches and checks the metadata of `issuer` (uncached; see [`DiscoveryCache`]).
+    pub async fn discover(issuer: &str, options: &DiscoveryOptions) -> Result<Self> {
+        let issuer_url = crate::http::endpoint("issuer", issuer, options.allow_insecure_http)?;
+        let http = match &options.http {
+            Some(http) => http.clone(),
+            None => crate::http::http_client()?,
+        };
+        let mut reasons = Vec::with_capacity(2);
+        for (label, url) in well_known_urls(&issuer_url) {
+            let fetched = fetch::get(&http, &url, None).await?;
+            if fetched.status >= 500 {
+                // The provider exists but is failing: a retryable error, not a wrong URL.
+                return Err(Error::HttpStatus {
+                    url: DisplayUrl::new(&url),
+                    status: fetched.status,
+                    retry_after: None,
+                });
+            }
+            let reason = if fetched.status != 200 {
+                format!("HTTP {}", fetched.status)
+            } else if fetched.is_html() {
+                "an HTML page".to_string()
+            } else {
+                match serde_json::from_slice::<serde_json::Value>(&fetched.body) {
+                    Ok(serde_json::Value::Object(_)) => {
+                        let raw: RawMetadata =
+                            serde_json::from_slice(&fetched.body).map_err(|e| {
+                                OidcError::InvalidDocument {
+                                    url: DisplayUrl::new(&url),
+                                    reason: e.to_string(),
+                                }
+                            })?;
+                        return Self::from_raw(raw, issuer, &url, options.allow_insecure_http);
+                    }
+                    _ => "not a JSON object".to_string(),
+                }
+            };
+            reasons.push(format!("{label}: {reason}"));
+        }
+        Err(OidcError::NotAnAuthorizationServer {
+            url: DisplayUrl::new(&issuer_url),
+            reason: reasons.join("; "),
+        }
+        .into())
+    }
+
+    fn from_raw(raw: RawMetadata, requested: &str, url: &Url, insecure: bool) -> Result<Self> {
+        let advertised = raw.issuer.ok_or_else(|| OidcError::InvalidDocument {
+            url: DisplayUrl::new(url),
+            reason: "no `issuer`".into(),
+        })?;
+        if !issuer_matches(requested, &advertised) {
+            return Err(OidcError::IssuerMismatch {
+                requested: requested.into(),
+                advertised,
+            }
+            .into());
+        }
+        let token_raw = raw
+            .token_endpoint
+            .ok_or_else(|| OidcError::MissingEndpoint {
+                issuer: advertised.clone(),
+                field: "token_endpoint",
+            })?;
+        let parse = |field: &str, raw: Option<String>| -> Result<Option<Url>> {
+            raw.filter(|s| !s.is_empty())
+                .map(|s| crate::http::endpoint(field, &s, insecure))
+                .transpose()
+        };
+        Ok(Self {
+            token_endpoint: crate::http::endpoint("token_endpoint", &token_raw, insecure)?,
+            authorization_endpoint: parse("authorization_endpoint", raw.authorization_endpoint)?,
+            device_authorization_endpoint: parse(
+                "device_authorization_endpoint",
+                raw.device_authorization_endpoint,
+            )?,
+            jwks_uri: parse("jwks_uri", raw.jwks_uri)?,
+            userinfo_endpoint: parse("userinfo_endpoint", raw.userinfo_endpoint)?,
+            revocation_endpoint: parse("revocation_endpoint", raw.revocation_endpoint)?,
+            introspection_endpoint: parse("introspection_endpoint", raw.introspection_endpoint)?,
+            end_session_endpoint: parse("end_session_endpoint", raw.end_session_endpoint)?,
+            issuer: advertised,
+            scopes_supported: raw.scopes_supported,
+            grant_types_supported: raw.grant_types_supported,
+            token_endpoint_auth_methods_supported: raw.token_endpoint_auth_methods_supported,
+            id_token_signing_alg_values_supported: raw.id_token_signing_alg_values_supported,
+            code_challenge_methods_supported: raw.code_challenge_methods_supported,
+            authorization_response_iss_parameter_supported: raw
+                .authorization_response_iss_parameter_supported,
+            extra: raw.extra,
+        })
+    }
+
+    /// An [`OAuthClientBuilder`] with the token and revocation endpoints filled in.
+    pub fn client_builder(&self, client_id: impl Into<String>) -> OAuthClientBuilder {
+        let mut builder =
+            crate::OAuthClient::builder(client_id).token_url(self.token_endpoint.as_str());
+        if let Some(revocation) = &self.revocation_endpoint {
+            builder = builder.revocation_url(revocation.as_str());
+        }
+        builder
+    }
+}
+
+/// The OIDC Discovery URL (issuer + `/.well-known/openid-configuration`, §4) and the RFC 8414
+/// §3.1 URL (the well-known segment goes *before* the issuer's path).
+fn well_known_urls(issuer: &Url) -> [(&'static str, Url); 2] {
+    let path = issuer.path().trim_end_matches('/').to_owned();
+    let mut base = issuer.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    let mut oidc = base.clone();
+    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
+    let mut oauth = base;
+    oauth.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    [
+        ("openid-configuration", oidc),
+        ("oauth-authorization-server", oauth),
+    ]
+}
+
+/// OIDC Discovery §4.3 wants the issuer to be identical; a trailing slash typed by a user
+/// is forgiven. Microsoft's multi-tenant metadata advertises `{tenantid}`, which matches
+/// `common`, `organizations`, `consumers` or a tenant id in the requested issuer.
+fn issuer_matches(requested: &str, advertised: &str) -> bool {
+    let requested = requested.trim_end_matches('/');
+    let advertised_trimmed = advertised.trim_end_matches('/');
+    if requested == advertised_trimmed {
+        return true;
+    }
+    match advertised_trimmed.split_once(super::id_token::TENANT_PLACEHOLDER) {
+        Some((prefix, suffix)) => requested
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|tenant| !tenant.is_empty() && !tenant.contains('/')),
+        None => false,
+    }
+}
+
+/// Options for discovery. Cheap to build; more fields may come, so it is built by methods.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryOptions {
+    pub(crate) http: Option<reqwest::Client>,
+    pub(crate) allow_insecure_http: bool,
+}
+
+impl DiscoveryOptions {
+    /// Uses this HTTP client instead of [`crate::http_client`].
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Allows plain-HTTP issuers and endpoints that are not loopback. Only for testing.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+}
+
+/// Metadata and when it was fetched.
+type CacheEntry = (Arc<ProviderMetadata>, SystemTime);
+
+/// Caches discovered metadata per issuer for a TTL (default one hour). Concurrent lookups of
+/// the same issuer make one request. `Clone` shares the cache.
+#[derive(Debug, Clone)]
+pub struct DiscoveryCache {
+    entries: Arc<tokio::sync::Mutex<HashMap<String, CacheEntry>>>,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for DiscoveryCache {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(3600), Arc::new(SystemClock))
+    }
+}
+
+impl DiscoveryCache {
+    /// A cache keeping metadata for `ttl`, timed by `clock`.
+    pub fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            entries: Arc::default(),
+            ttl,
+            clock,
+        }
+    }
+
+    /// The process-wide cache used by [`super::OidcProvider::discover`].
+    pub fn global() -> &'static DiscoveryCache {
+        static GLOBAL: OnceLock<DiscoveryCache> = OnceLock::new();
+        GLOBAL.get_or_init(DiscoveryCache::default)
+    }
+
+    /// The metadata of `issuer`, from the cache while fresh.
+    pub async fn get(
+        &self,
+        issuer: &str,
+        options: &DiscoveryOptions,
+    ) -> Result<Arc<ProviderMetadata>> {
+        let key = issuer.trim_end_matches('/').to_owned();
+        // A tokio mutex held across the fetch is the single flight: discovery is rare, and a
+        // second caller for the same issuer should wait for the first answer, not repeat it.
+        let mut entries = self.entries.lock().await;
+        let now = self.clock.now();
+        if let Some((metadata, fetched_at)) = entries.get(&key)
+            && now
+                .duration_since(*fetched_at)
+                .is_ok_and(|age| age < self.ttl)
+        {
+            return Ok(metadata.clone());
+        }
+        let metadata = Arc::new(ProviderMetadata::discover(issuer, options).await?);
+        entries.insert(key, (metadata.clone(), now));
+        Ok(metadata)
+    }
+
+    /// Forgets `issuer` (e.g. after its keys or endpoints changed).
+    pub async fn invalidate(&self, issuer: &str) {
+        self.entries
+            .lock()
+            .await
+            .remove(issuer.trim_end_matches('/'));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_urls_follow_both_specs() {
+        let [(_, oidc), (_, oauth)] =
+            well_known_urls(&Url::parse("https://idp.example/realms/demo/").unwrap());
+        assert_eq!(
+            oidc.as_str(),
+            "https://idp.example/realms/demo/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            oauth.as_str(),
+            "https://idp.example/.well-known/oauth-authorization-server/realms/demo"
+        );
+        let [(_, oidc), (_, oauth)] = well_known_urls(&Url::parse("https://idp.example").unwrap());
+        assert_eq!(
+            oidc.as_str(),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            oauth.as_str(),
+            "https://idp.example/.well-known/oauth-authorization-server"
+        );
+    }
+
+    #[test]
+    fn issuer_comparison() {
+        assert!(issuer_matches("https://a.example/", "https://a.example"));
+        assert!(!issuer_matches("https://a.example", "https://b.example"));
+        let ms = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(issuer_matches(
+            "https://login.microsoftonline.com/common/v2.0",
+            ms
+        ));
+        assert!(!issuer_matches(
+            "https://login.microsoftonline.com/v2.0",
+            ms
+        ));
+        assert!(!issuer_matches("https://evil.example/common/v2.0", ms));
+    }
+}

@@ -1,0 +1,70 @@
+//! One GET helper for the OIDC documents (discovery, JWKS, userinfo), with a body size cap.
+
+use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::redact::DisplayUrl;
+
+/// Metadata and key sets are a few kilobytes; a bigger answer is not one of them, and reading
+/// it whole would let a hostile server exhaust memory.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub(crate) struct Fetched {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Fetched {
+    /// Whether the answer declares itself HTML (a login page, a proxy's error page).
+    pub(crate) fn is_html(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html"))
+    }
+}
+
+/// GETs `url` asking for JSON, optionally with a Bearer token.
+pub(crate) async fn get(
+    http: &reqwest::Client,
+    url: &Url,
+    bearer: Option<&SecretString>,
+) -> Result<Fetched> {
+    let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
+    if let Some(token) = bearer {
+        let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| Error::Config("the access token cannot be put in a header".into()))?;
+        value.set_sensitive(true);
+        request = request.header(AUTHORIZATION, value);
+    }
+    let mut response = request.send().await.map_err(|e| Error::network(url, e))?;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header(CONTENT_TYPE);
+    let cache_control = header(CACHE_CONTROL);
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Error::network(url, e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Error::InvalidResponse {
+                url: DisplayUrl::new(url),
+                reason: format!("the body is larger than {MAX_BODY} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        status,
+        content_type,
+        cache_control,
+        body,
+    })
+}
