@@ -67,5 +67,7 @@ pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
 pub use token::TokenSet;

@@ -3,9 +3,15 @@
 //! Every backend implements [`TokenStore`]; the same conformance suite
 //! (`latchkey-testkit`) runs against each one.
 
+#[cfg(any(feature = "sqlite", feature = "keyring"))]
+mod blocking;
 mod file;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod lease;
 mod memory;
 pub mod record;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,6 +22,8 @@ use async_trait::async_trait;
 
 pub use file::FileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::token::TokenSet;
 
