@@ -50,6 +50,7 @@ struct Inner {
     password: Option<SecretString>,
     prefix: String,
     lease: Duration,
+    queue: lease::LocalQueue,
     renew: redis::Script,
     release: redis::Script,
 }
@@ -98,6 +99,7 @@ impl RedisStore {
                 lease: lock_lease.max(Duration::from_millis(200)),
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
+                queue: lease::LocalQueue::default(),
             }),
         })
     }
@@ -158,6 +160,8 @@ struct LeaseGuard {
     lock_key: String,
     owner: String,
     heartbeat: tokio::task::AbortHandle,
+    /// This process's turn on the key; dropped after the release is under way.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for LeaseGuard {
@@ -265,7 +269,7 @@ impl TokenStore for RedisStore {
         validate_key(key)?;
         let (lock_key, owner) = (self.lock_key(key), lease::owner_id());
         let lease_ms = self.inner.lease.as_millis() as u64;
-        lease::acquire(key, &self.describe(), wait, || {
+        let turn = lease::acquire(&self.inner.queue, key, &self.describe(), wait, || {
             let mut conn = self.inner.conn.clone();
             let mut cmd = redis::cmd("SET");
             cmd.arg(&lock_key)
@@ -288,6 +292,7 @@ impl TokenStore for RedisStore {
             lock_key,
             owner,
             heartbeat,
+            _turn: turn,
         }))
     }
 }

@@ -41,6 +41,7 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     lease: Duration,
+    queue: lease::LocalQueue,
     timeout: Duration,
 }
 
@@ -59,6 +60,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 lease: lease::DEFAULT_LEASE,
                 timeout: Duration::from_secs(10),
+                queue: lease::LocalQueue::default(),
             }),
         })
     }
@@ -260,6 +262,8 @@ struct LeaseGuard {
     key: String,
     owner: String,
     heartbeat: tokio::task::AbortHandle,
+    /// This process's turn on the key; dropped after the release is under way.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for LeaseGuard {
@@ -367,7 +371,7 @@ impl TokenStore for SqliteStore {
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
         let owner = lease::owner_id();
-        lease::acquire(key, &self.describe(), wait, || {
+        let turn = lease::acquire(&self.inner.queue, key, &self.describe(), wait, || {
             let (key, owner) = (key.to_owned(), owner.clone());
             self.call(move |inner| inner.try_take(&key, &owner))
         })
@@ -378,6 +382,7 @@ impl TokenStore for SqliteStore {
             key: key.to_owned(),
             owner,
             heartbeat,
+            _turn: turn,
         }))
     }
 }
