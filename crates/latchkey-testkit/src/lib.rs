@@ -5,9 +5,12 @@
 //!   injection, token lifetimes, TOTP codes, key rotation.
 //! - [`conformance`]: the store conformance suite every `TokenStore` backend must pass.
 //! - [`clients`]: the fixture's registered clients and users.
+//! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 
 pub mod clients;
 pub mod conformance;
 mod idp;
+mod redis;
 
 pub use idp::{Counters, Idp};
+pub use redis::RedisServer;

@@ -81,5 +81,11 @@ pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
+#[cfg(feature = "redis")]
+pub use store::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
+#[cfg(feature = "keyring")]
+pub use store::{KeyringFallback, KeyringStore};
 pub use token::TokenSet;

@@ -3,9 +3,19 @@
 //! Every backend implements [`TokenStore`]; the same conformance suite
 //! (`latchkey-testkit`) runs against each one.
 
+#[cfg(any(feature = "sqlite", feature = "keyring"))]
+mod blocking;
 mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod lease;
 mod memory;
 pub mod record;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,7 +25,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use file::FileStore;
+#[cfg(feature = "keyring")]
+pub use keyring::{KeyringFallback, KeyringStore};
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 use crate::token::TokenSet;
 
@@ -141,8 +157,15 @@ impl StoreError {
                 "another latchkey process is refreshing this token and has not finished; try again"
                     .to_string()
             }
+            StoreError::Unavailable { backend, .. } if backend.starts_with("keyring") => {
+                "start a Secret Service (gnome-keyring, KeePassXC) in your session, or choose \
+                 another store, e.g. `store = \"file\"`"
+                    .to_string()
+            }
             StoreError::Unavailable { .. } => {
-                "choose another store, e.g. `store = \"file\"`".to_string()
+                "check that the store is reachable, or choose another store, e.g. \
+                 `store = \"file\"`"
+                    .to_string()
             }
         })
     }
