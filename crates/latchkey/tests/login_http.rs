@@ -147,6 +147,15 @@ async fn confidential_web_app_logs_in_on_its_pinned_port_with_pkce_and_refreshes
         .token_url(idp.token_url())
         .build()
         .unwrap();
+    // The real OIDC validator (discovery + JWKS + signature + nonce) checks the ID token.
+    let provider = latchkey::oidc::OidcProvider::discover(idp.issuer())
+        .await
+        .unwrap();
+    let validator = provider
+        .id_token_validator(WEB_APP.0)
+        .unwrap()
+        .build()
+        .unwrap();
     let grant = AuthorizationCode::builder(idp.url("/auth"))
         .redirect_uri("http://127.0.0.1:8765/callback")
         .scopes(["openid", "offline_access"])
@@ -154,6 +163,7 @@ async fn confidential_web_app_logs_in_on_its_pinned_port_with_pkce_and_refreshes
         .issuer(idp.issuer(), true)
         .timeout(Duration::from_secs(60))
         .on_authorization_url(scripted_user(&idp, seen.clone()))
+        .id_token_check(validator)
         .build()
         .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
