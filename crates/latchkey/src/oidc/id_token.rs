@@ -359,6 +359,28 @@ pub(crate) fn algorithms_from_metadata(names: &[String]) -> Vec<Algorithm> {
     }
 }
 
+/// Plugs the validator into a browser login: the ID token of the code exchange is checked
+/// (signature, `iss`, `aud`, `exp`, `nonce`…) before the tokens are handed out. A response
+/// without an ID token passes only when `openid` was not granted.
+#[async_trait::async_trait]
+impl crate::grant::IdTokenCheck for IdTokenValidator {
+    async fn check(&self, tokens: &crate::TokenSet, nonce: &SecretString) -> Result<()> {
+        match tokens.id_token() {
+            Some(id_token) => self
+                .validate(id_token, Some(nonce.expose_secret()))
+                .await
+                .map(drop),
+            // Asked for and granted `openid` but no ID token: refuse rather than silently
+            // skip the check (a downgrade would bypass the nonce).
+            None if tokens.scopes().iter().any(|s| s == "openid") => Err(IdTokenError::Malformed(
+                "the provider granted `openid` but sent no ID token".into(),
+            )
+            .into()),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,27 +412,5 @@ mod tests {
         assert_eq!(c.aud.as_slice(), ["a", "b"]);
         assert_eq!(c.email_verified, Some(true));
         assert!(c.extra.contains_key("x"));
-    }
-}
-
-/// Plugs the validator into a browser login: the ID token of the code exchange is checked
-/// (signature, `iss`, `aud`, `exp`, `nonce`…) before the tokens are handed out. A response
-/// without an ID token passes only when `openid` was not granted.
-#[async_trait::async_trait]
-impl crate::grant::IdTokenCheck for IdTokenValidator {
-    async fn check(&self, tokens: &crate::TokenSet, nonce: &SecretString) -> Result<()> {
-        match tokens.id_token() {
-            Some(id_token) => self
-                .validate(id_token, Some(nonce.expose_secret()))
-                .await
-                .map(drop),
-            // Asked for and granted `openid` but no ID token: refuse rather than silently
-            // skip the check (a downgrade would bypass the nonce).
-            None if tokens.scopes().iter().any(|s| s == "openid") => Err(IdTokenError::Malformed(
-                "the provider granted `openid` but sent no ID token".into(),
-            )
-            .into()),
-            None => Ok(()),
-        }
     }
 }
