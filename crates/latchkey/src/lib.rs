@@ -10,7 +10,16 @@
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
-//!   (0600 files written atomically, one `flock` per key).
+//!   (0600 files written atomically, one `flock` per key); with features, `SqliteStore`
+//!   (`sqlite`), `RedisStore` (`redis`) and `KeyringStore` (`keyring`).
+//!
+//! ## Features
+//!
+//! | feature   | adds |
+//! |-----------|------|
+//! | `sqlite`  | `SqliteStore`: one WAL database, 0600, lease locks shared by processes |
+//! | `redis`   | `RedisStore`: shared by machines; TTL follows the refresh token; `SET NX PX` locks |
+//! | `keyring` | `KeyringStore`: the OS secret store, with an explicit fallback policy |
 //! - [`oidc`]: discovery, a JWKS cache, ID token validation, userinfo, introspection,
 //!   end-session URLs; [`preset`]: provider presets (Google, GitHub, Microsoft, Keycloak,
 //!   DHIS2, CDSE) as data.
