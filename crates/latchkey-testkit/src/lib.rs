@@ -5,11 +5,14 @@
 //!   injection, token lifetimes, TOTP codes, key rotation.
 //! - [`conformance`]: the store conformance suite every `TokenStore` backend must pass.
 //! - [`clients`]: the fixture's registered clients and users.
+//! - [`person`]: a scripted person with a browser (cookie jar, real IdP forms): logs in,
+//!   consents, approves device logins, cancels.
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 
 pub mod clients;
 pub mod conformance;
 mod idp;
+pub mod person;
 mod redis;
 
 pub use idp::{Counters, Idp};

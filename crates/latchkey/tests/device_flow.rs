@@ -1,14 +1,12 @@
 //! The device authorization grant (RFC 8628) against the real IdP fixture, approved or
 //! denied through its device verification pages over HTTP.
 
-mod login_support;
-
 use std::time::Duration;
 
 use latchkey::{DeviceCode, DevicePrompt, Error, LoginError, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP};
-use login_support::{UserAgent, forms};
+use latchkey_testkit::person::{UserAgent, approve_device, forms};
 use serde_json::json;
 use url::Url;
 
@@ -40,13 +38,7 @@ fn approve(idp: &Idp) -> impl Fn(&DevicePrompt) + Send + Sync + 'static {
             .unwrap();
         assert!(!prompt.user_code.is_empty());
         let origin = origin.clone();
-        tokio::spawn(async move {
-            let page = UserAgent::new()
-                .log_in_and_consent(&url, &origin, ALICE)
-                .await
-                .expect("the device flow ends on an IdP page");
-            assert!(page.body.contains("Sign-in Success"), "{}", page.body);
-        });
+        tokio::spawn(async move { approve_device(&url, &origin, ALICE).await });
     }
 }
 

@@ -2,8 +2,6 @@
 //! client with a cookie jar that fills the IdP's real login and consent forms and then
 //! follows the redirect to latchkey's loopback receiver.
 
-mod login_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use latchkey::{
 };
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP, WEB_APP};
-use login_support::UserAgent;
+use latchkey_testkit::person::UserAgent;
 use url::Url;
 
 /// What the scripted browser saw, for assertions after the login.

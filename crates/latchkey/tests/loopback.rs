@@ -1,14 +1,12 @@
 //! The loopback redirect receiver under the things browsers and users actually do.
 
-mod login_support;
-
 use std::time::Duration;
 
 use latchkey::loopback::{ExpectedResponse, LoopbackReceiver};
 use latchkey::{AuthorizationCode, Error, ExposeSecret, LoginError, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP};
-use login_support::UserAgent;
+use latchkey_testkit::person::UserAgent;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
@@ -100,7 +98,7 @@ async fn idp_access_denied_ends_the_login_with_a_typed_error() {
             let (auth, origin, page_tx) = (auth.clone(), origin.clone(), page_tx.clone());
             tokio::spawn(async move {
                 let agent = UserAgent::new();
-                let redirect = login_support::cancel_login(&agent, &auth, &origin).await;
+                let redirect = latchkey_testkit::person::cancel_login(&agent, &auth, &origin).await;
                 let shown = agent.get(&redirect).await;
                 let _ = page_tx.send((shown.status.as_u16(), shown.body));
             });

@@ -1,11 +1,7 @@
 //! A scripted "person with a browser" for login tests: plain HTTP with a cookie jar that
 //! honours cookie paths (oidc-provider scopes `_interaction` to `/interaction/<uid>`), filling
-//! the identity provider's real HTML forms.
-
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of this helper"
-)]
+//! the identity provider's real HTML forms. Used by the library's login tests, the CLI tests
+//! (device approval) and the web-app route tests.
 
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
@@ -14,17 +10,24 @@ use url::Url;
 /// One page as the user agent saw it.
 #[derive(Debug)]
 pub struct Page {
+    /// The URL that was requested.
     pub url: Url,
+    /// The response status.
     pub status: StatusCode,
+    /// The `Location` header, resolved against `url`.
     pub location: Option<Url>,
+    /// The response body.
     pub body: String,
 }
 
 /// A form on a page: where it posts and the fields a browser would send.
 #[derive(Debug, Clone)]
 pub struct Form {
+    /// Where the form is sent.
     pub action: Url,
+    /// `get` or `post`, lowercase.
     pub method: String,
+    /// The named inputs with their values.
     pub fields: Vec<(String, String)>,
 }
 
@@ -38,6 +41,7 @@ impl Form {
         self
     }
 
+    /// Whether the form has a field named `name`.
     pub fn has(&self, name: &str) -> bool {
         self.fields.iter().any(|(n, _)| n == name)
     }
@@ -92,6 +96,7 @@ impl Default for UserAgent {
 }
 
 impl UserAgent {
+    /// A fresh user agent with an empty cookie jar.
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .cookie_store(true)
@@ -102,6 +107,7 @@ impl UserAgent {
         Self { http }
     }
 
+    /// GETs `url` without following redirects.
     pub async fn get(&self, url: &Url) -> Page {
         let response = self
             .http
@@ -112,6 +118,7 @@ impl UserAgent {
         Self::page(url, response).await
     }
 
+    /// Submits `form` as a browser would.
     pub async fn submit(&self, form: &Form) -> Page {
         let request = if form.method == "post" {
             self.http.post(form.action.clone()).form(&form.fields)
@@ -205,4 +212,19 @@ pub async fn cancel_login(agent: &UserAgent, start: &Url, idp_origin: &str) -> U
         Err(redirect) => redirect,
         Ok(page) => panic!("cancelling did not redirect: {}", page.body),
     }
+}
+
+/// Approves a device login the way a person on a phone would: opens the complete verification
+/// URI (`verification_uri_complete`), confirms the code, logs in as `user` and consents.
+/// Panics unless the identity provider ends on its "Sign-in Success" page.
+pub async fn approve_device(verification_uri_complete: &Url, idp_origin: &str, user: (&str, &str)) {
+    let page = UserAgent::new()
+        .log_in_and_consent(verification_uri_complete, idp_origin, user)
+        .await
+        .expect("the device flow ends on an IdP page");
+    assert!(
+        page.body.contains("Sign-in Success"),
+        "the device approval did not succeed: {}",
+        page.body
+    );
 }
