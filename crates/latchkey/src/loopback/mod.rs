@@ -277,18 +277,46 @@ async fn read_request(stream: &mut TcpStream) -> std::result::Result<String, Rej
             return Err(Rejection::Closed);
         }
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => {
-                if request.method != Some("GET") {
-                    return Err(Rejection::Method);
-                }
-                return request.path.map(str::to_owned).ok_or(Rejection::BadRequest);
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => continue,
-            Ok(httparse::Status::Partial) | Err(_) => return Err(Rejection::BadRequest),
+        if let Some(target) = parse_head(&buf)? {
+            return Ok(target);
         }
+    }
+}
+
+/// Parses a request head: its target once complete, `None` while more bytes may follow.
+fn parse_head(buf: &[u8]) -> std::result::Result<Option<String>, Rejection> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {
+            if request.method != Some("GET") {
+                return Err(Rejection::Method);
+            }
+            request
+                .path
+                .map(|p| Some(p.to_owned()))
+                .ok_or(Rejection::BadRequest)
+        }
+        Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => Ok(None),
+        Ok(httparse::Status::Partial) | Err(_) => Err(Rejection::BadRequest),
+    }
+}
+
+/// Fuzzing entry point: the status the receiver answers to the bytes of one request, for a
+/// login expecting `state` at `/callback` (0: incomplete, the receiver would read on).
+#[doc(hidden)]
+pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
+    let shared = Shared {
+        path: "/callback".into(),
+        expected: ExpectedResponse::new(SecretString::from(state))
+            .issuer("https://i.example", false),
+        read_timeout: DEFAULT_READ_TIMEOUT,
+    };
+    match parse_head(bytes) {
+        Ok(Some(target)) => route(&target, &shared).0,
+        Ok(None) => 0,
+        Err(Rejection::Method) => 405,
+        Err(_) => 400,
     }
 }
 

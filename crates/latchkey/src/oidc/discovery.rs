@@ -198,6 +198,16 @@ impl ProviderMetadata {
         })
     }
 
+    /// Fuzzing entry point: parses and checks a discovery document for `issuer` as
+    /// [`ProviderMetadata::discover`] does after the fetch.
+    #[doc(hidden)]
+    pub fn fuzz_parse(body: &[u8], issuer: &str) -> bool {
+        let url = Url::parse("https://fuzz.invalid/.well-known/openid-configuration")
+            .expect("a constant, valid URL");
+        serde_json::from_slice::<RawMetadata>(body)
+            .is_ok_and(|raw| Self::from_raw(raw, issuer, &url, true).is_ok())
+    }
+
     /// An [`OAuthClientBuilder`] with the token and revocation endpoints filled in.
     pub fn client_builder(&self, client_id: impl Into<String>) -> OAuthClientBuilder {
         let mut builder =

@@ -307,21 +307,7 @@ impl JwksCache {
                 reason: reason.into(),
             })
         };
-        let doc: serde_json::Value =
-            serde_json::from_slice(&fetched.body).map_err(|_| invalid("not JSON"))?;
-        let entries = doc
-            .get("keys")
-            .and_then(|k| k.as_array())
-            .ok_or_else(|| invalid("no `keys` array"))?;
-        // One odd key (an unknown `kty`, an encryption key) must not poison the others.
-        let keys: Vec<Arc<Key>> = entries
-            .iter()
-            .filter_map(|v| serde_json::from_value::<Jwk>(v.clone()).ok())
-            .filter_map(|jwk| Key::from_jwk(&jwk).map(Arc::new))
-            .collect();
-        if keys.is_empty() {
-            return Err(invalid("no usable signing key"));
-        }
+        let keys = parse_keys(&fetched.body).map_err(invalid)?;
         let ttl = max_age(fetched.cache_control.as_deref())
             .unwrap_or(self.inner.default_ttl)
             .clamp(self.inner.min_ttl, self.inner.max_ttl);
@@ -334,6 +320,47 @@ impl JwksCache {
         self.inner.keys.store(Some(set.clone()));
         tracing::debug!(url = %DisplayUrl::new(url), keys = set.keys.len(), ttl_s = ttl.as_secs(), "JWKS fetched");
         Ok(set)
+    }
+}
+
+/// The usable signing keys of a JWK Set document, or why there are none.
+fn parse_keys(body: &[u8]) -> std::result::Result<Vec<Arc<Key>>, &'static str> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| "not JSON")?;
+    let entries = doc
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or("no `keys` array")?;
+    // One odd key (an unknown `kty`, an encryption key) must not poison the others.
+    let keys: Vec<Arc<Key>> = entries
+        .iter()
+        .filter_map(|v| serde_json::from_value::<Jwk>(v.clone()).ok())
+        .filter_map(|jwk| Key::from_jwk(&jwk).map(Arc::new))
+        .collect();
+    if keys.is_empty() {
+        return Err("no usable signing key");
+    }
+    Ok(keys)
+}
+
+impl JwksCache {
+    /// Fuzzing entry point: parses a JWK Set body and a `Cache-Control` value as a fetch
+    /// does, and checks every key against every algorithm; returns the number of keys.
+    #[doc(hidden)]
+    pub fn fuzz_parse(body: &[u8], cache_control: &str) -> usize {
+        let _ = max_age(Some(cache_control));
+        let keys = parse_keys(body).unwrap_or_default();
+        for key in &keys {
+            for alg in [
+                Algorithm::RS256,
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+                Algorithm::HS256,
+            ] {
+                let _ = key.check(alg);
+            }
+        }
+        keys.len()
     }
 }
 
