@@ -22,7 +22,7 @@ use latchkey::{
 };
 use latchkey_testkit::{Idp, clients};
 use serde_json::json;
-use util::{emit, ns_per_op, ns_per_op_all_cores};
+use util::emit;
 
 struct Sizes {
     rounds: usize,
@@ -49,10 +49,27 @@ fn main() {
     };
     let idp = rt.block_on(Idp::start());
     let dir = tempfile::tempdir().expect("temp dir");
-    fast_path(&rt, &idp, &sizes, dir.path());
-    stampede(&rt, &idp, &sizes, dir.path());
-    cross_process(&rt, &idp, &sizes, dir.path());
-    id_token(&rt, &idp, &sizes);
+    // `--only NAME[,NAME]` runs a subset: fast, stampede, cross, id_token.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
+    if wanted("fast") {
+        fast_path(&rt, &idp, &sizes, dir.path());
+    }
+    if wanted("stampede") {
+        stampede(&rt, &idp, &sizes, dir.path());
+    }
+    if wanted("cross") {
+        cross_process(&rt, &idp, &sizes, dir.path());
+    }
+    if wanted("id_token") {
+        id_token(&rt, &idp, &sizes);
+        let jwks = rt.block_on(idp.counters()).endpoint("jwks");
+        eprintln!("jwks requests during the run: {jwks}");
+    }
 }
 
 fn threads() -> usize {
@@ -106,61 +123,41 @@ fn fast_path(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path
 
     let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let row = "fast path, 1 task";
-    let m = manager.clone();
-    let ours = ns_per_op(&single, s.rounds, s.n, || {
-        let m = m.clone();
-        async move {
-            std::hint::black_box(m.authorization_header().await.expect("header"));
-        }
-    });
-    emit(row, "latchkey", json!({ "ns_per_op": ours }));
-    // The lock-free path completes on its first poll: no runtime needed at all.
-    let sync = ns_per_op(&single, s.rounds, s.n, || {
-        std::hint::black_box(m.authorization_header().now_or_never());
-        async {}
-    });
-    emit("fast path, 1 task (polled once, no runtime)", "latchkey", json!({ "ns_per_op": sync }));
-    let y = yup.clone();
-    let theirs = ns_per_op(&single, s.rounds, s.n, || {
-        let y = y.clone();
-        async move {
-            std::hint::black_box(y.token(yup::SCOPES).await.expect("yup token"));
-        }
-    });
-    emit(row, "yup-oauth2", json!({ "ns_per_op": theirs }));
-    let w = wrapper.clone();
-    let wrapped = ns_per_op(&single, s.rounds, s.n, || {
-        let w = w.clone();
-        async move {
-            std::hint::black_box(w.header().await.expect("wrapper"));
-        }
-    });
-    emit(row, "oauth2 wrapper", json!({ "ns_per_op": wrapped }));
+    // Interleaved rounds (one round of each system in turn), medians: the machine is shared.
+    let (mut ours, mut sync, mut theirs, mut wrapped) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..s.rounds {
+        ours.push(ns_per_op!(single, 1, s.n, async {
+            std::hint::black_box(manager.authorization_header().await.expect("header"));
+        }));
+        // The lock-free path completes on its first poll: no runtime needed at all.
+        sync.push(ns_per_op!(single, 1, s.n, async {
+            std::hint::black_box(manager.authorization_header().now_or_never());
+        }));
+        theirs.push(ns_per_op!(single, 1, s.n, async {
+            std::hint::black_box(yup.token(yup::SCOPES).await.expect("yup token"));
+        }));
+        wrapped.push(ns_per_op!(single, 1, s.n, async {
+            std::hint::black_box(wrapper.header().await.expect("wrapper"));
+        }));
+    }
+    emit(row, "latchkey", json!({ "ns_per_op": util::median(&mut ours) }));
+    emit("fast path, 1 task (polled once, no runtime)", "latchkey",
+        json!({ "ns_per_op": util::median(&mut sync) }));
+    emit(row, "yup-oauth2", json!({ "ns_per_op": util::median(&mut theirs) }));
+    emit(row, "oauth2 wrapper", json!({ "ns_per_op": util::median(&mut wrapped) }));
 
     let t = threads();
     let row = format!("fast path, all cores ({t} threads)");
-    let m = manager.clone();
-    let ours = ns_per_op_all_cores(t, s.rounds, s.n, move || {
-        let m = m.clone();
-        async move {
-            std::hint::black_box(m.authorization_header().await.expect("header"));
-        }
+    let ours = ns_per_op_all_cores!(t, s.rounds, s.n, manager, |m| async {
+        std::hint::black_box(m.authorization_header().await.expect("header"));
     });
     emit(&row, "latchkey", json!({ "ns_per_op": ours }));
-    let y = yup.clone();
-    let theirs = ns_per_op_all_cores(t, s.rounds, s.n, move || {
-        let y = y.clone();
-        async move {
-            std::hint::black_box(y.token(yup::SCOPES).await.expect("yup token"));
-        }
+    let theirs = ns_per_op_all_cores!(t, s.rounds, s.n, yup, |y| async {
+        std::hint::black_box(y.token(yup::SCOPES).await.expect("yup token"));
     });
     emit(&row, "yup-oauth2", json!({ "ns_per_op": theirs }));
-    let w = wrapper.clone();
-    let wrapped = ns_per_op_all_cores(t, s.rounds, s.n, move || {
-        let w = w.clone();
-        async move {
-            std::hint::black_box(w.header().await.expect("wrapper"));
-        }
+    let wrapped = ns_per_op_all_cores!(t, s.rounds, s.n, wrapper, |w| async {
+        std::hint::black_box(w.header().await.expect("wrapper"));
     });
     emit(&row, "oauth2 wrapper", json!({ "ns_per_op": wrapped }));
 }
@@ -334,22 +331,17 @@ fn id_token(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes) {
     let validation = validator.validation(header.alg).expect("validation").clone();
     let raw = token.expose_secret().to_owned();
     let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    // Interleaved rounds, median per side: the machine is shared.
-    let n = (s.n / 20).max(100);
+    // Many short interleaved rounds, median per side: the machine is shared.
+    let n = (s.n / 100).max(20);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..s.rounds {
-        ours.push(ns_per_op(&single, 1, n, || {
-            let v = validator.clone();
-            let t = token.clone();
-            async move {
-                std::hint::black_box(v.validate(&t, None).await.expect("valid"));
-            }
+    for _ in 0..s.rounds * 3 {
+        ours.push(ns_per_op!(single, 1, n, async {
+            std::hint::black_box(validator.validate(&token, None).await.expect("valid"));
         }));
-        theirs.push(ns_per_op(&single, 1, n, || {
+        theirs.push(ns_per_op!(single, 1, n, async {
             std::hint::black_box(
                 jsonwebtoken::decode::<IdTokenClaims>(&raw, &key, &validation).expect("valid"),
             );
-            async {}
         }));
     }
     emit(row, "latchkey", json!({ "ns_per_op": util::median(&mut ours) }));

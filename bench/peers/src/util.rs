@@ -1,8 +1,5 @@
 //! Timing and reporting shared by every system measured.
 
-use std::future::Future;
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
 /// One result line on stdout: `bench/table.py` turns these into the table.
@@ -14,62 +11,61 @@ pub fn emit(row: &str, system: &str, fields: Value) {
     println!("{line}");
 }
 
-/// Median ns/op of `rounds` rounds of `n` awaited calls, on a current-thread runtime.
-pub fn ns_per_op<F, Fut>(rt: &tokio::runtime::Runtime, rounds: usize, n: u64, mut call: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..n {
-                    call().await;
-                }
-                start.elapsed().as_nanos() as f64 / n as f64
+/// Median ns/op of `$rounds` rounds of `$n` runs of the async block `$body` (which may
+/// borrow), on the current-thread runtime `$rt`. A macro, not a closure: no per-call clone
+/// or boxing is added to what is measured.
+#[macro_export]
+macro_rules! ns_per_op {
+    ($rt:expr, $rounds:expr, $n:expr, $body:expr) => {{
+        let mut samples: Vec<f64> = (0..$rounds)
+            .map(|_| {
+                $rt.block_on(async {
+                    let start = std::time::Instant::now();
+                    for _ in 0..$n {
+                        $body.await;
+                    }
+                    start.elapsed().as_nanos() as f64 / $n as f64
+                })
             })
-        })
-        .collect();
-    median(&mut samples)
+            .collect();
+        $crate::util::median(&mut samples)
+    }};
 }
 
-/// Wall ns per call with `threads` OS threads calling at once (throughput on all cores).
-pub fn ns_per_op_all_cores<F, Fut>(threads: usize, rounds: usize, n: u64, call: F) -> f64
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = ()>,
-{
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads + 1));
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    let call = call.clone();
-                    let barrier = barrier.clone();
-                    std::thread::spawn(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("runtime");
-                        barrier.wait();
-                        rt.block_on(async {
-                            for _ in 0..n {
-                                call().await;
-                            }
+/// Wall ns per call with `$threads` OS threads (one current-thread runtime each) running
+/// `$body` at once: throughput on all cores. `$handle` is cloned once per thread and bound
+/// to `$name` inside `$body`.
+#[macro_export]
+macro_rules! ns_per_op_all_cores {
+    ($threads:expr, $rounds:expr, $n:expr, $handle:expr, |$name:ident| $body:expr) => {{
+        let mut samples: Vec<f64> = (0..$rounds)
+            .map(|_| {
+                let barrier = std::sync::Barrier::new($threads + 1);
+                let start = std::thread::scope(|scope| {
+                    for _ in 0..$threads {
+                        let $name = $handle.clone();
+                        let barrier = &barrier;
+                        scope.spawn(move || {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .expect("runtime");
+                            barrier.wait();
+                            rt.block_on(async {
+                                for _ in 0..$n {
+                                    $body.await;
+                                }
+                            });
                         });
-                    })
-                })
-                .collect();
-            barrier.wait();
-            let start = Instant::now();
-            for handle in handles {
-                handle.join().expect("thread");
-            }
-            start.elapsed().as_nanos() as f64 / (n as f64 * threads as f64)
-        })
-        .collect();
-    median(&mut samples)
+                    }
+                    barrier.wait();
+                    std::time::Instant::now()
+                });
+                start.elapsed().as_nanos() as f64 / ($n as f64 * $threads as f64)
+            })
+            .collect();
+        $crate::util::median(&mut samples)
+    }};
 }
 
 pub fn median(samples: &mut [f64]) -> f64 {
