@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use latchkey::PendingLogin;
+use latchkey::{IdTokenClaims, PendingLogin, TokenSet};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -120,10 +120,11 @@ async fn callback(
         .login
         .finish(&inner.client, &pending, query_pairs(&request))
         .await?;
-    let claims = outcome.claims.ok_or_else(|| {
+    let mut claims = outcome.claims.ok_or_else(|| {
         WebAuthError::Config("the login returned no validated ID token".into())
     })?;
     let tokens = outcome.tokens;
+    complete_profile(&auth, &mut claims, &tokens).await;
     let session_id = random_id();
     inner
         .store
@@ -147,6 +148,40 @@ async fn callback(
     let set = cookies.set(&cookies.session_name, &session_id, inner.session_ttl)?;
     let clear = cookies.clear(&cookies.login_name)?;
     see_other(&record.return_to, vec![set, clear])
+}
+
+/// Fills the profile claims the ID token left out from the userinfo endpoint: providers may
+/// put `name` and `email` only there (OIDC Core §5.4). Best effort: the login stands without.
+async fn complete_profile(auth: &WebAuth, claims: &mut IdTokenClaims, tokens: &TokenSet) {
+    if claims.name.is_some() && claims.email.is_some()
+        || auth.inner.provider.metadata().userinfo_endpoint.is_none()
+    {
+        return;
+    }
+    let info = match auth
+        .inner
+        .provider
+        .userinfo(tokens.access_token(), Some(&claims.sub))
+        .await
+    {
+        Ok(info) => info,
+        Err(err) => {
+            tracing::debug!(error = %err, "userinfo unavailable; keeping the ID token's claims");
+            return;
+        }
+    };
+    let text = |name: &str| info.claim_str(name).map(str::to_owned);
+    claims.name = claims.name.take().or_else(|| text("name"));
+    claims.given_name = claims.given_name.take().or_else(|| text("given_name"));
+    claims.family_name = claims.family_name.take().or_else(|| text("family_name"));
+    claims.preferred_username = claims
+        .preferred_username
+        .take()
+        .or_else(|| text("preferred_username"));
+    claims.email = claims.email.take().or_else(|| text("email"));
+    claims.email_verified = claims
+        .email_verified
+        .or_else(|| info.claims.get("email_verified").and_then(|v| v.as_bool()));
 }
 
 /// `POST /auth/refresh`: renews the access token now.
