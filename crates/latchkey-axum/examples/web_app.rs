@@ -174,7 +174,10 @@ async fn call_api(State(state): State<AppState>, user: AuthenticatedUser) -> Res
         Ok(response) => {
             let status = response.status();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
-            format!("{status}: {}", body["message"].as_str().unwrap_or("(no message)"))
+            format!(
+                "{status}: {}",
+                body["message"].as_str().unwrap_or("(no message)")
+            )
         }
         Err(err) => format!("the API could not be reached: {err}"),
     };
@@ -193,7 +196,10 @@ async fn hello_api(State(state): State<AppState>, headers: HeaderMap) -> Respons
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| SecretString::from(t.to_owned()));
     let Some(token) = token else {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "bearer token required"})))
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "bearer token required"})),
+        )
             .into_response();
     };
     match state.provider.userinfo(&token, None).await {
@@ -204,7 +210,10 @@ async fn hello_api(State(state): State<AppState>, headers: HeaderMap) -> Respons
         }
         Err(err) => {
             tracing::info!(error = %err, "API call with a token the provider rejects");
-            (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "invalid token"})))
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"message": "invalid token"})),
+            )
                 .into_response()
         }
     }

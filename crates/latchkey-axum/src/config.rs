@@ -191,14 +191,16 @@ impl WebAuthBuilder {
             .id_token_validator(self.client.client_id())?
             .build()?;
         let origin = public.origin().ascii_serialization();
-        let mut login =
-            WebLogin::builder(authorization_endpoint.as_str(), format!("{origin}/auth/callback"))
-                .scopes(self.scopes)
-                .issuer(
-                    metadata.issuer.clone(),
-                    metadata.authorization_response_iss_parameter_supported,
-                )
-                .id_token_validator(validator);
+        let mut login = WebLogin::builder(
+            authorization_endpoint.as_str(),
+            format!("{origin}/auth/callback"),
+        )
+        .scopes(self.scopes)
+        .issuer(
+            metadata.issuer.clone(),
+            metadata.authorization_response_iss_parameter_supported,
+        )
+        .id_token_validator(validator);
         for (name, value) in self.params {
             login = login.param(name, value);
         }
@@ -232,7 +234,10 @@ impl fmt::Debug for WebAuthBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebAuthBuilder")
             .field("public_url", &self.public_url)
-            .field("cookie_key", &self.cookie_key.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("store", &self.store)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()

@@ -128,9 +128,15 @@ mod tests {
     fn origin_check_uses_origin_then_referer() {
         let mut h = HeaderMap::new();
         assert!(same_origin(&h, "http://app.example").is_err());
-        h.insert(header::REFERER, HeaderValue::from_static("http://app.example/page"));
+        h.insert(
+            header::REFERER,
+            HeaderValue::from_static("http://app.example/page"),
+        );
         assert!(same_origin(&h, "http://app.example").is_ok());
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(same_origin(&h, "http://app.example").is_err());
     }
 

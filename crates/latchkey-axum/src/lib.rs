@@ -187,12 +187,14 @@ impl WebAuth {
             .refresh_token()
             .cloned()
             .unwrap_or_else(|| SecretString::from(String::new()));
-        let manager =
-            TokenManager::builder(self.inner.client.clone(), RefreshTokenOnly::new(refresh_token))
-                .key(key)
-                .store(self.inner.store.tokens())
-                .refresh_margin(self.inner.refresh_margin)
-                .build()?;
+        let manager = TokenManager::builder(
+            self.inner.client.clone(),
+            RefreshTokenOnly::new(refresh_token),
+        )
+        .key(key)
+        .store(self.inner.store.tokens())
+        .refresh_margin(self.inner.refresh_margin)
+        .build()?;
         let mut managers = self.managers();
         if managers.len() >= MAX_MANAGERS {
             managers.clear();

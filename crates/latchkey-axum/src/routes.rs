@@ -95,10 +95,7 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
 
 /// `GET /auth/callback`: takes the login state (once), checks `state`/`iss`, exchanges the
 /// code, validates the ID token and opens the session.
-async fn callback(
-    State(auth): State<WebAuth>,
-    request: Request,
-) -> Result<Response, WebAuthError> {
+async fn callback(State(auth): State<WebAuth>, request: Request) -> Result<Response, WebAuthError> {
     let inner = &auth.inner;
     let cookies = &inner.cookies;
     let id = cookies
@@ -120,9 +117,9 @@ async fn callback(
         .login
         .finish(&inner.client, &pending, query_pairs(&request))
         .await?;
-    let mut claims = outcome.claims.ok_or_else(|| {
-        WebAuthError::Config("the login returned no validated ID token".into())
-    })?;
+    let mut claims = outcome
+        .claims
+        .ok_or_else(|| WebAuthError::Config("the login returned no validated ID token".into()))?;
     let tokens = outcome.tokens;
     complete_profile(&auth, &mut claims, &tokens).await;
     let session_id = random_id();
@@ -199,10 +196,7 @@ async fn refresh(
 
 /// `POST /auth/logout`: revokes the session's tokens at the IdP, forgets the session, clears
 /// the cookie, and goes to `/` (or to the IdP's end-session endpoint when configured).
-async fn logout(
-    State(auth): State<WebAuth>,
-    headers: HeaderMap,
-) -> Result<Response, WebAuthError> {
+async fn logout(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Response, WebAuthError> {
     let inner = &auth.inner;
     same_origin(&headers, &inner.origin)?;
     let mut id_token = None;

@@ -41,13 +41,10 @@ impl SessionStore {
         let conn = redis::aio::ConnectionManager::new(client)
             .await
             .map_err(redis_error)?;
-        let tokens = latchkey::RedisStore::connect_with(
-            url,
-            "latchkey-axum:",
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| WebAuthError::Latchkey(e.into()))?;
+        let tokens =
+            latchkey::RedisStore::connect_with(url, "latchkey-axum:", Duration::from_secs(30))
+                .await
+                .map_err(|e| WebAuthError::Latchkey(e.into()))?;
         Ok(SessionStore::Redis(RedisSessions {
             conn,
             tokens: Arc::new(tokens),

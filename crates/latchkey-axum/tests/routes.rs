@@ -28,13 +28,19 @@ async fn full_login_shows_the_user_and_logout_revokes_and_clears() {
     assert_eq!(shown["sub"], "alice");
     assert_eq!(shown["name"], "Alice Example");
     assert_eq!(shown["email"], "alice@example.org");
-    assert!(!shown.to_string().contains("token"), "no token in status: {shown}");
+    assert!(
+        !shown.to_string().contains("token"),
+        "no token in status: {shown}"
+    );
 
     let (_, name) = send(&app, request("GET", "/whoami", &jar, [10, 0, 0, 1])).await;
     assert_eq!(name, "Alice Example");
     let (response, info) = send(&app, request("GET", "/auth/userinfo", &jar, [10, 0, 0, 1])).await;
     assert_eq!(response.status(), StatusCode::OK, "{info}");
-    assert_eq!(serde_json::from_str::<Value>(&info).unwrap()["sub"], "alice");
+    assert_eq!(
+        serde_json::from_str::<Value>(&info).unwrap()["sub"],
+        "alice"
+    );
     let (_, access_token) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
     assert!(idp.is_active(&access_token).await);
     let counters = idp.counters().await;
@@ -45,12 +51,18 @@ async fn full_login_shows_the_user_and_logout_revokes_and_clears() {
     assert_eq!(location(&response), "/");
     let mut after = jar.clone();
     after.absorb(&response);
-    assert!(after.get("latchkey_session").is_none(), "the cookie is cleared");
+    assert!(
+        after.get("latchkey_session").is_none(),
+        "the cookie is cleared"
+    );
     // The old cookie is dead too: the session is gone server-side.
     assert_eq!(status(&app, &jar).await["authenticated"], false);
     let (response, _) = send(&app, request("GET", "/whoami", &jar, [10, 0, 0, 1])).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(!idp.is_active(&access_token).await, "the tokens were revoked");
+    assert!(
+        !idp.is_active(&access_token).await,
+        "the tokens were revoked"
+    );
     assert!(idp.counters().await.endpoint("revocation") >= 1);
 }
 
@@ -62,7 +74,10 @@ async fn end_session_logout_redirects_to_the_idp() {
     let jar = log_in(&idp, &app).await;
     let (response, _) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
     let target = url::Url::parse(&location(&response)).unwrap();
-    assert!(target.as_str().starts_with(&idp.url("/session/end")), "{target}");
+    assert!(
+        target.as_str().starts_with(&idp.url("/session/end")),
+        "{target}"
+    );
     let query: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
     assert_eq!(query["post_logout_redirect_uri"], format!("{ORIGIN}/"));
     assert!(query.contains_key("id_token_hint"));
@@ -77,13 +92,27 @@ async fn a_callback_with_another_state_is_rejected() {
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
         .into_owned()
-        .map(|(k, v)| if k == "state" { (k, "forged".into()) } else { (k, v) })
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, "forged".into())
+            } else {
+                (k, v)
+            }
+        })
         .collect();
     callback.query_pairs_mut().clear().extend_pairs(pairs);
-    let (response, body) = send(&app, request("GET", &target(&callback), &jar, [10, 0, 0, 1])).await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("state"), "{body}");
-    assert_eq!(idp.counters().await.token("authorization_code"), 0, "no code exchange");
+    assert_eq!(
+        idp.counters().await.token("authorization_code"),
+        0,
+        "no code exchange"
+    );
 }
 
 #[tokio::test]
@@ -92,12 +121,24 @@ async fn a_replayed_callback_is_rejected() {
     let (_, app) = memory_app(&idp).await;
     let mut jar = Jar::default();
     let callback = login_until_callback(&idp, &app, &mut jar).await;
-    let (first, _) = send(&app, request("GET", &target(&callback), &jar, [10, 0, 0, 1])).await;
+    let (first, _) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
-    let (again, body) = send(&app, request("GET", &target(&callback), &jar, [10, 0, 0, 1])).await;
+    let (again, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("already completed"), "{body}");
-    assert_eq!(idp.counters().await.token("authorization_code"), 1, "the code was used once");
+    assert_eq!(
+        idp.counters().await.token("authorization_code"),
+        1,
+        "the code was used once"
+    );
 }
 
 #[tokio::test]
@@ -106,8 +147,11 @@ async fn a_callback_without_the_login_cookie_is_rejected() {
     let (_, app) = memory_app(&idp).await;
     let mut jar = Jar::default();
     let callback = login_until_callback(&idp, &app, &mut jar).await;
-    let (response, body) =
-        send(&app, request("GET", &target(&callback), &Jar::default(), [10, 0, 0, 1])).await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &Jar::default(), [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("login cookie is missing"), "{body}");
     assert_eq!(idp.counters().await.token("authorization_code"), 0);
@@ -125,7 +169,11 @@ async fn tampered_cookies_are_rejected() {
         let last = value.pop().unwrap();
         value.push(if last == 'A' { 'B' } else { 'A' });
     }
-    let (response, body) = send(&app, request("GET", &target(&callback), &tampered, [10, 0, 0, 1])).await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &tampered, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("signature is invalid"), "{body}");
 
@@ -158,11 +206,21 @@ async fn return_to_must_be_a_local_path() {
         "javascript:alert(1)",
     ] {
         let uri = format!("/auth/login?return_to={evil}");
-        let (response, body) = send(&app, request("GET", &uri, &Jar::default(), [10, 0, 0, 2])).await;
+        let (response, body) =
+            send(&app, request("GET", &uri, &Jar::default(), [10, 0, 0, 2])).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{evil}: {body}");
         assert!(body.contains("return_to"), "{body}");
     }
-    let (response, _) = send(&app, request("GET", "/auth/login?return_to=/reports%3Fid%3D7", &Jar::default(), [10, 0, 0, 2])).await;
+    let (response, _) = send(
+        &app,
+        request(
+            "GET",
+            "/auth/login?return_to=/reports%3Fid%3D7",
+            &Jar::default(),
+            [10, 0, 0, 2],
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
@@ -176,14 +234,30 @@ async fn login_is_rate_limited_per_address() {
         .unwrap();
     let app = app(&auth);
     for _ in 0..3 {
-        let (response, _) = send(&app, request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3])).await;
+        let (response, _) = send(
+            &app,
+            request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3]),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
-    let (response, body) = send(&app, request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3])).await;
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert!(response.headers().contains_key("retry-after"));
-    let (response, _) = send(&app, request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 4])).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "another address has its own budget");
+    let (response, _) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 4]),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "another address has its own budget"
+    );
 }
 
 #[tokio::test]
@@ -201,9 +275,17 @@ async fn state_changing_routes_need_the_same_origin() {
         let mut none = request("POST", path, &jar, [10, 0, 0, 1]);
         none.headers_mut().remove("origin");
         let (response, _) = send(&app, none).await;
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} without Origin");
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without Origin"
+        );
     }
-    assert_eq!(status(&app, &jar).await["authenticated"], true, "still signed in");
+    assert_eq!(
+        status(&app, &jar).await["authenticated"],
+        true,
+        "still signed in"
+    );
 }
 
 #[tokio::test]
@@ -235,5 +317,9 @@ async fn the_extractor_refreshes_an_expiring_token_once_for_concurrent_requests(
     let fresh: std::collections::HashSet<_> = answers.into_iter().map(|(_, t)| t).collect();
     assert_eq!(fresh.len(), 1, "every request got the same new token");
     assert!(!fresh.contains(&first));
-    assert_eq!(idp.counters().await.token("refresh_token"), 1, "one refresh");
+    assert_eq!(
+        idp.counters().await.token("refresh_token"),
+        1,
+        "one refresh"
+    );
 }

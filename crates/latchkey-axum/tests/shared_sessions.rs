@@ -30,7 +30,11 @@ async fn a_login_on_one_instance_is_a_session_on_the_other() {
     // The login starts on one instance and its callback lands on the other.
     let mut jar = Jar::default();
     let callback = login_until_callback(&idp, &one, &mut jar).await;
-    let (response, body) = send(&two, request("GET", &target(&callback), &jar, [10, 0, 0, 1])).await;
+    let (response, body) = send(
+        &two,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
     jar.absorb(&response);
 
@@ -43,7 +47,8 @@ async fn a_login_on_one_instance_is_a_session_on_the_other() {
     // in Redis under the refresh lock (and never replays the rotated refresh token, which the
     // IdP would punish by revoking the whole grant).
     for app in [&one, &two] {
-        let (response, body) = send(app, request("POST", "/auth/refresh", &jar, [10, 0, 0, 1])).await;
+        let (response, body) =
+            send(app, request("POST", "/auth/refresh", &jar, [10, 0, 0, 1])).await;
         assert_eq!(response.status(), StatusCode::OK, "{body}");
     }
     assert_eq!(idp.counters().await.token("refresh_token"), 1);

@@ -211,6 +211,9 @@ async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
     click(&browser, "#back").await;
     click(&browser, "#logout").await;
     assert_eq!(text_of(&browser, "#status").await, "Not signed in.");
-    assert!(idp.counters().await.endpoint("revocation") >= 1, "logout revoked");
+    assert!(
+        idp.counters().await.endpoint("revocation") >= 1,
+        "logout revoked"
+    );
     browser.close().await.unwrap();
 }

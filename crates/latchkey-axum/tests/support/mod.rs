@@ -28,7 +28,9 @@ pub fn key() -> secrecy::SecretSlice<u8> {
 
 /// A builder for the web-app client at the fixture, with cookies usable over plain HTTP.
 pub async fn builder(idp: &Idp) -> WebAuthBuilder {
-    let provider = OidcProvider::discover(idp.issuer()).await.expect("discovery");
+    let provider = OidcProvider::discover(idp.issuer())
+        .await
+        .expect("discovery");
     let client = provider
         .client_builder(WEB_APP.0)
         .auth(ClientAuth::SecretBasic(WEB_APP.1.to_string().into()))
@@ -48,9 +50,7 @@ pub fn app(auth: &WebAuth) -> Router {
         Router::new()
             .route(
                 "/whoami",
-                get(|user: AuthenticatedUser| async move {
-                    user.name().unwrap_or("?").to_owned()
-                }),
+                get(|user: AuthenticatedUser| async move { user.name().unwrap_or("?").to_owned() }),
             )
             .route(
                 "/token",
@@ -146,7 +146,11 @@ pub fn location<B>(response: &Response<B>) -> String {
 /// `GET /auth/login`, then the person logs in and consents at the IdP; returns the callback
 /// URL the IdP redirects to (not yet sent to the app).
 pub async fn login_until_callback(idp: &Idp, app: &Router, jar: &mut Jar) -> Url {
-    let (response, _) = send(app, request("GET", "/auth/login?return_to=/whoami", jar, [10, 0, 0, 1])).await;
+    let (response, _) = send(
+        app,
+        request("GET", "/auth/login?return_to=/whoami", jar, [10, 0, 0, 1]),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     jar.absorb(&response);
     let authorization = Url::parse(&location(&response)).unwrap();
@@ -174,7 +178,10 @@ pub async fn log_in(idp: &Idp, app: &Router) -> Jar {
     assert_eq!(location(&response), "/whoami");
     jar.absorb(&response);
     assert!(jar.get("latchkey_session").is_some());
-    assert!(jar.get("latchkey_session_login").is_none(), "the login cookie is cleared");
+    assert!(
+        jar.get("latchkey_session_login").is_none(),
+        "the login cookie is cleared"
+    );
     jar
 }
 

@@ -285,6 +285,9 @@ mod tests {
         let query = [("code", "abc"), ("state", "other")]
             .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)));
         let err = login().finish(&client, &pending, query).await.unwrap_err();
-        assert!(matches!(err, Error::Login(LoginError::StateMismatch)), "{err}");
+        assert!(
+            matches!(err, Error::Login(LoginError::StateMismatch)),
+            "{err}"
+        );
     }
 }
