@@ -174,5 +174,4 @@ async fn inner_secret_service_conformance() {
     assert_eq!(loaded.id_token().unwrap().expose_secret(), "id-small");
     store.delete("chunked").await.unwrap();
     assert!(store.load("chunked").await.unwrap().is_none());
-    println!("secret service round trip ok");
 }
