@@ -195,3 +195,27 @@ fn redis_error(err: redis::RedisError) -> WebAuthError {
         reason: format!("{:?} error", err.kind()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_records_are_single_use_and_expire() {
+        let store = SessionStore::memory();
+        let value = SecretString::from("v".to_owned());
+        store
+            .put("a", &value, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(store.get("a").await.unwrap().unwrap().expose_secret(), "v");
+        assert_eq!(store.take("a").await.unwrap().unwrap().expose_secret(), "v");
+        assert!(store.take("a").await.unwrap().is_none(), "taken once");
+        // A zero TTL is already over: expiry is checked on every read.
+        store.put("b", &value, Duration::ZERO).await.unwrap();
+        assert!(store.get("b").await.unwrap().is_none());
+        assert!(store.take("b").await.unwrap().is_none());
+    }
+}
