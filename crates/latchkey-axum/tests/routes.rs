@@ -304,14 +304,14 @@ async fn refresh_route_renews_the_access_token_once() {
 #[tokio::test]
 async fn the_extractor_refreshes_an_expiring_token_once_for_concurrent_requests() {
     let idp = Idp::start().await;
-    // Access tokens live 2 s; the refresh margin is capped at half of that.
-    idp.set_ttl(json!({ "AccessToken": 2 })).await;
+    // Access tokens live 4 s; the refresh margin is capped at half of that.
+    idp.set_ttl(json!({ "AccessToken": 4 })).await;
     let (_, app) = memory_app(&idp).await;
     let jar = log_in(&idp, &app).await;
     let (_, first) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
     // Wait until the token is inside the margin (this is a correctness test, not a timing
-    // one: any wait beyond 1 s works).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // one: any wait between 2 s and 4 s works).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let requests = (0..8).map(|_| send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])));
     let answers = futures::future::join_all(requests).await;
     let fresh: std::collections::HashSet<_> = answers.into_iter().map(|(_, t)| t).collect();
@@ -322,4 +322,68 @@ async fn the_extractor_refreshes_an_expiring_token_once_for_concurrent_requests(
         1,
         "one refresh"
     );
+}
+
+#[tokio::test]
+async fn the_session_cookie_has_the_right_flags() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    let (response, _) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("latchkey_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    // Loopback development mode is the only way to drop `Secure`.
+    assert!(!session.contains("Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn the_builder_refuses_unsafe_settings() {
+    let idp = Idp::start().await;
+    let provider = latchkey::OidcProvider::discover(idp.issuer())
+        .await
+        .unwrap();
+    let client = provider.client_builder("web-app").build().unwrap();
+    let base = |url: &str| {
+        latchkey_axum::WebAuth::builder(provider.clone(), client.clone(), url).cookie_key(key())
+    };
+    let refused = |result: Result<latchkey_axum::WebAuth, latchkey_axum::WebAuthError>| {
+        result.expect_err("must be refused").to_string()
+    };
+    assert!(refused(base("http://app.example").build()).contains("https"));
+    assert!(
+        refused(
+            base("https://app.example")
+                .loopback_development(true)
+                .build()
+        )
+        .contains("loopback")
+    );
+    assert!(refused(base("https://app.example/app").build()).contains("origin only"));
+    assert!(
+        refused(
+            latchkey_axum::WebAuth::builder(
+                provider.clone(),
+                client.clone(),
+                "https://app.example"
+            )
+            .cookie_key(vec![1u8; 16].into())
+            .build()
+        )
+        .contains("32 bytes")
+    );
+    let secure = base("https://app.example").build().unwrap();
+    assert_eq!(secure.origin(), "https://app.example");
 }

@@ -36,6 +36,13 @@ async fn a_login_on_one_instance_is_a_session_on_the_other() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    // The login state is single-use across instances too.
+    let (replay, _) = send(
+        &one,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     jar.absorb(&response);
 
     assert!(authenticated(&one, &jar).await);
