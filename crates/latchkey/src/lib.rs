@@ -68,6 +68,7 @@ pub mod preset;
 mod redact;
 pub mod response;
 mod retry;
+pub mod scheme;
 pub mod store;
 mod token;
 
@@ -89,6 +90,7 @@ pub use preset::Preset;
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
+pub use scheme::{AuthScheme, SchemeError};
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]
 pub use store::RedisStore;
