@@ -65,6 +65,7 @@ pub mod loopback;
 mod manager;
 pub mod oidc;
 pub mod preset;
+pub mod profile;
 mod redact;
 pub mod response;
 mod retry;
@@ -86,6 +87,7 @@ pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
 pub use preset::Preset;
+pub use profile::{Profile, ProfileError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
