@@ -30,10 +30,19 @@ fn broken_profiles_file_exits_2_with_path_line_and_column() {
         &world,
         "default = \"svc\"\n[profiles.svc]\nauth = \"client-credentials\"\nscopes = [\"a\" \"b\"]\n",
     );
-    let out = world.cmd().arg("token").assert().code(2).get_output().clone();
+    let out = world
+        .cmd()
+        .arg("token")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
-    assert!(err.contains("[TMP]") || err.contains("profiles.toml:4:"), "{err}");
+    assert!(
+        err.contains("[TMP]") || err.contains("profiles.toml:4:"),
+        "{err}"
+    );
     snapshot!(world, "broken_profiles_file", err);
 }
 
@@ -44,7 +53,13 @@ fn unknown_profile_lists_the_known_ones() {
         &world,
         "[profiles.alpha]\nauth = \"bearer\"\n[profiles.beta]\nauth = \"basic\"\n",
     );
-    let out = world.cmd().args(["-p", "gamma", "token"]).assert().code(2).get_output().clone();
+    let out = world
+        .cmd()
+        .args(["-p", "gamma", "token"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let err = text(&out.stderr);
     assert!(err.contains("alpha, beta"), "{err}");
     snapshot!(world, "unknown_profile", err);
@@ -55,10 +70,25 @@ fn missing_secret_env_var_is_named() {
     let world = World::new();
     world
         .cmd()
-        .args(["profile", "add", "d2", "--auth", "api-token", "--token-env", "DHIS2_PAT_FOR_TEST", "--default"])
+        .args([
+            "profile",
+            "add",
+            "d2",
+            "--auth",
+            "api-token",
+            "--token-env",
+            "DHIS2_PAT_FOR_TEST",
+            "--default",
+        ])
         .assert()
         .success();
-    let out = world.cmd().arg("header").assert().code(2).get_output().clone();
+    let out = world
+        .cmd()
+        .arg("header")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let err = text(&out.stderr);
     assert!(err.contains("`DHIS2_PAT_FOR_TEST`"), "{err}");
     snapshot!(world, "missing_secret_env", err);
@@ -69,7 +99,17 @@ fn dhis2_pat_profile_prints_an_apitoken_header() {
     let world = World::new();
     world
         .cmd()
-        .args(["profile", "add", "d2", "--auth", "api-token", "--token-env", "DHIS2_PAT", "--base-url", "https://play.dhis2.org/dev"])
+        .args([
+            "profile",
+            "add",
+            "d2",
+            "--auth",
+            "api-token",
+            "--token-env",
+            "DHIS2_PAT",
+            "--base-url",
+            "https://play.dhis2.org/dev",
+        ])
         .assert()
         .success();
     world
@@ -109,7 +149,10 @@ fn env_only_profile_needs_no_file() {
         .success()
         .stdout("Authorization: Basic YWRtaW46ZGlzdHJpY3Q=\n");
     // A named profile wins over the env-only one.
-    write_profiles(&world, "[profiles.p]\nauth = \"bearer\"\ntoken = { env = \"P_TOKEN\" }\n");
+    write_profiles(
+        &world,
+        "[profiles.p]\nauth = \"bearer\"\ntoken = { env = \"P_TOKEN\" }\n",
+    );
     world
         .cmd()
         .args(["-p", "p", "token"])
@@ -131,21 +174,65 @@ fn profile_commands_keep_comments_and_redact_literals() {
     world
         .cmd()
         .args([
-            "profile", "add", "svc", "--auth", "client-credentials", "--issuer", "https://idp.example.org",
-            "--client-id", "svc", "--client-secret-env", "SVC_SECRET", "--scope", "api:read api:write", "--default",
+            "profile",
+            "add",
+            "svc",
+            "--auth",
+            "client-credentials",
+            "--issuer",
+            "https://idp.example.org",
+            "--client-id",
+            "svc",
+            "--client-secret-env",
+            "SVC_SECRET",
+            "--scope",
+            "api:read api:write",
+            "--default",
         ])
         .assert()
         .success();
     let file = std::fs::read_to_string(&world.config).unwrap();
-    assert!(file.contains("# team profiles") && file.contains("# do not touch"), "{file}");
+    assert!(
+        file.contains("# team profiles") && file.contains("# do not touch"),
+        "{file}"
+    );
     snapshot!(world, "profiles_file_after_add", file);
-    let list = world.cmd().args(["profile", "list"]).assert().success().get_output().stdout.clone();
+    let list = world
+        .cmd()
+        .args(["profile", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     snapshot!(world, "profile_list", text(&list));
-    let shown = world.cmd().args(["profile", "show", "legacy"]).assert().success().get_output().stdout.clone();
+    let shown = world
+        .cmd()
+        .args(["profile", "show", "legacy"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert!(!text(&shown).contains("literal-sekrit"));
-    world.cmd().args(["profile", "default", "legacy"]).assert().success();
-    world.cmd().args(["profile", "remove", "svc"]).assert().success();
-    let list = world.cmd().args(["profile", "list"]).assert().success().get_output().stdout.clone();
+    world
+        .cmd()
+        .args(["profile", "default", "legacy"])
+        .assert()
+        .success();
+    world
+        .cmd()
+        .args(["profile", "remove", "svc"])
+        .assert()
+        .success();
+    let list = world
+        .cmd()
+        .args(["profile", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert_eq!(text(&list), "* legacy               bearer\n");
     // Adding a profile whose name is taken fails without --force.
     world
@@ -170,13 +257,33 @@ fn scheme_check_accepts_the_five_variants_and_rejects_unknown_types() {
 ]"#,
     )
     .unwrap();
-    let out = world.cmd().args(["scheme", "check"]).arg(&good).assert().success().get_output().clone();
+    let out = world
+        .cmd()
+        .args(["scheme", "check"])
+        .arg(&good)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     snapshot!(world, "scheme_check_ok", text(&out.stdout));
     let bad = world.dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"type":"oauth2-password","username":"u"}"#).unwrap();
-    let out = world.cmd().args(["scheme", "check"]).arg(&bad).assert().code(2).get_output().clone();
+    let out = world
+        .cmd()
+        .args(["scheme", "check"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let err = text(&out.stderr);
-    for t in ["http-basic", "api-token", "api-headers", "api-query-params", "oauth2-client-credentials"] {
+    for t in [
+        "http-basic",
+        "api-token",
+        "api-headers",
+        "api-query-params",
+        "oauth2-client-credentials",
+    ] {
         assert!(err.contains(t), "{err}");
     }
     snapshot!(world, "scheme_check_unknown_type", err);
@@ -186,8 +293,15 @@ fn scheme_check_accepts_the_five_variants_and_rejects_unknown_types() {
 fn decode_pretty_prints_and_says_not_verified() {
     let world = World::new();
     // {"alg":"RS256","kid":"k1"} . {"sub":"alice","exp":1700000000}
-    let jwt = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
-    let out = world.cmd().args(["decode", jwt]).assert().success().get_output().clone();
+    let jwt =
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
+    let out = world
+        .cmd()
+        .args(["decode", jwt])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     assert!(text(&out.stderr).contains("NOT verified"));
     snapshot!(world, "decode", text(&out.stdout));
     world.cmd().args(["decode", "not-a-jwt"]).assert().code(2);
@@ -246,13 +360,21 @@ fn closed_stdout_exits_0() {
         .unwrap();
     drop(child.stdout.take());
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "{stderr}");
     // And the shell way, `latchkey token | head -c1`.
     let out = std::process::Command::new("bash")
-        .args(["-c", &format!("set -o pipefail; '{BIN}' token | head -c1; echo \" $?\"")])
+        .args([
+            "-c",
+            &format!("set -o pipefail; '{BIN}' token | head -c1; echo \" $?\""),
+        ])
         .env("LATCHKEY_CONFIG", &world.config)
         .env("LATCHKEY_STATE_DIR", &world.state)
         .env("LATCHKEY_URL", "https://api.example.org")
@@ -267,6 +389,12 @@ fn usage_errors_exit_2_and_completions_work() {
     let world = World::new();
     world.cmd().arg("no-such-command").assert().code(2);
     world.cmd().args(["request", "GET"]).assert().code(2);
-    let out = world.cmd().args(["completions", "bash"]).assert().success().get_output().clone();
+    let out = world
+        .cmd()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     assert!(text(&out.stdout).contains("latchkey"));
 }

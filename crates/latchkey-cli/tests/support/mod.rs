@@ -35,7 +35,10 @@ impl World {
             cmd.remove(var);
         }
         cmd.set("LATCHKEY_CONFIG", self.config.as_os_str().to_str().unwrap());
-        cmd.set("LATCHKEY_STATE_DIR", self.state.as_os_str().to_str().unwrap());
+        cmd.set(
+            "LATCHKEY_STATE_DIR",
+            self.state.as_os_str().to_str().unwrap(),
+        );
         cmd.set("NO_COLOR", "1");
         cmd.set("LATCHKEY_NO_BROWSER", "1");
     }
@@ -68,9 +71,13 @@ impl World {
     /// Snapshot filters: this world's paths, loopback ports, RFC 3339 times.
     pub fn filters(&self) -> Vec<(String, String)> {
         vec![
-            (regex_escape(self.dir.path().to_str().unwrap()), "[TMP]".into()),
+            (
+                regex_escape(self.dir.path().to_str().unwrap()),
+                "[TMP]".into(),
+            ),
             (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[PORT]".into()),
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ".into(), "[TIME]".into()),
+            (r"skew \d+ s".into(), "skew [N] s".into()),
         ]
     }
 }
