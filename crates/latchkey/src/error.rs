@@ -79,6 +79,10 @@ pub enum Error {
     #[error(transparent)]
     IdToken(#[from] crate::oidc::IdTokenError),
 
+    /// A profile could not be read, selected or resolved.
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -187,6 +191,7 @@ impl Error {
             Error::Login(e) => e.hint(),
             Error::Oidc(e) => return e.hint(),
             Error::IdToken(e) => return e.hint(),
+            Error::Profile(e) => e.hint(),
             Error::Config(_) | Error::Internal(_) => return None,
         };
         Some(hint)

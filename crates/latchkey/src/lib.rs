@@ -65,9 +65,11 @@ pub mod loopback;
 mod manager;
 pub mod oidc;
 pub mod preset;
+pub mod profile;
 mod redact;
 pub mod response;
 mod retry;
+pub mod scheme;
 pub mod store;
 mod token;
 
@@ -81,14 +83,17 @@ pub use grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, GrantKind,
     IdTokenCheck, Password, RedirectCapturer, RefreshTokenOnly,
 };
+pub use grant::{PendingLogin, WebLogin, WebLoginOutcome};
 pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
 pub use preset::Preset;
+pub use profile::{Profile, ProfileError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
+pub use scheme::{AuthScheme, SchemeError};
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]
 pub use store::RedisStore;

@@ -1,0 +1,235 @@
+//! The command line as clap sees it. Nothing outside `plan.rs` reads these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Authenticate HTTP API clients from the shell: profiles, logins, tokens, credential helpers.
+///
+/// Exit codes: 0 ok, 1 other failure, 2 usage or configuration, 3 login required,
+/// 4 identity provider error, 5 network, 6 token store.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, max_term_width = 100)]
+pub struct Cli {
+    /// The profile to use (else LATCHKEY_PROFILE, the env-only profile, the file's default).
+    #[arg(short, long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage profiles in the profiles file.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Log in interactively (browser, or --device) and store the tokens.
+    Login {
+        /// The profile (same as --profile).
+        #[arg(value_name = "PROFILE")]
+        name: Option<String>,
+        /// Do not open a browser; print the URL and wait.
+        #[arg(long)]
+        no_browser: bool,
+        /// Use the device flow (a URL and a code to approve on another device).
+        #[arg(long)]
+        device: bool,
+    },
+    /// Print the access token, refreshing it if needed (nothing else on stdout).
+    Token,
+    /// Print the `Authorization: …` header.
+    Header,
+    /// Show the profile's token state.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the stored tokens.
+    Logout {
+        /// The profile (same as --profile).
+        #[arg(value_name = "PROFILE")]
+        name: Option<String>,
+        /// Also revoke them at the identity provider (RFC 7009).
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Send an authenticated request and print the response body.
+    Request {
+        /// The HTTP method.
+        method: String,
+        /// The URL; a relative one is joined to the profile's base_url.
+        url: String,
+        /// Extra request headers, `Name: value`.
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+        /// The request body (`@FILE` reads a file, `@-` stdin).
+        #[arg(short, long)]
+        data: Option<String>,
+    },
+    /// Run a command with the access token in LATCHKEY_TOKEN.
+    Exec {
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Pretty-print a JWT's header and claims (the signature is NOT verified).
+    Decode {
+        /// The JWT (`-` reads stdin).
+        jwt: String,
+    },
+    /// Check the profile end to end: discovery, JWKS, clock skew, redirect URI, store.
+    Doctor,
+    /// Credential helper modes for other tools.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Work with DHIS2 route auth schemes (JSON).
+    #[command(subcommand)]
+    Scheme(SchemeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add a profile.
+    Add(ProfileAdd),
+    /// List the profiles (`*` marks the default).
+    List,
+    /// Show a profile as TOML (literal secrets redacted).
+    Show {
+        /// The profile (default: the selected one).
+        name: Option<String>,
+    },
+    /// Remove a profile.
+    Remove {
+        /// The profile.
+        name: String,
+    },
+    /// Make a profile the default.
+    Default {
+        /// The profile.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileAdd {
+    /// The profile name (letters, digits, `.`, `_`, `-`).
+    pub name: String,
+    /// How to authenticate.
+    #[arg(long, value_enum)]
+    pub auth: AuthArg,
+    /// A provider preset (oidc, google, github, microsoft, keycloak, dhis2, cdse).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// The issuer (OIDC discovery).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// The token endpoint (when not discovered).
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// The authorization endpoint (when not discovered).
+    #[arg(long)]
+    pub authorization_url: Option<String>,
+    /// The device authorization endpoint (when not discovered).
+    #[arg(long)]
+    pub device_authorization_url: Option<String>,
+    /// The revocation endpoint (when not discovered).
+    #[arg(long)]
+    pub revocation_url: Option<String>,
+    /// The OAuth client id.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Read the client secret from this keyring entry (service `latchkey`).
+    #[arg(long, value_name = "NAME")]
+    pub client_secret_keyring: Option<String>,
+    /// client_secret_basic | client_secret_post | private_key_jwt | none.
+    #[arg(long)]
+    pub client_auth: Option<String>,
+    /// Scopes (repeat or separate with spaces).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// The loopback redirect URI for browser logins.
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// The user name (password grant, basic).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Read the password from this keyring entry.
+    #[arg(long, value_name = "NAME")]
+    pub password_keyring: Option<String>,
+    /// Read the token (api-token, bearer) from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Read the token from this keyring entry.
+    #[arg(long, value_name = "NAME")]
+    pub token_keyring: Option<String>,
+    /// memory | file | sqlite | keyring | redis://host:port/db (default file).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// The API base URL (for `request` and presets).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// The Keycloak realm (keycloak preset).
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Make it the default profile.
+    #[arg(long)]
+    pub default: bool,
+    /// Replace a profile of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuthArg {
+    Basic,
+    ApiToken,
+    Bearer,
+    Headers,
+    Query,
+    ClientCredentials,
+    Password,
+    RefreshToken,
+    AuthorizationCode,
+    DeviceCode,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// git's credential helper protocol: `git config credential.helper '!latchkey -p NAME credential git'`.
+    Git {
+        /// git's operation: get, store or erase.
+        operation: String,
+    },
+    /// A kubectl exec credential (client.authentication.k8s.io/v1 ExecCredential).
+    Kubectl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemeCommand {
+    /// Validate a JSON file holding one auth scheme object or an array of them.
+    Check {
+        /// The file (`-` reads stdin).
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,214 @@
+//! Commands that hand the current credential to someone: `token`, `header`, `exec`,
+//! `credential git`, `credential kubectl`.
+
+use std::io::BufRead;
+use std::time::{Duration, SystemTime};
+
+use http::header::AUTHORIZATION;
+use latchkey::profile::{LoginOptions, Selected};
+use latchkey::{ExposeSecret, SecretString, StaticAuth, TokenSet};
+
+use crate::context::{Ctx, ENV};
+use crate::error::{CliError, code};
+use crate::output;
+use crate::plan::GitOperation;
+
+/// The credential of the selected profile, fresh.
+pub struct Access {
+    pub selected: Selected,
+    /// The `Authorization` value, when the credential is a header.
+    pub header: Option<SecretString>,
+    /// The bare token (OAuth access token, bearer or API token).
+    pub token: Option<SecretString>,
+    /// When the token expires, if known.
+    pub expires_at: Option<SystemTime>,
+}
+
+/// Mirrors the manager's refresh margin (60 s, at most half the lifetime), so the shortcut
+/// below never hands out a token the manager would already refresh.
+fn fresh(tokens: &TokenSet, now: SystemTime) -> bool {
+    let lifetime = tokens
+        .expires_at()
+        .and_then(|at| at.duration_since(tokens.obtained_at()).ok())
+        .unwrap_or(Duration::from_secs(120));
+    tokens.access_valid(now, Duration::from_secs(60).min(lifetime / 2))
+}
+
+/// Resolves the selected profile's credential, refreshing OAuth tokens when needed.
+pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
+    let selected = ctx.select()?;
+    if selected.profile.auth.is_static() {
+        let auth = selected.static_auth(ENV).await?;
+        let token = match &auth {
+            StaticAuth::ApiToken(t) | StaticAuth::Bearer(t) => Some(t.clone()),
+            _ => None,
+        };
+        let header = auth
+            .header_values()?
+            .into_iter()
+            .find(|(name, _)| name == AUTHORIZATION)
+            .and_then(|(_, v)| v.to_str().ok().map(|s| SecretString::from(s.to_owned())));
+        return Ok(Access {
+            selected,
+            header,
+            token,
+            expires_at: None,
+        });
+    }
+    let store = selected.open_store(&ctx.paths).await?;
+    // Fast path: a stored token that needs no refresh is used without resolving endpoints
+    // (no discovery request), building an HTTP client or reading secrets.
+    let tokens = match store.load(&selected.name).await? {
+        Some(tokens) if fresh(&tokens, SystemTime::now()) => tokens,
+        _ => {
+            let managed = selected
+                .managed_with_store(store, ENV, &LoginOptions::default())
+                .await?;
+            TokenSet::clone(&*managed.manager.tokens().await?)
+        }
+    };
+    let header = tokens
+        .authorization_header()?
+        .to_str()
+        .ok()
+        .map(|s| SecretString::from(s.to_owned()));
+    Ok(Access {
+        selected,
+        header,
+        token: Some(tokens.access_token().clone()),
+        expires_at: tokens.expires_at(),
+    })
+}
+
+fn no_token(access: &Access) -> CliError {
+    CliError::usage(format!(
+        "profile `{}` (auth `{}`) has no single token to print",
+        access.selected.name, access.selected.profile.auth
+    ))
+    .with_hint("use `latchkey header` or `latchkey request` with this profile")
+}
+
+/// `token`: the access token and a newline, nothing else.
+pub async fn token(ctx: &Ctx) -> Result<(), CliError> {
+    let access = access(ctx).await?;
+    let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
+    output::print(&format!("{}\n", token.expose_secret()))
+}
+
+/// `header`: `Authorization: …`.
+pub async fn header(ctx: &Ctx) -> Result<(), CliError> {
+    let access = access(ctx).await?;
+    let header = access.header.as_ref().ok_or_else(|| {
+        CliError::usage(format!(
+            "profile `{}` (auth `{}`) sends no Authorization header",
+            access.selected.name, access.selected.profile.auth
+        ))
+    })?;
+    output::print(&format!("Authorization: {}\n", header.expose_secret()))
+}
+
+/// `exec -- CMD`: runs CMD with `LATCHKEY_TOKEN` (and `LATCHKEY_AUTHORIZATION`) set and
+/// exits with its status.
+pub async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8, CliError> {
+    let access = access(ctx).await?;
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    if let Some(token) = &access.token {
+        command.env("LATCHKEY_TOKEN", token.expose_secret());
+    }
+    if let Some(header) = &access.header {
+        command.env("LATCHKEY_AUTHORIZATION", header.expose_secret());
+    }
+    let status = command.status().map_err(|e| {
+        CliError::new(code::OTHER, format!("cannot run `{program}`: {e}"))
+            .with_hint("check the command name and your PATH")
+    })?;
+    Ok(match status.code() {
+        Some(code) => u8::try_from(code).unwrap_or(1),
+        // Killed by a signal: the shell convention is 128 + signal.
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            status.signal().map_or(1, |s| 128u8.saturating_add(s as u8))
+        }
+    })
+}
+
+/// `credential git get`: git's helper protocol (key=value lines up to a blank line). Answers
+/// `username` and `password` (the token) unless the request is for another host than the
+/// profile's `base_url`, in which case it answers nothing and git asks the next helper.
+pub async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
+    let mut request = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            request.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    if operation == GitOperation::Ignored {
+        return Ok(());
+    }
+    let access = access(ctx).await?;
+    let asked_host = request
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| v.as_str());
+    let profile_host = access
+        .selected
+        .profile
+        .base_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+        });
+    if let (Some(asked), Some(ours)) = (asked_host, profile_host.as_deref())
+        && !asked.eq_ignore_ascii_case(ours)
+    {
+        tracing::info!(asked, ours, "git asked for another host; answering nothing");
+        return Ok(());
+    }
+    let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
+    let username = access
+        .selected
+        .profile
+        .username
+        .clone()
+        .unwrap_or_else(|| "x-access-token".into());
+    let mut answer = String::new();
+    for (k, v) in &request {
+        if k == "protocol" || k == "host" || k == "path" {
+            answer.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    answer.push_str(&format!(
+        "username={username}\npassword={}\n",
+        token.expose_secret()
+    ));
+    if let Some(at) = access.expires_at {
+        // git ≥ 2.41 drops the credential from its cache when it expires.
+        if let Ok(secs) = at.duration_since(SystemTime::UNIX_EPOCH) {
+            answer.push_str(&format!("password_expiry_utc={}\n", secs.as_secs()));
+        }
+    }
+    output::print(&answer)
+}
+
+/// `credential kubectl`: an ExecCredential for kubectl's exec plugin mechanism.
+pub async fn kubectl(ctx: &Ctx) -> Result<(), CliError> {
+    let access = access(ctx).await?;
+    let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
+    let mut status = serde_json::json!({ "token": token.expose_secret() });
+    if let Some(at) = access.expires_at {
+        status["expirationTimestamp"] = output::rfc3339(at).into();
+    }
+    let credential = serde_json::json!({
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": status,
+    });
+    output::print(&format!("{credential:#}\n"))
+}

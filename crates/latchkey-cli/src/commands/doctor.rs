@@ -1,0 +1,231 @@
+//! `doctor`: checks a profile end to end and says what to fix.
+
+use std::time::{Duration, SystemTime};
+
+use latchkey::profile::{AuthKind, LoginOptions};
+
+use crate::context::{Ctx, ENV};
+use crate::error::CliError;
+use crate::output;
+
+#[derive(Default)]
+struct Report {
+    text: String,
+    failed: bool,
+}
+
+impl Report {
+    fn line(&mut self, status: &str, check: &str, detail: &str, hint: Option<String>) {
+        self.text
+            .push_str(&format!("{status:<5} {check:<13} {detail}\n"));
+        if let Some(hint) = hint {
+            self.text.push_str(&format!("{:<19} hint: {hint}\n", ""));
+        }
+    }
+    fn ok(&mut self, check: &str, detail: impl AsRef<str>) {
+        self.line("ok", check, detail.as_ref(), None);
+    }
+    fn warn(&mut self, check: &str, detail: impl AsRef<str>, hint: impl Into<String>) {
+        self.line("warn", check, detail.as_ref(), Some(hint.into()));
+    }
+    fn fail(&mut self, check: &str, err: &latchkey::Error) {
+        self.failed = true;
+        self.line("FAIL", check, &err.to_string(), err.hint());
+    }
+}
+
+/// Runs every check; exit code 1 when one failed.
+pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
+    let selected = ctx.select()?;
+    let p = &selected.profile;
+    let mut r = Report::default();
+    r.ok(
+        "profile",
+        format!(
+            "`{}` (auth {}) from {}",
+            selected.name,
+            p.auth,
+            ctx.paths.config.display()
+        ),
+    );
+    if p.auth.is_static() {
+        match selected.static_auth(ENV).await {
+            Ok(_) => r.ok("credentials", "every secret reference resolves"),
+            Err(e) => r.fail("credentials", &e),
+        }
+        r.ok("store", "none (fixed credentials)");
+        output::print(&r.text)?;
+        return Ok(u8::from(r.failed));
+    }
+
+    let endpoints = selected.endpoints().await;
+    let (metadata, provider) = match endpoints {
+        Ok(found) => found,
+        Err(e) => {
+            r.fail("discovery", &e);
+            output::print(&r.text)?;
+            return Ok(1);
+        }
+    };
+    let mut present = vec!["token"];
+    for (name, set) in [
+        ("authorization", metadata.authorization_endpoint.is_some()),
+        ("device", metadata.device_authorization_endpoint.is_some()),
+        ("revocation", metadata.revocation_endpoint.is_some()),
+        ("jwks", metadata.jwks_uri.is_some()),
+    ] {
+        if set {
+            present.push(name);
+        }
+    }
+    let how = if provider.is_some() {
+        "discovered"
+    } else {
+        "configured"
+    };
+    r.ok(
+        "discovery",
+        format!(
+            "{how} {}: endpoints {}",
+            metadata.issuer,
+            present.join(", ")
+        ),
+    );
+
+    match provider.as_ref().and_then(|p| p.jwks().cloned()) {
+        Some(jwks) => match jwks.refresh().await {
+            Ok(()) => r.ok("jwks", format!("{} signing key(s)", jwks.kids().len())),
+            Err(e) => r.fail("jwks", &e),
+        },
+        None => r.ok(
+            "jwks",
+            "not used (no issuer with a jwks_uri: ID tokens are not validated)",
+        ),
+    }
+
+    clock(&mut r, metadata.token_endpoint.clone()).await;
+
+    if p.auth == AuthKind::AuthorizationCode {
+        let raw = p
+            .redirect_uri
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:0/callback");
+        match url::Url::parse(raw) {
+            Ok(u) if u.scheme() == "http" && latchkey::is_loopback(&u) => r.ok(
+                "redirect_uri",
+                format!(
+                    "{raw} (loopback{})",
+                    if u.port() == Some(0) { ", ephemeral port: the client must allow any port" } else { "" }
+                ),
+            ),
+            Ok(_) => r.warn(
+                "redirect_uri",
+                raw,
+                "the CLI receives the login on a loopback address: use http://127.0.0.1:PORT/callback",
+            ),
+            Err(e) => r.warn("redirect_uri", format!("{raw}: {e}"), "fix `redirect_uri` in the profile"),
+        }
+    }
+
+    match selected
+        .managed(&ctx.paths, ENV, &LoginOptions::default())
+        .await
+    {
+        Ok(managed) => {
+            r.ok(
+                "client",
+                format!("`{}`, secrets resolve", managed.client_id),
+            );
+            let store = managed.store.describe();
+            let state = async {
+                let _lock = managed
+                    .store
+                    .lock(&selected.name, Duration::from_secs(5))
+                    .await?;
+                managed.store.load(&selected.name).await
+            };
+            match state.await {
+                Ok(Some(t)) if t.access_valid(SystemTime::now(), Duration::ZERO) => r.ok(
+                    "store",
+                    format!(
+                        "{store}: token valid until {}",
+                        t.expires_at().map_or("(unknown)".into(), output::rfc3339)
+                    ),
+                ),
+                Ok(Some(t)) => r.ok(
+                    "store",
+                    format!(
+                        "{store}: token expired{}",
+                        if t.refresh_token().is_some() {
+                            ", refresh token held"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+                Ok(None) => r.ok("store", format!("{store}: no token stored yet")),
+                Err(e) => r.fail("store", &e.into()),
+            }
+        }
+        Err(e) => r.fail("client", &e),
+    }
+    output::print(&r.text)?;
+    Ok(u8::from(r.failed))
+}
+
+/// Compares our clock with the IdP's `Date` header: a skew beyond the token lifetimes'
+/// slack makes fresh tokens look expired (or ID tokens look issued in the future).
+async fn clock(r: &mut Report, url: url::Url) {
+    let http = match latchkey::http_client() {
+        Ok(http) => http,
+        Err(e) => return r.fail("clock", &e),
+    };
+    let sent = SystemTime::now();
+    let response = match http.head(url.clone()).send().await {
+        Ok(response) => response,
+        Err(e) => {
+            return r.warn(
+                "clock",
+                format!(
+                    "cannot reach {}: {}",
+                    latchkey::DisplayUrl::new(&url),
+                    e.without_url()
+                ),
+                "check that the identity provider is running and reachable",
+            );
+        }
+    };
+    let date = response
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| httpdate::parse_http_date(d).ok());
+    let Some(date) = date else {
+        return r.warn(
+            "clock",
+            "the IdP sent no Date header",
+            "nothing to compare; skipped",
+        );
+    };
+    let (ahead, skew) = match sent.duration_since(date) {
+        Ok(d) => (true, d),
+        Err(e) => (false, e.duration()),
+    };
+    // `Date` has one-second resolution: allow that plus the round trip.
+    if skew <= Duration::from_secs(30) {
+        r.ok(
+            "clock",
+            format!("skew {} s against the IdP's Date header", skew.as_secs()),
+        );
+    } else {
+        r.warn(
+            "clock",
+            format!(
+                "this machine is {} s {} the IdP",
+                skew.as_secs(),
+                if ahead { "ahead of" } else { "behind" }
+            ),
+            "synchronize the clock (timedatectl set-ntp true, chrony)",
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! The commands. Each takes the context and its validated options from the plan.
+
+mod access;
+mod decode;
+mod doctor;
+mod profile;
+mod request;
+mod scheme;
+mod session;
+
+use crate::context::Ctx;
+use crate::error::CliError;
+use crate::output;
+use crate::plan::Cmd;
+
+/// Runs one command; returns the exit code on success (`exec` passes its child's through).
+pub async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
+    match command {
+        Cmd::ProfileAdd(add) => profile::add(ctx, add)?,
+        Cmd::ProfileList => profile::list(ctx)?,
+        Cmd::ProfileShow(name) => profile::show(ctx, name)?,
+        Cmd::ProfileRemove(name) => profile::remove(ctx, &name)?,
+        Cmd::ProfileDefault(name) => profile::set_default(ctx, &name)?,
+        Cmd::Login { device, browser } => session::login(ctx, device, browser).await?,
+        Cmd::Token => access::token(ctx).await?,
+        Cmd::Header => access::header(ctx).await?,
+        Cmd::Status { json } => session::status(ctx, json).await?,
+        Cmd::Logout { revoke } => session::logout(ctx, revoke).await?,
+        Cmd::Request(request) => return request::run(ctx, request).await,
+        Cmd::Exec { program, args } => return access::exec(ctx, &program, &args).await,
+        Cmd::Decode { jwt } => decode::run(&jwt)?,
+        Cmd::Doctor => return doctor::run(ctx).await,
+        Cmd::CredentialGit { operation } => access::git(ctx, operation).await?,
+        Cmd::CredentialKubectl => access::kubectl(ctx).await?,
+        Cmd::Completions(script) => output::print_bytes(&script)?,
+        Cmd::SchemeCheck { file } => scheme::check(&file)?,
+    }
+    Ok(0)
+}

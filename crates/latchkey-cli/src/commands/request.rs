@@ -1,0 +1,112 @@
+//! `request METHOD URL`: one authenticated request, like `gh api`.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use latchkey::Authenticator;
+use latchkey::profile::LoginOptions;
+use url::Url;
+
+use crate::context::{Ctx, ENV};
+use crate::error::{CliError, code};
+use crate::output;
+use crate::plan::Request;
+
+/// Sends the request with the profile's credentials, once more after a 401 with renewed
+/// ones (OAuth profiles), prints the body, and fails (exit 1) on a non-2xx status.
+pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
+    let selected = ctx.select()?;
+    let url = match Url::parse(&request.target) {
+        Ok(url) => url,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let base = selected.profile.base_url.as_deref().ok_or_else(|| {
+                CliError::usage(format!(
+                    "`{}` is relative and profile `{}` has no base_url",
+                    request.target, selected.name
+                ))
+                .with_hint("pass a full URL, or add `base_url = \"https://…\"` to the profile")
+            })?;
+            // A base without a trailing slash would lose its last segment in `join`.
+            let base = Url::parse(&format!("{}/", base.trim_end_matches('/'))).map_err(|e| {
+                CliError::usage(format!("the profile's base_url is not a URL: {e}"))
+            })?;
+            base.join(request.target.trim_start_matches('/'))
+                .map_err(|e| {
+                    CliError::usage(format!("cannot join `{}` to {base}: {e}", request.target))
+                })?
+        }
+        Err(e) => {
+            return Err(CliError::usage(format!(
+                "`{}` is not a URL: {e}",
+                request.target
+            )));
+        }
+    };
+    let auth: Arc<dyn Authenticator> = if selected.profile.auth.is_static() {
+        Arc::new(selected.static_auth(ENV).await?)
+    } else {
+        Arc::new(
+            selected
+                .managed(&ctx.paths, ENV, &LoginOptions::default())
+                .await?
+                .manager,
+        )
+    };
+    let http = latchkey::http_client()?;
+    let mut attempt = 0;
+    let response = loop {
+        attempt += 1;
+        let mut headers: HeaderMap = request.headers.iter().cloned().collect();
+        let mut url = url.clone();
+        auth.apply(&mut headers, &mut url).await?;
+        let mut builder = http
+            .request(request.method.clone(), url.clone())
+            .headers(headers.clone());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await.map_err(|e| {
+            CliError::new(
+                code::NETWORK,
+                format!(
+                    "request to {} failed: {}",
+                    latchkey::DisplayUrl::new(&url),
+                    e.without_url()
+                ),
+            )
+            .with_hint("check the URL and your network")
+        })?;
+        if response.status() == http::StatusCode::UNAUTHORIZED && attempt == 1 {
+            tracing::info!("HTTP 401: renewing the credentials and retrying once");
+            auth.invalidate(&headers).await?;
+            continue;
+        }
+        break response;
+    };
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| {
+        CliError::new(
+            code::NETWORK,
+            format!("reading the response failed: {}", e.without_url()),
+        )
+    })?;
+    output::print_bytes(&body)?;
+    if !body.is_empty()
+        && !body.ends_with(b"\n")
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        output::print("\n")?;
+    }
+    if status.is_success() {
+        Ok(0)
+    } else {
+        let mut err = CliError::new(code::OTHER, format!("the server answered HTTP {status}"));
+        if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+            err = err.with_hint(format!(
+                "check that profile `{}` may access this resource (`latchkey status`)",
+                selected.name
+            ));
+        }
+        Err(err)
+    }
+}

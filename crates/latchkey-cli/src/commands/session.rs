@@ -1,0 +1,210 @@
+//! `login`, `status`, `logout`.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use latchkey::profile::LoginOptions;
+use latchkey::{BrowserMode, DevicePrompt, ExposeSecret, TokenSet};
+
+use crate::context::{Ctx, ENV};
+use crate::error::CliError;
+use crate::output;
+
+fn spinner() -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message("waiting for the login to complete");
+    bar
+}
+
+/// `login [--device] [--no-browser]`.
+pub async fn login(ctx: &Ctx, device: bool, browser: BrowserMode) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    if selected.profile.auth.is_static() {
+        return Err(CliError::usage(format!(
+            "profile `{}` uses fixed credentials (auth `{}`); there is nothing to log in to",
+            selected.name, selected.profile.auth
+        )));
+    }
+    let bar = spinner();
+    let (show_prompt, show_url) = (bar.clone(), bar.clone());
+    let options = {
+        let mut o = LoginOptions::default();
+        o.device = device;
+        o.browser = browser;
+        // The URL and code go out first, as plain lines, before the spinner starts: on a
+        // headless machine (SSH, CI) they are all the user gets.
+        o.on_device_prompt = Some(Arc::new(move |p: &DevicePrompt| {
+            show_prompt.suspend(|| {
+                match &p.verification_uri_complete {
+                    Some(complete) => eprintln!(
+                        "To log in, open this URL on any device and approve the request:\n  {complete}\n(or open {} and enter the code {})",
+                        p.verification_uri, p.user_code
+                    ),
+                    None => eprintln!(
+                        "To log in, open {} on any device and enter the code {}",
+                        p.verification_uri, p.user_code
+                    ),
+                }
+            });
+            show_prompt.enable_steady_tick(Duration::from_millis(120));
+        }));
+        o.on_authorization_url = Some(Arc::new(move |url: &url::Url| {
+            show_url.suspend(|| {
+                eprintln!("To log in, open this URL in a browser:\n  {url}");
+                if browser_usable(browser) && webbrowser::open(url.as_str()).is_ok() {
+                    eprintln!("(a browser window was opened)");
+                }
+            });
+            show_url.enable_steady_tick(Duration::from_millis(120));
+        }));
+        o
+    };
+    let managed = selected.managed(&ctx.paths, ENV, &options).await?;
+    let result = managed.manager.login().await;
+    bar.finish_and_clear();
+    let tokens = result?;
+    let subject = match managed.validate_id_token(&tokens).await {
+        Ok(Some(claims)) => Some(claims.sub),
+        Ok(None) => None,
+        Err(err) => {
+            // Do not keep tokens whose ID token failed validation.
+            let _ = managed.store.delete(&selected.name).await;
+            return Err(err.into());
+        }
+    };
+    match subject {
+        Some(sub) => eprintln!(
+            "Logged in: profile `{}` as `{sub}` (ID token verified).",
+            selected.name
+        ),
+        None => eprintln!("Logged in: profile `{}`.", selected.name),
+    }
+    Ok(())
+}
+
+/// Whether opening a browser can work here (mirrors the library's default opener).
+fn browser_usable(mode: BrowserMode) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if mode == BrowserMode::Never
+        || std::env::var("LATCHKEY_NO_BROWSER")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+        || set("SSH_CONNECTION")
+        || set("SSH_TTY")
+    {
+        return false;
+    }
+    cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
+}
+
+/// The `sub` claim of an ID token, read without verifying it (for display only).
+pub fn unverified_subject(tokens: &TokenSet) -> Option<String> {
+    let id_token = tokens.id_token()?;
+    let claims = super::decode::payload(id_token.expose_secret()).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// `status [--json]`: reads the store only; never refreshes or contacts the IdP.
+pub async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    let p = &selected.profile;
+    let now = SystemTime::now();
+    let value = if p.auth.is_static() {
+        serde_json::json!({
+            "profile": selected.name,
+            "auth": p.auth.name(),
+            "store": "none",
+            "valid": true,
+            "expires_at": null,
+            "has_refresh_token": false,
+            "scopes": [],
+            "subject": p.username,
+            "base_url": p.base_url,
+        })
+    } else {
+        let store = selected.open_store(&ctx.paths).await?;
+        let tokens = store.load(&selected.name).await?;
+        let t = tokens.as_ref();
+        serde_json::json!({
+            "profile": selected.name,
+            "auth": p.auth.name(),
+            "store": store.describe(),
+            "logged_in": tokens.is_some(),
+            "valid": t.is_some_and(|t| t.access_valid(now, Duration::ZERO)),
+            "expires_at": t.and_then(TokenSet::expires_at).map(output::rfc3339),
+            "has_refresh_token": t.is_some_and(|t| t.refresh_token().is_some()),
+            "scopes": t.map(|t| t.scopes().to_vec()).unwrap_or_default(),
+            "subject": t.and_then(unverified_subject),
+            "issuer": p.issuer,
+            "base_url": p.base_url,
+        })
+    };
+    if json {
+        return output::print(&format!("{value:#}\n"));
+    }
+    let mut text = String::new();
+    if let Some(map) = value.as_object() {
+        for (key, v) in map {
+            let shown = match v {
+                serde_json::Value::Null => "-".to_owned(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => other.to_string(),
+            };
+            text.push_str(&format!("{key:<18}{shown}\n"));
+        }
+    }
+    output::print(&text)
+}
+
+/// `logout [--revoke]`.
+pub async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    if selected.profile.auth.is_static() {
+        eprintln!(
+            "Profile `{}` uses fixed credentials; nothing is stored, nothing to log out of.",
+            selected.name
+        );
+        return Ok(());
+    }
+    if !revoke {
+        let store = selected.open_store(&ctx.paths).await?;
+        store.delete(&selected.name).await?;
+        eprintln!(
+            "Logged out: profile `{}` (tokens removed locally; not revoked).",
+            selected.name
+        );
+        return Ok(());
+    }
+    let managed = selected
+        .managed(&ctx.paths, ENV, &LoginOptions::default())
+        .await?;
+    managed.manager.logout().await?;
+    if managed.metadata.revocation_endpoint.is_some() {
+        eprintln!(
+            "Logged out: profile `{}` (tokens removed and revoked).",
+            selected.name
+        );
+    } else {
+        eprintln!(
+            "Logged out: profile `{}` (tokens removed; the identity provider has no revocation endpoint).",
+            selected.name
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! What every command shares: where files are, and which profile was asked for.
+
+use latchkey::profile::{self, Paths, ProfilesFile, Selected};
+
+use crate::error::CliError;
+
+/// The process environment, as latchkey's resolvers read it.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The environment reader passed to the library.
+pub const ENV: &(dyn Fn(&str) -> Option<String> + Sync) = &env;
+
+/// Paths and the profile selector.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The profiles file and the state directory.
+    pub paths: Paths,
+    /// `--profile` or a positional profile.
+    pub profile: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(profile: Option<String>) -> Result<Self, CliError> {
+        Ok(Self {
+            paths: Paths::from_env(&env)?,
+            profile,
+        })
+    }
+
+    /// The profiles file (empty when it does not exist yet).
+    pub fn file(&self) -> Result<ProfilesFile, CliError> {
+        Ok(ProfilesFile::load(&self.paths.config)?)
+    }
+
+    /// The profile this run uses.
+    pub fn select(&self) -> Result<Selected, CliError> {
+        Ok(profile::select(
+            &self.file()?,
+            self.profile.as_deref(),
+            &env,
+        )?)
+    }
+}

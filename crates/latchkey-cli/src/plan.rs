@@ -1,0 +1,325 @@
+//! Step two of the command line: raw clap arguments → a resolved, validated plan. Commands
+//! receive these types only (the ripgrep split), so they can be reasoned about and tested
+//! without clap.
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+use http::{HeaderName, HeaderValue, Method};
+use latchkey::BrowserMode;
+use latchkey::profile::AuthKind;
+use latchkey::profile::edit::FieldValue;
+
+use crate::args::{self, AuthArg, Cli, CredentialCommand, ProfileCommand, SchemeCommand};
+use crate::error::CliError;
+
+/// Everything a run needs, resolved.
+#[derive(Debug)]
+pub struct Plan {
+    /// `--profile` (or a command's positional profile).
+    pub profile: Option<String>,
+    /// The most detailed log level to show on stderr.
+    pub log_level: tracing::Level,
+    /// Whether to show warnings at all.
+    pub quiet: bool,
+    /// What to do.
+    pub command: Cmd,
+}
+
+/// A command with validated options.
+#[derive(Debug)]
+pub enum Cmd {
+    ProfileAdd(ProfileAdd),
+    ProfileList,
+    ProfileShow(Option<String>),
+    ProfileRemove(String),
+    ProfileDefault(String),
+    Login {
+        device: bool,
+        browser: BrowserMode,
+    },
+    Token,
+    Header,
+    Status {
+        json: bool,
+    },
+    Logout {
+        revoke: bool,
+    },
+    Request(Request),
+    Exec {
+        program: String,
+        args: Vec<String>,
+    },
+    Decode {
+        jwt: String,
+    },
+    Doctor,
+    CredentialGit {
+        operation: GitOperation,
+    },
+    CredentialKubectl,
+    /// The completion script, generated while planning (it needs clap's command tree).
+    Completions(Vec<u8>),
+    SchemeCheck {
+        file: PathBuf,
+    },
+}
+
+/// `profile add`.
+#[derive(Debug)]
+pub struct ProfileAdd {
+    pub name: String,
+    pub auth: AuthKind,
+    pub fields: Vec<(&'static str, FieldValue)>,
+    pub make_default: bool,
+    pub overwrite: bool,
+}
+
+/// `request`.
+#[derive(Debug)]
+pub struct Request {
+    pub method: Method,
+    pub target: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// git's credential helper operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitOperation {
+    Get,
+    /// `store` and `erase`: latchkey owns its tokens, so these are acknowledged and ignored.
+    Ignored,
+}
+
+impl Plan {
+    /// Validates the parsed arguments.
+    pub fn from_cli(cli: Cli) -> Result<Self, CliError> {
+        let mut profile = cli.profile;
+        let command = match cli.command {
+            args::Command::Profile(p) => match p {
+                ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(add)?),
+                ProfileCommand::List => Cmd::ProfileList,
+                ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
+                ProfileCommand::Remove { name } => Cmd::ProfileRemove(name),
+                ProfileCommand::Default { name } => Cmd::ProfileDefault(name),
+            },
+            args::Command::Login {
+                name,
+                no_browser,
+                device,
+            } => {
+                profile = positional(profile, name)?;
+                Cmd::Login {
+                    device,
+                    browser: if no_browser {
+                        BrowserMode::Never
+                    } else {
+                        BrowserMode::Auto
+                    },
+                }
+            }
+            args::Command::Token => Cmd::Token,
+            args::Command::Header => Cmd::Header,
+            args::Command::Status { json } => Cmd::Status { json },
+            args::Command::Logout { name, revoke } => {
+                profile = positional(profile, name)?;
+                Cmd::Logout { revoke }
+            }
+            args::Command::Request {
+                method,
+                url,
+                headers,
+                data,
+            } => Cmd::Request(request(&method, url, &headers, data)?),
+            args::Command::Exec { command } => {
+                let mut command = command.into_iter();
+                let program = command
+                    .next()
+                    .ok_or_else(|| CliError::usage("`exec` needs a command to run"))?;
+                Cmd::Exec {
+                    program,
+                    args: command.collect(),
+                }
+            }
+            args::Command::Decode { jwt } => Cmd::Decode {
+                jwt: if jwt == "-" {
+                    std::io::read_to_string(std::io::stdin()).map_err(|e| {
+                        CliError::usage(format!("cannot read the JWT from stdin: {e}"))
+                    })?
+                } else {
+                    jwt
+                }
+                .trim()
+                .to_owned(),
+            },
+            args::Command::Doctor => Cmd::Doctor,
+            args::Command::Credential(CredentialCommand::Git { operation }) => Cmd::CredentialGit {
+                operation: match operation.as_str() {
+                    "get" => GitOperation::Get,
+                    "store" | "erase" => GitOperation::Ignored,
+                    other => {
+                        return Err(CliError::usage(format!(
+                            "unknown git credential operation `{other}`"
+                        ))
+                        .with_hint("git calls the helper with get, store or erase"));
+                    }
+                },
+            },
+            args::Command::Credential(CredentialCommand::Kubectl) => Cmd::CredentialKubectl,
+            args::Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut script);
+                Cmd::Completions(script)
+            }
+            args::Command::Scheme(SchemeCommand::Check { file }) => Cmd::SchemeCheck { file },
+        };
+        Ok(Plan {
+            profile,
+            log_level: match cli.verbose {
+                0 => tracing::Level::WARN,
+                1 => tracing::Level::INFO,
+                2 => tracing::Level::DEBUG,
+                _ => tracing::Level::TRACE,
+            },
+            quiet: cli.quiet,
+            command,
+        })
+    }
+}
+
+fn positional(flag: Option<String>, name: Option<String>) -> Result<Option<String>, CliError> {
+    match (flag, name) {
+        (Some(a), Some(b)) if a != b => Err(CliError::usage(format!(
+            "two different profiles given: --profile {a} and {b}"
+        ))),
+        (a, b) => Ok(b.or(a)),
+    }
+}
+
+fn auth_kind(arg: AuthArg) -> AuthKind {
+    match arg {
+        AuthArg::Basic => AuthKind::Basic,
+        AuthArg::ApiToken => AuthKind::ApiToken,
+        AuthArg::Bearer => AuthKind::Bearer,
+        AuthArg::Headers => AuthKind::Headers,
+        AuthArg::Query => AuthKind::Query,
+        AuthArg::ClientCredentials => AuthKind::ClientCredentials,
+        AuthArg::Password => AuthKind::Password,
+        AuthArg::RefreshToken => AuthKind::RefreshToken,
+        AuthArg::AuthorizationCode => AuthKind::AuthorizationCode,
+        AuthArg::DeviceCode => AuthKind::DeviceCode,
+    }
+}
+
+fn secret(
+    field: &'static str,
+    env: Option<String>,
+    keyring: Option<String>,
+) -> Result<Option<(&'static str, FieldValue)>, CliError> {
+    Ok(match (env, keyring) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::usage(format!(
+                "`{field}`: give either an environment variable or a keyring entry, not both"
+            )));
+        }
+        (Some(var), None) => Some((field, FieldValue::Env(var))),
+        (None, Some(name)) => Some((field, FieldValue::Keyring(name))),
+        (None, None) => None,
+    })
+}
+
+fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
+    let mut fields: Vec<(&'static str, FieldValue)> = Vec::new();
+    let strings = [
+        ("preset", a.preset),
+        ("issuer", a.issuer),
+        ("token_url", a.token_url),
+        ("authorization_url", a.authorization_url),
+        ("device_authorization_url", a.device_authorization_url),
+        ("revocation_url", a.revocation_url),
+        ("client_id", a.client_id),
+        ("client_auth", a.client_auth),
+        ("redirect_uri", a.redirect_uri),
+        ("username", a.username),
+        ("store", a.store),
+        ("base_url", a.base_url),
+        ("realm", a.realm),
+    ];
+    for (field, value) in strings {
+        if let Some(value) = value {
+            fields.push((field, FieldValue::Str(value)));
+        }
+    }
+    let scopes: Vec<String> = a
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(str::to_owned)
+        .collect();
+    if !scopes.is_empty() {
+        fields.push(("scopes", FieldValue::List(scopes)));
+    }
+    fields.extend(secret(
+        "client_secret",
+        a.client_secret_env,
+        a.client_secret_keyring,
+    )?);
+    fields.extend(secret("password", a.password_env, a.password_keyring)?);
+    fields.extend(secret("token", a.token_env, a.token_keyring)?);
+    Ok(ProfileAdd {
+        name: a.name,
+        auth: auth_kind(a.auth),
+        fields,
+        make_default: a.default,
+        overwrite: a.force,
+    })
+}
+
+fn request(
+    method: &str,
+    target: String,
+    headers: &[String],
+    data: Option<String>,
+) -> Result<Request, CliError> {
+    let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| CliError::usage(format!("`{method}` is not an HTTP method")))?;
+    let headers = headers
+        .iter()
+        .map(|raw| {
+            let (name, value) = raw
+                .split_once(':')
+                .ok_or_else(|| CliError::usage(format!("header `{raw}` is not `Name: value`")))?;
+            let name = HeaderName::try_from(name.trim())
+                .map_err(|_| CliError::usage(format!("`{}` is not a header name", name.trim())))?;
+            let value = HeaderValue::try_from(value.trim()).map_err(|_| {
+                CliError::usage(format!("the value of header `{name}` is not valid"))
+            })?;
+            Ok((name, value))
+        })
+        .collect::<Result<_, CliError>>()?;
+    let body = match data.as_deref() {
+        None => None,
+        Some("@-") => Some(read_all(std::io::stdin(), "stdin")?),
+        Some(path) if path.starts_with('@') => Some(
+            std::fs::read(&path[1..])
+                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", &path[1..])))?,
+        ),
+        Some(text) => Some(text.as_bytes().to_vec()),
+    };
+    Ok(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+fn read_all(mut reader: impl std::io::Read, what: &str) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    reader
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::usage(format!("cannot read {what}: {e}")))?;
+    Ok(buf)
+}

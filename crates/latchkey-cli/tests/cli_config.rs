@@ -1,0 +1,400 @@
+//! CLI behaviour that needs no identity provider: profiles, static credentials, errors,
+//! exit codes, schemes, decode, credential helper shapes, closed pipes.
+
+mod support;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use support::{BIN, World, text};
+
+macro_rules! snapshot {
+    ($world:expr, $name:expr, $value:expr) => {
+        let mut settings = insta::Settings::clone_current();
+        for (from, to) in $world.filters() {
+            settings.add_filter(&from, to);
+        }
+        settings.bind(|| insta::assert_snapshot!($name, $value));
+    };
+}
+
+fn write_profiles(world: &World, text: &str) {
+    std::fs::create_dir_all(world.config.parent().unwrap()).unwrap();
+    std::fs::write(&world.config, text).unwrap();
+}
+
+#[test]
+fn broken_profiles_file_exits_2_with_path_line_and_column() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "default = \"svc\"\n[profiles.svc]\nauth = \"client-credentials\"\nscopes = [\"a\" \"b\"]\n",
+    );
+    let out = world
+        .cmd()
+        .arg("token")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("[TMP]") || err.contains("profiles.toml:4:"),
+        "{err}"
+    );
+    snapshot!(world, "broken_profiles_file", err);
+}
+
+#[test]
+fn unknown_profile_lists_the_known_ones() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "[profiles.alpha]\nauth = \"bearer\"\n[profiles.beta]\nauth = \"basic\"\n",
+    );
+    let out = world
+        .cmd()
+        .args(["-p", "gamma", "token"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = text(&out.stderr);
+    assert!(err.contains("alpha, beta"), "{err}");
+    snapshot!(world, "unknown_profile", err);
+}
+
+#[test]
+fn missing_secret_env_var_is_named() {
+    let world = World::new();
+    world
+        .cmd()
+        .args([
+            "profile",
+            "add",
+            "d2",
+            "--auth",
+            "api-token",
+            "--token-env",
+            "DHIS2_PAT_FOR_TEST",
+            "--default",
+        ])
+        .assert()
+        .success();
+    let out = world
+        .cmd()
+        .arg("header")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = text(&out.stderr);
+    assert!(err.contains("`DHIS2_PAT_FOR_TEST`"), "{err}");
+    snapshot!(world, "missing_secret_env", err);
+}
+
+#[test]
+fn dhis2_pat_profile_prints_an_apitoken_header() {
+    let world = World::new();
+    world
+        .cmd()
+        .args([
+            "profile",
+            "add",
+            "d2",
+            "--auth",
+            "api-token",
+            "--token-env",
+            "DHIS2_PAT",
+            "--base-url",
+            "https://play.dhis2.org/dev",
+        ])
+        .assert()
+        .success();
+    world
+        .cmd()
+        .args(["-p", "d2", "header"])
+        .env("DHIS2_PAT", "d2p_abc123")
+        .assert()
+        .success()
+        .stdout("Authorization: ApiToken d2p_abc123\n");
+    world
+        .cmd()
+        .args(["-p", "d2", "token"])
+        .env("DHIS2_PAT", "d2p_abc123")
+        .assert()
+        .success()
+        .stdout("d2p_abc123\n");
+}
+
+#[test]
+fn env_only_profile_needs_no_file() {
+    let world = World::new();
+    world
+        .cmd()
+        .arg("header")
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_TOKEN", "tok-1")
+        .assert()
+        .success()
+        .stdout("Authorization: Bearer tok-1\n");
+    world
+        .cmd()
+        .arg("header")
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_USERNAME", "admin")
+        .env("LATCHKEY_PASSWORD", "district")
+        .assert()
+        .success()
+        .stdout("Authorization: Basic YWRtaW46ZGlzdHJpY3Q=\n");
+    // A named profile wins over the env-only one.
+    write_profiles(
+        &world,
+        "[profiles.p]\nauth = \"bearer\"\ntoken = { env = \"P_TOKEN\" }\n",
+    );
+    world
+        .cmd()
+        .args(["-p", "p", "token"])
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_TOKEN", "tok-1")
+        .env("P_TOKEN", "from-profile")
+        .assert()
+        .success()
+        .stdout("from-profile\n");
+}
+
+#[test]
+fn profile_commands_keep_comments_and_redact_literals() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "# team profiles\n[profiles.legacy] # do not touch\nauth = \"bearer\"\ntoken = \"literal-sekrit\"\n",
+    );
+    world
+        .cmd()
+        .args([
+            "profile",
+            "add",
+            "svc",
+            "--auth",
+            "client-credentials",
+            "--issuer",
+            "https://idp.example.org",
+            "--client-id",
+            "svc",
+            "--client-secret-env",
+            "SVC_SECRET",
+            "--scope",
+            "api:read api:write",
+            "--default",
+        ])
+        .assert()
+        .success();
+    let file = std::fs::read_to_string(&world.config).unwrap();
+    assert!(
+        file.contains("# team profiles") && file.contains("# do not touch"),
+        "{file}"
+    );
+    snapshot!(world, "profiles_file_after_add", file);
+    let list = world
+        .cmd()
+        .args(["profile", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    snapshot!(world, "profile_list", text(&list));
+    let shown = world
+        .cmd()
+        .args(["profile", "show", "legacy"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(!text(&shown).contains("literal-sekrit"));
+    world
+        .cmd()
+        .args(["profile", "default", "legacy"])
+        .assert()
+        .success();
+    world
+        .cmd()
+        .args(["profile", "remove", "svc"])
+        .assert()
+        .success();
+    let list = world
+        .cmd()
+        .args(["profile", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(text(&list), "* legacy               bearer\n");
+    // Adding a profile whose name is taken fails without --force.
+    world
+        .cmd()
+        .args(["profile", "add", "legacy", "--auth", "bearer"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn scheme_check_accepts_the_five_variants_and_rejects_unknown_types() {
+    let world = World::new();
+    let good = world.dir.path().join("schemes.json");
+    std::fs::write(
+        &good,
+        r#"[
+  {"type":"http-basic","username":"admin","password":"district"},
+  {"type":"api-token","token":"d2p_abc"},
+  {"type":"api-headers","headers":{"X-API-Key":"k1"}},
+  {"type":"api-query-params","queryParams":{"api_key":"q1"}},
+  {"type":"oauth2-client-credentials","clientId":"c","clientSecret":"s","tokenUri":"https://idp.example/token","scopes":"read write"}
+]"#,
+    )
+    .unwrap();
+    let out = world
+        .cmd()
+        .args(["scheme", "check"])
+        .arg(&good)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    snapshot!(world, "scheme_check_ok", text(&out.stdout));
+    let bad = world.dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"type":"oauth2-password","username":"u"}"#).unwrap();
+    let out = world
+        .cmd()
+        .args(["scheme", "check"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = text(&out.stderr);
+    for t in [
+        "http-basic",
+        "api-token",
+        "api-headers",
+        "api-query-params",
+        "oauth2-client-credentials",
+    ] {
+        assert!(err.contains(t), "{err}");
+    }
+    snapshot!(world, "scheme_check_unknown_type", err);
+}
+
+#[test]
+fn decode_pretty_prints_and_says_not_verified() {
+    let world = World::new();
+    // {"alg":"RS256","kid":"k1"} . {"sub":"alice","exp":1700000000}
+    let jwt =
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
+    let out = world
+        .cmd()
+        .args(["decode", jwt])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(text(&out.stderr).contains("NOT verified"));
+    snapshot!(world, "decode", text(&out.stdout));
+    world.cmd().args(["decode", "not-a-jwt"]).assert().code(2);
+}
+
+#[test]
+fn credential_git_answers_for_the_profile_host_only() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "default = \"git\"\n[profiles.git]\nauth = \"bearer\"\ntoken = { env = \"GIT_TOKEN\" }\nbase_url = \"https://git.example.org\"\n",
+    );
+    let out = world
+        .cmd()
+        .args(["credential", "git", "get"])
+        .env("GIT_TOKEN", "ghp_test")
+        .write_stdin("protocol=https\nhost=git.example.org\n\n")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    snapshot!(world, "credential_git", text(&out.stdout));
+    world
+        .cmd()
+        .args(["credential", "git", "get"])
+        .env("GIT_TOKEN", "ghp_test")
+        .write_stdin("protocol=https\nhost=other.example.org\n\n")
+        .assert()
+        .success()
+        .stdout("");
+    world
+        .cmd()
+        .args(["credential", "git", "store"])
+        .write_stdin("protocol=https\nhost=git.example.org\nusername=x\npassword=y\n\n")
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
+fn closed_stdout_exits_0() {
+    let world = World::new();
+    let long = "t".repeat(100_000);
+    // Deterministic: the reading end is closed before latchkey writes, so the write fails
+    // with EPIPE (a token larger than the pipe buffer makes it fail even if it raced).
+    let mut child = std::process::Command::new(BIN)
+        .args(["token"])
+        .env("LATCHKEY_CONFIG", &world.config)
+        .env("LATCHKEY_STATE_DIR", &world.state)
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_TOKEN", &long)
+        .env_remove("LATCHKEY_PROFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    // And the shell way, `latchkey token | head -c1`.
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!("set -o pipefail; '{BIN}' token | head -c1; echo \" $?\""),
+        ])
+        .env("LATCHKEY_CONFIG", &world.config)
+        .env("LATCHKEY_STATE_DIR", &world.state)
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_TOKEN", &long)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "t 0\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn usage_errors_exit_2_and_completions_work() {
+    let world = World::new();
+    world.cmd().arg("no-such-command").assert().code(2);
+    world.cmd().args(["request", "GET"]).assert().code(2);
+    let out = world
+        .cmd()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(text(&out.stdout).contains("latchkey"));
+}

@@ -1,0 +1,278 @@
+//! The CLI against the real identity provider fixture (`tests/idp`): device login approved
+//! over HTTP by a scripted person, token reuse from the file store, the cross-process
+//! single flight, revocation, credential helper shapes, `request` and `doctor`.
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use latchkey::{ExposeSecret, FileStore, TokenSet, TokenStore};
+use latchkey_testkit::Idp;
+use latchkey_testkit::clients::{ALICE, NATIVE_APP, SVC_POST};
+use serde_json::Value;
+use support::{World, text};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+macro_rules! snapshot {
+    ($world:expr, $name:expr, $value:expr) => {
+        let mut settings = insta::Settings::clone_current();
+        for (from, to) in $world.filters() {
+            settings.add_filter(&from, to);
+        }
+        settings.bind(|| insta::assert_snapshot!($name, $value));
+    };
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+async fn add_service_profile(world: &World, idp: &Idp) {
+    let out = world
+        .run(
+            &[
+                "profile",
+                "add",
+                "svc",
+                "--auth",
+                "client-credentials",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                SVC_POST.0,
+                "--client-secret-env",
+                "SVC_SECRET",
+                "--client-auth",
+                "client_secret_post",
+                "--scope",
+                "api:read",
+                "--default",
+            ],
+            &[],
+        )
+        .await;
+    ok(&out);
+}
+
+#[tokio::test]
+async fn device_login_token_status_request_and_revoking_logout() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "dev",
+                "--auth",
+                "device-code",
+                "--issuer",
+                idp.issuer(),
+                "--client-id",
+                NATIVE_APP,
+                "--scope",
+                "openid offline_access api:read",
+                "--base-url",
+                idp.issuer(),
+                "--default",
+            ],
+            &[],
+        )
+        .await);
+
+    // Before login: a token needs a person.
+    let out = world.run(&["token"], &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("latchkey login dev"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut login = world.tokio_cmd();
+    login
+        .args(["login", "--device"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the CLI printed the verification URL")
+            .unwrap()
+            .unwrap_or_else(|| panic!("stderr ended before a URL: {seen:?}"));
+        seen.push(line.clone());
+        if let Some(url) = line.split_whitespace().find(|w| w.contains("user_code=")) {
+            break url::Url::parse(url).unwrap();
+        }
+    };
+    latchkey_testkit::person::approve_device(&url, idp.issuer(), ALICE).await;
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "login failed: {rest}");
+    assert!(rest.contains("as `alice` (ID token verified)"), "{rest}");
+
+    let before = idp.counters().await.token_total();
+    let token = ok(&world.run(&["token"], &[]).await).trim().to_owned();
+    assert!(!token.is_empty() && !token.contains(' '));
+    assert_eq!(
+        idp.counters().await.token_total(),
+        before,
+        "token came from the store"
+    );
+    assert!(idp.is_active(&token).await);
+
+    let status: Value =
+        serde_json::from_str(&ok(&world.run(&["status", "--json"], &[]).await)).unwrap();
+    assert_eq!(status["valid"], true);
+    assert_eq!(status["subject"], "alice");
+    assert_eq!(status["has_refresh_token"], true);
+    let mut shown = status.clone();
+    shown["store"] = "[STORE]".into();
+    snapshot!(world, "device_status_json", format!("{shown:#}"));
+
+    // `request` joins a relative URL to base_url and sends the token: userinfo answers.
+    let me: Value =
+        serde_json::from_str(&ok(&world.run(&["request", "GET", "me"], &[]).await)).unwrap();
+    assert_eq!(me["sub"], "alice");
+
+    let out = world.run(&["logout", "--revoke"], &[]).await;
+    ok(&out);
+    assert!(!idp.is_active(&token).await, "revoked at the IdP");
+    let status: Value =
+        serde_json::from_str(&ok(&world.run(&["status", "--json"], &[]).await)).unwrap();
+    assert_eq!(status["logged_in"], false);
+}
+
+#[tokio::test]
+async fn client_credentials_token_is_reused_from_the_file_store() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    add_service_profile(&world, &idp).await;
+    let env = [("SVC_SECRET", SVC_POST.1)];
+    let first = ok(&world.run(&["token"], &env).await);
+    assert_eq!(idp.counters().await.token("client_credentials"), 1);
+    let second = ok(&world.run(&["token"], &env).await);
+    assert_eq!(first, second);
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        1,
+        "second run reused the stored token"
+    );
+    let header = ok(&world.run(&["header"], &env).await);
+    assert_eq!(header, format!("Authorization: Bearer {first}"));
+}
+
+#[tokio::test]
+async fn eight_processes_on_an_expired_token_make_one_request() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    add_service_profile(&world, &idp).await;
+    let env = [("SVC_SECRET", SVC_POST.1)];
+    let old = ok(&world.run(&["token"], &env).await);
+
+    // Expire the stored token (no sleeping): same token, expiry an hour ago.
+    let store = FileStore::new(world.state.join("tokens"));
+    let stored = store.load("svc").await.unwrap().expect("stored token");
+    let now = SystemTime::now();
+    let expired = TokenSet::new(
+        stored.access_token().clone(),
+        now - Duration::from_secs(7200),
+    )
+    .with_expires_at(Some(now - Duration::from_secs(3600)))
+    .with_scopes(stored.scopes().to_vec());
+    store.save("svc", &expired).await.unwrap();
+    idp.reset_counters().await;
+
+    // Spawn all eight before waiting for any, so they race for the refresh.
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = world.tokio_cmd();
+            cmd.arg("token")
+                .envs(env)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for child in children {
+        outputs.push(child.wait_with_output().await.unwrap());
+    }
+    let tokens: std::collections::BTreeSet<String> = outputs.iter().map(ok).collect();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "every process printed the same new token: {tokens:?}"
+    );
+    assert_ne!(tokens.first().unwrap(), &old);
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        1,
+        "one refresh for 8 processes"
+    );
+    let fresh = store.load("svc").await.unwrap().unwrap();
+    assert_eq!(
+        format!("{}\n", fresh.access_token().expose_secret()),
+        *tokens.first().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn credential_kubectl_and_doctor() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    add_service_profile(&world, &idp).await;
+    let env = [("SVC_SECRET", SVC_POST.1)];
+    let credential: Value =
+        serde_json::from_str(&ok(&world.run(&["credential", "kubectl"], &env).await)).unwrap();
+    let token = credential["status"]["token"].as_str().unwrap().to_owned();
+    assert!(!token.is_empty());
+    let mut shown = credential.clone();
+    shown["status"]["token"] = "[TOKEN]".into();
+    snapshot!(world, "kubectl_exec_credential", format!("{shown:#}"));
+
+    // doctor with discovery: an issuer-based profile for the same client.
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "oidc-svc",
+                "--auth",
+                "client-credentials",
+                "--issuer",
+                idp.issuer(),
+                "--client-id",
+                SVC_POST.0,
+                "--client-secret-env",
+                "SVC_SECRET",
+                "--client-auth",
+                "client_secret_post",
+            ],
+            &[],
+        )
+        .await);
+    let report = ok(&world.run(&["-p", "oidc-svc", "doctor"], &env).await);
+    snapshot!(world, "doctor_ok", report);
+    let out = world.run(&["-p", "oidc-svc", "doctor"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("SVC_SECRET"),
+        "{}",
+        text(&out.stdout)
+    );
+}

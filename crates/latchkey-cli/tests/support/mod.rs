@@ -1,0 +1,122 @@
+//! Shared by the CLI tests: an isolated config + state directory per test, and the
+//! snapshot filters that hide what changes between runs (ports, paths, times, tokens).
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+/// One test's world: its own profiles file and state directory.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub state: PathBuf,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("config/profiles.toml");
+        let state = dir.path().join("state");
+        Self { dir, config, state }
+    }
+
+    fn prepare<C: CommandEnv>(&self, cmd: &mut C) {
+        for var in [
+            "LATCHKEY_PROFILE",
+            "LATCHKEY_URL",
+            "LATCHKEY_TOKEN",
+            "LATCHKEY_AUTH",
+            "LATCHKEY_USERNAME",
+            "LATCHKEY_PASSWORD",
+        ] {
+            cmd.remove(var);
+        }
+        cmd.set("LATCHKEY_CONFIG", self.config.as_os_str().to_str().unwrap());
+        cmd.set(
+            "LATCHKEY_STATE_DIR",
+            self.state.as_os_str().to_str().unwrap(),
+        );
+        cmd.set("NO_COLOR", "1");
+        cmd.set("LATCHKEY_NO_BROWSER", "1");
+    }
+
+    /// A blocking `latchkey` command (assert_cmd).
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(BIN);
+        self.prepare(&mut cmd);
+        cmd
+    }
+
+    /// An async `latchkey` command, for tests that talk to the IdP fixture meanwhile.
+    pub fn tokio_cmd(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(BIN);
+        self.prepare(&mut cmd);
+        cmd.kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs `latchkey ARGS` asynchronously with `envs`, returning its output.
+    pub async fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut cmd = self.tokio_cmd();
+        cmd.args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().await.expect("run latchkey")
+    }
+
+    /// Snapshot filters: this world's paths, loopback ports, RFC 3339 times.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                regex_escape(self.dir.path().to_str().unwrap()),
+                "[TMP]".into(),
+            ),
+            (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[PORT]".into()),
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ".into(), "[TIME]".into()),
+            (r"skew \d+ s".into(), "skew [N] s".into()),
+        ]
+    }
+}
+
+trait CommandEnv {
+    fn set(&mut self, k: &str, v: &str);
+    fn remove(&mut self, k: &str);
+}
+
+impl CommandEnv for assert_cmd::Command {
+    fn set(&mut self, k: &str, v: &str) {
+        self.env(k, v);
+    }
+    fn remove(&mut self, k: &str) {
+        self.env_remove(k);
+    }
+}
+
+impl CommandEnv for tokio::process::Command {
+    fn set(&mut self, k: &str, v: &str) {
+        self.env(k, v);
+    }
+    fn remove(&mut self, k: &str) {
+        self.env_remove(k);
+    }
+}
+
+pub fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -1,0 +1,286 @@
+//! Changing the profiles file in place with `toml_edit`: comments, order and layout of
+//! everything not touched survive, and the result is checked before it replaces the file.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+
+use super::{AuthKind, ProfileError, ProfilesFile};
+
+/// A field value for [`add`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FieldValue {
+    /// A plain string.
+    Str(String),
+    /// A list of strings (`scopes`).
+    List(Vec<String>),
+    /// A secret in this environment variable: `{ env = "VAR" }`.
+    Env(String),
+    /// A secret in the keyring: `{ keyring = "name" }`.
+    Keyring(String),
+}
+
+/// Fields that hold secrets: `show` never prints their literal values.
+const SECRET_FIELDS: [&str; 7] = [
+    "client_secret",
+    "password",
+    "token",
+    "refresh_token",
+    "private_key",
+    "headers",
+    "query",
+];
+
+fn read(path: &Path) -> Result<(String, DocumentMut), ProfileError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(ProfileError::io(path, e)),
+    };
+    // Parse with the strict reader first, so a broken file is reported with its position.
+    ProfilesFile::parse(path, &text)?;
+    let doc = text
+        .parse::<DocumentMut>()
+        .map_err(|e| ProfileError::Parse {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        })?;
+    Ok((text, doc))
+}
+
+fn write(path: &Path, doc: &DocumentMut) -> Result<(), ProfileError> {
+    let text = doc.to_string();
+    ProfilesFile::parse(path, &text)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| ProfileError::io(dir, e))?;
+    }
+    // Temp file + fsync + rename: a crash leaves the old file or the new one, never half.
+    let tmp = path.with_extension(format!("toml.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ProfileError::io(path, e));
+    }
+    Ok(())
+}
+
+fn profiles_table<'a>(
+    doc: &'a mut DocumentMut,
+    path: &Path,
+) -> Result<&'a mut Table, ProfileError> {
+    let item = doc.entry("profiles").or_insert_with(|| {
+        let mut t = Table::new();
+        t.set_implicit(true);
+        Item::Table(t)
+    });
+    item.as_table_mut().ok_or_else(|| ProfileError::Parse {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: "`profiles` must be a table".into(),
+    })
+}
+
+/// Adds profile `name` (replacing one of that name only with `overwrite`), optionally making
+/// it the default.
+pub fn add(
+    path: &Path,
+    name: &str,
+    auth: AuthKind,
+    fields: &[(&str, FieldValue)],
+    make_default: bool,
+    overwrite: bool,
+) -> Result<(), ProfileError> {
+    crate::store::validate_key(name)
+        .map_err(|e| ProfileError::invalid(name, "name", e.to_string()))?;
+    let (_, mut doc) = read(path)?;
+    let profiles = profiles_table(&mut doc, path)?;
+    if profiles.contains_key(name) && !overwrite {
+        return Err(ProfileError::invalid(
+            name,
+            "name",
+            "is taken: remove the profile first, or pass --force",
+        ));
+    }
+    let mut table = Table::new();
+    table.insert("auth", toml_edit::value(auth.name()));
+    for (field, value) in fields {
+        let value: Value = match value {
+            FieldValue::Str(s) => s.as_str().into(),
+            FieldValue::List(items) => {
+                Value::Array(items.iter().map(String::as_str).collect::<Array>())
+            }
+            FieldValue::Env(var) => reference("env", var),
+            FieldValue::Keyring(entry) => reference("keyring", entry),
+        };
+        table.insert(field, Item::Value(value));
+    }
+    profiles.insert(name, Item::Table(table));
+    if make_default {
+        doc.insert("default", toml_edit::value(name));
+        // `default` reads best at the top of the file.
+        if let Some(mut key) = doc.key_mut("default") {
+            key.leaf_decor_mut().set_prefix("");
+        }
+        doc.sort_values_by(|a, _, b, _| (a.get() != "default").cmp(&(b.get() != "default")));
+    }
+    write(path, &doc)
+}
+
+fn reference(kind: &str, name: &str) -> Value {
+    let mut t = InlineTable::new();
+    t.insert(kind, name.into());
+    Value::InlineTable(t)
+}
+
+/// Removes profile `name` (and `default` when it named it).
+pub fn remove(path: &Path, name: &str) -> Result<(), ProfileError> {
+    let (_, mut doc) = read(path)?;
+    let known = ProfilesFile::load(path)?.names();
+    let profiles = profiles_table(&mut doc, path)?;
+    if profiles.remove(name).is_none() {
+        return Err(ProfileError::Unknown {
+            name: name.into(),
+            path: path.to_path_buf(),
+            known,
+        });
+    }
+    if doc.get("default").and_then(Item::as_str) == Some(name) {
+        doc.remove("default");
+    }
+    write(path, &doc)
+}
+
+/// Makes `name` the default profile.
+pub fn set_default(path: &Path, name: &str) -> Result<(), ProfileError> {
+    let file = ProfilesFile::load(path)?;
+    if !file.profiles.contains_key(name) {
+        return Err(ProfileError::Unknown {
+            name: name.into(),
+            path: path.to_path_buf(),
+            known: file.names(),
+        });
+    }
+    let (_, mut doc) = read(path)?;
+    doc.insert("default", toml_edit::value(name));
+    write(path, &doc)
+}
+
+/// Profile `name` as TOML, as written in the file but with literal secrets redacted.
+pub fn show(path: &Path, name: &str) -> Result<String, ProfileError> {
+    let file = ProfilesFile::load(path)?;
+    let (_, mut doc) = read(path)?;
+    let table = doc
+        .get_mut("profiles")
+        .and_then(|p| p.get_mut(name))
+        .and_then(Item::as_table_mut)
+        .ok_or_else(|| ProfileError::Unknown {
+            name: name.into(),
+            path: path.to_path_buf(),
+            known: file.names(),
+        })?;
+    for field in SECRET_FIELDS {
+        if let Some(item) = table.get_mut(field) {
+            redact(item);
+        }
+    }
+    let mut out = DocumentMut::new();
+    let mut profiles = Table::new();
+    profiles.set_implicit(true);
+    profiles.insert(name, Item::Table(table.clone()));
+    out.insert("profiles", Item::Table(profiles));
+    Ok(out.to_string())
+}
+
+fn redact(item: &mut Item) {
+    match item {
+        Item::Value(Value::String(_)) => *item = toml_edit::value("[REDACTED]"),
+        Item::Value(Value::InlineTable(t))
+            if !(t.contains_key("env") || t.contains_key("keyring")) =>
+        {
+            for (_, v) in t.iter_mut() {
+                if v.is_str() {
+                    *v = "[REDACTED]".into();
+                }
+            }
+        }
+        Item::Table(t) => {
+            for (_, v) in t.iter_mut() {
+                redact(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_keeps_comments_and_show_redacts_literals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(
+            &path,
+            "# my profiles\n[profiles.old]   # keep me\nauth = \"bearer\"\ntoken = \"literal-sekrit\"\n",
+        )
+        .unwrap();
+        add(
+            &path,
+            "svc",
+            AuthKind::ClientCredentials,
+            &[
+                ("client_id", FieldValue::Str("svc".into())),
+                ("client_secret", FieldValue::Env("SVC_SECRET".into())),
+                ("scopes", FieldValue::List(vec!["a".into(), "b".into()])),
+            ],
+            true,
+            false,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# my profiles") && text.contains("# keep me"),
+            "{text}"
+        );
+        assert!(text.starts_with("default = \"svc\""), "{text}");
+        let file = ProfilesFile::load(&path).unwrap();
+        assert_eq!(file.default.as_deref(), Some("svc"));
+        assert!(add(&path, "svc", AuthKind::Bearer, &[], false, false).is_err());
+        let shown = show(&path, "old").unwrap();
+        assert!(
+            !shown.contains("literal-sekrit") && shown.contains("[REDACTED]"),
+            "{shown}"
+        );
+        assert!(show(&path, "svc").unwrap().contains("SVC_SECRET"));
+        remove(&path, "svc").unwrap();
+        let file = ProfilesFile::load(&path).unwrap();
+        assert_eq!(file.names(), ["old"]);
+        assert!(file.default.is_none());
+        assert!(
+            remove(&path, "svc")
+                .unwrap_err()
+                .to_string()
+                .contains("old")
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! What can be wrong with a profile, and what to do about it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A profile could not be read, selected or turned into credentials.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The profiles file is not valid TOML or has a bad field.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The profiles file could not be read or written.
+    #[error("cannot access the profiles file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// No profile of that name.
+    #[error("no profile named `{name}` in {}; known profiles: {}", path.display(), list(known))]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The file searched.
+        path: PathBuf,
+        /// The profiles the file has.
+        known: Vec<String>,
+    },
+    /// Nothing chose a profile.
+    #[error("no profile selected (no --profile, LATCHKEY_PROFILE, LATCHKEY_URL or `default` in {}); known profiles: {}", path.display(), list(known))]
+    NoneSelected {
+        /// The file searched.
+        path: PathBuf,
+        /// The profiles the file has.
+        known: Vec<String>,
+    },
+    /// A secret references an environment variable that is not set.
+    #[error(
+        "profile `{profile}`: `{field}` refers to environment variable `{var}`, which is not set"
+    )]
+    MissingEnv {
+        /// The profile.
+        profile: String,
+        /// The field holding the reference.
+        field: String,
+        /// The variable.
+        var: String,
+    },
+    /// A secret references a keyring entry that cannot be read.
+    #[error(
+        "profile `{profile}`: `{field}` refers to keyring entry `{name}`, which cannot be read: {reason}"
+    )]
+    Keyring {
+        /// The profile.
+        profile: String,
+        /// The field holding the reference.
+        field: String,
+        /// The keyring entry (service `latchkey`).
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A field the auth kind needs is missing.
+    #[error("profile `{profile}`: auth `{auth}` needs `{field}`")]
+    MissingField {
+        /// The profile.
+        profile: String,
+        /// The auth kind.
+        auth: String,
+        /// The missing field.
+        field: String,
+    },
+    /// A field has a value that cannot be used.
+    #[error("profile `{profile}`: `{field}` {reason}")]
+    Invalid {
+        /// The profile.
+        profile: String,
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No home, config or state directory could be determined.
+    #[error("cannot determine the {what} directory: {reason}")]
+    NoDirectory {
+        /// `config` or `state`.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn list(known: &[String]) -> String {
+    if known.is_empty() {
+        "(none)".into()
+    } else {
+        known.join(", ")
+    }
+}
+
+impl ProfileError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ProfileError::Parse { .. } => {
+                "fix the file at that position (docs/cli.md describes every field)".into()
+            }
+            ProfileError::Io { .. } => {
+                "check that the file exists and is readable, or set LATCHKEY_CONFIG".into()
+            }
+            ProfileError::Unknown { known, .. } if known.is_empty() => {
+                "create one with `latchkey profile add NAME --auth KIND …`".into()
+            }
+            ProfileError::Unknown { .. } => {
+                "pick one of the known profiles, or create it with `latchkey profile add`".into()
+            }
+            ProfileError::NoneSelected { .. } => {
+                "pass --profile NAME, set LATCHKEY_PROFILE, or run `latchkey profile default NAME`"
+                    .into()
+            }
+            ProfileError::MissingEnv { var, .. } => format!("export {var}=… and run again"),
+            ProfileError::Keyring { name, .. } => format!(
+                "store the secret with `secret-tool store --label=latchkey service latchkey username {name}` (or your platform's keyring tool), or use {{ env = \"VAR\" }}"
+            ),
+            ProfileError::MissingField { field, .. } => {
+                format!("add `{field} = …` to the profile")
+            }
+            ProfileError::Invalid { .. } => "fix the field (docs/cli.md lists valid values)".into(),
+            ProfileError::NoDirectory { what, .. } => format!(
+                "set HOME, or set {} explicitly",
+                if *what == "config" {
+                    "LATCHKEY_CONFIG"
+                } else {
+                    "LATCHKEY_STATE_DIR"
+                }
+            ),
+        }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        ProfileError::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn invalid(profile: &str, field: &str, reason: impl Into<String>) -> Self {
+        ProfileError::Invalid {
+            profile: profile.into(),
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn missing(profile: &str, auth: super::AuthKind, field: &str) -> Self {
+        ProfileError::MissingField {
+            profile: profile.into(),
+            auth: auth.name().into(),
+            field: field.into(),
+        }
+    }
+}

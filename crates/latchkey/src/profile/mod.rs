@@ -1,0 +1,219 @@
+//! Profiles: named, declarative auth configurations in one TOML file.
+//!
+//! The file lives at `$LATCHKEY_CONFIG` or `<XDG config dir>/latchkey/profiles.toml`; token
+//! state lives under `$LATCHKEY_STATE_DIR` or `<XDG state dir>/latchkey` ([`Paths`]).
+//!
+//! ```toml
+//! default = "svc"
+//! [profiles.svc]
+//! auth = "client-credentials"
+//! issuer = "https://idp.example.org/realms/x"
+//! client_id = "svc-client"
+//! client_secret = { env = "SVC_SECRET" }   # or { keyring = "name" }, or a literal (warned)
+//! scopes = ["api:read"]
+//! ```
+//!
+//! - [`ProfilesFile::load`] parses the file; a syntax or field error names `path:line:column`.
+//! - [`select`] picks the profile: `--profile`, then `LATCHKEY_PROFILE`, then the env-only
+//!   profile (`LATCHKEY_URL` + `LATCHKEY_TOKEN` or `LATCHKEY_USERNAME` + `LATCHKEY_PASSWORD`),
+//!   then the file's `default`.
+//! - [`Selected`] turns the chosen profile into credentials: a [`crate::StaticAuth`], or a
+//!   [`crate::TokenManager`] with endpoints from a preset, discovery or explicit URLs.
+//! - [`edit`] changes the file with `toml_edit`, so comments and layout survive.
+
+pub mod edit;
+mod error;
+mod file;
+mod resolve;
+mod secret;
+mod select;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+pub use error::ProfileError;
+pub use file::{Paths, ProfilesFile};
+pub use resolve::{LoginOptions, ManagedProfile};
+pub use secret::{KEYRING_SERVICE, SecretRef};
+pub use select::{Selected, SelectionSource, select};
+
+/// How a profile authenticates (`auth = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AuthKind {
+    /// HTTP Basic with `username` and `password`.
+    Basic,
+    /// `Authorization: ApiToken <token>` (DHIS2 personal access tokens).
+    ApiToken,
+    /// `Authorization: Bearer <token>` with a fixed token.
+    Bearer,
+    /// Fixed headers from the `headers` table.
+    Headers,
+    /// Fixed query parameters from the `query` table.
+    Query,
+    /// OAuth 2 client credentials grant.
+    ClientCredentials,
+    /// OAuth 2 resource owner password grant (Keycloak direct grant).
+    Password,
+    /// A refresh token obtained elsewhere (`refresh_token`).
+    RefreshToken,
+    /// Browser login: authorization code + PKCE through a loopback redirect.
+    AuthorizationCode,
+    /// Device login (RFC 8628).
+    DeviceCode,
+}
+
+impl AuthKind {
+    /// Every kind's name, as written in the file.
+    pub const NAMES: [&'static str; 10] = [
+        "basic",
+        "api-token",
+        "bearer",
+        "headers",
+        "query",
+        "client-credentials",
+        "password",
+        "refresh-token",
+        "authorization-code",
+        "device-code",
+    ];
+
+    /// The name as written in the file.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether this kind sends fixed credentials (no token endpoint involved).
+    pub fn is_static(self) -> bool {
+        matches!(
+            self,
+            AuthKind::Basic
+                | AuthKind::ApiToken
+                | AuthKind::Bearer
+                | AuthKind::Headers
+                | AuthKind::Query
+        )
+    }
+
+    /// Parses a name as written in the file.
+    pub fn from_name(name: &str) -> Option<Self> {
+        const ALL: [AuthKind; 10] = [
+            AuthKind::Basic,
+            AuthKind::ApiToken,
+            AuthKind::Bearer,
+            AuthKind::Headers,
+            AuthKind::Query,
+            AuthKind::ClientCredentials,
+            AuthKind::Password,
+            AuthKind::RefreshToken,
+            AuthKind::AuthorizationCode,
+            AuthKind::DeviceCode,
+        ];
+        ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for AuthKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `[profiles.NAME]` table. The field names are the documented contract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Profile {
+    /// How to authenticate.
+    pub auth: AuthKind,
+    /// A provider preset (`latchkey::preset`) that fills endpoints, scopes and client auth.
+    pub preset: Option<String>,
+    /// The issuer, for OIDC discovery (and ID token validation).
+    pub issuer: Option<String>,
+    /// The token endpoint, when not discovered.
+    pub token_url: Option<String>,
+    /// The authorization endpoint, when not discovered.
+    pub authorization_url: Option<String>,
+    /// The device authorization endpoint, when not discovered.
+    pub device_authorization_url: Option<String>,
+    /// The revocation endpoint, when not discovered.
+    pub revocation_url: Option<String>,
+    /// The OAuth client id.
+    pub client_id: Option<String>,
+    /// The client secret.
+    pub client_secret: Option<SecretRef>,
+    /// `client_secret_basic` (default with a secret) | `client_secret_post` |
+    /// `private_key_jwt` | `none` (default without a secret).
+    pub client_auth: Option<String>,
+    /// The PEM private key for `private_key_jwt`.
+    pub private_key: Option<SecretRef>,
+    /// The key id (`kid`) for `private_key_jwt`.
+    pub key_id: Option<String>,
+    /// Scopes to request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The loopback redirect URI for browser logins (port 0: ephemeral).
+    pub redirect_uri: Option<String>,
+    /// The user name (password grant, basic).
+    pub username: Option<String>,
+    /// The password (password grant, basic).
+    pub password: Option<SecretRef>,
+    /// The token (api-token, bearer).
+    pub token: Option<SecretRef>,
+    /// The refresh token (refresh-token).
+    pub refresh_token: Option<SecretRef>,
+    /// Header name → value (headers).
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretRef>,
+    /// Query parameter name → value (query).
+    #[serde(default)]
+    pub query: BTreeMap<String, SecretRef>,
+    /// `memory` | `file` (default) | `sqlite` | `keyring` | `redis://host:port/db`.
+    pub store: Option<String>,
+    /// The API this profile talks to (for `latchkey request` and presets' `{base_url}`).
+    pub base_url: Option<String>,
+    /// The Keycloak realm, for the `keycloak` preset.
+    pub realm: Option<String>,
+    /// The Microsoft tenant, for the `microsoft` preset (default `common`).
+    pub tenant: Option<String>,
+}
+
+impl Profile {
+    /// A profile of `auth` kind with every other field unset.
+    pub fn new(auth: AuthKind) -> Self {
+        Self {
+            auth,
+            preset: None,
+            issuer: None,
+            token_url: None,
+            authorization_url: None,
+            device_authorization_url: None,
+            revocation_url: None,
+            client_id: None,
+            client_secret: None,
+            client_auth: None,
+            private_key: None,
+            key_id: None,
+            scopes: Vec::new(),
+            redirect_uri: None,
+            username: None,
+            password: None,
+            token: None,
+            refresh_token: None,
+            headers: BTreeMap::new(),
+            query: BTreeMap::new(),
+            store: None,
+            base_url: None,
+            realm: None,
+            tenant: None,
+        }
+    }
+
+    /// The store spec, `file` when unset.
+    pub fn store_spec(&self) -> &str {
+        self.store.as_deref().unwrap_or("file")
+    }
+}
