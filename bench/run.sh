@@ -74,15 +74,13 @@ for peer in cdse dhis2w pywry authlib; do
     || note "cold start (token from cache)" "$peer" error "timed out or failed"
 done
 
-# Whole-process cold start of `latchkey token`, if the CLI exists.
+# Whole-process cold start of `latchkey token`, if the CLI exists on this branch.
 cold_row="cold start (token from cache)"
-if cargo build --release -q --bin latchkey 2>/dev/null && [ -x target/release/latchkey ]; then
-  if [ -x bench/cli_token.sh ]; then
-    timeout 120 bench/cli_token.sh target/release/latchkey >> "$results" \
-      || note "$cold_row" latchkey error "bench/cli_token.sh failed"
-  else
-    note "$cold_row" latchkey skipped "CLI built but bench/cli_token.sh is missing"
-  fi
+if [ -d crates/latchkey-cli ] && cargo build --release -q -p latchkey-cli 2>/dev/null \
+   && [ -x target/release/latchkey ]; then
+  log "running latchkey token cold start"
+  timeout 120 python3 bench/py/bench_peers.py --cold-cli "$PWD/target/release/latchkey" >> "$results" \
+    || note "$cold_row" latchkey error "timed out or failed"
 else
   echo "skipped: CLI not built" >&2
   note "$cold_row" latchkey skipped "CLI not built"

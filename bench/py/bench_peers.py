@@ -3,6 +3,7 @@
 
     python bench_peers.py PEER [--quick]     PEER: cdse | dhis2w | pywry | authlib
     python bench_peers.py --cold PEER        one cold process: import, load a cached token, print it
+    python bench_peers.py --cold-cli BINARY  the same for `latchkey token` (needs only the stdlib)
 
 Each run starts its own fixture (node tests/idp/server.mjs) and stops it on exit. Rows:
 fast path (1 thread; all cores = one thread per core, each with its own client when the
@@ -368,6 +369,43 @@ def cold(peer: str, runs: int = 10) -> None:
         emit("cold start (token from cache)", peer, ms=statistics.median(walls), rss_mb=max(rss))
 
 
+def cold_cli(binary: str, runs: int = 10) -> None:
+    """`latchkey token` as a whole process: a client-credentials profile whose token is
+    already in the file store (the first run fetched it), so every measured run only starts,
+    reads the profile and the store, and prints the token."""
+    import tempfile
+    row = "cold start (token from cache)"
+    idp = Idp()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, LATCHKEY_CONFIG=f"{tmp}/profiles.toml",
+                       LATCHKEY_STATE_DIR=f"{tmp}/state", SVC_SECRET="post-secret-123")
+            setup = [binary, "profile", "add", "svc", "--auth", "client-credentials",
+                     "--token-url", idp.token_url, "--client-id", "svc-post",
+                     "--client-secret-env", "SVC_SECRET", "--client-auth", "client_secret_post",
+                     "--scope", "api:read", "--default"]
+            for cmd in (setup, [binary, "token"]):
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    emit(row, "latchkey", error=f"`{' '.join(cmd[1:3])}` failed: {done.stderr.strip()[:200]}")
+                    return
+            idp.reset()
+            walls, rss = [], []
+            for _ in range(runs):
+                start = time.perf_counter()
+                proc = subprocess.Popen([binary, "token"], env=env, stdout=subprocess.DEVNULL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                walls.append((time.perf_counter() - start) * 1e3)
+                rss.append(usage.ru_maxrss / 1024)
+                if status != 0:
+                    emit(row, "latchkey", error=f"`latchkey token` exit status {status}")
+                    return
+            emit(row, "latchkey", ms=statistics.median(walls), rss_mb=max(rss),
+                 requests=idp.token_requests(), note="`latchkey token`, client-credentials profile, file store")
+    finally:
+        idp.stop()
+
+
 def main() -> None:
     import logging
     import warnings
@@ -376,6 +414,9 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--quick")]
     if args and args[0] == "--cold":
         cold(args[1])
+        return
+    if args and args[0] == "--cold-cli":
+        cold_cli(args[1])
         return
     peer = args[0]
     idp = Idp()

@@ -1,0 +1,22 @@
+//! AuthScheme JSON (the DHIS2 route `auth` union, one object or a list): parsing, the static
+//! credential it builds, and the round trip through its own serialisation.
+#![no_main]
+
+use latchkey::AuthScheme;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(scheme) = AuthScheme::from_json(text) {
+        let _ = scheme.type_name();
+        let _ = scheme.static_auth();
+        let _ = format!("{scheme:?}");
+        // What latchkey writes back (DHIS2 route payloads) must read back.
+        let json = serde_json::to_string(&scheme).expect("serialises");
+        let again = AuthScheme::from_json(&json).expect("round trip");
+        assert_eq!(again.type_name(), scheme.type_name());
+    }
+    let _ = AuthScheme::list_from_json(text);
+});
