@@ -344,6 +344,25 @@ COLD = {
 }
 
 
+def run_cold(cmd: list[str], env: dict | None, runs: int) -> tuple[float, float, int]:
+    """Median wall ms of `runs` runs, and the peak RSS in MiB. RSS comes from /usr/bin/time
+    (GNU time's %M): `wait4` from this Python parent over-reports it, because the child's
+    pages before `exec` are counted."""
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL)
+        walls.append((time.perf_counter() - start) * 1e3)
+        if done.returncode != 0:
+            return 0.0, 0.0, done.returncode
+    rss = float("nan")
+    if os.path.exists("/usr/bin/time"):
+        timed = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        rss = int(timed.stderr.strip().splitlines()[-1]) / 1024
+    return statistics.median(walls), rss, 0
+
+
 def cold(peer: str, runs: int = 10) -> None:
     import tempfile
     exp = datetime.now(UTC) + timedelta(hours=1)
@@ -355,18 +374,12 @@ def cold(peer: str, runs: int = 10) -> None:
         else:
             path.write_text(json.dumps({"access_token": "a" * 43, "expires_at": exp.timestamp(),
                                         "base_url": "x", "client_id": "y"}))
-        walls, rss = [], []
-        for _ in range(runs):
-            start = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-c", "import sys; " + COLD[peer], str(path)],
-                                    stdout=subprocess.DEVNULL)
-            _, status, usage = os.wait4(proc.pid, 0)
-            walls.append((time.perf_counter() - start) * 1e3)
-            rss.append(usage.ru_maxrss / 1024)
-            if status != 0:
-                emit("cold start (token from cache)", peer, error=f"exit status {status}")
-                return
-        emit("cold start (token from cache)", peer, ms=statistics.median(walls), rss_mb=max(rss))
+        ms, rss, status = run_cold([sys.executable, "-c", "import sys; " + COLD[peer], str(path)],
+                                   None, runs)
+        if status != 0:
+            emit("cold start (token from cache)", peer, error=f"exit status {status}")
+            return
+        emit("cold start (token from cache)", peer, ms=ms, rss_mb=rss)
 
 
 def cold_cli(binary: str, runs: int = 10) -> None:
@@ -390,17 +403,11 @@ def cold_cli(binary: str, runs: int = 10) -> None:
                     emit(row, "latchkey", error=f"`{' '.join(cmd[1:3])}` failed: {done.stderr.strip()[:200]}")
                     return
             idp.reset()
-            walls, rss = [], []
-            for _ in range(runs):
-                start = time.perf_counter()
-                proc = subprocess.Popen([binary, "token"], env=env, stdout=subprocess.DEVNULL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                walls.append((time.perf_counter() - start) * 1e3)
-                rss.append(usage.ru_maxrss / 1024)
-                if status != 0:
-                    emit(row, "latchkey", error=f"`latchkey token` exit status {status}")
-                    return
-            emit(row, "latchkey", ms=statistics.median(walls), rss_mb=max(rss),
+            ms, rss, status = run_cold([binary, "token"], env, runs)
+            if status != 0:
+                emit(row, "latchkey", error=f"`latchkey token` exit status {status}")
+                return
+            emit(row, "latchkey", ms=ms, rss_mb=rss,
                  requests=idp.token_requests(), note="`latchkey token`, client-credentials profile, file store")
     finally:
         idp.stop()

@@ -43,9 +43,19 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let sizes = if quick {
-        Sizes { rounds: 5, n: 2_000, stampede: 500, processes: 8 }
+        Sizes {
+            rounds: 5,
+            n: 2_000,
+            stampede: 500,
+            processes: 8,
+        }
     } else {
-        Sizes { rounds: 21, n: 20_000, stampede: 10_000, processes: 8 }
+        Sizes {
+            rounds: 21,
+            n: 20_000,
+            stampede: 10_000,
+            processes: 8,
+        }
     };
     let idp = rt.block_on(Idp::start());
     let dir = tempfile::tempdir().expect("temp dir");
@@ -55,7 +65,10 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == name));
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
     if wanted("fast") {
         fast_path(&rt, &idp, &sizes, dir.path());
     }
@@ -113,15 +126,22 @@ fn fast_path(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path
         &idp.token_url(),
         clients::PW_CLIENT,
         tokens.access_token().expose_secret(),
-        tokens.refresh_token().expect("refresh token").expose_secret(),
+        tokens
+            .refresh_token()
+            .expect("refresh token")
+            .expose_secret(),
         time::OffsetDateTime::now_utc() + time::Duration::hours(1),
         dir,
     ));
-    let wrapper = wrapper::CachedToken::new(&idp.token_url(), clients::SVC_POST.0, clients::SVC_POST.1);
+    let wrapper =
+        wrapper::CachedToken::new(&idp.token_url(), clients::SVC_POST.0, clients::SVC_POST.1);
     rt.block_on(wrapper.header()).expect("wrapper primed");
     rt.block_on(yup.token(yup::SCOPES)).expect("yup primed");
 
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let row = "fast path, 1 task";
     // Interleaved rounds (one round of each system in turn), medians: the machine is shared.
     let (mut ours, mut sync, mut theirs, mut wrapped) = (vec![], vec![], vec![], vec![]);
@@ -140,11 +160,26 @@ fn fast_path(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path
             std::hint::black_box(wrapper.header().await.expect("wrapper"));
         }));
     }
-    emit(row, "latchkey", json!({ "ns_per_op": util::median(&mut ours) }));
-    emit("fast path, 1 task (polled once, no runtime)", "latchkey",
-        json!({ "ns_per_op": util::median(&mut sync) }));
-    emit(row, "yup-oauth2", json!({ "ns_per_op": util::median(&mut theirs) }));
-    emit(row, "oauth2 wrapper", json!({ "ns_per_op": util::median(&mut wrapped) }));
+    emit(
+        row,
+        "latchkey",
+        json!({ "ns_per_op": util::median(&mut ours) }),
+    );
+    emit(
+        "fast path, 1 task (polled once, no runtime)",
+        "latchkey",
+        json!({ "ns_per_op": util::median(&mut sync) }),
+    );
+    emit(
+        row,
+        "yup-oauth2",
+        json!({ "ns_per_op": util::median(&mut theirs) }),
+    );
+    emit(
+        row,
+        "oauth2 wrapper",
+        json!({ "ns_per_op": util::median(&mut wrapped) }),
+    );
 
     let t = threads();
     let row = format!("fast path, all cores ({t} threads)");
@@ -185,7 +220,9 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
         // latchkey: client credentials, the clock moved past expiry.
         let clock = Arc::new(ManualClock::new());
         let client = OAuthClient::builder(clients::SVC_BASIC.0)
-            .auth(ClientAuth::SecretBasic(SecretString::from(clients::SVC_BASIC.1)))
+            .auth(ClientAuth::SecretBasic(SecretString::from(
+                clients::SVC_BASIC.1,
+            )))
             .token_url(idp.token_url())
             .clock(clock.clone())
             .build()
@@ -202,8 +239,12 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
         })
         .await;
         let requests = idp.counters().await.token_total();
-        emit(&row, "latchkey", json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "client_credentials" }));
+        emit(
+            &row,
+            "latchkey",
+            json!({ "ms": ms, "requests": requests, "errors": errors,
+            "note": "client_credentials" }),
+        );
 
         // yup-oauth2: an expired cached token with a refresh token.
         let tokens = alice_tokens(idp).await;
@@ -211,7 +252,10 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
             &idp.token_url(),
             clients::PW_CLIENT,
             tokens.access_token().expose_secret(),
-            tokens.refresh_token().expect("refresh token").expose_secret(),
+            tokens
+                .refresh_token()
+                .expect("refresh token")
+                .expose_secret(),
             time::OffsetDateTime::now_utc() - time::Duration::minutes(5),
             dir,
         )
@@ -223,11 +267,16 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
         })
         .await;
         let requests = idp.counters().await.token_total();
-        emit(&row, "yup-oauth2", json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "refresh_token; reused rotated refresh tokens fail" }));
+        emit(
+            &row,
+            "yup-oauth2",
+            json!({ "ms": ms, "requests": requests, "errors": errors,
+            "note": "refresh_token; reused rotated refresh tokens fail" }),
+        );
 
         // The oauth2-crate wrapper: client credentials, cache marked expired.
-        let wrapper = wrapper::CachedToken::new(&idp.token_url(), clients::SVC_POST.0, clients::SVC_POST.1);
+        let wrapper =
+            wrapper::CachedToken::new(&idp.token_url(), clients::SVC_POST.0, clients::SVC_POST.1);
         wrapper.header().await.expect("first token");
         wrapper.expire();
         idp.reset_counters().await;
@@ -237,8 +286,12 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
         })
         .await;
         let requests = idp.counters().await.token_total();
-        emit(&row, "oauth2 wrapper", json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "client_credentials" }));
+        emit(
+            &row,
+            "oauth2 wrapper",
+            json!({ "ms": ms, "requests": requests, "errors": errors,
+            "note": "client_credentials" }),
+        );
     });
 }
 
@@ -276,14 +329,29 @@ fn cross_process(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::
                 let url = idp.token_url();
                 idp.reset_counters().await;
                 let (ms, errors) = spawn_all(&worker, &|_| {
-                    vec!["once".into(), store.clone(), url.clone(), "xp".into(), "--managers".into(), "1".into()]
+                    vec![
+                        "once".into(),
+                        store.clone(),
+                        url.clone(),
+                        "xp".into(),
+                        "--managers".into(),
+                        "1".into(),
+                    ]
                 })
                 .await;
                 let requests = idp.counters().await.token_total();
-                emit(&row, "latchkey", json!({ "ms": ms, "requests": requests, "errors": errors,
-                    "note": "file store, flock" }));
+                emit(
+                    &row,
+                    "latchkey",
+                    json!({ "ms": ms, "requests": requests, "errors": errors,
+                    "note": "file store, flock" }),
+                );
             }
-            _ => emit(&row, "latchkey", json!({ "skipped": "LATCHKEY_STORE_WORKER not built" })),
+            _ => emit(
+                &row,
+                "latchkey",
+                json!({ "skipped": "LATCHKEY_STORE_WORKER not built" }),
+            ),
         }
         let me = std::env::current_exe().expect("own path");
         let file = dir.join("xp-wrapper.txt").display().to_string();
@@ -294,15 +362,21 @@ fn cross_process(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::
         })
         .await;
         let requests = idp.counters().await.token_total();
-        emit(&row, "oauth2 wrapper", json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "shared cache file, no lock" }));
+        emit(
+            &row,
+            "oauth2 wrapper",
+            json!({ "ms": ms, "requests": requests, "errors": errors,
+            "note": "shared cache file, no lock" }),
+        );
     });
 }
 
 fn id_token(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes) {
     let row = "ID token validation, warm JWKS";
     let (validator, token) = rt.block_on(async {
-        let provider = latchkey::oidc::OidcProvider::discover(idp.issuer()).await.expect("discovery");
+        let provider = latchkey::oidc::OidcProvider::discover(idp.issuer())
+            .await
+            .expect("discovery");
         let tokens = alice_tokens(idp).await;
         let validator = provider
             .id_token_validator(clients::PW_CLIENT)
@@ -326,11 +400,19 @@ fn id_token(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes) {
             .expect("jwks body");
         serde_json::from_slice(&body).expect("jwks json")
     });
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().expect("kid")).expect("key"))
-        .expect("decoding key");
-    let validation = validator.validation(header.alg).expect("validation").clone();
+    let key = jsonwebtoken::DecodingKey::from_jwk(
+        jwks.find(header.kid.as_deref().expect("kid")).expect("key"),
+    )
+    .expect("decoding key");
+    let validation = validator
+        .validation(header.alg)
+        .expect("validation")
+        .clone();
     let raw = token.expose_secret().to_owned();
-    let single = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     // Many short interleaved rounds, median per side: the machine is shared.
     let n = (s.n / 100).max(20);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -344,6 +426,14 @@ fn id_token(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes) {
             );
         }));
     }
-    emit(row, "latchkey", json!({ "ns_per_op": util::median(&mut ours) }));
-    emit(row, "raw jsonwebtoken", json!({ "ns_per_op": util::median(&mut theirs) }));
+    emit(
+        row,
+        "latchkey",
+        json!({ "ns_per_op": util::median(&mut ours) }),
+    );
+    emit(
+        row,
+        "raw jsonwebtoken",
+        json!({ "ns_per_op": util::median(&mut theirs) }),
+    );
 }

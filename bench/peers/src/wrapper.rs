@@ -6,7 +6,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use oauth2::basic::{BasicClient, BasicTokenResponse};
-use oauth2::{AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, TokenResponse, TokenUrl};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, TokenResponse, TokenUrl,
+};
 
 type Client = oauth2::Client<
     oauth2::basic::BasicErrorResponse,

@@ -51,7 +51,10 @@ pub async fn authenticator(
         expires_at: Some(expires_at),
         id_token: None,
     };
-    let path = dir.join(format!("yup-{}.json", OffsetDateTime::now_utc().unix_timestamp_nanos()));
+    let path = dir.join(format!(
+        "yup-{}.json",
+        OffsetDateTime::now_utc().unix_timestamp_nanos()
+    ));
     let file = serde_json::json!([{ "scopes": SCOPES, "token": token }]);
     std::fs::write(&path, file.to_string()).expect("write yup token cache");
     InstalledFlowAuthenticator::builder(secret, InstalledFlowReturnMethod::Interactive)
