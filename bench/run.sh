@@ -68,7 +68,7 @@ for peer in cdse dhis2w pywry authlib; do
   timeout "$STEP_TIMEOUT" "$venv/bin/python" -W ignore bench/py/bench_peers.py "$peer" $QUICK \
     >> "$results" 2>/dev/null
   status=$?
-  [ "$status" -eq 124 ] && note "stampede" "$peer" timed_out "true"
+  [ "$status" -eq 124 ] && note "stampede, $([ -n "$QUICK" ] && echo 500 || echo 10000) tasks at expiry" "$peer" timed_out "true"
   [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && note "fast path, 1 task" "$peer" error "exit status $status"
   timeout 120 "$venv/bin/python" -W ignore bench/py/bench_peers.py --cold "$peer" >> "$results" 2>/dev/null \
     || note "cold start (token from cache)" "$peer" error "timed out or failed"

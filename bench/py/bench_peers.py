@@ -161,15 +161,26 @@ def all_cores(make_sync=None, make_async=None) -> float:
 
 
 async def async_storm(call) -> tuple[float, int]:
+    """STAMPEDE callers wait at a gate, then call at the same moment; (wall ms, failures)."""
+    gate = asyncio.Event()
+    ready = 0
+
     async def one() -> bool:
+        nonlocal ready
+        ready += 1
+        await gate.wait()
         try:
             await call()
             return True
         except Exception:  # noqa: BLE001 - a failed caller is counted, not fatal
             return False
 
+    tasks = [asyncio.ensure_future(one()) for _ in range(STAMPEDE)]
+    while ready < STAMPEDE:
+        await asyncio.sleep(0)
     start = time.perf_counter()
-    results = await asyncio.gather(*(one() for _ in range(STAMPEDE)))
+    gate.set()
+    results = await asyncio.gather(*tasks)
     return (time.perf_counter() - start) * 1e3, results.count(False)
 
 
@@ -179,14 +190,27 @@ def report_fast(system: str, fast1: float, fast_all: float) -> None:
 
 
 def report_storm(idp: Idp, system: str, run, note: str) -> None:
-    """Runs the stampede coroutine `run()` with a time limit; a hung peer is reported."""
-    try:
-        ms, errors = asyncio.run(asyncio.wait_for(run(), STORM_LIMIT_S)) if callable(run) else run
-        emit(f"stampede, {STAMPEDE} tasks at expiry", system, ms=ms, errors=errors,
-             requests=idp.token_requests(), note=note)
-    except TimeoutError:
-        emit(f"stampede, {STAMPEDE} tasks at expiry", system, timed_out=True,
-             requests=idp.token_requests(), note=note)
+    """Runs the stampede coroutine `run()` in a thread with a time limit. A peer still busy
+    after STORM_LIMIT_S is reported as timed out with the IdP requests it made so far, and
+    the process exits (its threads may be stuck in the peer)."""
+    row = f"stampede, {STAMPEDE} tasks at expiry"
+    if not callable(run):
+        ms, errors = run
+        emit(row, system, ms=ms, errors=errors, requests=idp.token_requests(), note=note)
+        return
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(asyncio.run(run())), daemon=True)
+    worker.start()
+    worker.join(STORM_LIMIT_S)
+    if result:
+        ms, errors = result[0]
+        emit(row, system, ms=ms, errors=errors, requests=idp.token_requests(), note=note)
+        return
+    emit(row, system, timed_out=True, requests=idp.token_requests(),
+         note=f"{note}; still busy after {STORM_LIMIT_S} s")
+    idp.stop()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 # --- peers -------------------------------------------------------------------------------

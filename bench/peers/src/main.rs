@@ -197,14 +197,35 @@ fn fast_path(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path
     emit(&row, "oauth2 wrapper", json!({ "ns_per_op": wrapped }));
 }
 
-/// Runs `tasks` concurrent calls; returns (wall ms, errors).
+/// Spawns `tasks` tasks that wait at a gate, opens it, and returns (wall ms from the
+/// opening until all are served, failed callers): every caller arrives at the same moment,
+/// not just those spawned before the first response came back.
 async fn storm<F, Fut>(tasks: usize, call: F) -> (f64, usize)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
+    let gate = Arc::new(tokio::sync::RwLock::new(()));
+    let closed = gate.clone().write_owned().await;
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let gate = gate.clone();
+            let ready = ready_tx.clone();
+            let call = call();
+            tokio::spawn(async move {
+                let wait = gate.read_owned();
+                let _ = ready.send(());
+                drop(wait.await);
+                call.await
+            })
+        })
+        .collect();
+    for _ in 0..tasks {
+        ready_rx.recv().await;
+    }
     let start = Instant::now();
-    let handles: Vec<_> = (0..tasks).map(|_| tokio::spawn(call())).collect();
+    drop(closed);
     let mut errors = 0;
     for handle in handles {
         if !handle.await.unwrap_or(false) {
