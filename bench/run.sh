@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 QUICK=""; [ "${1:-}" = "--quick" ] && QUICK="--quick"
-STEP_TIMEOUT="${STEP_TIMEOUT:-180}"
+STEP_TIMEOUT="${STEP_TIMEOUT:-240}"
 mkdir -p target
 results="target/bench-results.jsonl"
 : > "$results"
