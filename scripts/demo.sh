@@ -10,6 +10,8 @@ if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$'\e[1m'; D=$'\e[2m'; R=$'\e[0m'; 
 step() { printf '\n%s== %s%s\n' "$B" "$*" "$R"; }
 say() { printf '%s%s%s\n' "$D" "$*" "$R"; }
 show() { printf '%s$ %s%s\n' "$B" "$*" "$R"; "$@"; }
+# Shows a command, runs it, and shortens its output's lines to N characters (tokens).
+show_cut() { local n=$1; shift; printf '%s$ %s%s\n' "$B" "$*" "$R"; "$@" | cut -c1-"$n" | sed 's/$/…/'; }
 
 # --- what the demo needs -------------------------------------------------------------
 step "Checking prerequisites"
@@ -37,8 +39,9 @@ say "node $(node --version), $(cargo --version)"
 
 step "Building latchkey (release)"
 cargo build --release --quiet -p latchkey-cli -p latchkey-testkit --bin latchkey --bin approve-device
-LK="$PWD/target/release/latchkey"
-APPROVE="$PWD/target/release/approve-device"
+export PATH="$PWD/target/release:$PATH"
+LK=latchkey
+APPROVE=approve-device
 
 # --- a throwaway world ----------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/latchkey-demo.XXXXXX")"
@@ -75,10 +78,10 @@ say "the profiles file now says (the secret is a reference, not a value):"
 sed 's/^/    /' "$LATCHKEY_CONFIG"
 
 step "2. Get a token: the first call asks the IdP, the token is cached in the file store"
-show "$LK" token | cut -c1-24 | sed 's/$/…  (truncated for the demo)/'
-show "$LK" header | cut -c1-38 | sed 's/$/…/'
-say "a second call is served from the store, no request to the IdP:"
-show "$LK" token >/dev/null && say "(same token, from $LATCHKEY_STATE_DIR/tokens)"
+show_cut 24 "$LK" token
+show_cut 38 "$LK" header
+say "(tokens shortened for the demo; a second call is served from $LATCHKEY_STATE_DIR/tokens,"
+say " without a request to the IdP, until the token is about to expire)"
 show "$LK" status
 
 # --- 2. a person: device login --------------------------------------------------------------
