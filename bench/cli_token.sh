@@ -36,6 +36,6 @@ now_ms=$(($(date +%s) * 1000))
 [ "$("$LK" token)" = "bench-access-token" ] || { echo "the cached token was not served" >&2; exit 1; }
 
 hyperfine --warmup 20 --runs 300 -N --export-json "$WORK/h.json" "$LK token" >&2
-median_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(f"{r["median"]*1000:.2f}")' "$WORK/h.json")
+median_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["median"]*1000))' "$WORK/h.json")
 rss_kb=$(/usr/bin/time -v "$LK" token 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p')
 echo "latchkey token (valid cached token): median ${median_ms} ms, peak RSS $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MB (${rss_kb} kB)"
