@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of latchkey. Installs what is missing first: Node.js + npm and the identity
-# provider fixture's npm packages, redis-server, chromium + chromedriver (Debian packages).
+# provider fixture's npm packages, redis-server, chromium + chromedriver, D-Bus + GNOME Keyring
+# (for the real Secret Service round trip) — all Debian packages.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test grants`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus-daemon)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -23,4 +26,6 @@ fi
 
 # The fixture's own self-test first: if the identity provider is broken, say so plainly.
 node tests/idp/selftest.mjs
+# The keyring test must not skip here: the programs it needs were just installed.
+export LATCHKEY_REQUIRE_KEYRING=1
 cargo test --workspace --all-features "$@"

@@ -430,6 +430,16 @@ function buildProvider() {
 
   const provider = new Provider(issuer, configuration);
   provider.registerGrantType('password', passwordGrant, ['username', 'password', 'scope', 'totp']);
+  // web-app also accepts its callback and post-logout page on any loopback port, so the axum
+  // example app can run on an ephemeral port in tests (exact registered URIs still match first).
+  const webAppLoopback = { redirect: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/auth\/callback$/, logout: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/$/ };
+  const { redirectUriAllowed, postLogoutRedirectUriAllowed } = provider.Client.prototype;
+  provider.Client.prototype.redirectUriAllowed = function allowed(value) {
+    return redirectUriAllowed.call(this, value) || (this.clientId === 'web-app' && webAppLoopback.redirect.test(value));
+  };
+  provider.Client.prototype.postLogoutRedirectUriAllowed = function allowed(value) {
+    return postLogoutRedirectUriAllowed.call(this, value) || (this.clientId === 'web-app' && webAppLoopback.logout.test(value));
+  };
 
   provider.on('server_error', (ctx, err) => log('server_error', ctx?.method, ctx?.path, err));
   if (DEBUG) {

@@ -83,6 +83,7 @@ pub use grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, GrantKind,
     IdTokenCheck, Password, RedirectCapturer, RefreshTokenOnly,
 };
+pub use grant::{PendingLogin, WebLogin, WebLoginOutcome};
 pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};

@@ -90,3 +90,88 @@ async fn memory_fallback_is_visible_and_conforms() {
     );
     conformance::run(|| Arc::new(store.clone()) as Arc<dyn TokenStore>).await;
 }
+
+/// Whether `program` is on `PATH`.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// A real Secret Service round trip: GNOME Keyring started in a private D-Bus session
+/// (`dbus-run-session`), unlocked with a throwaway password, then this test binary run again
+/// inside that session for the conformance suite and a chunked secret. `scripts/test.sh`
+/// installs both programs and sets `LATCHKEY_REQUIRE_KEYRING=1`, so there a missing program
+/// fails the test instead of skipping it.
+#[test]
+fn real_secret_service_round_trip_under_gnome_keyring() {
+    if !(on_path("dbus-run-session") && on_path("gnome-keyring-daemon")) {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_KEYRING").is_none(),
+            "dbus-run-session and gnome-keyring-daemon are required (apt install dbus gnome-keyring)"
+        );
+        eprintln!("skipped: dbus-run-session or gnome-keyring-daemon not installed");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let output = std::process::Command::new("timeout")
+        .args(["120", "dbus-run-session", "--", "sh", "-c"])
+        .arg(
+            "printf throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
+             && exec \"$0\" --exact inner_secret_service_conformance --ignored --nocapture \
+             --test-threads=1",
+        )
+        .arg(exe)
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_RUNTIME_DIR", home.path())
+        .env("LATCHKEY_KEYRING_INNER", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the inner run failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+}
+
+/// Runs only inside the D-Bus session the test above starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by real_secret_service_round_trip_under_gnome_keyring inside a D-Bus session"]
+async fn inner_secret_service_conformance() {
+    assert!(
+        std::env::var_os("LATCHKEY_KEYRING_INNER").is_some(),
+        "run through real_secret_service_round_trip_under_gnome_keyring"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let store = KeyringStore::open("latchkey-test", state.path(), KeyringFallback::Fail)
+        .await
+        .expect("GNOME Keyring answers on the session bus");
+    assert_eq!(store.fallback_in_use(), None);
+    assert!(
+        !store.describe().contains("unavailable"),
+        "{}",
+        store.describe()
+    );
+    conformance::run(|| Arc::new(store.clone()) as Arc<dyn TokenStore>).await;
+
+    // An ID token far over one keyring entry's 2 KiB chunk: stored in chunks behind a
+    // manifest, read back whole, and replaced by a smaller one without leftovers mattering.
+    let big = "x".repeat(9_000);
+    let tokens = conformance::sample_tokens("big")
+        .with_id_token(Some(latchkey::SecretString::from(big.clone())));
+    store.save("chunked", &tokens).await.unwrap();
+    let loaded = store.load("chunked").await.unwrap().expect("saved");
+    use latchkey::ExposeSecret;
+    assert_eq!(loaded.id_token().unwrap().expose_secret(), big);
+    store
+        .save("chunked", &conformance::sample_tokens("small"))
+        .await
+        .unwrap();
+    let loaded = store.load("chunked").await.unwrap().expect("saved");
+    assert_eq!(loaded.id_token().unwrap().expose_secret(), "id-small");
+    store.delete("chunked").await.unwrap();
+    assert!(store.load("chunked").await.unwrap().is_none());
+}

@@ -89,26 +89,14 @@ impl AuthorizationCode {
 
     /// The authorization URL for one attempt (RFC 6749 §4.1.1, RFC 7636 §4.3).
     fn authorization_request(&self, client_id: &str, redirect_uri: &Url, one: &OneTime) -> Url {
-        let mut url = self.authorization_url.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", client_id)
-                .append_pair("redirect_uri", redirect_uri.as_str());
-            if let Some(scope) = scope_param(&self.scopes) {
-                query.append_pair("scope", &scope);
-            }
-            query
-                .append_pair("state", one.state.expose_secret())
-                .append_pair("nonce", one.nonce.expose_secret())
-                .append_pair("code_challenge", &one.pkce.challenge)
-                .append_pair("code_challenge_method", "S256");
-            for (name, value) in &self.params {
-                query.append_pair(name, value);
-            }
-        }
-        url
+        authorization_request(
+            &self.authorization_url,
+            client_id,
+            redirect_uri,
+            &self.scopes,
+            &self.params,
+            one,
+        )
     }
 
     fn expected(&self, one: &OneTime) -> ExpectedResponse {
@@ -153,10 +141,86 @@ impl AuthorizationCode {
 }
 
 /// The values that live for one login attempt.
-struct OneTime {
-    state: SecretString,
-    nonce: SecretString,
-    pkce: Pkce,
+pub(crate) struct OneTime {
+    pub(crate) state: SecretString,
+    pub(crate) nonce: SecretString,
+    pub(crate) pkce: Pkce,
+}
+
+impl OneTime {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: random_token(),
+            nonce: random_token(),
+            pkce: Pkce::new(),
+        }
+    }
+}
+
+/// The authorization URL for one attempt (RFC 6749 §4.1.1, RFC 7636 §4.3); shared by the
+/// interactive grant and the server-side [`super::WebLogin`].
+pub(crate) fn authorization_request(
+    base: &Url,
+    client_id: &str,
+    redirect_uri: &Url,
+    scopes: &[String],
+    params: &[(String, String)],
+    one: &OneTime,
+) -> Url {
+    let mut url = base.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri.as_str());
+        if let Some(scope) = scope_param(scopes) {
+            query.append_pair("scope", &scope);
+        }
+        query
+            .append_pair("state", one.state.expose_secret())
+            .append_pair("nonce", one.nonce.expose_secret())
+            .append_pair("code_challenge", &one.pkce.challenge)
+            .append_pair("code_challenge_method", "S256");
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+    }
+    url
+}
+
+/// Exchanges an authorization code (RFC 6749 §4.1.3) with the PKCE verifier. The code is
+/// single-use, so the request is never replayed once the server may have seen it.
+pub(crate) async fn exchange_code(
+    client: &OAuthClient,
+    code: &SecretString,
+    redirect_uri: &Url,
+    verifier: &SecretString,
+) -> Result<TokenSet> {
+    client
+        .token_request(
+            "authorization_code",
+            &[
+                ("code", code.expose_secret()),
+                ("redirect_uri", redirect_uri.as_str()),
+                ("code_verifier", verifier.expose_secret()),
+            ],
+            Replay::OnlyIfNotProcessed,
+        )
+        .await
+}
+
+/// Refuses extra authorization parameters that would override the grant's own.
+pub(crate) fn check_params(params: &[(String, String)]) -> Result<()> {
+    match params
+        .iter()
+        .find(|(name, _)| RESERVED.contains(&name.as_str()))
+    {
+        Some((name, _)) => Err(Error::Config(format!(
+            "`params`: `{name}` is set by the grant itself and cannot be overridden"
+        ))),
+        None => Ok(()),
+    }
 }
 
 #[async_trait]
@@ -170,11 +234,7 @@ impl Grant for AuthorizationCode {
     }
 
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
-        let one = OneTime {
-            state: random_token(),
-            nonce: random_token(),
-            pkce: Pkce::new(),
-        };
+        let one = OneTime::new();
         let (code, redirect_uri) = match &self.capturer {
             Some(capturer) => {
                 self.capture(capturer.as_ref(), client.client_id(), &one)
@@ -182,19 +242,8 @@ impl Grant for AuthorizationCode {
             }
             None => self.receive(client.client_id(), &one).await?,
         };
-        // RFC 6749 §4.1.3: the same redirect_uri as in the request; the code is single-use,
-        // so never replay it once the server may have seen it.
-        let tokens = client
-            .token_request(
-                "authorization_code",
-                &[
-                    ("code", code.expose_secret()),
-                    ("redirect_uri", redirect_uri.as_str()),
-                    ("code_verifier", one.pkce.verifier.expose_secret()),
-                ],
-                Replay::OnlyIfNotProcessed,
-            )
-            .await?;
+        // RFC 6749 §4.1.3: the same redirect_uri as in the request.
+        let tokens = exchange_code(client, &code, &redirect_uri, &one.pkce.verifier).await?;
         match &self.id_token_check {
             Some(check) => check.check(&tokens, &one.nonce).await?,
             None if tokens.id_token().is_some() => {
@@ -328,15 +377,7 @@ impl AuthorizationCodeBuilder {
                 self.redirect_uri
             )));
         }
-        if let Some((name, _)) = self
-            .params
-            .iter()
-            .find(|(name, _)| RESERVED.contains(&name.as_str()))
-        {
-            return Err(Error::Config(format!(
-                "`params`: `{name}` is set by the grant itself and cannot be overridden"
-            )));
-        }
+        check_params(&self.params)?;
         if self.timeout.is_zero() {
             return Err(Error::Config("`timeout` must be positive".into()));
         }

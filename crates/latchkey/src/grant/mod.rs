@@ -10,6 +10,7 @@ mod device;
 mod password;
 mod pkce;
 mod refresh_token;
+mod web_login;
 
 use std::fmt;
 
@@ -21,6 +22,7 @@ pub use client_credentials::ClientCredentials;
 pub use device::{DeviceCode, DeviceCodeBuilder, DevicePrompt, DevicePromptCallback};
 pub use password::Password;
 pub use refresh_token::RefreshTokenOnly;
+pub use web_login::{PendingLogin, WebLogin, WebLoginBuilder, WebLoginOutcome};
 
 use crate::client::OAuthClient;
 use crate::error::Result;

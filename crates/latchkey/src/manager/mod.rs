@@ -141,7 +141,7 @@ impl TokenManager {
     pub fn cached_header(&self) -> Option<HeaderValue> {
         let guard = self.inner.current.load();
         let live = guard.as_deref()?;
-        live.fresh_at(self.inner.clock.now())
+        live.fresh_at(self.inner.clock.now_coarse())
             .then(|| live.header.clone())
     }
 

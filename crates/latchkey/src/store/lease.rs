@@ -93,6 +93,7 @@ where
 }
 
 /// Milliseconds since the Unix epoch, for lease expiry shared between processes.
+#[cfg(feature = "sqlite")]
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,0 +1,245 @@
+//! [`WebAuthBuilder`]: every setting of the login routes, checked in `build()`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey::{OAuthClient, OidcProvider, WebLogin};
+use secrecy::{ExposeSecret, SecretSlice};
+use url::Url;
+
+use crate::error::WebAuthError;
+use crate::guard::RateLimiter;
+use crate::session::CookieConfig;
+use crate::store::SessionStore;
+use crate::{Inner, WebAuth};
+
+/// Builds a [`WebAuth`]. Only [`cookie_key`](Self::cookie_key) is required.
+pub struct WebAuthBuilder {
+    provider: OidcProvider,
+    client: OAuthClient,
+    public_url: String,
+    cookie_key: Option<SecretSlice<u8>>,
+    cookie_name: String,
+    store: SessionStore,
+    scopes: Vec<String>,
+    params: Vec<(String, String)>,
+    loopback_development: bool,
+    login_limit: (u32, Duration),
+    session_ttl: Duration,
+    login_ttl: Duration,
+    end_session: bool,
+    refresh_margin: Duration,
+    trust_forwarded_for: bool,
+}
+
+impl WebAuthBuilder {
+    pub(crate) fn new(provider: OidcProvider, client: OAuthClient, public_url: String) -> Self {
+        Self {
+            provider,
+            client,
+            public_url,
+            cookie_key: None,
+            cookie_name: "latchkey_session".into(),
+            store: SessionStore::memory(),
+            scopes: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            params: Vec::new(),
+            loopback_development: false,
+            login_limit: (10, Duration::from_secs(60)),
+            session_ttl: Duration::from_secs(12 * 3600),
+            login_ttl: Duration::from_secs(600),
+            end_session: false,
+            refresh_margin: Duration::from_secs(60),
+            trust_forwarded_for: false,
+        }
+    }
+
+    /// The master key cookies are signed with (HMAC-SHA256 under a key derived by HKDF):
+    /// at least 32 random bytes, the same on every instance that shares sessions.
+    pub fn cookie_key(mut self, key: SecretSlice<u8>) -> Self {
+        self.cookie_key = Some(key);
+        self
+    }
+
+    /// The session cookie's name (default `latchkey_session`); the login cookie is the same
+    /// name with `_login` appended.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Where sessions live (default [`SessionStore::memory`]).
+    pub fn store(mut self, store: SessionStore) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The scopes asked for (default `openid profile email offline_access`; `openid` is
+    /// required for the ID token).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds an authorization request parameter, e.g. `prompt=consent`.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Drops the cookies' `Secure` flag so they work over plain `http://127.0.0.1`.
+    /// Refused unless the public URL is loopback.
+    pub fn loopback_development(mut self, enabled: bool) -> Self {
+        self.loopback_development = enabled;
+        self
+    }
+
+    /// At most `max` logins started per client address per `window` (default 10 per minute).
+    pub fn login_rate_limit(mut self, max: u32, window: Duration) -> Self {
+        self.login_limit = (max, window);
+        self
+    }
+
+    /// How long a session lasts without a new login (default 12 h).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// How long a started login may take (default 10 min).
+    pub fn login_ttl(mut self, ttl: Duration) -> Self {
+        self.login_ttl = ttl;
+        self
+    }
+
+    /// After logout, send the browser to the provider's end-session endpoint (RP-Initiated
+    /// Logout), which comes back to `<public_url>/` (default off: the IdP session stays).
+    pub fn end_session(mut self, enabled: bool) -> Self {
+        self.end_session = enabled;
+        self
+    }
+
+    /// Refresh access tokens this long before they expire (default 60 s).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Rate-limit by the first `X-Forwarded-For` address instead of the peer address. Only
+    /// behind a proxy that sets it; otherwise clients choose their own bucket.
+    pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self
+    }
+
+    /// Checks the settings and builds the routes' state.
+    pub fn build(self) -> Result<WebAuth, WebAuthError> {
+        let public = Url::parse(&self.public_url).map_err(|e| {
+            WebAuthError::Config(format!("public URL `{}` is invalid ({e})", self.public_url))
+        })?;
+        if !matches!(public.scheme(), "http" | "https") || public.host().is_none() {
+            return Err(WebAuthError::Config(format!(
+                "public URL `{public}` must be an http(s) URL with a host"
+            )));
+        }
+        if public.path() != "/" || public.query().is_some() {
+            return Err(WebAuthError::Config(format!(
+                "public URL `{public}` must be an origin only (the routes live under /auth/)"
+            )));
+        }
+        let loopback = latchkey::is_loopback(&public);
+        if public.scheme() == "http" && !loopback {
+            return Err(WebAuthError::Config(format!(
+                "public URL `{public}` must use https (plain http only on loopback)"
+            )));
+        }
+        if self.loopback_development && !loopback {
+            return Err(WebAuthError::Config(
+                "`loopback_development` (cookies without Secure) needs a loopback public URL"
+                    .into(),
+            ));
+        }
+        let key = self.cookie_key.ok_or_else(|| {
+            WebAuthError::Config("a `cookie_key` is required (at least 32 random bytes)".into())
+        })?;
+        if key.expose_secret().len() < 32 {
+            return Err(WebAuthError::Config(
+                "the `cookie_key` must be at least 32 bytes".into(),
+            ));
+        }
+        if self.login_limit.0 == 0 || self.session_ttl.is_zero() || self.login_ttl.is_zero() {
+            return Err(WebAuthError::Config(
+                "the login rate limit and the TTLs must be positive".into(),
+            ));
+        }
+        let metadata = self.provider.metadata();
+        let authorization_endpoint = metadata.authorization_endpoint.clone().ok_or_else(|| {
+            WebAuthError::Config(format!(
+                "the provider {} has no authorization endpoint",
+                metadata.issuer
+            ))
+        })?;
+        let validator = self
+            .provider
+            .id_token_validator(self.client.client_id())?
+            .build()?;
+        let origin = public.origin().ascii_serialization();
+        let mut login = WebLogin::builder(
+            authorization_endpoint.as_str(),
+            format!("{origin}/auth/callback"),
+        )
+        .scopes(self.scopes)
+        .issuer(
+            metadata.issuer.clone(),
+            metadata.authorization_response_iss_parameter_supported,
+        )
+        .id_token_validator(validator);
+        for (name, value) in self.params {
+            login = login.param(name, value);
+        }
+        let cookies = CookieConfig {
+            login_name: format!("{}_login", self.cookie_name),
+            session_name: self.cookie_name,
+            secure: !self.loopback_development,
+            master_key: key,
+        };
+        Ok(WebAuth {
+            inner: Arc::new(Inner {
+                login: login.build()?,
+                client: self.client,
+                provider: self.provider,
+                cookies,
+                store: self.store,
+                origin,
+                session_ttl: self.session_ttl,
+                login_ttl: self.login_ttl,
+                rate: RateLimiter::new(self.login_limit.0, self.login_limit.1),
+                end_session: self.end_session,
+                refresh_margin: self.refresh_margin,
+                trust_forwarded_for: self.trust_forwarded_for,
+                managers: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for WebAuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebAuthBuilder")
+            .field("public_url", &self.public_url)
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("store", &self.store)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}

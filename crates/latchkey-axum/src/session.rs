@@ -1,0 +1,167 @@
+//! Signed cookies and the records they point to.
+//!
+//! Cookies carry only random ids, signed with HMAC-SHA256 (the `cookie` crate's signed jar)
+//! under a key derived from the configured master key, so every instance that shares the key
+//! accepts them. Tokens never leave the server.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use base64::Engine as _;
+use cookie::{Cookie, CookieJar, Key, SameSite};
+use latchkey::IdTokenClaims;
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::WebAuthError;
+
+/// A random id with 256 bits of entropy, URL-safe (43 characters).
+pub(crate) fn random_id() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How cookies are named, signed and flagged.
+#[derive(Clone)]
+pub(crate) struct CookieConfig {
+    pub(crate) session_name: String,
+    pub(crate) login_name: String,
+    pub(crate) secure: bool,
+    pub(crate) master_key: secrecy::SecretSlice<u8>,
+}
+
+impl CookieConfig {
+    /// The signing key. Derived per use (HKDF, microseconds) so that the only long-lived
+    /// copy of the key material stays in a `secrecy` box.
+    fn key(&self) -> Key {
+        Key::derive_from(self.master_key.expose_secret())
+    }
+
+    /// The verified value of cookie `name`; `None` when absent or when its signature fails.
+    pub(crate) fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        let mut jar = CookieJar::new();
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            for cookie in Cookie::split_parse(value.to_owned()).flatten() {
+                if cookie.name() == name {
+                    jar.add_original(cookie);
+                }
+            }
+        }
+        jar.signed(&self.key())
+            .get(name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// A `Set-Cookie` value for `name=value`, signed, HttpOnly, SameSite=Lax, Path=/.
+    pub(crate) fn set(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: Duration,
+    ) -> Result<HeaderValue, WebAuthError> {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key())
+            .add(self.flags(Cookie::new(name.to_owned(), value.to_owned()), max_age));
+        let cookie = jar
+            .get(name)
+            .ok_or_else(|| WebAuthError::Config("cookie signing failed".into()))?;
+        header_value(cookie)
+    }
+
+    /// A `Set-Cookie` value that removes `name`.
+    pub(crate) fn clear(&self, name: &str) -> Result<HeaderValue, WebAuthError> {
+        header_value(&self.flags(Cookie::new(name.to_owned(), ""), Duration::ZERO))
+    }
+
+    fn flags(&self, mut cookie: Cookie<'static>, max_age: Duration) -> Cookie<'static> {
+        cookie.set_http_only(true);
+        cookie.set_secure(self.secure);
+        // Lax: sent on the top-level GET back from the identity provider, never on
+        // cross-site POSTs.
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_path("/");
+        let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        cookie.set_max_age(cookie::time::Duration::seconds(seconds));
+        cookie
+    }
+}
+
+fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, WebAuthError> {
+    HeaderValue::from_str(&cookie.to_string())
+        .map_err(|e| WebAuthError::Config(format!("cookie is not a valid header ({e})")))
+}
+
+/// A login in progress, kept server-side under its id until the callback takes it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PendingRecord {
+    pub(crate) state: String,
+    pub(crate) nonce: String,
+    pub(crate) verifier: String,
+    pub(crate) return_to: String,
+}
+
+/// A signed-in session: who the user is. Its tokens are in the token store.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SessionRecord {
+    pub(crate) claims: IdTokenClaims,
+    /// The raw ID token, kept as the end-session `id_token_hint`.
+    pub(crate) id_token: Option<String>,
+}
+
+/// Serializes a record that holds secrets straight into a secret box.
+pub(crate) fn seal<T: Serialize>(record: &T) -> Result<SecretString, WebAuthError> {
+    serde_json::to_string(record)
+        .map(SecretString::from)
+        .map_err(|e| WebAuthError::Store {
+            backend: "serde",
+            reason: format!("cannot encode a record ({e})"),
+        })
+}
+
+/// Reads back a record written by [`seal`].
+pub(crate) fn open<T: for<'de> Deserialize<'de>>(raw: &SecretString) -> Result<T, WebAuthError> {
+    serde_json::from_str(raw.expose_secret()).map_err(|e| WebAuthError::Store {
+        backend: "serde",
+        // serde_json's message names the position and the expected type, not the data.
+        reason: format!("a stored record is corrupt ({e})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(key: u8) -> CookieConfig {
+        CookieConfig {
+            session_name: "s".into(),
+            login_name: "s_login".into(),
+            secure: true,
+            master_key: vec![key; 64].into(),
+        }
+    }
+
+    fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie.to_str().unwrap().split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(pair).unwrap());
+        headers
+    }
+
+    #[test]
+    fn signed_cookies_round_trip_and_reject_other_keys_and_edits() {
+        let set = config(1).set("s", "abc", Duration::from_secs(60)).unwrap();
+        let text = set.to_str().unwrap();
+        for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=60"] {
+            assert!(text.contains(flag), "{text}");
+        }
+        let headers = request_with(&set);
+        assert_eq!(config(1).read(&headers, "s").as_deref(), Some("abc"));
+        assert_eq!(config(2).read(&headers, "s"), None);
+        let tampered = text.split(';').next().unwrap().replace("abc", "abd");
+        let mut edited = HeaderMap::new();
+        edited.insert(header::COOKIE, HeaderValue::from_str(&tampered).unwrap());
+        assert_eq!(config(1).read(&edited, "s"), None);
+    }
+}

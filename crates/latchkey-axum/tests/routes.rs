@@ -1,0 +1,389 @@
+//! The `/auth/*` routes through `tower::ServiceExt::oneshot`, against the real IdP fixture
+//! (logins are driven through its real login and consent forms by the scripted person).
+
+mod support;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use latchkey_testkit::Idp;
+use serde_json::{Value, json};
+use support::*;
+
+async fn status(app: &axum::Router, jar: &Jar) -> Value {
+    let (response, body) = send(app, request("GET", "/auth/status", jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn full_login_shows_the_user_and_logout_revokes_and_clears() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    assert_eq!(status(&app, &Jar::default()).await["authenticated"], false);
+
+    let jar = log_in(&idp, &app).await;
+    let shown = status(&app, &jar).await;
+    assert_eq!(shown["authenticated"], true, "{shown}");
+    assert_eq!(shown["sub"], "alice");
+    assert_eq!(shown["name"], "Alice Example");
+    assert_eq!(shown["email"], "alice@example.org");
+    assert!(
+        !shown.to_string().contains("token"),
+        "no token in status: {shown}"
+    );
+
+    let (_, name) = send(&app, request("GET", "/whoami", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(name, "Alice Example");
+    let (response, info) = send(&app, request("GET", "/auth/userinfo", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::OK, "{info}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&info).unwrap()["sub"],
+        "alice"
+    );
+    let (_, access_token) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    assert!(idp.is_active(&access_token).await);
+    let counters = idp.counters().await;
+    assert_eq!(counters.token("authorization_code"), 1);
+
+    let (response, body) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location(&response), "/");
+    let mut after = jar.clone();
+    after.absorb(&response);
+    assert!(
+        after.get("latchkey_session").is_none(),
+        "the cookie is cleared"
+    );
+    // The old cookie is dead too: the session is gone server-side.
+    assert_eq!(status(&app, &jar).await["authenticated"], false);
+    let (response, _) = send(&app, request("GET", "/whoami", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !idp.is_active(&access_token).await,
+        "the tokens were revoked"
+    );
+    assert!(idp.counters().await.endpoint("revocation") >= 1);
+}
+
+#[tokio::test]
+async fn end_session_logout_redirects_to_the_idp() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp).await.end_session(true).build().unwrap();
+    let app = app(&auth);
+    let jar = log_in(&idp, &app).await;
+    let (response, _) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    let target = url::Url::parse(&location(&response)).unwrap();
+    assert!(
+        target.as_str().starts_with(&idp.url("/session/end")),
+        "{target}"
+    );
+    let query: std::collections::HashMap<_, _> = target.query_pairs().into_owned().collect();
+    assert_eq!(query["post_logout_redirect_uri"], format!("{ORIGIN}/"));
+    assert!(query.contains_key("id_token_hint"));
+}
+
+#[tokio::test]
+async fn a_callback_with_another_state_is_rejected() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let mut callback = login_until_callback(&idp, &app, &mut jar).await;
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, "forged".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    callback.query_pairs_mut().clear().extend_pairs(pairs);
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("state"), "{body}");
+    assert_eq!(
+        idp.counters().await.token("authorization_code"),
+        0,
+        "no code exchange"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_rejected() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    let (first, _) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let (again, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("already completed"), "{body}");
+    assert_eq!(
+        idp.counters().await.token("authorization_code"),
+        1,
+        "the code was used once"
+    );
+}
+
+#[tokio::test]
+async fn a_callback_without_the_login_cookie_is_rejected() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &Jar::default(), [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("login cookie is missing"), "{body}");
+    assert_eq!(idp.counters().await.token("authorization_code"), 0);
+}
+
+#[tokio::test]
+async fn tampered_cookies_are_rejected() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    let mut tampered = jar.clone();
+    for (_, value) in &mut tampered.0 {
+        // Flip the last character of the signed value (the id), keeping the MAC.
+        let last = value.pop().unwrap();
+        value.push(if last == 'A' { 'B' } else { 'A' });
+    }
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &tampered, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("signature is invalid"), "{body}");
+
+    // A session cookie signed with another key is not a session.
+    let signed_in = log_in(&idp, &app).await;
+    let other = builder(&idp)
+        .await
+        .cookie_key(vec![1u8; 64].into())
+        .build()
+        .unwrap();
+    let other_app = support::app(&other);
+    assert_eq!(status(&other_app, &signed_in).await["authenticated"], false);
+    let mut forged = signed_in.clone();
+    for (_, value) in &mut forged.0 {
+        value.insert(0, 'x');
+    }
+    assert_eq!(status(&app, &forged).await["authenticated"], false);
+    assert_eq!(status(&app, &signed_in).await["authenticated"], true);
+}
+
+#[tokio::test]
+async fn return_to_must_be_a_local_path() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    for evil in [
+        "https://evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "%2F%2Fevil.example",
+        "javascript:alert(1)",
+    ] {
+        let uri = format!("/auth/login?return_to={evil}");
+        let (response, body) =
+            send(&app, request("GET", &uri, &Jar::default(), [10, 0, 0, 2])).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{evil}: {body}");
+        assert!(body.contains("return_to"), "{body}");
+    }
+    let (response, _) = send(
+        &app,
+        request(
+            "GET",
+            "/auth/login?return_to=/reports%3Fid%3D7",
+            &Jar::default(),
+            [10, 0, 0, 2],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_address() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp)
+        .await
+        .login_rate_limit(3, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    for _ in 0..3 {
+        let (response, _) = send(
+            &app,
+            request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 3]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(response.headers().contains_key("retry-after"));
+    let (response, _) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 4]),
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "another address has its own budget"
+    );
+}
+
+#[tokio::test]
+async fn state_changing_routes_need_the_same_origin() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let jar = log_in(&idp, &app).await;
+    for path in ["/auth/logout", "/auth/refresh"] {
+        let mut cross = request("POST", path, &jar, [10, 0, 0, 1]);
+        cross
+            .headers_mut()
+            .insert("origin", "http://evil.example".parse().unwrap());
+        let (response, body) = send(&app, cross).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}: {body}");
+        let mut none = request("POST", path, &jar, [10, 0, 0, 1]);
+        none.headers_mut().remove("origin");
+        let (response, _) = send(&app, none).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without Origin"
+        );
+    }
+    assert_eq!(
+        status(&app, &jar).await["authenticated"],
+        true,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn refresh_route_renews_the_access_token_once() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let jar = log_in(&idp, &app).await;
+    let (_, before) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    let (response, body) = send(&app, request("POST", "/auth/refresh", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    let (_, after) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    assert_ne!(before, after);
+    assert_eq!(idp.counters().await.token("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn the_extractor_refreshes_an_expiring_token_once_for_concurrent_requests() {
+    let idp = Idp::start().await;
+    // Access tokens live 4 s; the refresh margin is capped at half of that.
+    idp.set_ttl(json!({ "AccessToken": 4 })).await;
+    let (_, app) = memory_app(&idp).await;
+    let jar = log_in(&idp, &app).await;
+    let (_, first) = send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    // Wait until the token is inside the margin (this is a correctness test, not a timing
+    // one: any wait between 2 s and 4 s works).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let requests = (0..8).map(|_| send(&app, request("GET", "/token", &jar, [10, 0, 0, 1])));
+    let answers = futures::future::join_all(requests).await;
+    let fresh: std::collections::HashSet<_> = answers.into_iter().map(|(_, t)| t).collect();
+    assert_eq!(fresh.len(), 1, "every request got the same new token");
+    assert!(!fresh.contains(&first));
+    assert_eq!(
+        idp.counters().await.token("refresh_token"),
+        1,
+        "one refresh"
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_has_the_right_flags() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    let (response, _) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("latchkey_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    // Loopback development mode is the only way to drop `Secure`.
+    assert!(!session.contains("Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn the_builder_refuses_unsafe_settings() {
+    let idp = Idp::start().await;
+    let provider = latchkey::OidcProvider::discover(idp.issuer())
+        .await
+        .unwrap();
+    let client = provider.client_builder("web-app").build().unwrap();
+    let base = |url: &str| {
+        latchkey_axum::WebAuth::builder(provider.clone(), client.clone(), url).cookie_key(key())
+    };
+    let refused = |result: Result<latchkey_axum::WebAuth, latchkey_axum::WebAuthError>| {
+        result.expect_err("must be refused").to_string()
+    };
+    assert!(refused(base("http://app.example").build()).contains("https"));
+    assert!(
+        refused(
+            base("https://app.example")
+                .loopback_development(true)
+                .build()
+        )
+        .contains("loopback")
+    );
+    assert!(refused(base("https://app.example/app").build()).contains("origin only"));
+    assert!(
+        refused(
+            latchkey_axum::WebAuth::builder(
+                provider.clone(),
+                client.clone(),
+                "https://app.example"
+            )
+            .cookie_key(vec![1u8; 16].into())
+            .build()
+        )
+        .contains("32 bytes")
+    );
+    let secure = base("https://app.example").build().unwrap();
+    assert_eq!(secure.origin(), "https://app.example");
+}

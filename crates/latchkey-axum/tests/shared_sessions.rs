@@ -1,0 +1,72 @@
+//! Two instances of an app (two routers, same cookie key) behind one real Redis session
+//! store: a login on one is a session on the other, and a logout on either ends it for both.
+#![cfg(feature = "redis")]
+
+mod support;
+
+use axum::http::StatusCode;
+use latchkey_axum::SessionStore;
+use latchkey_testkit::{Idp, RedisServer};
+use serde_json::Value;
+use support::*;
+
+async fn instance(idp: &Idp, redis: &RedisServer) -> axum::Router {
+    let store = SessionStore::redis(&redis.url()).await.expect("redis");
+    let auth = builder(idp).await.store(store).build().unwrap();
+    app(&auth)
+}
+
+async fn authenticated(app: &axum::Router, jar: &Jar) -> bool {
+    let (_, body) = send(app, request("GET", "/auth/status", jar, [10, 0, 0, 1])).await;
+    serde_json::from_str::<Value>(&body).unwrap()["authenticated"] == true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_one_instance_is_a_session_on_the_other() {
+    let idp = Idp::start().await;
+    let redis = RedisServer::start();
+    let (one, two) = (instance(&idp, &redis).await, instance(&idp, &redis).await);
+
+    // The login starts on one instance and its callback lands on the other.
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &one, &mut jar).await;
+    let (response, body) = send(
+        &two,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    // The login state is single-use across instances too.
+    let (replay, _) = send(
+        &one,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    jar.absorb(&response);
+
+    assert!(authenticated(&one, &jar).await);
+    assert!(authenticated(&two, &jar).await);
+    let (_, name) = send(&one, request("GET", "/whoami", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(name, "Alice Example");
+
+    // A refresh asked of both instances runs once: the second finds the first one's result
+    // in Redis under the refresh lock (and never replays the rotated refresh token, which the
+    // IdP would punish by revoking the whole grant).
+    for app in [&one, &two] {
+        let (response, body) =
+            send(app, request("POST", "/auth/refresh", &jar, [10, 0, 0, 1])).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+    }
+    assert_eq!(idp.counters().await.token("refresh_token"), 1);
+    let (_, token_one) = send(&one, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    let (_, token_two) = send(&two, request("GET", "/token", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(token_one, token_two);
+    assert!(idp.is_active(&token_two).await);
+
+    // Logging out on two ends the session on one as well.
+    let (response, _) = send(&two, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(!authenticated(&one, &jar).await);
+    assert!(!idp.is_active(&token_two).await, "revoked at logout");
+}

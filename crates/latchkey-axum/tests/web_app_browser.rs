@@ -1,0 +1,219 @@
+//! The example web app (`examples/web_app.rs`, run in-process on an ephemeral loopback port)
+//! driven end to end by a real headless Chromium through chromedriver, against the IdP
+//! fixture: click "Sign in", fill the IdP's login form, consent, land back signed in with the
+//! user's name, call the protected API, sign out. A screenshot of the signed-in page is saved
+//! as `target/artifacts/web-app.png`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; without them the test says why and passes
+//! vacuously.
+
+#[allow(dead_code, clippy::print_stdout)]
+#[path = "../examples/web_app.rs"]
+mod web_app;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use latchkey_testkit::Idp;
+use latchkey_testkit::clients::{ALICE, WEB_APP};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// chromedriver on a free loopback port, killed when dropped.
+struct Driver {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+async fn start_chromedriver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("{url}/status")).send().await
+            && response.status().is_success()
+        {
+            return Driver { _child: child, url };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not become ready on port {port}");
+}
+
+async fn chromium(driver: &Driver, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1000,700",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("webdriver HTTP connector")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+/// Starts the example app on a free loopback port; returns its origin.
+async fn start_example(idp: &Idp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bind = listener.local_addr().unwrap();
+    let origin = format!("http://{bind}");
+    let config = web_app::Config {
+        issuer: idp.issuer().to_owned(),
+        client_id: WEB_APP.0.to_owned(),
+        client_secret: WEB_APP.1.to_owned().into(),
+        bind,
+        public_url: origin.clone(),
+        cookie_key: vec![9u8; 32].into(),
+        prompt: Some("consent".into()),
+        redis_url: None,
+    };
+    let app = web_app::app(config).await.expect("the example app");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    origin
+}
+
+fn artifact(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` to click: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(tool).exists() {
+            eprintln!(
+                "\n!!! SKIPPING web_app_browser: {tool} is missing. Install Debian's `chromium` \
+                 and `chromium-driver` (scripts/test.sh does) to run the real-browser test.\n"
+            );
+            return;
+        }
+    }
+    let idp = Idp::start().await;
+    let origin = start_example(&idp).await;
+    let driver = start_chromedriver().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = chromium(&driver, profile.path()).await;
+
+    browser.goto(&format!("{origin}/")).await.unwrap();
+    assert_eq!(text_of(&browser, "#status").await, "Not signed in.");
+    click(&browser, "#login").await;
+
+    // The IdP's own login form, then its consent form.
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("input[name=login]"))
+        .await
+        .expect("the IdP login form")
+        .send_keys(ALICE.0)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(ALICE.1)
+        .await
+        .unwrap();
+    click(&browser, "button[type=submit]").await;
+    browser
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("input[name=prompt][value=consent]"))
+        .await
+        .expect("the IdP consent form");
+    click(&browser, "button[type=submit]").await;
+
+    // Back at the app, signed in.
+    assert_eq!(text_of(&browser, "#name").await, "Alice Example");
+    let landed = browser.current_url().await.unwrap();
+    assert_eq!(landed.as_str(), format!("{origin}/"));
+    let screenshot = browser.screenshot().await.unwrap();
+    std::fs::write(artifact("web-app.png"), &screenshot).unwrap();
+    assert!(screenshot.starts_with(b"\x89PNG"));
+    // The session cookie is not readable by scripts (HttpOnly).
+    let script_cookies = browser
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    assert_eq!(script_cookies, json!(""));
+
+    click(&browser, "#call-api").await;
+    let answer = text_of(&browser, "#api-result").await;
+    assert!(
+        answer.contains("200 OK: Hello, Alice Example! (sub alice)"),
+        "{answer}"
+    );
+    std::fs::write(
+        artifact("web-app-api.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    click(&browser, "#back").await;
+    click(&browser, "#logout").await;
+    assert_eq!(text_of(&browser, "#status").await, "Not signed in.");
+    assert!(
+        idp.counters().await.endpoint("revocation") >= 1,
+        "logout revoked"
+    );
+    browser.close().await.unwrap();
+}
