@@ -105,7 +105,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Add a profile.
-    Add(ProfileAdd),
+    Add(Box<ProfileAdd>),
     /// List the profiles (`*` marks the default).
     List,
     /// Show a profile as TOML (literal secrets redacted).
