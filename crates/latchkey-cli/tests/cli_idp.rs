@@ -174,6 +174,39 @@ async fn client_credentials_token_is_reused_from_the_file_store() {
     );
     let header = ok(&world.run(&["header"], &env).await);
     assert_eq!(header, format!("Authorization: Bearer {first}"));
+
+    // The same with the SQLite store.
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "svc-db",
+                "--auth",
+                "client-credentials",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                SVC_POST.0,
+                "--client-secret-env",
+                "SVC_SECRET",
+                "--client-auth",
+                "client_secret_post",
+                "--store",
+                "sqlite",
+            ],
+            &[],
+        )
+        .await);
+    let a = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
+    let b = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
+    assert_eq!(a, b);
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        2,
+        "one request for the sqlite profile"
+    );
+    assert!(world.state.join("tokens.sqlite").exists());
 }
 
 #[tokio::test]
