@@ -19,7 +19,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// No warnings or logs on stderr (errors and progress still show).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
