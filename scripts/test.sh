@@ -26,6 +26,6 @@ fi
 
 # The fixture's own self-test first: if the identity provider is broken, say so plainly.
 node tests/idp/selftest.mjs
-# The keyring test must not skip here: the programs it needs were just installed.
-export LATCHKEY_REQUIRE_KEYRING=1
+# The keyring and browser tests must not skip here: what they need was just installed.
+export LATCHKEY_REQUIRE_KEYRING=1 LATCHKEY_REQUIRE_BROWSER=1
 cargo test --workspace --all-features "$@"

@@ -124,8 +124,13 @@ pub(crate) fn seal<T: Serialize>(record: &T) -> Result<SecretString, WebAuthErro
 pub(crate) fn open<T: for<'de> Deserialize<'de>>(raw: &SecretString) -> Result<T, WebAuthError> {
     serde_json::from_str(raw.expose_secret()).map_err(|e| WebAuthError::Store {
         backend: "serde",
-        // serde_json's message names the position and the expected type, not the data.
-        reason: format!("a stored record is corrupt ({e})"),
+        // Only the kind and position: serde's message can quote values (an ID token).
+        reason: format!(
+            "a stored record is corrupt ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
     })
 }
 

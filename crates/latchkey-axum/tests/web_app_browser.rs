@@ -5,7 +5,7 @@
 //! as `target/artifacts/web-app.png`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says why and passes
-//! vacuously.
+//! vacuously, unless `LATCHKEY_REQUIRE_BROWSER` is set (as the test command does).
 
 #[allow(dead_code, clippy::print_stdout)]
 #[path = "../examples/web_app.rs"]
@@ -139,6 +139,11 @@ async fn click(browser: &Client, css: &str) {
 async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
     for tool in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(tool).exists() {
+            // scripts/test.sh installs the browser and sets this: there, a skip is a failure.
+            assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_none(),
+                "{tool} is missing (apt install chromium chromium-driver)"
+            );
             eprintln!(
                 "\n!!! SKIPPING web_app_browser: {tool} is missing. Install Debian's `chromium` \
                  and `chromium-driver` (scripts/test.sh does) to run the real-browser test.\n"

@@ -76,11 +76,16 @@ impl Middleware for AuthMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         // Cloned before credentials are applied; `None` when the body is a stream.
         let replay = request.try_clone();
+        let original_url = request.url().clone();
         let sent = authenticate(&*self.auth, &mut request)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
         let sent_url = request.url().clone();
-        let response = next.clone().run(request, extensions).await?;
+        let response = next
+            .clone()
+            .run(request, extensions)
+            .await
+            .map_err(|err| scrub(err, &original_url, &sent_url))?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -100,6 +105,24 @@ impl Middleware for AuthMiddleware {
             return Ok(response);
         }
         tracing::debug!("401: credentials renewed, retrying once");
-        next.run(retry, extensions).await
+        let retry_url = retry.url().clone();
+        next.run(retry, extensions)
+            .await
+            .map_err(|err| scrub(err, &original_url, &retry_url))
+    }
+}
+
+/// A transport error names the URL it failed on; with query-parameter credentials that URL
+/// holds the secret, so the error shows the URL as the caller wrote it instead.
+fn scrub(
+    err: reqwest_middleware::Error,
+    original_url: &reqwest::Url,
+    sent_url: &reqwest::Url,
+) -> reqwest_middleware::Error {
+    match err {
+        reqwest_middleware::Error::Reqwest(err) if sent_url != original_url => {
+            reqwest_middleware::Error::Reqwest(err.with_url(original_url.clone()))
+        }
+        other => other,
     }
 }

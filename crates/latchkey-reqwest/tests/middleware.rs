@@ -163,3 +163,101 @@ async fn static_credentials_and_query_parameters() {
     );
     assert_eq!(api.seen.lock().unwrap().len(), 1);
 }
+
+async fn always_401(State(api): State<Api>, headers: HeaderMap) -> StatusCode {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    api.seen.lock().unwrap().push(auth);
+    StatusCode::UNAUTHORIZED
+}
+
+#[tokio::test]
+async fn an_api_that_keeps_rejecting_gets_exactly_one_retry() {
+    let idp = Idp::start().await;
+    let api = Api::default();
+    let app = axum::Router::new()
+        .route("/never", get(always_401))
+        .with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = client(AuthMiddleware::new(manager(&idp)));
+
+    let response = http
+        .get(format!("http://{addr}/never"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "the second 401 is returned, not retried"
+    );
+    assert_eq!(api.seen.lock().unwrap().len(), 2, "one attempt, one retry");
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        2,
+        "first token, one renewal"
+    );
+}
+
+/// A middleware placed after ours, to look at the request as it goes on the wire.
+struct Inspect(Arc<Mutex<Option<bool>>>);
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for Inspect {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let sensitive = request
+            .headers()
+            .get("authorization")
+            .map(|v| v.is_sensitive());
+        *self.0.lock().unwrap() = sensitive;
+        next.run(request, extensions).await
+    }
+}
+
+#[tokio::test]
+async fn the_authorization_header_is_marked_sensitive() {
+    let api = Api::default();
+    let base = serve(api.clone()).await;
+    let seen = Arc::new(Mutex::new(None));
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(StaticAuth::Bearer(SecretString::from(
+            "static",
+        ))))
+        .with(Inspect(seen.clone()))
+        .build();
+    http.get(format!("{base}/data")).send().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(true));
+}
+
+#[tokio::test]
+async fn a_transport_error_does_not_show_query_credentials() {
+    // A port nothing listens on: bound, then closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let http = client(AuthMiddleware::new(StaticAuth::query_params([(
+        "api_key",
+        SecretString::from("k-secret-123"),
+    )])));
+    let err = http
+        .get(format!("http://{addr}/q?page=2"))
+        .send()
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("k-secret-123"), "{shown}");
+    assert!(
+        shown.contains("page=2"),
+        "the caller's own URL is still named: {shown}"
+    );
+}

@@ -55,6 +55,11 @@ async fn start_chromedriver() -> Driver {
 async fn headless_chromium_logs_in_through_the_loopback_receiver() {
     for tool in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(tool).exists() {
+            // scripts/test.sh installs the browser and sets this: there, a skip is a failure.
+            assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_none(),
+                "{tool} is missing (apt install chromium chromium-driver)"
+            );
             eprintln!(
                 "\n!!! SKIPPING login_browser: {tool} is missing. Install Debian's `chromium` \
                  and `chromium-driver` (scripts/test.sh does) to run the real-browser login test.\n"

@@ -51,6 +51,22 @@ async fn refresh_with_rotation_persists_the_new_refresh_token_and_the_old_one_is
         "the store holds the rotated token"
     );
     assert!(stored.same_access_token(&second));
+
+    // Presented at the token endpoint, the old refresh token is refused. Done last: the
+    // fixture's reuse detection then revokes the whole grant, as providers do.
+    let response = reqwest::Client::new()
+        .post(idp.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", old_refresh.as_str()),
+            ("client_id", latchkey_testkit::clients::PW_CLIENT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
 }
 
 #[tokio::test]

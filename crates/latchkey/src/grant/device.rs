@@ -26,6 +26,9 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// Polling never waits longer than this between requests, whatever the provider asks.
 const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// Device codes live minutes in practice (RFC 8628 examples: 1800 s); a larger
+/// `expires_in` is capped to this.
+const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// What the user must see to approve the login on another device.
 #[derive(Debug, Clone)]
@@ -147,7 +150,11 @@ fn parse_device_authorization(
     let verification_uri = text("verification_uri")
         .or_else(|| text("verification_url"))
         .ok_or("no `verification_uri`")?;
-    let expires_in = seconds("expires_in").ok_or("no `expires_in`")?;
+    // Capped: a provider's absurd `expires_in` must not overflow the deadline arithmetic,
+    // and no device code lives longer than a day in practice.
+    let expires_in = seconds("expires_in")
+        .ok_or("no `expires_in`")?
+        .min(MAX_DEVICE_CODE_LIFETIME.as_secs());
     let interval = seconds("interval")
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_INTERVAL);
@@ -177,7 +184,9 @@ impl Grant for DeviceCode {
         let started = tokio::time::Instant::now();
         let (device_code, prompt, mut interval) = self.authorize(client).await?;
         interval = interval.min(MAX_INTERVAL);
-        let deadline = started + prompt.expires_in;
+        let deadline = started
+            .checked_add(prompt.expires_in)
+            .unwrap_or_else(|| started + MAX_DEVICE_CODE_LIFETIME);
         (self.prompt)(&prompt);
         loop {
             // RFC 8628 §3.5: wait `interval` before every request, the first included.
@@ -344,6 +353,15 @@ mod tests {
             prompt.verification_uri_complete.as_deref(),
             Some("https://x/device?user_code=U")
         );
+    }
+
+    #[test]
+    fn a_huge_expires_in_is_capped_instead_of_overflowing_the_deadline() {
+        let body = br#"{"device_code":"dc","user_code":"U","verification_uri":"https://x/device","expires_in":18446744073709551615}"#;
+        let (_, prompt, _) = parse_device_authorization(body).unwrap();
+        assert_eq!(prompt.expires_in, MAX_DEVICE_CODE_LIFETIME);
+        let started = tokio::time::Instant::now();
+        assert!(started.checked_add(prompt.expires_in).is_some());
     }
 
     #[test]

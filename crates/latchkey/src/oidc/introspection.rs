@@ -65,7 +65,11 @@ pub(crate) async fn introspect(
     serde_json::from_slice(&response.body).map_err(|e| {
         OidcError::InvalidDocument {
             url: DisplayUrl::new(url),
-            reason: format!("not an introspection response ({e})"),
+            // Only where and what kind: serde's message can quote values from the body.
+            reason: format!(
+                "not an introspection response ({})",
+                crate::store::record::strip_content(&e)
+            ),
         }
         .into()
     })

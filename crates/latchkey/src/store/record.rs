@@ -105,7 +105,7 @@ pub fn decode(bytes: &[u8]) -> Result<TokenSet, String> {
 }
 
 /// serde_json messages can quote an unexpected string value; keep only the position.
-fn strip_content(e: &serde_json::Error) -> String {
+pub(crate) fn strip_content(e: &serde_json::Error) -> String {
     format!(
         "{:?} error at line {} column {}",
         e.classify(),
