@@ -248,7 +248,7 @@ fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
     SchemeError::Invalid {
         line: err.line(),
         column: err.column(),
-        reason: scrubbed_reason(&err),
+        reason: scrubbed_reason(err),
     }
 }
 
