@@ -19,7 +19,7 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// No warnings or logs on stderr (errors and progress still show).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
@@ -105,7 +105,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Add a profile.
-    Add(ProfileAdd),
+    Add(Box<ProfileAdd>),
     /// List the profiles (`*` marks the default).
     List,
     /// Show a profile as TOML (literal secrets redacted).

@@ -37,3 +37,15 @@ pub fn rfc3339(at: std::time::SystemTime) -> String {
         .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
         .unwrap_or_else(|_| "invalid-time".into())
 }
+
+/// An error and its causes on one line (reqwest's own message is only "error sending request").
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

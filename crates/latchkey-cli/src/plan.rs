@@ -99,7 +99,7 @@ impl Plan {
         let mut profile = cli.profile;
         let command = match cli.command {
             args::Command::Profile(p) => match p {
-                ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(add)?),
+                ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
                 ProfileCommand::List => Cmd::ProfileList,
                 ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
                 ProfileCommand::Remove { name } => Cmd::ProfileRemove(name),

@@ -398,3 +398,84 @@ fn usage_errors_exit_2_and_completions_work() {
         .clone();
     assert!(text(&out.stdout).contains("latchkey"));
 }
+
+#[test]
+fn literal_secrets_work_but_are_warned_about() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "[profiles.lit]\nauth = \"bearer\"\ntoken = \"literal-tok\"\n",
+    );
+    let out = world
+        .cmd()
+        .args(["-p", "lit", "token"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(text(&out.stdout), "literal-tok\n");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("literal secret") && !err.contains("literal-tok"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_passes_the_token_and_the_exit_status() {
+    let world = World::new();
+    let out = world
+        .cmd()
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$LATCHKEY_TOKEN|$LATCHKEY_AUTHORIZATION\"; exit 7",
+        ])
+        .env("LATCHKEY_URL", "https://api.example.org")
+        .env("LATCHKEY_TOKEN", "tok-9")
+        .assert()
+        .code(7)
+        .get_output()
+        .clone();
+    assert_eq!(text(&out.stdout), "tok-9|Bearer tok-9\n");
+}
+
+#[test]
+fn a_preset_fills_the_endpoints() {
+    let world = World::new();
+    // The dhis2 preset derives its OAuth2 endpoints from base_url; nothing listens on port 9,
+    // so only the clock check (which needs the server) warns.
+    world
+        .cmd()
+        .args([
+            "profile",
+            "add",
+            "d2",
+            "--auth",
+            "client-credentials",
+            "--preset",
+            "dhis2",
+            "--base-url",
+            "http://127.0.0.1:9/dhis",
+            "--client-id",
+            "c",
+            "--client-secret-env",
+            "D2_SECRET",
+            "--default",
+        ])
+        .assert()
+        .success();
+    let out = world
+        .cmd()
+        .arg("doctor")
+        .env("D2_SECRET", "s")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let report = text(&out.stdout);
+    assert!(report.contains("127.0.0.1:9/dhis/oauth2/token"), "{report}");
+    snapshot!(world, "doctor_dhis2_preset", report);
+}

@@ -174,6 +174,39 @@ async fn client_credentials_token_is_reused_from_the_file_store() {
     );
     let header = ok(&world.run(&["header"], &env).await);
     assert_eq!(header, format!("Authorization: Bearer {first}"));
+
+    // The same with the SQLite store.
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "svc-db",
+                "--auth",
+                "client-credentials",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                SVC_POST.0,
+                "--client-secret-env",
+                "SVC_SECRET",
+                "--client-auth",
+                "client_secret_post",
+                "--store",
+                "sqlite",
+            ],
+            &[],
+        )
+        .await);
+    let a = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
+    let b = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
+    assert_eq!(a, b);
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        2,
+        "one request for the sqlite profile"
+    );
+    assert!(world.state.join("tokens.sqlite").exists());
 }
 
 #[tokio::test]
@@ -275,4 +308,71 @@ async fn credential_kubectl_and_doctor() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[tokio::test]
+async fn browser_login_without_a_browser_prints_the_url_and_receives_the_redirect() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "web",
+                "--auth",
+                "authorization-code",
+                "--issuer",
+                idp.issuer(),
+                "--client-id",
+                NATIVE_APP,
+                "--scope",
+                "openid offline_access",
+                "--default",
+            ],
+            &[],
+        )
+        .await);
+    let mut login = world.tokio_cmd();
+    login
+        .args(["login", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the CLI printed the login URL")
+            .unwrap()
+            .expect("stderr ended before a URL");
+        if let Some(url) = line
+            .split_whitespace()
+            .find(|w| w.contains("code_challenge="))
+        {
+            break url::Url::parse(url).unwrap();
+        }
+    };
+    let agent = latchkey_testkit::person::UserAgent::new();
+    let redirect = agent
+        .log_in_and_consent(&url, idp.issuer(), ALICE)
+        .await
+        .expect_err("the IdP redirects to the CLI's loopback receiver");
+    assert!(
+        redirect.as_str().starts_with("http://127.0.0.1:"),
+        "{redirect}"
+    );
+    let page = agent.get(&redirect).await;
+    assert!(page.status.is_success(), "{}", page.body);
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success(), "{rest}");
+    assert!(rest.contains("as `alice` (ID token verified)"), "{rest}");
+    let status: Value =
+        serde_json::from_str(&ok(&world.run(&["status", "--json"], &[]).await)).unwrap();
+    assert_eq!(status["subject"], "alice");
+    assert_eq!(status["valid"], true);
 }

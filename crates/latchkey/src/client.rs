@@ -158,7 +158,7 @@ impl OAuthClient {
                 error,
                 description,
                 uri,
-            }) => Err(Error::Provider(ProviderError {
+            }) => Err(Error::from(ProviderError {
                 endpoint: DisplayUrl::new(url),
                 status: status.as_u16(),
                 error,
@@ -270,7 +270,7 @@ impl RawResponse {
                 error,
                 description,
                 uri,
-            }) => Error::Provider(ProviderError {
+            }) => Error::from(ProviderError {
                 endpoint: DisplayUrl::new(url),
                 status: self.status.as_u16(),
                 error,

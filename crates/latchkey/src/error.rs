@@ -15,8 +15,11 @@ use crate::store::StoreError;
 #[non_exhaustive]
 pub enum Error {
     /// The identity provider answered with an OAuth error (RFC 6749 §5.2).
+    ///
+    /// Boxed, like the profile error, so `Result<HeaderValue>` stays small: the fast path
+    /// returns one, and every byte of it is copied on every call.
     #[error(transparent)]
-    Provider(#[from] ProviderError),
+    Provider(Box<ProviderError>),
 
     /// The identity provider could not be reached, or the connection broke.
     #[error("could not reach {url}: {detail}")]
@@ -81,7 +84,7 @@ pub enum Error {
 
     /// A profile could not be read, selected or resolved.
     #[error(transparent)]
-    Profile(#[from] crate::profile::ProfileError),
+    Profile(Box<crate::profile::ProfileError>),
 
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
@@ -90,6 +93,18 @@ pub enum Error {
     /// A bug or a runtime failure inside latchkey (for example a panicked refresh task).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<ProviderError> for Error {
+    fn from(err: ProviderError) -> Self {
+        Error::Provider(Box::new(err))
+    }
+}
+
+impl From<crate::profile::ProfileError> for Error {
+    fn from(err: crate::profile::ProfileError) -> Self {
+        Error::Profile(Box::new(err))
+    }
 }
 
 /// An OAuth error response from the identity provider (RFC 6749 §5.2).

@@ -248,7 +248,22 @@ fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
     SchemeError::Invalid {
         line: err.line(),
         column: err.column(),
-        reason: err.to_string(),
+        reason: scrubbed_reason(err),
+    }
+}
+
+/// serde's message without the values it may quote: `invalid type: string "s3cret",
+/// expected u16` names a secret when a field holds the wrong type.
+fn scrubbed_reason(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let text = text.split(" at line ").next().unwrap_or_default();
+    if text.starts_with("invalid type") || text.starts_with("invalid value") {
+        match text.split_once(", expected ") {
+            Some((_, expected)) => format!("a value has the wrong type (expected {expected})"),
+            None => "a value has the wrong type".to_owned(),
+        }
+    } else {
+        text.to_owned()
     }
 }
 
@@ -339,5 +354,17 @@ mod tests {
         // The OAuth 2 variant builds a manager without contacting the IdP.
         assert!(schemes[4].static_auth().unwrap().is_none());
         assert!(schemes[4].authenticator().is_ok());
+    }
+
+    #[test]
+    fn a_wrongly_typed_secret_is_not_quoted_in_the_error() {
+        let err = AuthScheme::from_json(
+            r#"{"type":"http-basic","username":"admin","password":987654321}"#,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("987654321"), "{shown}");
+        assert!(shown.contains("wrong type"), "{shown}");
     }
 }

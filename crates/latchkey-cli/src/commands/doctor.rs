@@ -189,7 +189,7 @@ async fn clock(r: &mut Report, url: url::Url) {
                 format!(
                     "cannot reach {}: {}",
                     latchkey::DisplayUrl::new(&url),
-                    e.without_url()
+                    output::error_chain(&e.without_url())
                 ),
                 "check that the identity provider is running and reachable",
             );

@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
                 format!(
                     "request to {} failed: {}",
                     latchkey::DisplayUrl::new(&url),
-                    e.without_url()
+                    output::error_chain(&e.without_url())
                 ),
             )
             .with_hint("check the URL and your network")
@@ -87,7 +87,10 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     let body = response.bytes().await.map_err(|e| {
         CliError::new(
             code::NETWORK,
-            format!("reading the response failed: {}", e.without_url()),
+            format!(
+                "reading the response failed: {}",
+                output::error_chain(&e.without_url())
+            ),
         )
     })?;
     output::print_bytes(&body)?;
