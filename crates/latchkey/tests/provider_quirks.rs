@@ -1,6 +1,7 @@
 //! Provider quirks, with recorded response shapes from `fake_*` servers: GitHub's
 //! 200-with-error, form-encoded bodies, string `expires_in` and comma scopes (through
-//! `OAuthClient` and the tolerant parser), Microsoft's `{tenantid}` issuer, and preset data.
+//! `OAuthClient` and the tolerant parser), Microsoft's `{tenantid}` issuer, Google's device flow
+//! (`verification_url`, HTTP 428 `authorization_pending`), and preset data.
 
 mod oidc_support;
 use oidc_support as common;
@@ -354,4 +355,88 @@ fn microsoft_keycloak_dhis2_cdse_preset_data() {
     );
     let err = Preset::by_name("okta").unwrap_err();
     assert!(err.hint().unwrap().contains("keycloak"));
+}
+
+/// A Google-like device flow (recorded shapes): the device endpoint says `verification_url`
+/// (not RFC 8628's `verification_uri`), and a pending authorization is HTTP 428 with
+/// `authorization_pending` instead of RFC 6749's 400. Counts token requests.
+async fn fake_google_device() -> (String, Arc<Mutex<u32>>) {
+    let polls = Arc::new(Mutex::new(0u32));
+    let seen = polls.clone();
+    let base = common::serve(
+        Router::new()
+            .route(
+                "/device/code",
+                post(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                        // interval lowered from Google's 5 to keep the test short.
+                        r#"{"device_code":"AH-1Ng2abc","user_code":"GQVQ-JKEC","verification_url":"https://www.google.com/device","expires_in":1800,"interval":1}"#,
+                    )
+                }),
+            )
+            .route(
+                "/token",
+                post(move || {
+                    let n = {
+                        let mut n = seen.lock().unwrap();
+                        *n += 1;
+                        *n
+                    };
+                    async move {
+                        let json = [(header::CONTENT_TYPE, "application/json; charset=utf-8")];
+                        if n == 1 {
+                            (
+                                axum::http::StatusCode::PRECONDITION_REQUIRED,
+                                json,
+                                r#"{"error":"authorization_pending","error_description":"Precondition Required."}"#,
+                            )
+                        } else {
+                            (
+                                axum::http::StatusCode::OK,
+                                json,
+                                r#"{"access_token":"ya29.a0-fake","expires_in":3599,"refresh_token":"1//0g-fake","scope":"openid https://www.googleapis.com/auth/userinfo.email","token_type":"Bearer"}"#,
+                            )
+                        }
+                    }
+                }),
+            ),
+    )
+    .await;
+    (base, polls)
+}
+
+#[tokio::test]
+async fn google_device_flow_with_verification_url_and_428_pending() {
+    let (base, polls) = fake_google_device().await;
+    let shown = Arc::new(Mutex::new(None));
+    let record = shown.clone();
+    let grant = latchkey::DeviceCode::builder(format!("{base}/device/code"))
+        .scopes(["openid", "email"])
+        .on_prompt(move |prompt: &latchkey::DevicePrompt| {
+            *record.lock().unwrap() =
+                Some((prompt.verification_uri.clone(), prompt.user_code.clone()));
+        })
+        .build()
+        .unwrap();
+    let client = OAuthClient::builder("google-cli.apps.googleusercontent.com")
+        .auth(latchkey::ClientAuth::SecretPost("gs-secret".into()))
+        .token_url(format!("{base}/token"))
+        .build()
+        .unwrap();
+    let tokens = grant.obtain(&client).await.expect("device login");
+    assert_eq!(tokens.access_token().expose_secret(), "ya29.a0-fake");
+    assert_eq!(
+        tokens.scopes(),
+        ["openid", "https://www.googleapis.com/auth/userinfo.email"]
+    );
+    assert_eq!(
+        shown.lock().unwrap().clone(),
+        Some((
+            "https://www.google.com/device".to_owned(),
+            "GQVQ-JKEC".to_owned()
+        )),
+        "the user was shown Google's verification_url"
+    );
+    assert_eq!(*polls.lock().unwrap(), 2, "one 428 pending, then the token");
 }
