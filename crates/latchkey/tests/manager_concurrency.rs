@@ -145,7 +145,7 @@ async fn invalidate_after_401_forces_one_coalesced_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_refresh_renews_ahead_of_expiry() {
     let idp = Idp::start().await;
-    idp.set_ttl(json!({"ClientCredentials": 2})).await;
+    idp.set_ttl(json!({"ClientCredentials": 4})).await;
     let client = latchkey::OAuthClient::builder(latchkey_testkit::clients::SVC_BASIC.0)
         .auth(latchkey::ClientAuth::SecretBasic(
             latchkey_testkit::clients::SVC_BASIC.1.to_string().into(),
@@ -157,17 +157,23 @@ async fn background_refresh_renews_ahead_of_expiry() {
         .background_refresh(true)
         .build()
         .unwrap();
-    // With 2-second tokens the margin is capped at 1 s: ~3 renewals in 3.5 s without any caller.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // With 4-second tokens the margin is capped at 2 s, and the background task starts a
+    // few hundred ms before that: a renewal about every 1.5 s without any caller, and a
+    // caller sampling every 50 ms never finds the token stale (never has to wait).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut stale = 0;
+    for _ in 0..100 {
+        if manager.cached_header().is_none() {
+            stale += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let renewals = idp.counters().await.token("client_credentials");
     assert!(
-        (2..=6).contains(&renewals),
+        (3..=7).contains(&renewals),
         "background task renewed {renewals} times"
     );
-    assert!(
-        manager.cached_header().is_some(),
-        "a fresh token is ready without waiting"
-    );
+    assert_eq!(stale, 0, "callers found the token stale {stale} times out of 100");
     drop(manager);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let after_drop = idp.counters().await.token("client_credentials");

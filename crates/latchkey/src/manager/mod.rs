@@ -278,6 +278,12 @@ impl TokenManager {
 
     /// Joins the running refresh for this key, or starts one.
     async fn ensure(&self) -> Result<Arc<Live>> {
+        self.ensure_ahead(Duration::ZERO).await
+    }
+
+    /// Like [`ensure`](Self::ensure), but treats the token as if `ahead` had already
+    /// passed: the background task refreshes a little before callers would have to wait.
+    async fn ensure_ahead(&self, ahead: Duration) -> Result<Arc<Live>> {
         let flight = {
             let mut slot = self.inner.flight.lock().unwrap_or_else(|p| p.into_inner());
             // Checked under the slot lock: a refresh that just finished installed its
@@ -286,7 +292,7 @@ impl TokenManager {
                 .inner
                 .current
                 .load_full()
-                .filter(|l| l.fresh_at(self.inner.clock.now()))
+                .filter(|l| l.fresh_at(self.inner.clock.now() + ahead))
             {
                 return Ok(live);
             }
@@ -295,7 +301,7 @@ impl TokenManager {
                 None => {
                     let inner = self.inner.clone();
                     let task = tokio::spawn(async move {
-                        let result = refresh::run(&inner).await;
+                        let result = refresh::run(&inner, ahead).await;
                         *inner.flight.lock().unwrap_or_else(|p| p.into_inner()) = None;
                         result
                     });

@@ -20,9 +20,10 @@ struct Fresh {
 }
 
 /// Refreshes, installs the result as current, and decides what callers see on failure.
-pub(super) async fn run(inner: &Arc<Inner>) -> Result<Arc<Live>> {
+/// `ahead` > 0 refreshes tokens that are still fresh now but will not be `ahead` from now.
+pub(super) async fn run(inner: &Arc<Inner>, ahead: Duration) -> Result<Arc<Live>> {
     let previous = inner.current.load_full();
-    match obtain_fresh(inner, previous.as_deref()).await {
+    match obtain_fresh(inner, previous.as_deref(), ahead).await {
         Ok(Fresh { live, save_error }) => {
             inner.current.store(Some(live.clone()));
             match save_error {
@@ -61,14 +62,14 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Result<Arc<Live>> {
     }
 }
 
-async fn obtain_fresh(inner: &Inner, previous: Option<&Live>) -> Result<Fresh> {
+async fn obtain_fresh(inner: &Inner, previous: Option<&Live>, ahead: Duration) -> Result<Fresh> {
     let _lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
     let now = inner.clock.now();
     // Re-read under the lock: another task or process may have refreshed while we waited.
     let stored = inner.store.load(&inner.key).await?;
     if let Some(stored) = &stored {
         let rejected = previous.is_some_and(|p| p.rejected && p.tokens.same_access_token(stored));
-        if !rejected && is_fresh(stored, now, inner.margin) {
+        if !rejected && is_fresh(stored, now + ahead, inner.margin) {
             tracing::debug!(key = %inner.key, "adopting tokens refreshed by a peer");
             return Ok(Fresh {
                 live: Arc::new(Live::new(stored.clone(), inner.margin)?),
