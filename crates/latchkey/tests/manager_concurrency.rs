@@ -173,7 +173,10 @@ async fn background_refresh_renews_ahead_of_expiry() {
         (3..=7).contains(&renewals),
         "background task renewed {renewals} times"
     );
-    assert_eq!(stale, 0, "callers found the token stale {stale} times out of 100");
+    assert_eq!(
+        stale, 0,
+        "callers found the token stale {stale} times out of 100"
+    );
     drop(manager);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let after_drop = idp.counters().await.token("client_credentials");
