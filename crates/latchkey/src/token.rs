@@ -128,6 +128,24 @@ impl TokenSet {
             && self.expires_at.is_none_or(|at| now + skew < at)
     }
 
+    /// When to refresh: `margin` before expiry, but never before half the token's lifetime
+    /// (a 5-second token with a 60-second margin would otherwise refresh on every call).
+    /// `None` when the expiry is unknown. This is [`TokenManager`](crate::TokenManager)'s rule.
+    pub fn refresh_at(&self, margin: Duration) -> Option<SystemTime> {
+        let expires_at = self.expires_at?;
+        let lifetime = expires_at
+            .duration_since(self.obtained_at)
+            .unwrap_or_default();
+        let margin = margin.min(lifetime / 2);
+        Some(expires_at.checked_sub(margin).unwrap_or(expires_at))
+    }
+
+    /// Whether the token can be handed out at `now` without refreshing, by the rule of
+    /// [`refresh_at`](Self::refresh_at).
+    pub fn is_fresh(&self, now: SystemTime, margin: Duration) -> bool {
+        self.access_valid(now, Duration::ZERO) && self.refresh_at(margin).is_none_or(|at| now < at)
+    }
+
     /// Whether a refresh token grant can still succeed at `now`, treating the refresh token
     /// as expired `skew` early.
     pub fn refresh_valid(&self, now: SystemTime, skew: Duration) -> bool {
@@ -210,6 +228,27 @@ impl fmt::Debug for TokenSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lived(lifetime: u64) -> TokenSet {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        TokenSet::new("a".to_string().into(), t0)
+            .with_expires_at(Some(t0 + Duration::from_secs(lifetime)))
+    }
+
+    #[test]
+    fn margin_is_capped_at_half_the_lifetime() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(
+            lived(3600).refresh_at(Duration::from_secs(60)),
+            Some(t0 + Duration::from_secs(3540))
+        );
+        assert_eq!(
+            lived(6).refresh_at(Duration::from_secs(60)),
+            Some(t0 + Duration::from_secs(3))
+        );
+        assert!(lived(6).is_fresh(t0 + Duration::from_secs(2), Duration::from_secs(60)));
+        assert!(!lived(6).is_fresh(t0 + Duration::from_secs(3), Duration::from_secs(60)));
+    }
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)

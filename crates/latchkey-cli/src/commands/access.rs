@@ -2,11 +2,11 @@
 //! `credential git`, `credential kubectl`.
 
 use std::io::BufRead;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::header::AUTHORIZATION;
 use latchkey::profile::{LoginOptions, Selected};
-use latchkey::{ExposeSecret, SecretString, StaticAuth, TokenSet};
+use latchkey::{ExposeSecret, SecretString, StaticAuth, TokenManager, TokenSet};
 
 use crate::context::{Ctx, ENV};
 use crate::error::{CliError, code};
@@ -22,16 +22,6 @@ pub struct Access {
     pub token: Option<SecretString>,
     /// When the token expires, if known.
     pub expires_at: Option<SystemTime>,
-}
-
-/// Mirrors the manager's refresh margin (60 s, at most half the lifetime), so the shortcut
-/// below never hands out a token the manager would already refresh.
-fn fresh(tokens: &TokenSet, now: SystemTime) -> bool {
-    let lifetime = tokens
-        .expires_at()
-        .and_then(|at| at.duration_since(tokens.obtained_at()).ok())
-        .unwrap_or(Duration::from_secs(120));
-    tokens.access_valid(now, Duration::from_secs(60).min(lifetime / 2))
 }
 
 /// Resolves the selected profile's credential, refreshing OAuth tokens when needed.
@@ -59,7 +49,11 @@ pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
     // Fast path: a stored token that needs no refresh is used without resolving endpoints
     // (no discovery request), building an HTTP client or reading secrets.
     let tokens = match store.load(&selected.name).await? {
-        Some(tokens) if fresh(&tokens, SystemTime::now()) => tokens,
+        Some(tokens)
+            if tokens.is_fresh(SystemTime::now(), TokenManager::DEFAULT_REFRESH_MARGIN) =>
+        {
+            tokens
+        }
         _ => {
             let managed = selected
                 .managed_with_store(store, ENV, &LoginOptions::default())

@@ -104,6 +104,11 @@ pub struct TokenStatus {
 }
 
 impl TokenManager {
+    /// How long before expiry a token is refreshed unless
+    /// [`refresh_margin`](TokenManagerBuilder::refresh_margin) says otherwise (capped at
+    /// half the token's lifetime, see [`TokenSet::refresh_at`]).
+    pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
     /// Starts building a manager that obtains tokens with `grant` through `client`.
     pub fn builder(client: OAuthClient, grant: impl Grant + 'static) -> TokenManagerBuilder {
         TokenManagerBuilder {
@@ -111,7 +116,7 @@ impl TokenManager {
             grant: Arc::new(grant),
             store: None,
             key: "default".into(),
-            margin: Duration::from_secs(60),
+            margin: Self::DEFAULT_REFRESH_MARGIN,
             lock_wait: Duration::from_secs(30),
             failure_cooldown: Duration::from_secs(5),
             background_refresh: false,

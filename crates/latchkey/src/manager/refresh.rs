@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Inner;
-use super::live::{Live, is_fresh};
+use super::live::Live;
 use crate::error::{Error, Result};
 use crate::store::StoreError;
 use crate::token::TokenSet;
@@ -69,7 +69,7 @@ async fn obtain_fresh(inner: &Inner, previous: Option<&Live>, ahead: Duration) -
     let stored = inner.store.load(&inner.key).await?;
     if let Some(stored) = &stored {
         let rejected = previous.is_some_and(|p| p.rejected && p.tokens.same_access_token(stored));
-        if !rejected && is_fresh(stored, now + ahead, inner.margin) {
+        if !rejected && stored.is_fresh(now + ahead, inner.margin) {
             tracing::debug!(key = %inner.key, "adopting tokens refreshed by a peer");
             return Ok(Fresh {
                 live: Arc::new(Live::new(stored.clone(), inner.margin)?),
@@ -104,7 +104,7 @@ async fn refresh_or_reauth(inner: &Inner, base: TokenSet) -> Result<TokenSet> {
         && !again.same_refresh_token(&base)
     {
         let now = inner.clock.now();
-        if is_fresh(&again, now, inner.margin) {
+        if again.is_fresh(now, inner.margin) {
             return Ok(again);
         }
         if again.refresh_valid(now, Duration::ZERO) {
