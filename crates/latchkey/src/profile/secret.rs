@@ -73,6 +73,7 @@ impl SecretRef {
 
 #[cfg(feature = "keyring")]
 async fn keyring_get(profile: &str, field: &str, name: &str) -> Result<SecretString, ProfileError> {
+    use crate::store::StoreError;
     use std::time::Duration;
     let fail = |reason: String| ProfileError::Keyring {
         profile: profile.into(),
@@ -81,18 +82,20 @@ async fn keyring_get(profile: &str, field: &str, name: &str) -> Result<SecretStr
         reason,
     };
     let owned = name.to_owned();
-    let lookup = tokio::task::spawn_blocking(move || {
+    let lookup = crate::store::blocking::run("keyring", Duration::from_secs(5), move || {
         keyring::Entry::new(KEYRING_SERVICE, &owned)
             .and_then(|entry| entry.get_password())
             .map(SecretString::from)
             // keyring errors never carry the secret, but some carry raw bytes: keep the kind.
-            .map_err(|e| e.to_string())
+            .map_err(|e| StoreError::Unavailable {
+                backend: "keyring".into(),
+                reason: e.to_string(),
+            })
     });
-    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
-        Ok(Ok(Ok(secret))) => Ok(secret),
-        Ok(Ok(Err(reason))) => Err(fail(reason)),
-        Ok(Err(join)) => Err(fail(format!("the lookup failed: {join}"))),
-        Err(_) => Err(fail("the keyring did not answer within 5 s".into())),
+    match lookup.await {
+        Ok(secret) => Ok(secret),
+        Err(StoreError::Unavailable { reason, .. }) => Err(fail(reason)),
+        Err(other) => Err(fail(other.to_string())),
     }
 }
 

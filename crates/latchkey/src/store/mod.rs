@@ -4,7 +4,7 @@
 //! (`latchkey-testkit`) runs against each one.
 
 #[cfg(any(feature = "sqlite", feature = "keyring"))]
-mod blocking;
+pub(crate) mod blocking;
 mod file;
 #[cfg(feature = "keyring")]
 mod keyring;
