@@ -13,71 +13,15 @@ mod web_app;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use latchkey_testkit::Idp;
+use latchkey_testkit::browser::{self, Driver};
 use latchkey_testkit::clients::{ALICE, WEB_APP};
 use serde_json::json;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-async fn start_chromedriver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    for _ in 0..100 {
-        if let Ok(response) = http.get(format!("{url}/status")).send().await
-            && response.status().is_success()
-        {
-            return Driver { _child: child, url };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not become ready on port {port}");
-}
-
-async fn chromium(driver: &Driver, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1000,700",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    ClientBuilder::rustls()
-        .expect("webdriver HTTP connector")
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session")
-}
 
 /// Starts the example app on a free loopback port; returns its origin.
 async fn start_example(idp: &Idp) -> String {
@@ -137,25 +81,16 @@ async fn click(browser: &Client, css: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        if !Path::new(tool).exists() {
-            // scripts/test.sh installs the browser and sets this: there, a skip is a failure.
-            assert!(
-                std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_none(),
-                "{tool} is missing (apt install chromium chromium-driver)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING web_app_browser: {tool} is missing. Install Debian's `chromium` \
-                 and `chromium-driver` (scripts/test.sh does) to run the real-browser test.\n"
-            );
-            return;
-        }
+    if !browser::available("web_app_browser") {
+        return;
     }
     let idp = Idp::start().await;
     let origin = start_example(&idp).await;
-    let driver = start_chromedriver().await;
+    let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();
-    let browser = chromium(&driver, profile.path()).await;
+    let browser = driver
+        .chromium(profile.path(), &["--window-size=1000,700"])
+        .await;
 
     browser.goto(&format!("{origin}/")).await.unwrap();
     assert_eq!(text_of(&browser, "#status").await, "Not signed in.");

@@ -4,11 +4,13 @@
 //!   npm) on a free loopback port, and talks to its admin side: request counters, fault
 //!   injection, token lifetimes, TOTP codes, key rotation.
 //! - [`conformance`]: the store conformance suite every `TokenStore` backend must pass.
+//! - [`browser`]: real headless Chromium through chromedriver, for browser tests.
 //! - [`clients`]: the fixture's registered clients and users.
 //! - [`person`]: a scripted person with a browser (cookie jar, real IdP forms): logs in,
 //!   consents, approves device logins, cancels.
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 
+pub mod browser;
 pub mod clients;
 pub mod conformance;
 mod idp;

@@ -4,70 +4,22 @@
 //! Needs Debian's `chromium` and `chromium-driver` (the project's test script installs
 //! them); without them the test prints why and passes vacuously.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use latchkey::{AuthorizationCode, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
+use latchkey_testkit::browser::{self, Driver};
 use latchkey_testkit::clients::{ALICE, NATIVE_APP};
-use serde_json::json;
 use tokio::sync::mpsc;
 use url::Url;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-async fn start_chromedriver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    for _ in 0..100 {
-        if let Ok(response) = http.get(format!("{url}/status")).send().await
-            && response.status().is_success()
-        {
-            return Driver { _child: child, url };
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("chromedriver did not become ready on port {port}");
-}
-
 #[tokio::test]
 async fn headless_chromium_logs_in_through_the_loopback_receiver() {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        if !Path::new(tool).exists() {
-            // scripts/test.sh installs the browser and sets this: there, a skip is a failure.
-            assert!(
-                std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_none(),
-                "{tool} is missing (apt install chromium chromium-driver)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING login_browser: {tool} is missing. Install Debian's `chromium` \
-                 and `chromium-driver` (scripts/test.sh does) to run the real-browser login test.\n"
-            );
-            return;
-        }
+    if !browser::available("login_browser") {
+        return;
     }
-    let driver = start_chromedriver().await;
+    let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let idp = Idp::start().await;
 
@@ -102,25 +54,7 @@ async fn headless_chromium_logs_in_through_the_loopback_receiver() {
         .map(|(_, v)| v.parse().unwrap())
         .unwrap();
 
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run",
-                format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let browser = ClientBuilder::rustls()
-        .expect("webdriver HTTP connector")
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session");
+    let browser = driver.chromium(profile.path(), &[]).await;
     let wait = Duration::from_secs(30);
 
     browser.goto(auth_url.as_str()).await.unwrap();

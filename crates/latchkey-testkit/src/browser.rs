@@ -1,0 +1,101 @@
+//! Real headless Chromium for browser tests: Debian's `chromium` driven through
+//! `chromedriver` (WebDriver, via fantoccini).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::json;
+
+/// Debian's Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's ChromeDriver.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether Chromium and ChromeDriver are installed. When they are not, prints why `test` is
+/// skipped and returns `false` — unless `LATCHKEY_REQUIRE_BROWSER` is set (the test command
+/// sets it after installing them), where a missing browser fails the test instead.
+pub fn available(test: &str) -> bool {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(tool).exists() {
+            assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_none(),
+                "{tool} is missing (apt install chromium chromium-driver)"
+            );
+            eprintln!(
+                "\n!!! SKIPPING {test}: {tool} is missing. Install Debian's `chromium` \
+                 and `chromium-driver` (scripts/test.sh does) to run the real-browser test.\n"
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// chromedriver on a free loopback port, killed when dropped.
+pub struct Driver {
+    _child: tokio::process::Child,
+    url: String,
+}
+
+impl Driver {
+    /// Starts chromedriver and waits until it answers `/status`.
+    pub async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = tokio::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        for _ in 0..100 {
+            if let Ok(response) = http.get(format!("{url}/status")).send().await
+                && response.status().is_success()
+            {
+                return Driver { _child: child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not become ready on port {port}");
+    }
+
+    /// A headless Chromium session with its own profile directory. The flags keep it off
+    /// the network (this machine's closed network refuses Chromium's background traffic);
+    /// `extra_args` are appended.
+    pub async fn chromium(&self, profile: &Path, extra_args: &[&str]) -> Client {
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+        .into_iter()
+        .chain(extra_args.iter().copied())
+        .map(str::to_owned)
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+        ClientBuilder::rustls()
+            .expect("webdriver HTTP connector")
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a chromium session")
+    }
+}
