@@ -3,8 +3,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 /// A set of OAuth tokens together with their absolute expiry times.
 ///
@@ -155,20 +157,19 @@ impl TokenSet {
             && self.refresh_expires_at.is_none_or(|at| now + skew < at)
     }
 
-    /// The `Authorization` header value, marked sensitive so HTTP stacks never log it.
+    /// The `Authorization` header value, marked sensitive so HTTP stacks never log it. Its
+    /// bytes are wiped when the last copy of the value is dropped.
     pub fn authorization_header(&self) -> Result<HeaderValue, crate::Error> {
-        let mut value = HeaderValue::try_from(format!(
-            "{} {}",
-            self.token_type,
-            self.access_token.expose_secret()
-        ))
-        .map_err(|_| {
+        let token = self.access_token.expose_secret();
+        let mut text = Zeroizing::new(Vec::with_capacity(self.token_type.len() + 1 + token.len()));
+        text.extend_from_slice(self.token_type.as_bytes());
+        text.push(b' ');
+        text.extend_from_slice(token.as_bytes());
+        secret_header(text).ok_or_else(|| {
             crate::Error::Config(
                 "the access token contains characters not allowed in an HTTP header".into(),
             )
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
+        })
     }
 
     /// Whether both sets carry the same access token (compared without exposing it).
@@ -223,6 +224,15 @@ impl fmt::Debug for TokenSet {
             .field("extra_fields", &extra)
             .finish()
     }
+}
+
+/// A sensitive header value that owns `bytes` and wipes them when its last clone is
+/// dropped (`None` if they are not a valid header value). `HeaderValue` itself never
+/// zeroizes, so secret headers are built here.
+pub(crate) fn secret_header(bytes: Zeroizing<Vec<u8>>) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from_owner(bytes)).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 #[cfg(test)]

@@ -1,20 +1,28 @@
 //! The token set currently handed out, with everything the fast path needs precomputed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 
+use crate::clock::unix_nanos;
 use crate::error::Result;
 use crate::token::TokenSet;
 
-/// What the fast path reads: one atomic load, one time comparison, one refcount.
+/// A token set as handed out, with its header and refresh time worked out once.
 #[derive(Debug)]
 pub(crate) struct Live {
+    /// Unique for the life of the process: tells a thread's copy of the header whether it
+    /// is still current (see `current.rs`). Never 0.
+    pub(crate) id: u64,
     pub(crate) tokens: Arc<TokenSet>,
     pub(crate) header: HeaderValue,
     /// When to start refreshing; `None` when the expiry is unknown.
     pub(crate) refresh_at: Option<SystemTime>,
+    /// `refresh_at` in nanoseconds since the Unix epoch (`u64::MAX` when unknown), for
+    /// the fast path's comparison.
+    pub(crate) refresh_at_nanos: u64,
     /// The server rejected this token (HTTP 401): never hand it out again.
     pub(crate) rejected: bool,
 }
@@ -24,9 +32,11 @@ impl Live {
         let header = tokens.authorization_header()?;
         let refresh_at = tokens.refresh_at(margin);
         Ok(Self {
+            id: next_id(),
             tokens: Arc::new(tokens),
             header,
             refresh_at,
+            refresh_at_nanos: nanos(refresh_at),
             rejected: false,
         })
     }
@@ -36,12 +46,20 @@ impl Live {
         !self.rejected && self.refresh_at.is_none_or(|at| now < at)
     }
 
+    /// [`fresh_at`](Self::fresh_at) with the time in nanoseconds since the Unix epoch.
+    #[inline]
+    pub(crate) fn fresh_at_nanos(&self, now: u64) -> bool {
+        !self.rejected && now < self.refresh_at_nanos
+    }
+
     /// A copy marked as rejected by the server.
     pub(crate) fn rejected(&self) -> Self {
         Self {
+            id: next_id(),
             tokens: self.tokens.clone(),
             header: self.header.clone(),
             refresh_at: self.refresh_at,
+            refresh_at_nanos: self.refresh_at_nanos,
             rejected: true,
         }
     }
@@ -49,10 +67,21 @@ impl Live {
     /// A copy the fast path serves until `until` (after a failed refresh).
     pub(crate) fn deferred(&self, until: SystemTime) -> Self {
         Self {
+            id: next_id(),
             tokens: self.tokens.clone(),
             header: self.header.clone(),
             refresh_at: Some(until),
+            refresh_at_nanos: nanos(Some(until)),
             rejected: false,
         }
     }
+}
+
+fn nanos(at: Option<SystemTime>) -> u64 {
+    at.map_or(u64::MAX, unix_nanos)
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

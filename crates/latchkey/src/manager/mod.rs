@@ -1,14 +1,16 @@
 //! The token manager: obtains tokens, keeps them fresh, stores them, shares them.
 
 mod background;
+mod current;
 mod live;
 mod refresh;
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -18,11 +20,12 @@ use url::Url;
 
 use crate::authenticator::Authenticator;
 use crate::client::OAuthClient;
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock, unix_nanos};
 use crate::error::{Error, Result};
 use crate::grant::{Grant, GrantKind};
 use crate::store::{MemoryStore, TokenStore, validate_key};
 use crate::token::TokenSet;
+use current::Current;
 use live::Live;
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Live>>>>;
@@ -54,10 +57,12 @@ pub(crate) struct Inner {
     grant: Arc<dyn Grant>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
+    /// `clock` is the system clock: the fast path reads it without a dynamic call.
+    system_clock: bool,
     margin: Duration,
     lock_wait: Duration,
     failure_cooldown: Duration,
-    current: ArcSwapOption<Live>,
+    current: Current,
     flight: Mutex<Option<Flight>>,
     on_reauth_required: Option<ReauthCallback>,
     background: Mutex<Option<tokio::task::AbortHandle>>,
@@ -81,6 +86,36 @@ impl Drop for Inner {
         {
             task.abort();
         }
+    }
+}
+
+/// What [`TokenManager::authorization_header`] returns. It holds only the manager until a
+/// refresh is needed: a fresh header is written straight into the poll's result, and the
+/// refresh, boxed, never bloats the fast path's stack frame.
+struct HeaderFuture<'a> {
+    manager: &'a TokenManager,
+    refresh: Option<BoxFuture<'a, Result<Arc<Live>>>>,
+}
+
+impl Future for HeaderFuture<'_> {
+    type Output = Result<HeaderValue>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let refresh = match &mut this.refresh {
+            Some(refresh) => refresh,
+            None => {
+                if let Some(header) = this.manager.cached_header() {
+                    return Poll::Ready(Ok(header));
+                }
+                this.refresh.insert(this.manager.ensure().boxed())
+            }
+        };
+        refresh
+            .as_mut()
+            .poll(cx)
+            .map(|live| Ok(live?.header.clone()))
     }
 }
 
@@ -130,24 +165,28 @@ impl TokenManager {
     }
 
     /// The `Authorization` header value for a valid access token, refreshing if needed.
+    ///
+    /// The cached token is checked when this is called; when it is fresh, the returned
+    /// future is ready at once and costs no more than [`cached_header`](Self::cached_header).
     #[inline]
-    pub async fn authorization_header(&self) -> Result<HeaderValue> {
-        if let Some(header) = self.cached_header() {
-            return Ok(header);
+    pub fn authorization_header(&self) -> impl Future<Output = Result<HeaderValue>> + Send + '_ {
+        HeaderFuture {
+            manager: self,
+            refresh: None,
         }
-        // Boxed so this future stays a few bytes: the fast path never pays for moving the
-        // slow path's large state machine around.
-        Ok(Box::pin(self.ensure()).await?.header.clone())
     }
 
     /// The `Authorization` header of the current token if it needs no refresh, without
     /// awaiting anything: the fast path on its own.
     #[inline]
     pub fn cached_header(&self) -> Option<HeaderValue> {
-        let guard = self.inner.current.load();
-        let live = guard.as_deref()?;
-        live.fresh_at(self.inner.clock.now_coarse())
-            .then(|| live.header.clone())
+        let inner = &*self.inner;
+        let now = if inner.system_clock {
+            SystemClock::coarse_unix_nanos()
+        } else {
+            unix_nanos(inner.clock.now_coarse())
+        };
+        inner.current.fresh_header(now)
     }
 
     /// The current, valid token set, refreshing if needed.
@@ -188,10 +227,9 @@ impl TokenManager {
         let current = self.inner.current.load_full();
         if let Some(live) = current.as_ref().filter(|l| !l.rejected && matches(l)) {
             // Compare-and-swap: if another task already replaced the token, keep its result.
-            let _ = self
-                .inner
+            self.inner
                 .current
-                .compare_and_swap(&current, Some(Arc::new(live.rejected())));
+                .replace_if(&current, Arc::new(live.rejected()));
         }
     }
 
@@ -203,7 +241,7 @@ impl TokenManager {
         let _lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
         inner.store.save(&inner.key, &tokens).await?;
         let live = Arc::new(Live::new(tokens, inner.margin)?);
-        inner.current.store(Some(live.clone()));
+        inner.current.replace(Some(live.clone()));
         Ok(live.tokens.clone())
     }
 
@@ -225,7 +263,7 @@ impl TokenManager {
         let stored = inner.store.load(&inner.key).await.ok().flatten();
         let held = inner
             .current
-            .swap(None)
+            .replace(None)
             .map(|live| TokenSet::clone(&live.tokens));
         inner.store.delete(&inner.key).await?;
         drop(lock);
@@ -424,13 +462,14 @@ impl TokenManagerBuilder {
         let inner = Arc::new(Inner {
             key: self.key,
             clock: self.client.clock().clone(),
+            system_clock: self.client.clock().is_system_clock(),
             client: self.client,
             grant: self.grant,
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             margin: self.margin,
             lock_wait: self.lock_wait,
             failure_cooldown: self.failure_cooldown,
-            current: ArcSwapOption::empty(),
+            current: Current::new(),
             flight: Mutex::new(None),
             on_reauth_required: self.on_reauth_required,
             background: Mutex::new(None),

@@ -25,7 +25,7 @@ pub(super) async fn run(inner: &Arc<Inner>, ahead: Duration) -> Result<Arc<Live>
     let previous = inner.current.load_full();
     match obtain_fresh(inner, previous.as_deref(), ahead).await {
         Ok(Fresh { live, save_error }) => {
-            inner.current.store(Some(live.clone()));
+            inner.current.replace(Some(live.clone()));
             match save_error {
                 None => Ok(live),
                 Some(err) => {
@@ -48,7 +48,7 @@ pub(super) async fn run(inner: &Arc<Inner>, ahead: Duration) -> Result<Arc<Live>
                 let retry_at = (now + inner.failure_cooldown).min(expires_at);
                 tracing::warn!(key = %inner.key, error = %err, "refresh failed; serving the current token until it expires");
                 let deferred = Arc::new(prev.deferred(retry_at));
-                inner.current.store(Some(deferred.clone()));
+                inner.current.replace(Some(deferred.clone()));
                 if err.needs_login() {
                     inner.notify_reauth_required(&err);
                 }
