@@ -39,6 +39,10 @@ fn main() -> ExitCode {
 
 fn run(plan: plan::Plan) -> Result<u8, CliError> {
     init_logging(&plan);
+    let ctx = context::Ctx::new(plan.profile)?;
+    if let Some(answered) = commands::run_from_store(&ctx, &plan.command) {
+        return answered;
+    }
     // One thread is plenty for a CLI, and starts fastest (`latchkey token` is called by
     // scripts in loops).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -50,7 +54,6 @@ fn run(plan: plan::Plan) -> Result<u8, CliError> {
                 format!("cannot start the async runtime: {e}"),
             )
         })?;
-    let ctx = context::Ctx::new(plan.profile)?;
     runtime.block_on(commands::run(&ctx, plan.command))
 }
 

@@ -479,3 +479,77 @@ fn a_preset_fills_the_endpoints() {
     assert!(report.contains("127.0.0.1:9/dhis/oauth2/token"), "{report}");
     snapshot!(world, "doctor_dhis2_preset", report);
 }
+
+/// `token` and `header` answer from a fresh stored token before any runtime or network is
+/// involved (the identity provider here does not even resolve), and that shortcut never
+/// hides a problem with the stored file: the normal path then reports it.
+#[test]
+fn a_fresh_stored_token_is_served_and_a_bad_file_is_still_reported() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let world = World::new();
+    write_profiles(
+        &world,
+        "default = \"svc\"\n[profiles.svc]\nauth = \"client-credentials\"\n\
+         token_url = \"https://idp.invalid/token\"\nclient_id = \"svc\"\n\
+         client_secret = \"{env:SVC_SECRET}\"\n",
+    );
+    let tokens = world.state.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let file = tokens.join("svc.json");
+    let write_token = |expires_in_ms: i64| {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        std::fs::write(
+            &file,
+            format!(
+                "{{\"version\":1,\"access_token\":\"stored-token\",\"token_type\":\"Bearer\",\
+                 \"scopes\":[],\"expires_at_ms\":{},\"obtained_at_ms\":{}}}\n",
+                now_ms + expires_in_ms,
+                now_ms - 3_600_000
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let run = |args: &[&str]| {
+        world
+            .cmd()
+            .args(args)
+            .env("SVC_SECRET", "unused")
+            .output()
+            .unwrap()
+    };
+
+    write_token(3_600_000);
+    let out = run(&["token"]);
+    assert_eq!(text(&out.stdout), "stored-token\n", "{}", text(&out.stderr));
+    let out = run(&["header"]);
+    assert_eq!(text(&out.stdout), "Authorization: Bearer stored-token\n");
+
+    // Readable by others: refused, with the fix in the hint, and nothing printed.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["token"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Expired: not served from the store; getting a new one fails here (the provider does
+    // not resolve), and the error says so.
+    write_token(-1_000);
+    let out = run(&["token"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("idp.invalid"),
+        "{}",
+        text(&out.stderr)
+    );
+}

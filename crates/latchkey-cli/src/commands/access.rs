@@ -49,11 +49,7 @@ pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
     // Fast path: a stored token that needs no refresh is used without resolving endpoints
     // (no discovery request), building an HTTP client or reading secrets.
     let tokens = match store.load(&selected.name).await? {
-        Some(tokens)
-            if tokens.is_fresh(SystemTime::now(), TokenManager::DEFAULT_REFRESH_MARGIN) =>
-        {
-            tokens
-        }
+        Some(tokens) if is_fresh(&tokens) => tokens,
         _ => {
             let managed = selected
                 .managed_with_store(store, ENV, &LoginOptions::default())
@@ -61,17 +57,38 @@ pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
             TokenSet::clone(&*managed.manager.tokens().await?)
         }
     };
-    let header = tokens
-        .authorization_header()?
-        .to_str()
-        .ok()
-        .map(|s| SecretString::from(s.to_owned()));
-    Ok(Access {
-        selected,
-        header,
-        token: Some(tokens.access_token().clone()),
-        expires_at: tokens.expires_at(),
-    })
+    Access::from_tokens(selected, &tokens)
+}
+
+/// The selected profile's credential if the file store holds a fresh token for it, read
+/// without a runtime; `None` in every other case (errors included: [`access`] reports them).
+pub fn access_from_store(ctx: &Ctx) -> Option<Access> {
+    let selected = ctx.select().ok()?;
+    if selected.profile.auth.is_static() {
+        return None;
+    }
+    let tokens = selected.stored_tokens_now(&ctx.paths).filter(is_fresh)?;
+    Access::from_tokens(selected, &tokens).ok()
+}
+
+fn is_fresh(tokens: &TokenSet) -> bool {
+    tokens.is_fresh(SystemTime::now(), TokenManager::DEFAULT_REFRESH_MARGIN)
+}
+
+impl Access {
+    fn from_tokens(selected: Selected, tokens: &TokenSet) -> Result<Self, CliError> {
+        let header = tokens
+            .authorization_header()?
+            .to_str()
+            .ok()
+            .map(|s| SecretString::from(s.to_owned()));
+        Ok(Self {
+            selected,
+            header,
+            token: Some(tokens.access_token().clone()),
+            expires_at: tokens.expires_at(),
+        })
+    }
 }
 
 fn no_token(access: &Access) -> CliError {
@@ -84,14 +101,20 @@ fn no_token(access: &Access) -> CliError {
 
 /// `token`: the access token and a newline, nothing else.
 pub async fn token(ctx: &Ctx) -> Result<(), CliError> {
-    let access = access(ctx).await?;
-    let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
+    print_token(&access(ctx).await?)
+}
+
+pub fn print_token(access: &Access) -> Result<(), CliError> {
+    let token = access.token.as_ref().ok_or_else(|| no_token(access))?;
     output::print(&format!("{}\n", token.expose_secret()))
 }
 
 /// `header`: `Authorization: …`.
 pub async fn header(ctx: &Ctx) -> Result<(), CliError> {
-    let access = access(ctx).await?;
+    print_header(&access(ctx).await?)
+}
+
+pub fn print_header(access: &Access) -> Result<(), CliError> {
     let header = access.header.as_ref().ok_or_else(|| {
         CliError::usage(format!(
             "profile `{}` (auth `{}`) sends no Authorization header",

@@ -13,6 +13,19 @@ use crate::error::CliError;
 use crate::output;
 use crate::plan::Cmd;
 
+/// Answers `token` and `header` from a fresh token in the file store, on this thread and
+/// without an async runtime: scripts call these in loops, so their start-up time matters.
+/// `None` when the command needs more (refreshing, another store, a static credential):
+/// then [`run`] does everything, including reporting any error.
+pub fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliError>> {
+    let printed = match command {
+        Cmd::Token => access::print_token(&access::access_from_store(ctx)?),
+        Cmd::Header => access::print_header(&access::access_from_store(ctx)?),
+        _ => return None,
+    };
+    Some(printed.map(|()| 0))
+}
+
 /// Runs one command; returns the exit code on success (`exec` passes its child's through).
 pub async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
     match command {

@@ -158,6 +158,17 @@ impl Selected {
         open_store(&self.name, self.profile.store_spec(), paths).await
     }
 
+    /// The stored token set, read on the calling thread, when the profile keeps its tokens
+    /// in the file store; `None` for other stores, when nothing is stored or when the file
+    /// cannot be read. For commands that answer from the store before they start an async
+    /// runtime: on `None`, take the usual path through [`open_store`](Self::open_store),
+    /// which reports any error.
+    pub fn stored_tokens_now(&self, paths: &Paths) -> Option<TokenSet> {
+        (self.profile.store_spec() == "file")
+            .then(|| file_store(paths).load_now(&self.name).ok().flatten())
+            .flatten()
+    }
+
     /// The endpoints: from the preset, from discovery of `issuer`, then explicit URLs on top.
     pub async fn endpoints(&self) -> Result<(Arc<ProviderMetadata>, Option<OidcProvider>)> {
         let p = &self.profile;
@@ -420,6 +431,10 @@ impl Grant for SharedGrant {
 }
 
 /// Opens a store from its spec: `memory`, `file`, `sqlite`, `keyring` or a `redis://` URL.
+fn file_store(paths: &Paths) -> FileStore {
+    FileStore::new(paths.state_dir.join("tokens"))
+}
+
 pub(crate) async fn open_store(
     profile: &str,
     spec: &str,
@@ -434,7 +449,7 @@ pub(crate) async fn open_store(
     };
     Ok(match spec {
         "memory" => Arc::new(MemoryStore::new()),
-        "file" => Arc::new(FileStore::new(paths.state_dir.join("tokens"))),
+        "file" => Arc::new(file_store(paths)),
         "sqlite" => {
             #[cfg(feature = "sqlite")]
             {

@@ -39,6 +39,13 @@ impl FileStore {
         Ok(self.dir.join(format!("{key}.json")))
     }
 
+    /// Reads `key`'s token set on the calling thread. For synchronous callers, such as a
+    /// command-line tool answering before it starts a runtime; async code should use
+    /// [`TokenStore::load`], which keeps the file I/O off the runtime's threads.
+    pub fn load_now(&self, key: &str) -> Result<Option<TokenSet>, StoreError> {
+        load_file(&self.path_for(key)?)
+    }
+
     fn ensure_dir(&self) -> Result<(), StoreError> {
         fs::DirBuilder::new()
             .recursive(true)
