@@ -17,7 +17,7 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 targets=$(cd fuzz && cargo fuzz list)
 total_crashes=0
-printf '| target | seconds | execs | exec/s | corpus (seeds -> end) | crashes |\n|---|---|---|---|---|---|\n' > "$scratch/table.md"
+printf '| target | seconds | execs | exec/s | corpus (seeds -> end) | crashes | slow units |\n|---|---|---|---|---|---|---|\n' > "$scratch/table.md"
 for target in $targets; do
   mkdir -p "$scratch/$target" "fuzz/artifacts/$target"
   seeds=$(ls "fuzz/corpus/$target" 2>/dev/null | wc -l)
@@ -31,14 +31,17 @@ for target in $targets; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   corpus=$(ls "$scratch/$target" | wc -l)
-  crashes=$(ls "fuzz/artifacts/$target" 2>/dev/null | wc -l)
+  # libFuzzer names what it keeps by kind: crash-, leak-, timeout-, oom- are failures;
+  # slow-unit- only marks an input that took long once (a busy or paused machine).
+  crashes=$(ls "fuzz/artifacts/$target" 2>/dev/null | grep -cE '^(crash|leak|timeout|oom)-')
+  slow=$(ls "fuzz/artifacts/$target" 2>/dev/null | grep -c '^slow-unit-')
   if [ "$status" -ne 0 ]; then
     echo "== $target exited with $status; last lines:" >&2
     tail -30 "$log" >&2
   fi
   total_crashes=$((total_crashes + crashes))
-  printf '| %s | %s | %s | %s | %s -> %s | %s |\n' "$target" "$SECONDS_PER_TARGET" \
-    "${execs:-?}" "${rate:-?}" "$seeds" "$((seeds + corpus))" "$crashes" >> "$scratch/table.md"
+  printf '| %s | %s | %s | %s | %s -> %s | %s | %s |\n' "$target" "$SECONDS_PER_TARGET" \
+    "${execs:-?}" "${rate:-?}" "$seeds" "$((seeds + corpus))" "$crashes" "$slow" >> "$scratch/table.md"
 done
 cat "$scratch/table.md"
 mkdir -p target && cp "$scratch/table.md" target/fuzz-table.md
