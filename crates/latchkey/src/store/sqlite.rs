@@ -262,8 +262,9 @@ struct LeaseGuard {
     key: String,
     owner: String,
     heartbeat: tokio::task::AbortHandle,
-    /// This process's turn on the key; dropped after the release is under way.
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    /// This process's turn on the key, passed on once the lock row is deleted: a task here
+    /// that waits for the key then takes it at once instead of polling until the delete lands.
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Drop for LeaseGuard {
@@ -274,10 +275,12 @@ impl Drop for LeaseGuard {
             std::mem::take(&mut self.key),
             std::mem::take(&mut self.owner),
         );
+        let turn = self.turn.take();
         let release = move || {
             if let Err(err) = inner.release(&key, &owner) {
                 tracing::warn!(key, error = %err, "could not release the refresh lock; it lapses with its lease");
             }
+            drop(turn);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(release)),
@@ -382,7 +385,7 @@ impl TokenStore for SqliteStore {
             key: key.to_owned(),
             owner,
             heartbeat,
-            _turn: turn,
+            turn: Some(turn),
         }))
     }
 }
