@@ -132,8 +132,10 @@ impl WebAuthBuilder {
         self
     }
 
-    /// Rate-limit by the first `X-Forwarded-For` address instead of the peer address. Only
-    /// behind a proxy that sets it; otherwise clients choose their own bucket.
+    /// Rate-limit by the last `X-Forwarded-For` address (the one the reverse proxy in front
+    /// of the app appended) instead of the peer address. Only behind exactly one proxy that
+    /// appends it; otherwise clients choose their own bucket. Addresses earlier in the header
+    /// are the client's own claims and are ignored.
     pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
         self.trust_forwarded_for = trust;
         self

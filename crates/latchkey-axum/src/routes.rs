@@ -53,7 +53,9 @@ fn client_ip(auth: &WebAuth, request: &Request) -> Option<IpAddr> {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The last address is the one the proxy in front of us appended; earlier ones
+            // come from the client and are whatever it chose to send.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return Some(ip);

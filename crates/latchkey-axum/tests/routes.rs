@@ -261,6 +261,64 @@ async fn login_is_rate_limited_per_address() {
 }
 
 #[tokio::test]
+async fn forwarded_for_counts_only_the_address_the_proxy_appended() {
+    let idp = Idp::start().await;
+    let limited = |trust: bool| {
+        let idp = &idp;
+        async move {
+            let auth = builder(idp)
+                .await
+                .login_rate_limit(2, Duration::from_secs(3600))
+                .trust_forwarded_for(trust)
+                .build()
+                .unwrap();
+            app(&auth)
+        }
+    };
+    // Every request comes through the same proxy (peer 10.0.0.9).
+    let via_proxy = |forwarded: &str| {
+        let mut request = request("GET", "/auth/login", &Jar::default(), [10, 0, 0, 9]);
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+        request
+    };
+
+    let trusted = limited(true).await;
+    // A client rotating a spoofed first address stays in the bucket of the address the
+    // proxy appended.
+    for (i, expected) in [
+        StatusCode::SEE_OTHER,
+        StatusCode::SEE_OTHER,
+        StatusCode::TOO_MANY_REQUESTS,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (response, body) = send(&trusted, via_proxy(&format!("6.6.6.{i}, 192.0.2.1"))).await;
+        assert_eq!(response.status(), expected, "request {i}: {body}");
+    }
+    // Another client behind the same proxy has its own budget.
+    let (response, _) = send(&trusted, via_proxy("192.0.2.2")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // Not trusted: the header is ignored and everyone shares the proxy's bucket.
+    let untrusted = limited(false).await;
+    for (i, forwarded) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+        .into_iter()
+        .enumerate()
+    {
+        let (response, _) = send(&untrusted, via_proxy(forwarded)).await;
+        let expected = if i < 2 {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(response.status(), expected, "request {i}");
+    }
+}
+
+#[tokio::test]
 async fn state_changing_routes_need_the_same_origin() {
     let idp = Idp::start().await;
     let (_, app) = memory_app(&idp).await;
