@@ -404,7 +404,7 @@ def run_cold(cmd: list[str], env: dict | None, runs: int) -> tuple[float, float,
     return statistics.median(walls), rss, 0
 
 
-def cold(peer: str, runs: int = 10) -> None:
+def cold(peer: str, runs: int = 20) -> None:
     import tempfile
     exp = datetime.now(UTC) + timedelta(hours=1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -423,7 +423,7 @@ def cold(peer: str, runs: int = 10) -> None:
         emit("cold start (token from cache)", peer, ms=ms, rss_mb=rss)
 
 
-def cold_cli(binary: str, runs: int = 10) -> None:
+def cold_cli(binary: str, runs: int = 200) -> None:
     """`latchkey token` as a whole process: a client-credentials profile whose token is
     already in the file store (the first run fetched it), so every measured run only starts,
     reads the profile and the store, and prints the token."""

@@ -1,7 +1,8 @@
 //! Store backends: one load, one save, one lock + release, per backend.
 //!
 //! `cargo bench -p latchkey --features sqlite,redis --bench stores`. Redis is measured when
-//! `redis-server` can be started here (skipped with a message otherwise).
+//! `redis-server` can be started here (skipped with a message otherwise); the OS keyring
+//! through `bench/stores.sh`, which provides a Secret Service.
 #![allow(missing_docs, reason = "criterion generates the entry point")]
 
 use std::sync::Arc;
@@ -70,6 +71,33 @@ fn stores(c: &mut Criterion) {
     } else {
         eprintln!("redis-server is not installed: skipping the redis store");
     }
+    keyring(c, &rt, dir.path());
+}
+
+/// The OS keyring needs a Secret Service on the session bus: `bench/stores.sh` starts GNOME
+/// Keyring in a private D-Bus session and sets `LATCHKEY_BENCH_KEYRING`.
+#[cfg(feature = "keyring")]
+fn keyring(c: &mut Criterion, rt: &tokio::runtime::Runtime, dir: &std::path::Path) {
+    use latchkey::{KeyringFallback, KeyringStore};
+    if std::env::var_os("LATCHKEY_BENCH_KEYRING").is_none() {
+        eprintln!(
+            "LATCHKEY_BENCH_KEYRING is not set: skipping the keyring store (bench/stores.sh)"
+        );
+        return;
+    }
+    let store = rt
+        .block_on(KeyringStore::open(
+            "latchkey-bench",
+            dir.join("keyring"),
+            KeyringFallback::Fail,
+        ))
+        .expect("a Secret Service on the session bus");
+    bench_store(c, rt, "keyring", Arc::new(store));
+}
+
+#[cfg(not(feature = "keyring"))]
+fn keyring(_: &mut Criterion, _: &tokio::runtime::Runtime, _: &std::path::Path) {
+    eprintln!("built without the `keyring` feature: skipping the keyring store");
 }
 
 criterion_group!(benches, stores);
