@@ -43,6 +43,10 @@ pub enum Command {
         /// Use the device flow (a URL and a code to approve on another device).
         #[arg(long)]
         device: bool,
+        /// Send a one-time code (password profiles with two-factor login), read as one line
+        /// from stdin; never put on the command line, where other users could see it.
+        #[arg(long)]
+        totp: bool,
     },
     /// Print the access token, refreshing it if needed (nothing else on stdout).
     Token,

@@ -37,6 +37,8 @@ pub enum Cmd {
     Login {
         device: bool,
         browser: BrowserMode,
+        /// Read a one-time code from stdin.
+        totp: bool,
     },
     Token,
     Header,
@@ -109,10 +111,12 @@ impl Plan {
                 name,
                 no_browser,
                 device,
+                totp,
             } => {
                 profile = positional(profile, name)?;
                 Cmd::Login {
                     device,
+                    totp,
                     browser: if no_browser {
                         BrowserMode::Never
                     } else {

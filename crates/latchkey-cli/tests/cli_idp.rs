@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use latchkey::{ExposeSecret, FileStore, TokenSet, TokenStore};
 use latchkey_testkit::Idp;
-use latchkey_testkit::clients::{ALICE, NATIVE_APP, SVC_POST};
+use latchkey_testkit::clients::{ALICE, CAROL, NATIVE_APP, PW_CLIENT, SVC_POST};
 use serde_json::Value;
 use support::{World, text};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -375,4 +375,88 @@ async fn browser_login_without_a_browser_prints_the_url_and_receives_the_redirec
         serde_json::from_str(&ok(&world.run(&["status", "--json"], &[]).await)).unwrap();
     assert_eq!(status["subject"], "alice");
     assert_eq!(status["valid"], true);
+}
+
+async fn login_with_stdin(
+    world: &World,
+    stdin: &str,
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = world.tokio_cmd();
+    cmd.args(["login", "--totp"])
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn latchkey");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("write stdin");
+    drop(input);
+    child.wait_with_output().await.expect("latchkey login")
+}
+
+/// A password account with two-factor login: the one-time code comes from stdin, a wrong or
+/// missing one is refused, and the code never shows up in the output.
+#[tokio::test]
+async fn password_login_with_a_one_time_code_from_stdin() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "carol",
+                "--auth",
+                "password",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                PW_CLIENT,
+                "--username",
+                CAROL.0,
+                "--password-env",
+                "CAROL_PASSWORD",
+                "--default",
+            ],
+            &[],
+        )
+        .await);
+    let env = [("CAROL_PASSWORD", CAROL.1)];
+
+    let out = world.run(&["login"], &env).await;
+    assert!(!out.status.success(), "carol needs a one-time code");
+    let out = login_with_stdin(&world, "\n", &env).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("stdin"), "{}", text(&out.stderr));
+
+    let code = idp.totp(CAROL.0).await;
+    let wrong = format!(
+        "{:06}",
+        (code.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
+    let out = login_with_stdin(&world, &format!("{wrong}\n"), &env).await;
+    assert!(!out.status.success(), "a wrong code is refused");
+    assert!(!text(&out.stderr).contains(&wrong), "{}", text(&out.stderr));
+
+    let code = idp.totp(CAROL.0).await;
+    let out = login_with_stdin(&world, &format!("{code}\n"), &env).await;
+    ok(&out);
+    assert!(!text(&out.stderr).contains(&code), "{}", text(&out.stderr));
+    let token = ok(&world.run(&["token"], &env).await);
+    assert!(token.trim().len() > 10, "{token}");
+
+    // Only password profiles take a code.
+    add_service_profile(&world, &idp).await;
+    let out = login_with_stdin(&world, &format!("{code}\n"), &[("SVC_SECRET", SVC_POST.1)]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("only applies to `password` profiles"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -34,7 +34,11 @@ pub async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::ProfileShow(name) => profile::show(ctx, name)?,
         Cmd::ProfileRemove(name) => profile::remove(ctx, &name)?,
         Cmd::ProfileDefault(name) => profile::set_default(ctx, &name)?,
-        Cmd::Login { device, browser } => session::login(ctx, device, browser).await?,
+        Cmd::Login {
+            device,
+            browser,
+            totp,
+        } => session::login(ctx, device, browser, totp).await?,
         Cmd::Token => access::token(ctx).await?,
         Cmd::Header => access::header(ctx).await?,
         Cmd::Status { json } => session::status(ctx, json).await?,

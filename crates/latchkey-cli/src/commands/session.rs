@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use latchkey::profile::LoginOptions;
-use latchkey::{BrowserMode, DevicePrompt, ExposeSecret, TokenSet};
+use latchkey::{BrowserMode, DevicePrompt, ExposeSecret, SecretString, TokenSet};
 
 use crate::context::{Ctx, ENV};
-use crate::error::CliError;
+use crate::error::{CliError, code};
 use crate::output;
 
 fn spinner() -> ProgressBar {
@@ -27,8 +27,13 @@ fn spinner() -> ProgressBar {
     bar
 }
 
-/// `login [--device] [--no-browser]`.
-pub async fn login(ctx: &Ctx, device: bool, browser: BrowserMode) -> Result<(), CliError> {
+/// `login [--device] [--no-browser] [--totp]`.
+pub async fn login(
+    ctx: &Ctx,
+    device: bool,
+    browser: BrowserMode,
+    totp: bool,
+) -> Result<(), CliError> {
     let selected = ctx.select()?;
     if selected.profile.auth.is_static() {
         return Err(CliError::usage(format!(
@@ -36,12 +41,18 @@ pub async fn login(ctx: &Ctx, device: bool, browser: BrowserMode) -> Result<(), 
             selected.name, selected.profile.auth
         )));
     }
+    let totp = if totp {
+        Some(read_one_time_code()?)
+    } else {
+        None
+    };
     let bar = spinner();
     let (show_prompt, show_url) = (bar.clone(), bar.clone());
     let options = {
         let mut o = LoginOptions::default();
         o.device = device;
         o.browser = browser;
+        o.totp = totp;
         // The URL and code go out first, as plain lines, before the spinner starts: on a
         // headless machine (SSH, CI) they are all the user gets.
         o.on_device_prompt = Some(Arc::new(move |p: &DevicePrompt| {
@@ -207,4 +218,26 @@ pub async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// One line from stdin: the one-time code for `login --totp`. Read here, not taken as an
+/// argument, because arguments are visible to every user of the machine.
+fn read_one_time_code() -> Result<SecretString, CliError> {
+    use std::io::BufRead;
+    if std::io::stdin().is_terminal() {
+        eprint!("One-time code: ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::new(code::OTHER, format!("cannot read the one-time code: {e}")))?;
+    let code = line.trim();
+    if code.is_empty() {
+        return Err(CliError::usage(
+            "`--totp` reads a one-time code from stdin, and none was given",
+        )
+        .with_hint("echo 123456 | latchkey login --totp"));
+    }
+    Ok(SecretString::from(code.to_owned()))
 }

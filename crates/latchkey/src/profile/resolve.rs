@@ -37,6 +37,9 @@ pub struct LoginOptions {
     pub on_device_prompt: Option<PromptFn>,
     /// Shows the browser login URL (default: open a browser and print it to stderr).
     pub on_authorization_url: Option<UrlFn>,
+    /// A one-time code for a `password` profile whose account has two-factor login (sent as
+    /// `totp`, Keycloak style). Other profiles refuse it.
+    pub totp: Option<SecretString>,
 }
 
 impl fmt::Debug for LoginOptions {
@@ -44,6 +47,7 @@ impl fmt::Debug for LoginOptions {
         f.debug_struct("LoginOptions")
             .field("browser", &self.browser)
             .field("device", &self.device)
+            .field("totp", &self.totp.as_ref().map(|_| "[REDACTED]"))
             .finish_non_exhaustive()
     }
 }
@@ -305,6 +309,12 @@ impl Selected {
                 self.name, p.auth
             )));
         }
+        if options.totp.is_some() && p.auth != AuthKind::Password {
+            return Err(Error::Config(format!(
+                "profile `{}` uses `{}`: a one-time code only applies to `password` profiles",
+                self.name, p.auth
+            )));
+        }
         let preset = self.preset()?;
         let client_id = p
             .client_id
@@ -350,7 +360,11 @@ impl Selected {
                     .clone()
                     .ok_or_else(|| ProfileError::missing(&self.name, kind, "username"))?;
                 let password = self.secret("password", p.password.as_ref(), env).await?;
-                build(Arc::new(Password::new(username, password).scopes(scopes)))?
+                let mut grant = Password::new(username, password).scopes(scopes);
+                if let Some(code) = &options.totp {
+                    grant = grant.totp(code.clone());
+                }
+                build(Arc::new(grant))?
             }
             AuthKind::RefreshToken => {
                 let token = self
