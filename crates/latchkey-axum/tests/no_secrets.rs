@@ -3,37 +3,16 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, WEB_APP};
+use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
 use support::*;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_session_leaks_no_secret() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        // html5ever traces the scripted person parsing IdP pages (test machinery, not the app).
-        .with_env_filter("trace,html5ever=off,selectors=off")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    // html5ever traces the scripted person parsing IdP pages (test machinery, not the app).
+    let logs = CapturedLogs::install("trace,html5ever=off,selectors=off");
 
     let idp = Idp::start().await;
     let (auth, app) = memory_app(&idp).await;
@@ -82,15 +61,10 @@ async fn a_whole_session_leaks_no_secret() {
     let (_, logout) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
     shown.push(logout);
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("signed in"), "the login was logged at all");
     for text in shown.iter().chain([&logs]) {
-        for secret in &secrets {
-            assert!(
-                !text.contains(secret.as_str()),
-                "secret {secret:?} leaked into:\n{text}"
-            );
-        }
+        assert_no_secret(text, &secrets);
     }
 }
 

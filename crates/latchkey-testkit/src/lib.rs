@@ -14,6 +14,7 @@ pub mod browser;
 pub mod clients;
 pub mod conformance;
 mod idp;
+pub mod logs;
 pub mod person;
 mod redis;
 

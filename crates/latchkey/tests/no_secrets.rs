@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey::{
@@ -12,39 +11,12 @@ use latchkey::{
 };
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::*;
+use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn assert_clean(text: &str, secrets: &[String]) {
-    for secret in secrets {
-        assert!(
-            !text.contains(secret.as_str()),
-            "secret {secret:?} leaked into:\n{text}"
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_output_and_trace_logs_contain_no_secret() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = CapturedLogs::install("trace");
 
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
@@ -153,10 +125,10 @@ async fn debug_output_and_trace_logs_contain_no_secret() {
         "{basic:?} {post:?} {jwt:?} {pw:?} {jwt_key:?} {carol:?} {statics:?} {cc:?} {alice:?} {refresh_only:?} {cc_tokens:?} {second:?} {failure:?} {failure} {:?}",
         ClientAuth::SecretPost(SecretString::from(SVC_POST.1))
     );
-    assert_clean(&debug, &secrets);
+    assert_no_secret(&debug, &secrets);
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("token request"), "trace logging was captured");
     assert!(logs.contains("retrying"), "the retry was logged");
-    assert_clean(&logs, &secrets);
+    assert_no_secret(&logs, &secrets);
 }
