@@ -8,10 +8,11 @@
 //! path compares that id with `id`, one read-only atomic load, and clones the thread's own
 //! copy: no shared cache line is ever written.
 
-use arc_swap::{ArcSwapOption, Guard};
-use http::HeaderValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use arc_swap::{ArcSwapOption, Guard};
+use http::HeaderValue;
 
 use super::live::Live;
 
