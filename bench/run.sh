@@ -16,6 +16,17 @@ results="target/bench-results.jsonl"
 note() { printf '{"row":"%s","system":"%s","%s":"%s"}\n' "$1" "$2" "$3" "$4" >> "$results"; }
 log() { echo "bench: $*" >&2; }
 
+# Cold starts are timed with hyperfine, peak RSS with GNU time.
+missing=()
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+[ -x /usr/bin/time ] || missing+=(time)
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || log "could not install ${missing[*]}: cold starts are timed from Python instead"
+fi
+
 # The IdP fixture needs Node and its npm packages (as scripts/test.sh installs them).
 if [ ! -f tests/idp/node_modules/oidc-provider/package.json ]; then
   (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)

@@ -386,22 +386,39 @@ COLD = {
 
 
 def run_cold(cmd: list[str], env: dict | None, runs: int) -> tuple[float, float, int]:
-    """Median wall ms of `runs` runs, and the peak RSS in MiB. RSS comes from /usr/bin/time
-    (GNU time's %M): `wait4` from this Python parent over-reports it, because the child's
-    pages before `exec` are counted."""
-    walls = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL)
-        walls.append((time.perf_counter() - start) * 1e3)
-        if done.returncode != 0:
-            return 0.0, 0.0, done.returncode
+    """Median wall ms of `runs` runs, and the peak RSS in MiB. Timed by hyperfine when it is
+    installed (bench/run.sh installs it): it starts each run straight from a small process,
+    after warm-up runs, so a millisecond-scale program is not charged for forking this
+    Python parent. RSS comes from /usr/bin/time (GNU time's %M): `wait4` from this Python
+    parent over-reports it, because the child's pages before `exec` are counted."""
+    import shlex
+    import shutil
+    import tempfile
+    if shutil.which("hyperfine"):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "hyperfine.json"
+            done = subprocess.run(
+                ["hyperfine", "-N", "--warmup", "3", "--runs", str(runs),
+                 "--export-json", str(report), shlex.join(cmd)],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if done.returncode != 0:
+                return 0.0, 0.0, done.returncode
+            median_ms = json.loads(report.read_text())["results"][0]["median"] * 1e3
+    else:
+        walls = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL)
+            walls.append((time.perf_counter() - start) * 1e3)
+            if done.returncode != 0:
+                return 0.0, 0.0, done.returncode
+        median_ms = statistics.median(walls)
     rss = float("nan")
     if os.path.exists("/usr/bin/time"):
         timed = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         rss = int(timed.stderr.strip().splitlines()[-1]) / 1024
-    return statistics.median(walls), rss, 0
+    return median_ms, rss, 0
 
 
 def cold(peer: str, runs: int = 20) -> None:
