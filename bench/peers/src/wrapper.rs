@@ -49,10 +49,10 @@ impl CachedToken {
 
     /// The `Authorization` value: cached while more than 60 s of life is left.
     pub async fn header(&self) -> Result<String, String> {
-        if let Some((header, expires)) = &*self.cache.read().expect("lock") {
-            if Instant::now() + Duration::from_secs(60) < *expires {
-                return Ok(header.clone());
-            }
+        if let Some((header, expires)) = &*self.cache.read().expect("lock")
+            && Instant::now() + Duration::from_secs(60) < *expires
+        {
+            return Ok(header.clone());
         }
         let token = self
             .client
