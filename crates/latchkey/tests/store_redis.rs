@@ -190,3 +190,34 @@ async fn an_unreachable_server_is_unavailable_with_a_hint() {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert!(err.hint().is_some());
 }
+
+/// `SET` calls the server has answered so far (`INFO commandstats`).
+async fn set_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_set:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// A task waiting for a key this process just unlocked takes the lease with its first
+/// attempt: the turn passes on only once the release has reached Redis. (Handing it over
+/// earlier made the waiter find the lease still held, back off and try again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_lock_is_taken_at_the_first_attempt_by_the_next_local_waiter() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let mut conn = raw(&server).await;
+    let rounds = 20;
+    let before = set_calls(&mut conn).await;
+    for _ in 0..rounds {
+        let lock = store.lock("handover", Duration::from_secs(5)).await.unwrap();
+        drop(lock);
+    }
+    let attempts = set_calls(&mut conn).await - before;
+    assert_eq!(attempts, rounds, "SET NX attempts for {rounds} locks");
+}
