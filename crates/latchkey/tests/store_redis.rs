@@ -215,7 +215,10 @@ async fn a_released_lock_is_taken_at_the_first_attempt_by_the_next_local_waiter(
     let rounds = 20;
     let before = set_calls(&mut conn).await;
     for _ in 0..rounds {
-        let lock = store.lock("handover", Duration::from_secs(5)).await.unwrap();
+        let lock = store
+            .lock("handover", Duration::from_secs(5))
+            .await
+            .unwrap();
         drop(lock);
     }
     let attempts = set_calls(&mut conn).await - before;
