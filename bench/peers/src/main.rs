@@ -238,6 +238,23 @@ where
     (start.elapsed().as_secs_f64() * 1e3, errors)
 }
 
+/// One stampede row: `tasks` callers at once through `storm`, with the IdP's token
+/// requests counted from zero.
+async fn stampede_row<F, Fut>(idp: &Idp, row: &str, system: &str, note: &str, tasks: usize, call: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    idp.reset_counters().await;
+    let (ms, errors) = storm(tasks, call).await;
+    let requests = idp.counters().await.token_total();
+    emit(
+        row,
+        system,
+        json!({ "ms": ms, "requests": requests, "errors": errors, "note": note }),
+    );
+}
+
 fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path::Path) {
     let row = format!("stampede, {} tasks at expiry", s.stampede);
     rt.block_on(async {
@@ -256,19 +273,18 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
             .expect("manager");
         manager.authorization_header().await.expect("first token");
         clock.advance(Duration::from_secs(3601));
-        idp.reset_counters().await;
-        let (ms, errors) = storm(s.stampede, || {
-            let m = manager.clone();
-            async move { m.authorization_header().await.is_ok() }
-        })
-        .await;
-        let requests = idp.counters().await.token_total();
-        emit(
+        stampede_row(
+            idp,
             &row,
             "latchkey",
-            json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "client_credentials" }),
-        );
+            "client_credentials",
+            s.stampede,
+            || {
+                let m = manager.clone();
+                async move { m.authorization_header().await.is_ok() }
+            },
+        )
+        .await;
 
         // yup-oauth2: an expired cached token with a refresh token.
         let tokens = alice_tokens(idp).await;
@@ -284,38 +300,36 @@ fn stampede(rt: &tokio::runtime::Runtime, idp: &Idp, s: &Sizes, dir: &std::path:
             dir,
         )
         .await;
-        idp.reset_counters().await;
-        let (ms, errors) = storm(s.stampede, || {
-            let y = yup.clone();
-            async move { y.token(yup::SCOPES).await.is_ok() }
-        })
-        .await;
-        let requests = idp.counters().await.token_total();
-        emit(
+        stampede_row(
+            idp,
             &row,
             "yup-oauth2",
-            json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "refresh_token; reused rotated refresh tokens fail" }),
-        );
+            "refresh_token; reused rotated refresh tokens fail",
+            s.stampede,
+            || {
+                let y = yup.clone();
+                async move { y.token(yup::SCOPES).await.is_ok() }
+            },
+        )
+        .await;
 
         // The oauth2-crate wrapper: client credentials, cache marked expired.
         let wrapper =
             wrapper::CachedToken::new(&idp.token_url(), clients::SVC_POST.0, clients::SVC_POST.1);
         wrapper.header().await.expect("first token");
         wrapper.expire();
-        idp.reset_counters().await;
-        let (ms, errors) = storm(s.stampede, || {
-            let w = wrapper.clone();
-            async move { w.header().await.is_ok() }
-        })
-        .await;
-        let requests = idp.counters().await.token_total();
-        emit(
+        stampede_row(
+            idp,
             &row,
             "oauth2 wrapper",
-            json!({ "ms": ms, "requests": requests, "errors": errors,
-            "note": "client_credentials" }),
-        );
+            "client_credentials",
+            s.stampede,
+            || {
+                let w = wrapper.clone();
+                async move { w.header().await.is_ok() }
+            },
+        )
+        .await;
     });
 }
 
