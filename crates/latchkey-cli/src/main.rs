@@ -10,6 +10,7 @@ mod context;
 mod error;
 mod output;
 mod plan;
+mod quick;
 
 use std::process::ExitCode;
 
@@ -18,16 +19,19 @@ use clap::Parser;
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let code = err.exit_code();
-            let _ = err.print();
-            return ExitCode::from(u8::try_from(code).unwrap_or(error::code::USAGE));
-        }
+    let plan = match quick::plan(std::env::args_os().skip(1)) {
+        Some(plan) => Ok(plan),
+        None => match args::Cli::try_parse() {
+            Ok(cli) => plan::Plan::from_cli(cli),
+            Err(err) => {
+                // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+                let code = err.exit_code();
+                let _ = err.print();
+                return ExitCode::from(u8::try_from(code).unwrap_or(error::code::USAGE));
+            }
+        },
     };
-    let result = plan::Plan::from_cli(cli).and_then(run);
+    let result = plan.and_then(run);
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
