@@ -6,7 +6,7 @@ mod support;
 use std::io::Read;
 use std::process::Stdio;
 
-use support::{BIN, World, text};
+use support::{World, bin, text};
 
 macro_rules! snapshot {
     ($world:expr, $name:expr, $value:expr) => {
@@ -347,7 +347,7 @@ fn closed_stdout_exits_0() {
     let long = "t".repeat(100_000);
     // Deterministic: the reading end is closed before latchkey writes, so the write fails
     // with EPIPE (a token larger than the pipe buffer makes it fail even if it raced).
-    let mut child = std::process::Command::new(BIN)
+    let mut child = std::process::Command::new(bin())
         .args(["token"])
         .env("LATCHKEY_CONFIG", &world.config)
         .env("LATCHKEY_STATE_DIR", &world.state)
@@ -373,7 +373,10 @@ fn closed_stdout_exits_0() {
     let out = std::process::Command::new("bash")
         .args([
             "-c",
-            &format!("set -o pipefail; '{BIN}' token | head -c1; echo \" $?\""),
+            &format!(
+                "set -o pipefail; '{}' token | head -c1; echo \" $?\"",
+                bin()
+            ),
         ])
         .env("LATCHKEY_CONFIG", &world.config)
         .env("LATCHKEY_STATE_DIR", &world.state)

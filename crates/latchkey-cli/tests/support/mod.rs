@@ -6,7 +6,11 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+/// The binary under test: this crate's build, or the one `LATCHKEY_TEST_CLI` names
+/// (`scripts/test.sh` runs these tests again against the shipped static build).
+pub fn bin() -> String {
+    std::env::var("LATCHKEY_TEST_CLI").unwrap_or_else(|_| env!("CARGO_BIN_EXE_latchkey").to_owned())
+}
 
 /// One test's world: its own profiles file and state directory.
 pub struct World {
@@ -45,14 +49,20 @@ impl World {
 
     /// A blocking `latchkey` command (assert_cmd).
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(BIN);
+        let mut cmd = assert_cmd::Command::new(bin());
         self.prepare(&mut cmd);
         cmd
     }
 
     /// An async `latchkey` command, for tests that talk to the IdP fixture meanwhile.
     pub fn tokio_cmd(&self) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(BIN);
+        self.tokio_cmd_of(&bin())
+    }
+
+    /// Any program, with this world's `latchkey` environment (for a wrapper that runs
+    /// `latchkey` itself).
+    pub fn tokio_cmd_of(&self, program: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
         self.prepare(&mut cmd);
         cmd.kill_on_drop(true);
         cmd

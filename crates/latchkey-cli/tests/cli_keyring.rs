@@ -1,0 +1,104 @@
+//! `--store keyring` through the CLI, against GNOME Keyring in a private D-Bus session and
+//! the identity provider fixture: the token is fetched once, kept in the keyring (not in a
+//! file), served from it by the next process, and removed by `logout`.
+
+mod support;
+
+use latchkey_testkit::Idp;
+use latchkey_testkit::clients::SVC_POST;
+use serde_json::Value;
+use support::{World, bin, text};
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+#[tokio::test]
+async fn keyring_store_keeps_the_token_for_the_next_process() {
+    if !(on_path("dbus-run-session") && on_path("gnome-keyring-daemon")) {
+        assert!(
+            std::env::var_os("LATCHKEY_REQUIRE_KEYRING").is_none(),
+            "dbus-run-session and gnome-keyring-daemon are required (apt install dbus gnome-keyring)"
+        );
+        eprintln!("skipped: dbus-run-session or gnome-keyring-daemon not installed");
+        return;
+    }
+    let idp = Idp::start().await;
+    let world = World::new();
+    let add = world
+        .run(
+            &[
+                "profile",
+                "add",
+                "svc",
+                "--auth",
+                "client-credentials",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                SVC_POST.0,
+                "--client-secret-env",
+                "SVC_SECRET",
+                "--client-auth",
+                "client_secret_post",
+                "--scope",
+                "api:read",
+                "--store",
+                "keyring",
+                "--default",
+            ],
+            &[],
+        )
+        .await;
+    assert!(add.status.success(), "{}", text(&add.stderr));
+
+    // Each step is its own process; a blank line separates their outputs.
+    let script = r#"printf throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
+        && "$0" token && echo && "$0" token && echo && "$0" status --json && echo \
+        && "$0" -q logout && "$0" status --json"#;
+    let home = world.dir.path().join("home");
+    let out = world
+        .tokio_cmd_of("timeout")
+        .args(["120", "dbus-run-session", "--", "sh", "-c", script, &bin()])
+        .env("SVC_SECRET", SVC_POST.1)
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", world.dir.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    let parts: Vec<&str> = stdout.split("\n\n").collect();
+    assert_eq!(parts.len(), 4, "{stdout}");
+    let (first, second) = (parts[0].trim(), parts[1].trim());
+    assert!(
+        !first.is_empty() && !first.contains(char::is_whitespace),
+        "{first}"
+    );
+    assert_eq!(
+        first, second,
+        "the second process must reuse the stored token"
+    );
+    assert_eq!(idp.counters().await.token("client_credentials"), 1);
+
+    let status: Value = serde_json::from_str(parts[2]).expect("status --json");
+    assert_eq!(status["store"], "keyring:latchkey", "{status}");
+    assert_eq!(status["logged_in"], true, "{status}");
+    let after: Value = serde_json::from_str(parts[3]).expect("status --json after logout");
+    assert_eq!(
+        after["logged_in"], false,
+        "logout must remove the token: {after}"
+    );
+
+    // Nothing was written beside the keyring: the token never touched the disk.
+    let tokens = world.state.join("tokens");
+    let files = std::fs::read_dir(&tokens).map_or(0, |dir| dir.count());
+    assert_eq!(files, 0, "files in {}", tokens.display());
+}
