@@ -29,3 +29,7 @@ node tests/idp/selftest.mjs
 # The keyring and browser tests must not skip here: what they need was just installed.
 export LATCHKEY_REQUIRE_KEYRING=1 LATCHKEY_REQUIRE_BROWSER=1
 cargo test --workspace --all-features "$@"
+# The CLI as shipped (scripts/build-dist.sh: static-pie, musl, its own DNS resolver and
+# allocator) must pass the same CLI tests as the plain build.
+dist="$(scripts/build-dist.sh)"
+LATCHKEY_TEST_CLI="$dist" cargo test -p latchkey-cli --all-features --test cli_config --test cli_idp --test cli_keyring "$@"
