@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole-process cost of `latchkey token` with a valid cached token (the path scripts hit in
-# loops): median wall time with hyperfine, peak RSS with /usr/bin/time -v.
+# loops): median wall time with hyperfine, peak RSS with /usr/bin/time -v, for the shipped
+# build (scripts/build-dist.sh, static-pie musl) and the plain `cargo build --release` one.
 # Goal: < 5 ms median, < 10 MB peak RSS. Run: bench/cli_token.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,16 @@ now_ms=$(($(date +%s) * 1000))
 )
 [ "$("$LK" token)" = "bench-access-token" ] || { echo "the cached token was not served" >&2; exit 1; }
 
-hyperfine --warmup 20 --runs 300 -N --export-json "$WORK/h.json" "$LK token" >&2
-median_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["median"]*1000))' "$WORK/h.json")
-rss_kb=$(/usr/bin/time -v "$LK" token 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p')
-echo "latchkey token (valid cached token): median ${median_ms} ms, peak RSS $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MB (${rss_kb} kB)"
+measure() { # LABEL BINARY
+  hyperfine --warmup 20 --runs 300 -N --export-json "$WORK/h.json" "$2 token" >&2
+  median_ms=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.2f" % (r["median"]*1000))' "$WORK/h.json")
+  rss_kb=$(/usr/bin/time -v "$2" token 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p')
+  echo "latchkey token (valid cached token), $1: median ${median_ms} ms, peak RSS $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MB (${rss_kb} kB)"
+}
+measure "cargo build --release (glibc, dynamic)" "$LK"
+if DIST="$(scripts/build-dist.sh)"; then
+  [ "$("$DIST" token)" = "bench-access-token" ] || { echo "the static build did not serve the cached token" >&2; exit 1; }
+  measure "scripts/build-dist.sh (static-pie, musl)" "$DIST"
+else
+  echo "latchkey token, scripts/build-dist.sh: skipped (the static build failed, see above)"
+fi

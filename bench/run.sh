@@ -85,16 +85,32 @@ for peer in cdse dhis2w pywry authlib; do
     || note "cold start (token from cache)" "$peer" error "timed out or failed"
 done
 
-# Whole-process cold start of `latchkey token`, if the CLI exists on this branch.
+# Whole-process cold start of `latchkey token`: the shipped build (scripts/build-dist.sh:
+# static-pie, musl) is the "latchkey" line; the plain `cargo build --release` binary (glibc,
+# dynamically linked) is measured too, so the table shows what the linking buys.
 cold_row="cold start (token from cache)"
-if [ -d crates/latchkey-cli ] && cargo build --release -q -p latchkey-cli 2>/dev/null \
-   && [ -x target/release/latchkey ]; then
-  log "running latchkey token cold start"
-  timeout 120 python3 bench/py/bench_peers.py --cold-cli "$PWD/target/release/latchkey" >> "$results" \
-    || note "$cold_row" latchkey error "timed out or failed"
-else
-  echo "skipped: CLI not built" >&2
+cold_cli() { # BINARY SYSTEM BUILD
+  timeout 120 python3 bench/py/bench_peers.py --cold-cli "$1" "$2" "$3" >> "$results" \
+    || note "$cold_row" "$2" error "timed out or failed"
+}
+dynamic="latchkey, cargo build --release"
+if [ ! -d crates/latchkey-cli ]; then
   note "$cold_row" latchkey skipped "CLI not built"
+else
+  log "building the shipped CLI (scripts/build-dist.sh) and the plain release build"
+  if dist="$(scripts/build-dist.sh 2>target/build-dist.log)"; then
+    log "running latchkey token cold start (static build)"
+    cold_cli "$dist" latchkey "static-pie musl build from scripts/build-dist.sh"
+  else
+    dynamic=latchkey
+    note "$cold_row" "latchkey, scripts/build-dist.sh" skipped "$(tail -1 target/build-dist.log | tr -d '"\\')"
+  fi
+  if cargo build --release -q -p latchkey-cli 2>/dev/null && [ -x target/release/latchkey ]; then
+    log "running latchkey token cold start (glibc build)"
+    cold_cli "$PWD/target/release/latchkey" "$dynamic" "glibc, dynamically linked"
+  else
+    note "$cold_row" "$dynamic" error "cargo build --release -p latchkey-cli failed"
+  fi
 fi
 
 python3 bench/table.py "$results" | tee target/bench-table.md

@@ -3,7 +3,7 @@
 
     python bench_peers.py PEER [--quick]     PEER: cdse | dhis2w | pywry | authlib
     python bench_peers.py --cold PEER        one cold process: import, load a cached token, print it
-    python bench_peers.py --cold-cli BINARY  the same for `latchkey token` (needs only the stdlib)
+    python bench_peers.py --cold-cli BINARY [SYSTEM BUILD]  the same for `latchkey token` (stdlib only)
 
 Each run starts its own fixture (node tests/idp/server.mjs) and stops it on exit. Rows:
 fast path (1 thread; all cores = one thread per core, each with its own client when the
@@ -440,10 +440,11 @@ def cold(peer: str, runs: int = 20) -> None:
         emit("cold start (token from cache)", peer, ms=ms, rss_mb=rss)
 
 
-def cold_cli(binary: str, runs: int = 200) -> None:
+def cold_cli(binary: str, system: str = "latchkey", build: str = "", runs: int = 200) -> None:
     """`latchkey token` as a whole process: a client-credentials profile whose token is
     already in the file store (the first run fetched it), so every measured run only starts,
-    reads the profile and the store, and prints the token."""
+    reads the profile and the store, and prints the token. `build` says which build of the
+    binary this is, in the row's note."""
     import tempfile
     row = "cold start (token from cache)"
     idp = Idp()
@@ -458,15 +459,16 @@ def cold_cli(binary: str, runs: int = 200) -> None:
             for cmd in (setup, [binary, "token"]):
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
-                    emit(row, "latchkey", error=f"`{' '.join(cmd[1:3])}` failed: {done.stderr.strip()[:200]}")
+                    emit(row, system, error=f"`{' '.join(cmd[1:3])}` failed: {done.stderr.strip()[:200]}")
                     return
             idp.reset()
             ms, rss, status = run_cold([binary, "token"], env, runs)
             if status != 0:
-                emit(row, "latchkey", error=f"`latchkey token` exit status {status}")
+                emit(row, system, error=f"`latchkey token` exit status {status}")
                 return
-            emit(row, "latchkey", ms=ms, rss_mb=rss,
-                 requests=idp.token_requests(), note="`latchkey token`, client-credentials profile, file store")
+            note = "`latchkey token`, client-credentials profile, file store"
+            emit(row, system, ms=ms, rss_mb=rss, requests=idp.token_requests(),
+                 note=f"{note}; {build}" if build else note)
     finally:
         idp.stop()
 
@@ -481,7 +483,7 @@ def main() -> None:
         cold(args[1])
         return
     if args and args[0] == "--cold-cli":
-        cold_cli(args[1])
+        cold_cli(*args[1:4])
         return
     peer = args[0]
     idp = Idp()
