@@ -54,7 +54,7 @@ def ratio(r: dict, base: dict | None) -> str:
     if "ns_per_op" in r and "ns_per_op" in base and base["ns_per_op"] > 0:
         x = r["ns_per_op"] / base["ns_per_op"]
         return f"{x:,.1f}× slower" if x >= 1 else f"{1 / x:,.2f}× faster"
-    if "requests" in r and "requests" in base:
+    if "requests" in r and "requests" in base and "stampede" in r["row"]:
         return f"{r['requests']} vs {base['requests']} requests"
     if "ms" in r and "ms" in base and base["ms"] > 0:
         return f"{r['ms'] / base['ms']:,.1f}× slower"
