@@ -89,12 +89,17 @@ fn cc_requests(counters: &latchkey_testkit::Counters) -> u64 {
     counters.token("client_credentials")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mixed_faults_under_a_thousand_callers_cost_one_bounded_round_and_lose_nothing() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
+/// What every manager test here starts from: the IdP fixture, a clock the test moves, and a
+/// file store in a directory of its own (kept until the test drops it).
+async fn rig() -> (Idp, Arc<ManualClock>, tempfile::TempDir, Arc<FileStore>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path()));
+    (Idp::start().await, Arc::new(ManualClock::new()), dir, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mixed_faults_under_a_thousand_callers_cost_one_bounded_round_and_lose_nothing() {
+    let (idp, clock, _dir, store) = rig().await;
     // Four managers (think: four services in one process) share the file store.
     let managers: Vec<_> = (0..4)
         .map(|_| manager(svc_basic(&idp, &clock, None), &store))
@@ -130,10 +135,7 @@ async fn mixed_faults_under_a_thousand_callers_cost_one_bounded_round_and_lose_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_503_storm_fails_every_caller_with_the_status_after_one_bounded_round() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStore::new(dir.path()));
+    let (idp, clock, _dir, store) = rig().await;
     let managers: Vec<_> = (0..4)
         .map(|_| manager(svc_basic(&idp, &clock, None), &store))
         .collect();
@@ -167,10 +169,7 @@ async fn a_503_storm_fails_every_caller_with_the_status_after_one_bounded_round(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_429_with_an_http_date_retry_after_is_waited_for_once_by_all_callers() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStore::new(dir.path()));
+    let (idp, clock, _dir, store) = rig().await;
     let manager = manager(svc_basic(&idp, &clock, None), &store);
     let at = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(1));
     idp.fault(json!({"path": "/token", "action": "status", "status": 429,
@@ -185,10 +184,7 @@ async fn a_429_with_an_http_date_retry_after_is_waited_for_once_by_all_callers()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn timeouts_are_retried_within_the_budget_and_named_as_timeouts() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStore::new(dir.path()));
+    let (idp, clock, _dir, store) = rig().await;
     let http = http_with_timeout(Duration::from_millis(300));
     let manager = manager(svc_basic(&idp, &clock, Some(http)), &store);
 
@@ -252,10 +248,7 @@ fn malformed_bodies() -> Vec<(Value, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_200s_are_typed_errors_not_retried_and_leave_the_store_untouched() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStore::new(dir.path()));
+    let (idp, clock, dir, store) = rig().await;
     let manager = TokenManager::builder(svc_basic(&idp, &clock, None), ClientCredentials::new())
         .key("svc")
         .store(store.clone())
@@ -312,10 +305,7 @@ async fn malformed_200s_are_typed_errors_not_retried_and_leave_the_store_untouch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_503_storm_on_refresh_keeps_the_refresh_token_and_recovers_without_a_new_login() {
-    let idp = Idp::start().await;
-    let clock = Arc::new(ManualClock::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FileStore::new(dir.path()));
+    let (idp, clock, _dir, store) = rig().await;
     let client = OAuthClient::builder(clients::PW_CLIENT)
         .token_url(idp.token_url())
         .clock(clock.clone())
