@@ -1,8 +1,8 @@
 //! The few command lines scripts run in loops (`latchkey token`, `latchkey header -p NAME`),
 //! read without clap.
 //!
-//! Building clap's command tree allocates every argument of every subcommand, about a
-//! tenth of a cold `latchkey token` (0.12 ms of 1.1 ms, `bench/cli_token.sh`). Only the
+//! Building clap's command tree allocates every argument of every subcommand: a third of a
+//! cold `latchkey token` from the static build (1.01 against 0.69 ms, docs/bench.md). Only the
 //! simplest spellings are read here; anything else, including every mistake, returns
 //! `None` and goes to clap, which owns the messages and the help. The tests check that each
 //! spelling read here gives exactly the plan clap's path gives.
