@@ -34,32 +34,8 @@ fn ok(out: &std::process::Output) -> String {
     text(&out.stdout)
 }
 
-async fn add_service_profile(world: &World, idp: &Idp) {
-    let out = world
-        .run(
-            &[
-                "profile",
-                "add",
-                "svc",
-                "--auth",
-                "client-credentials",
-                "--token-url",
-                &idp.token_url(),
-                "--client-id",
-                SVC_POST.0,
-                "--client-secret-env",
-                "SVC_SECRET",
-                "--client-auth",
-                "client_secret_post",
-                "--scope",
-                "api:read",
-                "--default",
-            ],
-            &[],
-        )
-        .await;
-    ok(&out);
-}
+/// The service profile most tests use: `svc`, scope `api:read`, the default.
+const SVC_DEFAULT: &[&str] = &["--scope", "api:read", "--default"];
 
 #[tokio::test]
 async fn device_login_token_status_request_and_revoking_logout() {
@@ -161,7 +137,7 @@ async fn device_login_token_status_request_and_revoking_logout() {
 async fn client_credentials_token_is_reused_from_the_file_store() {
     let idp = Idp::start().await;
     let world = World::new();
-    add_service_profile(&world, &idp).await;
+    world.add_service_profile(&idp, "svc", SVC_DEFAULT).await;
     let env = [("SVC_SECRET", SVC_POST.1)];
     let first = ok(&world.run(&["token"], &env).await);
     assert_eq!(idp.counters().await.token("client_credentials"), 1);
@@ -176,28 +152,9 @@ async fn client_credentials_token_is_reused_from_the_file_store() {
     assert_eq!(header, format!("Authorization: Bearer {first}"));
 
     // The same with the SQLite store.
-    ok(&world
-        .run(
-            &[
-                "profile",
-                "add",
-                "svc-db",
-                "--auth",
-                "client-credentials",
-                "--token-url",
-                &idp.token_url(),
-                "--client-id",
-                SVC_POST.0,
-                "--client-secret-env",
-                "SVC_SECRET",
-                "--client-auth",
-                "client_secret_post",
-                "--store",
-                "sqlite",
-            ],
-            &[],
-        )
-        .await);
+    world
+        .add_service_profile(&idp, "svc-db", &["--store", "sqlite"])
+        .await;
     let a = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
     let b = ok(&world.run(&["-p", "svc-db", "token"], &env).await);
     assert_eq!(a, b);
@@ -213,7 +170,7 @@ async fn client_credentials_token_is_reused_from_the_file_store() {
 async fn eight_processes_on_an_expired_token_make_one_request() {
     let idp = Idp::start().await;
     let world = World::new();
-    add_service_profile(&world, &idp).await;
+    world.add_service_profile(&idp, "svc", SVC_DEFAULT).await;
     let env = [("SVC_SECRET", SVC_POST.1)];
     let old = ok(&world.run(&["token"], &env).await);
 
@@ -268,7 +225,7 @@ async fn eight_processes_on_an_expired_token_make_one_request() {
 async fn credential_kubectl_and_doctor() {
     let idp = Idp::start().await;
     let world = World::new();
-    add_service_profile(&world, &idp).await;
+    world.add_service_profile(&idp, "svc", SVC_DEFAULT).await;
     let env = [("SVC_SECRET", SVC_POST.1)];
     let credential: Value =
         serde_json::from_str(&ok(&world.run(&["credential", "kubectl"], &env).await)).unwrap();
@@ -451,7 +408,7 @@ async fn password_login_with_a_one_time_code_from_stdin() {
     assert!(token.trim().len() > 10, "{token}");
 
     // Only password profiles take a code.
-    add_service_profile(&world, &idp).await;
+    world.add_service_profile(&idp, "svc", SVC_DEFAULT).await;
     let out = login_with_stdin(&world, &format!("{code}\n"), &[("SVC_SECRET", SVC_POST.1)]).await;
     assert!(!out.status.success());
     assert!(

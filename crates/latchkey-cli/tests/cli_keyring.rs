@@ -4,67 +4,35 @@
 
 mod support;
 
-use latchkey_testkit::Idp;
 use latchkey_testkit::clients::SVC_POST;
+use latchkey_testkit::{Idp, keyring};
 use serde_json::Value;
 use support::{World, bin, text};
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
 #[tokio::test]
 async fn keyring_store_keeps_the_token_for_the_next_process() {
-    if !(on_path("dbus-run-session") && on_path("gnome-keyring-daemon")) {
-        assert!(
-            std::env::var_os("LATCHKEY_REQUIRE_KEYRING").is_none(),
-            "dbus-run-session and gnome-keyring-daemon are required (apt install dbus gnome-keyring)"
-        );
-        eprintln!("skipped: dbus-run-session or gnome-keyring-daemon not installed");
+    if !keyring::session_tools_installed() {
         return;
     }
     let idp = Idp::start().await;
     let world = World::new();
-    let add = world
-        .run(
-            &[
-                "profile",
-                "add",
-                "svc",
-                "--auth",
-                "client-credentials",
-                "--token-url",
-                &idp.token_url(),
-                "--client-id",
-                SVC_POST.0,
-                "--client-secret-env",
-                "SVC_SECRET",
-                "--client-auth",
-                "client_secret_post",
-                "--scope",
-                "api:read",
-                "--store",
-                "keyring",
-                "--default",
-            ],
-            &[],
+    world
+        .add_service_profile(
+            &idp,
+            "svc",
+            &["--scope", "api:read", "--store", "keyring", "--default"],
         )
         .await;
-    assert!(add.status.success(), "{}", text(&add.stderr));
 
     // Each step is its own process; a blank line separates their outputs.
-    let script = r#"printf throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
-        && "$0" token && echo && "$0" token && echo && "$0" status --json && echo \
+    let script = r#""$0" token && echo && "$0" token && echo && "$0" status --json && echo \
         && "$0" -q logout && "$0" status --json"#;
-    let home = world.dir.path().join("home");
     let out = world
         .tokio_cmd_of("timeout")
-        .args(["120", "dbus-run-session", "--", "sh", "-c", script, &bin()])
+        .args(keyring::session_args(script))
+        .arg(bin())
+        .envs(keyring::session_env(world.dir.path()))
         .env("SVC_SECRET", SVC_POST.1)
-        .env("HOME", &home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_RUNTIME_DIR", world.dir.path())
         .output()
         .await
         .unwrap();

@@ -8,12 +8,14 @@
 //! - [`clients`]: the fixture's registered clients and users.
 //! - [`person`]: a scripted person with a browser (cookie jar, real IdP forms): logs in,
 //!   consents, approves device logins, cancels.
+//! - [`keyring`]: GNOME Keyring in a private D-Bus session.
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 
 pub mod browser;
 pub mod clients;
 pub mod conformance;
 mod idp;
+pub mod keyring;
 pub mod logs;
 pub mod person;
 mod redis;

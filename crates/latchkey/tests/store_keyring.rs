@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use latchkey::{KeyringFallback, KeyringStore, StoreError, TokenStore};
-use latchkey_testkit::conformance;
+use latchkey_testkit::{conformance, keyring};
 
 /// Whether the platform keyring answers; prints why not.
 async fn keyring_reachable(state: &std::path::Path) -> bool {
@@ -92,11 +92,6 @@ async fn memory_fallback_is_visible_and_conforms() {
 }
 
 /// Whether `program` is on `PATH`.
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
 /// A real Secret Service round trip: GNOME Keyring started in a private D-Bus session
 /// (`dbus-run-session`), unlocked with a throwaway password, then this test binary run again
 /// inside that session for the conformance suite and a chunked secret. `scripts/test.sh`
@@ -104,27 +99,18 @@ fn on_path(program: &str) -> bool {
 /// fails the test instead of skipping it.
 #[test]
 fn real_secret_service_round_trip_under_gnome_keyring() {
-    if !(on_path("dbus-run-session") && on_path("gnome-keyring-daemon")) {
-        assert!(
-            std::env::var_os("LATCHKEY_REQUIRE_KEYRING").is_none(),
-            "dbus-run-session and gnome-keyring-daemon are required (apt install dbus gnome-keyring)"
-        );
-        eprintln!("skipped: dbus-run-session or gnome-keyring-daemon not installed");
+    if !keyring::session_tools_installed() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let output = std::process::Command::new("timeout")
-        .args(["120", "dbus-run-session", "--", "sh", "-c"])
-        .arg(
-            "printf throwaway | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
-             && exec \"$0\" --exact inner_secret_service_conformance --ignored --nocapture \
+        .args(keyring::session_args(
+            "exec \"$0\" --exact inner_secret_service_conformance --ignored --nocapture \
              --test-threads=1",
-        )
+        ))
         .arg(exe)
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_RUNTIME_DIR", home.path())
+        .envs(keyring::session_env(home.path()))
         .env("LATCHKEY_KEYRING_INNER", "1")
         .output()
         .unwrap();

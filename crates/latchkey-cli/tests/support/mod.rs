@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+use latchkey_testkit::Idp;
+use latchkey_testkit::clients::SVC_POST;
+
 /// The binary under test: this crate's build, or the one `LATCHKEY_TEST_CLI` names
 /// (`scripts/test.sh` runs these tests again against the shipped static build).
 pub fn bin() -> String {
@@ -76,6 +79,34 @@ impl World {
             cmd.env(k, v);
         }
         cmd.output().await.expect("run latchkey")
+    }
+
+    /// `profile add NAME`: a client-credentials profile for the fixture's `svc-post` client,
+    /// its secret read from `SVC_SECRET`, plus `extra` options. Fails the test if refused.
+    pub async fn add_service_profile(&self, idp: &Idp, name: &str, extra: &[&str]) {
+        let token_url = idp.token_url();
+        let mut args = vec![
+            "profile",
+            "add",
+            name,
+            "--auth",
+            "client-credentials",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            SVC_POST.0,
+            "--client-secret-env",
+            "SVC_SECRET",
+            "--client-auth",
+            "client_secret_post",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.run(&args, &[]).await;
+        assert!(
+            out.status.success(),
+            "profile add {name}: {}",
+            text(&out.stderr)
+        );
     }
 
     /// Snapshot filters: this world's paths, loopback ports, RFC 3339 times.
