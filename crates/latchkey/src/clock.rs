@@ -47,7 +47,7 @@ impl Clock for SystemClock {
 
 impl SystemClock {
     /// Nanoseconds since the Unix epoch, allowed to lag by a few milliseconds.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn coarse_unix_nanos() -> u64 {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {

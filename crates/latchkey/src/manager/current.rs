@@ -40,7 +40,7 @@ impl Current {
 
     /// The header of the current token if it is fresh at `now` (nanoseconds since the Unix
     /// epoch).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn fresh_header(&self, now: u64) -> Option<HeaderValue> {
         let id = self.id.load(Ordering::Acquire);
         if id == 0 {
@@ -49,6 +49,13 @@ impl Current {
         if let Some(header) = thread_copies::get(self.owner, id, now) {
             return Some(header);
         }
+        self.fresh_shared_header(now)
+    }
+
+    /// The shared header, when this thread has no current copy of it. Out of line: the
+    /// inlined fast path above must stay small, since every caller carries a copy.
+    #[inline(never)]
+    fn fresh_shared_header(&self, now: u64) -> Option<HeaderValue> {
         let guard = self.live.load();
         let live = guard.as_deref().filter(|live| live.fresh_at_nanos(now))?;
         thread_copies::put(self.owner, live);
@@ -126,7 +133,7 @@ mod thread_copies {
         (owner % SLOTS as u64) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn get(owner: u64, live_id: u64, now: u64) -> Option<HeaderValue> {
         COPIES
             .try_with(|copies| {
