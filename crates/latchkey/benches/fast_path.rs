@@ -42,7 +42,7 @@ fn fast_path(c: &mut Criterion) {
         .unwrap();
     let manager = primed_manager(&rt);
 
-    c.bench_function("authorization_header (valid token, awaited)", |b| {
+    c.bench_function("authorization_header (valid token, polled once)", |b| {
         // `now_or_never` polls the future once: the fast path completes without a runtime.
         b.iter(|| {
             std::hint::black_box(
