@@ -417,3 +417,80 @@ async fn password_login_with_a_one_time_code_from_stdin() {
         text(&out.stderr)
     );
 }
+
+/// `request` reads the resource server's Bearer challenge: the IdP's userinfo endpoint
+/// refuses a client-credentials token (`invalid_token`, 401: renewed once, as any 401) and a
+/// token without `openid` (`insufficient_scope`, 403), and the error says what it needs.
+#[tokio::test]
+async fn request_names_what_the_resource_server_refused() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    let env = [("SVC_SECRET", SVC_POST.1), ("ALICE_PASSWORD", ALICE.1)];
+    world
+        .add_service_profile(
+            &idp,
+            "svc",
+            &["--scope", "api:read", "--base-url", idp.issuer()],
+        )
+        .await;
+    let out = world
+        .run(&["-p", "svc", "request", "GET", "me"], &env)
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("HTTP 401 Unauthorized: invalid_token (invalid token provided)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        idp.counters().await.token("client_credentials"),
+        2,
+        "invalid_token: one renewal, as for any 401"
+    );
+
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "alice",
+                "--auth",
+                "password",
+                "--token-url",
+                &idp.token_url(),
+                "--client-id",
+                PW_CLIENT,
+                "--username",
+                ALICE.0,
+                "--password-env",
+                "ALICE_PASSWORD",
+                "--scope",
+                "api:read",
+                "--base-url",
+                idp.issuer(),
+            ],
+            &[],
+        )
+        .await);
+    idp.reset_counters().await;
+    let out = world
+        .run(&["-p", "alice", "request", "GET", "me"], &env)
+        .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("HTTP 403 Forbidden: insufficient_scope (access token missing openid scope)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the resource needs scope `openid`: add it to profile `alice`'s scopes"),
+        "{stderr}"
+    );
+    assert_eq!(
+        idp.counters().await.token_total(),
+        1,
+        "no renewal for a 403"
+    );
+    assert!(!stderr.contains(ALICE.1), "{stderr}");
+}

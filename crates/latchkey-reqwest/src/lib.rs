@@ -8,7 +8,11 @@
 //! credentials were rejected ([`latchkey::Authenticator::invalidate`]), and retries the request
 //! **exactly once** with the new credentials, provided the request body can be cloned (a
 //! streaming body cannot be replayed, so that response is returned as it is). Static
-//! credentials that come out unchanged are not retried.
+//! credentials that come out unchanged are not retried. Neither is a 401 whose
+//! `WWW-Authenticate` Bearer challenge ([`latchkey::BearerChallenge`]) says the token lacks a
+//! scope (`insufficient_scope`) or a stronger sign-in (`insufficient_user_authentication`),
+//! or that the request is malformed (`invalid_request`): a renewed token would be refused
+//! too, so no token is spent on it. The response is returned for the caller to read.
 //!
 //! ```no_run
 //! # async fn demo(manager: latchkey::TokenManager) -> Result<(), reqwest_middleware::Error> {
@@ -25,7 +29,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::{Extensions, HeaderMap, StatusCode};
-use latchkey::Authenticator;
+use latchkey::{Authenticator, BearerChallenge, BearerError};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
@@ -87,6 +91,16 @@ impl Middleware for AuthMiddleware {
             .await
             .map_err(|err| scrub(err, &original_url, &sent_url))?;
         if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        if let Some(challenge) = BearerChallenge::from_headers(response.headers())
+            && !challenge.new_token_may_help()
+        {
+            // A renewed token has the same scopes and sign-in level: the answer would not change.
+            tracing::debug!(
+                error = challenge.error.as_ref().map(BearerError::as_str),
+                "401 that a new token cannot meet; not retrying"
+            );
             return Ok(response);
         }
         let Some(mut retry) = replay else {

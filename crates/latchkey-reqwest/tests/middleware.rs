@@ -7,7 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use latchkey::{
-    ClientAuth, ClientCredentials, OAuthClient, SecretString, StaticAuth, TokenManager,
+    BearerChallenge, BearerError, ClientAuth, ClientCredentials, OAuthClient, SecretString,
+    StaticAuth, TokenManager,
 };
 use latchkey_reqwest::AuthMiddleware;
 use latchkey_testkit::Idp;
@@ -164,44 +165,92 @@ async fn static_credentials_and_query_parameters() {
     assert_eq!(api.seen.lock().unwrap().len(), 1);
 }
 
-async fn always_401(State(api): State<Api>, headers: HeaderMap) -> StatusCode {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    api.seen.lock().unwrap().push(auth);
-    StatusCode::UNAUTHORIZED
+/// An API that answers every request 401, with `challenge` as its `WWW-Authenticate` header
+/// when given; returns its base URL.
+async fn serve_always_401(api: Api, challenge: Option<&'static str>) -> String {
+    let handler = move |State(api): State<Api>, headers: HeaderMap| async move {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        api.seen.lock().unwrap().push(auth);
+        let mut response = HeaderMap::new();
+        if let Some(challenge) = challenge {
+            response.insert("www-authenticate", challenge.parse().unwrap());
+        }
+        (StatusCode::UNAUTHORIZED, response)
+    };
+    let app = axum::Router::new()
+        .route("/never", get(handler))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
 }
 
 #[tokio::test]
 async fn an_api_that_keeps_rejecting_gets_exactly_one_retry() {
-    let idp = Idp::start().await;
-    let api = Api::default();
-    let app = axum::Router::new()
-        .route("/never", get(always_401))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let http = client(AuthMiddleware::new(manager(&idp)));
+    for challenge in [None, Some(r#"Bearer realm="api", error="invalid_token""#)] {
+        let idp = Idp::start().await;
+        let api = Api::default();
+        let base = serve_always_401(api.clone(), challenge).await;
+        let http = client(AuthMiddleware::new(manager(&idp)));
 
-    let response = http
-        .get(format!("http://{addr}/never"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        401,
-        "the second 401 is returned, not retried"
-    );
-    assert_eq!(api.seen.lock().unwrap().len(), 2, "one attempt, one retry");
-    assert_eq!(
-        idp.counters().await.token("client_credentials"),
-        2,
-        "first token, one renewal"
-    );
+        let response = http.get(format!("{base}/never")).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            401,
+            "the second 401 is returned, not retried ({challenge:?})"
+        );
+        assert_eq!(
+            api.seen.lock().unwrap().len(),
+            2,
+            "one attempt, one retry ({challenge:?})"
+        );
+        assert_eq!(
+            idp.counters().await.token("client_credentials"),
+            2,
+            "first token, one renewal ({challenge:?})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_401_that_a_new_token_cannot_meet_is_not_retried() {
+    let idp = Idp::start().await;
+    for (challenge, code) in [
+        (
+            r#"Bearer realm="api", error="insufficient_scope", scope="orders:write""#,
+            BearerError::InsufficientScope,
+        ),
+        (
+            r#"Basic realm="x", Bearer error="insufficient_user_authentication", acr_values="phr", max_age=60"#,
+            BearerError::InsufficientUserAuthentication,
+        ),
+        (
+            r#"Bearer error="invalid_request""#,
+            BearerError::InvalidRequest,
+        ),
+    ] {
+        idp.reset_counters().await;
+        let api = Api::default();
+        let base = serve_always_401(api.clone(), Some(challenge)).await;
+        let http = client(AuthMiddleware::new(manager(&idp)));
+
+        let response = http.get(format!("{base}/never")).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{challenge}");
+        assert_eq!(api.seen.lock().unwrap().len(), 1, "no retry: {challenge}");
+        assert_eq!(
+            idp.counters().await.token("client_credentials"),
+            1,
+            "no renewal: {challenge}"
+        );
+        // The caller can read what the resource needs from the response it gets.
+        let seen = BearerChallenge::from_headers(response.headers()).expect("challenge");
+        assert_eq!(seen.error, Some(code), "{challenge}");
+    }
 }
 
 /// A middleware placed after ours, to look at the request as it goes on the wire.

@@ -54,6 +54,7 @@
 //! token endpoint body.
 
 mod authenticator;
+mod challenge;
 mod client;
 mod client_auth;
 mod clock;
@@ -74,6 +75,7 @@ pub mod store;
 mod token;
 
 pub use authenticator::Authenticator;
+pub use challenge::{BearerChallenge, BearerError};
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use client_auth::{ClientAuth, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};

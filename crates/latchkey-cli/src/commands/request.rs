@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use http::HeaderMap;
-use latchkey::Authenticator;
 use latchkey::profile::LoginOptions;
+use latchkey::{Authenticator, BearerChallenge, BearerError};
 use url::Url;
 
 use crate::context::{Ctx, ENV};
@@ -76,7 +76,11 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             )
             .with_hint("check the URL and your network")
         })?;
-        if response.status() == http::StatusCode::UNAUTHORIZED && attempt == 1 {
+        if response.status() == http::StatusCode::UNAUTHORIZED
+            && attempt == 1
+            && BearerChallenge::from_headers(response.headers())
+                .is_none_or(|c| c.new_token_may_help())
+        {
             tracing::info!("HTTP 401: renewing the credentials and retrying once");
             auth.invalidate(&headers).await?;
             continue;
@@ -84,6 +88,7 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
         break response;
     };
     let status = response.status();
+    let challenge = BearerChallenge::from_headers(response.headers());
     let body = response.bytes().await.map_err(|e| {
         CliError::new(
             code::NETWORK,
@@ -103,13 +108,61 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     if status.is_success() {
         Ok(0)
     } else {
-        let mut err = CliError::new(code::OTHER, format!("the server answered HTTP {status}"));
-        if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
-            err = err.with_hint(format!(
+        let refused =
+            status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN;
+        match challenge.filter(|_| refused) {
+            Some(challenge) => Err(refusal(status, &challenge, &selected.name)),
+            None if refused => Err(CliError::new(
+                code::OTHER,
+                format!("the server answered HTTP {status}"),
+            )
+            .with_hint(format!(
                 "check that profile `{}` may access this resource (`latchkey status`)",
                 selected.name
-            ));
+            ))),
+            None => Err(CliError::new(
+                code::OTHER,
+                format!("the server answered HTTP {status}"),
+            )),
         }
-        Err(err)
     }
+}
+
+/// The error for a 401/403 that carries a Bearer challenge: what the server said, and what
+/// the user can do about it.
+fn refusal(status: http::StatusCode, challenge: &BearerChallenge, profile: &str) -> CliError {
+    let mut message = format!("the server answered HTTP {status}");
+    if let Some(error) = &challenge.error {
+        message.push_str(&format!(": {}", error.as_str()));
+    }
+    if let Some(description) = &challenge.error_description {
+        message.push_str(&format!(" ({description})"));
+    }
+    let hint = match &challenge.error {
+        Some(BearerError::InsufficientScope) if !challenge.scope.is_empty() => format!(
+            "the resource needs scope `{}`: add it to profile `{profile}`'s scopes, then \
+             `latchkey login`",
+            challenge.scope.join(" ")
+        ),
+        Some(BearerError::InsufficientScope) => format!(
+            "the token lacks a scope this resource needs: check profile `{profile}`'s scopes"
+        ),
+        Some(BearerError::InsufficientUserAuthentication) => {
+            let mut needs = Vec::new();
+            if !challenge.acr_values.is_empty() {
+                needs.push(format!("acr_values `{}`", challenge.acr_values.join(" ")));
+            }
+            if let Some(max_age) = challenge.max_age {
+                needs.push(format!("a sign-in within {max_age} s"));
+            }
+            let needs = if needs.is_empty() {
+                String::new()
+            } else {
+                format!(" (the resource asks for {})", needs.join(" and "))
+            };
+            format!("sign in again, more strongly or more recently: `latchkey login`{needs}")
+        }
+        _ => format!("check that profile `{profile}` may access this resource (`latchkey status`)"),
+    };
+    CliError::new(code::OTHER, message).with_hint(hint)
 }
