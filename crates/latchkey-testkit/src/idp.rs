@@ -28,6 +28,29 @@ impl Idp {
     pub async fn start() -> Idp {
         let dir = fixture_dir();
         ensure_npm_packages(&dir);
+        // The fixture is ready in about 0.4 s. Once in a CI run one instance, among many
+        // started at once, printed nothing for 30 s; a second process is cheaper than a red
+        // run, and a fixture that never starts still fails, naming both attempts.
+        const ATTEMPTS: u32 = 2;
+        for attempt in 1..=ATTEMPTS {
+            match Self::spawn(&dir).await {
+                Ok(idp) => return idp,
+                Err(why) if attempt < ATTEMPTS => {
+                    eprintln!(
+                        "latchkey-testkit: IdP fixture attempt {attempt}: {why}; starting another"
+                    );
+                }
+                Err(why) => panic!(
+                    "the IdP fixture did not start ({ATTEMPTS} attempts; last: {why}); \
+                     set LATCHKEY_IDP_LOG=1 to see its log"
+                ),
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// One attempt: spawns the fixture and waits for its ready line.
+    async fn spawn(dir: &std::path::Path) -> Result<Idp, String> {
         let mut command = Command::new("node");
         command
             .arg(dir.join("server.mjs"))
@@ -46,13 +69,12 @@ impl Idp {
         });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("the IdP fixture did not become ready within 30 s")
-            .expect("reading the IdP fixture's stdout")
-            .expect(
-                "the IdP fixture exited before it was ready (set LATCHKEY_IDP_LOG=1 to see why)",
-            );
+        let line = match tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await {
+            Err(_) => return Err("not ready within 20 s".into()),
+            Ok(Err(e)) => return Err(format!("reading its stdout failed: {e}")),
+            Ok(Ok(None)) => return Err("it exited before it was ready".into()),
+            Ok(Ok(Some(line))) => line,
+        };
         let ready: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("unexpected ready line {line:?}: {e}"));
         let issuer = ready["issuer"]
@@ -63,11 +85,11 @@ impl Idp {
             .no_proxy()
             .build()
             .expect("admin HTTP client");
-        Idp {
+        Ok(Idp {
             _child: child,
             issuer,
             admin,
-        }
+        })
     }
 
     /// The issuer, e.g. `http://127.0.0.1:40123`.
