@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use latchkey::{ExposeSecret, FileStore, TokenSet, TokenStore};
 use latchkey_testkit::Idp;
-use latchkey_testkit::clients::{ALICE, CAROL, NATIVE_APP, PW_CLIENT, SVC_POST};
+use latchkey_testkit::clients::{ALICE, CAROL, NATIVE_APP, SVC_POST};
 use serde_json::Value;
 use support::{World, text};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -362,27 +362,9 @@ async fn login_with_stdin(
 async fn password_login_with_a_one_time_code_from_stdin() {
     let idp = Idp::start().await;
     let world = World::new();
-    ok(&world
-        .run(
-            &[
-                "profile",
-                "add",
-                "carol",
-                "--auth",
-                "password",
-                "--token-url",
-                &idp.token_url(),
-                "--client-id",
-                PW_CLIENT,
-                "--username",
-                CAROL.0,
-                "--password-env",
-                "CAROL_PASSWORD",
-                "--default",
-            ],
-            &[],
-        )
-        .await);
+    world
+        .add_password_profile(&idp, "carol", (CAROL.0, "CAROL_PASSWORD"), &["--default"])
+        .await;
     let env = [("CAROL_PASSWORD", CAROL.1)];
 
     let out = world.run(&["login"], &env).await;
@@ -448,30 +430,14 @@ async fn request_names_what_the_resource_server_refused() {
         "invalid_token: one renewal, as for any 401"
     );
 
-    ok(&world
-        .run(
-            &[
-                "profile",
-                "add",
-                "alice",
-                "--auth",
-                "password",
-                "--token-url",
-                &idp.token_url(),
-                "--client-id",
-                PW_CLIENT,
-                "--username",
-                ALICE.0,
-                "--password-env",
-                "ALICE_PASSWORD",
-                "--scope",
-                "api:read",
-                "--base-url",
-                idp.issuer(),
-            ],
-            &[],
+    world
+        .add_password_profile(
+            &idp,
+            "alice",
+            (ALICE.0, "ALICE_PASSWORD"),
+            &["--scope", "api:read", "--base-url", idp.issuer()],
         )
-        .await);
+        .await;
     idp.reset_counters().await;
     let out = world
         .run(&["-p", "alice", "request", "GET", "me"], &env)

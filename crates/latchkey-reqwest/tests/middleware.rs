@@ -61,6 +61,11 @@ async fn serve(api: Api) -> String {
         .route("/upload", post(protected))
         .route("/q", get(by_query))
         .with_state(api);
+    listen(app).await
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+async fn listen(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -184,10 +189,7 @@ async fn serve_always_401(api: Api, challenge: Option<&'static str>) -> String {
     let app = axum::Router::new()
         .route("/never", get(handler))
         .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    listen(app).await
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use latchkey_testkit::Idp;
-use latchkey_testkit::clients::SVC_POST;
+use latchkey_testkit::clients::{PW_CLIENT, SVC_POST};
 
 /// The binary under test: this crate's build, or the one `LATCHKEY_TEST_CLI` names
 /// (`scripts/test.sh` runs these tests again against the shipped static build).
@@ -101,10 +101,46 @@ impl World {
             "client_secret_post",
         ];
         args.extend_from_slice(extra);
-        let out = self.run(&args, &[]).await;
+        self.add_profile(&args).await;
+    }
+
+    /// `profile add NAME`: a password profile for the fixture's `pw-client`, signing in as
+    /// `user.0` with the password read from the variable `user.1`, plus `extra` options.
+    /// Fails the test if refused.
+    pub async fn add_password_profile(
+        &self,
+        idp: &Idp,
+        name: &str,
+        user: (&str, &str),
+        extra: &[&str],
+    ) {
+        let token_url = idp.token_url();
+        let mut args = vec![
+            "profile",
+            "add",
+            name,
+            "--auth",
+            "password",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            PW_CLIENT,
+            "--username",
+            user.0,
+            "--password-env",
+            user.1,
+        ];
+        args.extend_from_slice(extra);
+        self.add_profile(&args).await;
+    }
+
+    /// Runs `args` (a whole `profile add …` line); fails the test if refused.
+    async fn add_profile(&self, args: &[&str]) {
+        let out = self.run(args, &[]).await;
         assert!(
             out.status.success(),
-            "profile add {name}: {}",
+            "{}: {}",
+            args[..3].join(" "),
             text(&out.stderr)
         );
     }
