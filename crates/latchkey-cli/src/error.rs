@@ -83,9 +83,12 @@ impl CliError {
     }
 }
 
-fn exit_code(err: &Error) -> u8 {
+fn exit_code(err: &ProfileError) -> u8 {
+    let ProfileError::Core(err) = err else {
+        return code::USAGE;
+    };
     match err {
-        Error::Config(_) | Error::Profile(_) => code::USAGE,
+        Error::Config(_) => code::USAGE,
         Error::Oidc(OidcError::UnknownPreset { .. }) => code::USAGE,
         Error::LoginRequired { .. } => code::LOGIN_REQUIRED,
         Error::Provider(_)
@@ -102,6 +105,14 @@ fn exit_code(err: &Error) -> u8 {
 
 impl From<Error> for CliError {
     fn from(err: Error) -> Self {
+        ProfileError::from(err).into()
+    }
+}
+
+/// Every library error reaches the user through the profile layer, which words its hints
+/// for the command line.
+impl From<ProfileError> for CliError {
+    fn from(err: ProfileError) -> Self {
         let message = err.to_string();
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(&err);
@@ -119,12 +130,6 @@ impl From<Error> for CliError {
             causes,
             hint: err.hint(),
         }
-    }
-}
-
-impl From<ProfileError> for CliError {
-    fn from(err: ProfileError) -> Self {
-        Error::from(err).into()
     }
 }
 

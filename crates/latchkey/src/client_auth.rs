@@ -8,7 +8,7 @@ use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngExt;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -27,15 +27,75 @@ pub enum ClientAuth {
     PrivateKeyJwt(PrivateKeyJwt),
 }
 
+/// A client authentication method by name, without its credentials: what a configuration
+/// file or a provider preset names (`token_endpoint_auth_method`, RFC 8414 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`.
+    ClientSecretBasic,
+    /// `client_secret_post`.
+    ClientSecretPost,
+    /// `private_key_jwt`.
+    PrivateKeyJwt,
+    /// `none`.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// Every method, in the order the names are listed to users.
+    pub const ALL: [ClientAuthMethod; 4] = [
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+        ClientAuthMethod::PrivateKeyJwt,
+        ClientAuthMethod::None,
+    ];
+
+    /// The registered name, as in `token_endpoint_auth_method`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::None => "none",
+        }
+    }
+
+    /// Parses a registered name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the method sends the client secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+        )
+    }
+}
+
+impl fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ClientAuth {
+    /// The method, without its credentials.
+    pub fn method(&self) -> ClientAuthMethod {
+        match self {
+            ClientAuth::None => ClientAuthMethod::None,
+            ClientAuth::SecretBasic(_) => ClientAuthMethod::ClientSecretBasic,
+            ClientAuth::SecretPost(_) => ClientAuthMethod::ClientSecretPost,
+            ClientAuth::PrivateKeyJwt(_) => ClientAuthMethod::PrivateKeyJwt,
+        }
+    }
+
     /// The method's registered name, as in `token_endpoint_auth_method`.
     pub fn method_name(&self) -> &'static str {
-        match self {
-            ClientAuth::None => "none",
-            ClientAuth::SecretBasic(_) => "client_secret_basic",
-            ClientAuth::SecretPost(_) => "client_secret_post",
-            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
-        }
+        self.method().name()
     }
 
     /// Adds this method's credentials to a request about to go to `audience`.

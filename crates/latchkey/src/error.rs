@@ -16,8 +16,8 @@ use crate::store::StoreError;
 pub enum Error {
     /// The identity provider answered with an OAuth error (RFC 6749 §5.2).
     ///
-    /// Boxed, like the profile error, so `Result<HeaderValue>` stays small: the fast path
-    /// returns one, and every byte of it is copied on every call.
+    /// Boxed so `Result<HeaderValue>` stays small: the fast path returns one, and every
+    /// byte of it is copied on every call.
     #[error(transparent)]
     Provider(Box<ProviderError>),
 
@@ -82,10 +82,6 @@ pub enum Error {
     #[error(transparent)]
     IdToken(#[from] crate::oidc::IdTokenError),
 
-    /// A profile could not be read, selected or resolved.
-    #[error(transparent)]
-    Profile(Box<crate::profile::ProfileError>),
-
     /// The configuration is invalid; the message names the bad field.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -98,12 +94,6 @@ pub enum Error {
 impl From<ProviderError> for Error {
     fn from(err: ProviderError) -> Self {
         Error::Provider(Box::new(err))
-    }
-}
-
-impl From<crate::profile::ProfileError> for Error {
-    fn from(err: crate::profile::ProfileError) -> Self {
-        Error::Profile(Box::new(err))
     }
 }
 
@@ -201,12 +191,13 @@ impl Error {
             Error::InvalidResponse { .. } => {
                 "the endpoint may not be an OAuth 2 token endpoint: check the URL or the provider preset".to_string()
             }
-            Error::LoginRequired { key, .. } => format!("run `latchkey login {key}`"),
+            Error::LoginRequired { key, .. } => format!(
+                "log in interactively for `{key}` (`TokenManager::login`), or give the manager a grant that can run unattended"
+            ),
             Error::Store(e) => return e.hint(),
             Error::Login(e) => e.hint(),
             Error::Oidc(e) => return e.hint(),
             Error::IdToken(e) => return e.hint(),
-            Error::Profile(e) => e.hint(),
             Error::Config(_) | Error::Internal(_) => return None,
         };
         Some(hint)
@@ -318,7 +309,7 @@ impl LoginError {
                     .into()
             }
             LoginError::Timeout { .. } => {
-                "run the login again and finish it in the browser; without a browser on this machine use `--no-browser` or `--device`".into()
+                "run the login again and finish it in the browser; without a browser on this machine print the URL instead (`BrowserMode::Never`) or use the device grant".into()
             }
             LoginError::StateMismatch => {
                 "start the login again and use only the newest browser tab".into()

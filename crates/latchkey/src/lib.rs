@@ -66,18 +66,19 @@ pub mod loopback;
 mod manager;
 pub mod oidc;
 pub mod preset;
+#[cfg(feature = "profiles")]
+#[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
 pub mod profile;
 mod redact;
 pub mod response;
 mod retry;
-pub mod scheme;
 pub mod store;
 mod token;
 
 pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};
 pub use client::{OAuthClient, OAuthClientBuilder};
-pub use client_auth::{ClientAuth, PrivateKeyJwt};
+pub use client_auth::{ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
 pub use error::{Error, LoginError, ProviderError, Result};
@@ -90,12 +91,12 @@ pub use http::{http_client, is_loopback};
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
 pub use preset::Preset;
-pub use profile::{Profile, ProfileError};
+#[cfg(feature = "profiles")]
+pub use profile::{AuthScheme, Profile, ProfileError, SchemeError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
-pub use scheme::{AuthScheme, SchemeError};
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]
 pub use store::RedisStore;

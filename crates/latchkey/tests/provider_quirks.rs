@@ -332,7 +332,7 @@ fn microsoft_keycloak_dhis2_cdse_preset_data() {
     assert!(err.to_string().contains("base_url"), "{err}");
     let cdse = Preset::by_name("cdse").unwrap();
     assert_eq!(cdse.public_client_id, Some("cdse-public"));
-    assert_eq!(cdse.client_auth, "none");
+    assert_eq!(cdse.client_auth.name(), "none");
     assert!(cdse.has_quirk(Quirk::TotpParameter));
     match cdse.resolve(&vars()).unwrap() {
         Resolved::Discover { issuer } => assert_eq!(

@@ -28,7 +28,8 @@ impl Report {
     fn warn(&mut self, check: &str, detail: impl AsRef<str>, hint: impl Into<String>) {
         self.line("warn", check, detail.as_ref(), Some(hint.into()));
     }
-    fn fail(&mut self, check: &str, err: &latchkey::Error) {
+    fn fail(&mut self, check: &str, err: impl Into<latchkey::ProfileError>) {
+        let err = err.into();
         self.failed = true;
         self.line("FAIL", check, &err.to_string(), err.hint());
     }
@@ -51,7 +52,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
     if p.auth.is_static() {
         match selected.static_auth(ENV).await {
             Ok(_) => r.ok("credentials", "every secret reference resolves"),
-            Err(e) => r.fail("credentials", &e),
+            Err(e) => r.fail("credentials", e),
         }
         r.ok("store", "none (fixed credentials)");
         output::print(&r.text)?;
@@ -62,7 +63,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
     let (metadata, provider) = match endpoints {
         Ok(found) => found,
         Err(e) => {
-            r.fail("discovery", &e);
+            r.fail("discovery", e);
             output::print(&r.text)?;
             return Ok(1);
         }
@@ -95,7 +96,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
     match provider.as_ref().and_then(|p| p.jwks().cloned()) {
         Some(jwks) => match jwks.refresh().await {
             Ok(()) => r.ok("jwks", format!("{} signing key(s)", jwks.kids().len())),
-            Err(e) => r.fail("jwks", &e),
+            Err(e) => r.fail("jwks", e),
         },
         None => r.ok(
             "jwks",
@@ -164,10 +165,10 @@ pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
                     ),
                 ),
                 Ok(None) => r.ok("store", format!("{store}: no token stored yet")),
-                Err(e) => r.fail("store", &e.into()),
+                Err(e) => r.fail("store", latchkey::Error::from(e)),
             }
         }
-        Err(e) => r.fail("client", &e),
+        Err(e) => r.fail("client", e),
     }
     output::print(&r.text)?;
     Ok(u8::from(r.failed))
@@ -178,7 +179,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
 async fn clock(r: &mut Report, url: url::Url) {
     let http = match latchkey::http_client() {
         Ok(http) => http,
-        Err(e) => return r.fail("clock", &e),
+        Err(e) => return r.fail("clock", e),
     };
     let sent = SystemTime::now();
     let response = match http.head(url.clone()).send().await {

@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::CredentialGit { operation } => access::git(ctx, operation).await?,
         Cmd::CredentialKubectl => access::kubectl(ctx).await?,
         Cmd::Completions(script) => output::print_bytes(&script)?,
-        Cmd::SchemeCheck { file } => scheme::check(&file)?,
+        Cmd::SchemeCheck { file } => scheme::check(&file).await?,
     }
     Ok(0)
 }

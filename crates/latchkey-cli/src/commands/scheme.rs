@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::output;
 
 /// Validates a JSON file of one scheme or an array; prints one line per scheme.
-pub fn check(file: &Path) -> Result<(), CliError> {
+pub async fn check(file: &Path) -> Result<(), CliError> {
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())
     } else {
@@ -23,7 +23,7 @@ pub fn check(file: &Path) -> Result<(), CliError> {
     let mut out = String::new();
     for (i, scheme) in schemes.iter().enumerate() {
         // Building the authenticator checks header names and the token URL too.
-        scheme.authenticator().map_err(|e| {
+        scheme.authenticator().await.map_err(|e| {
             let mut err = CliError::from(e);
             err.message = format!("{} (scheme {}): {}", file.display(), i + 1, err.message);
             err

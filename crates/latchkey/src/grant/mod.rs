@@ -77,6 +77,23 @@ pub trait Grant: Send + Sync + fmt::Debug {
 }
 
 /// Joins scopes for a request (RFC 6749 §3.3: space-delimited).
+/// A grant chosen at run time (from a profile, say) is a grant too.
+#[async_trait]
+impl<G: Grant + ?Sized> Grant for std::sync::Arc<G> {
+    fn kind(&self) -> GrantKind {
+        (**self).kind()
+    }
+    fn can_run_unattended(&self) -> bool {
+        (**self).can_run_unattended()
+    }
+    async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
+        (**self).obtain(client).await
+    }
+    fn seed(&self) -> Option<TokenSet> {
+        (**self).seed()
+    }
+}
+
 pub(crate) fn scope_param(scopes: &[String]) -> Option<String> {
     (!scopes.is_empty()).then(|| scopes.join(" "))
 }

@@ -14,6 +14,7 @@ mod table;
 
 use url::Url;
 
+use crate::client_auth::ClientAuthMethod;
 use crate::error::{Error, Result};
 use crate::oidc::{OidcError, ProviderMetadata};
 
@@ -82,8 +83,8 @@ pub struct Preset {
     pub endpoints: Endpoints,
     /// Scopes asked for when the profile names none.
     pub default_scopes: &'static [&'static str],
-    /// The default `client_auth` method name (`client_secret_basic`, `client_secret_post`, `none`).
-    pub client_auth: &'static str,
+    /// The client authentication method used when the profile names none.
+    pub client_auth: ClientAuthMethod,
     /// A well-known public client id (CDSE's `cdse-public`), if any.
     pub public_client_id: Option<&'static str>,
     /// The `auth` kinds the provider supports besides OAuth (`basic`, `api-token`).

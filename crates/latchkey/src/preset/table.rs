@@ -1,6 +1,7 @@
 //! The preset table: one entry per provider, data only.
 
 use super::{Endpoints, Preset, Quirk};
+use crate::client_auth::ClientAuthMethod;
 
 /// Every preset latchkey knows.
 pub static PRESETS: &[Preset] = &[
@@ -9,7 +10,7 @@ pub static PRESETS: &[Preset] = &[
         description: "any OpenID Connect provider, configured by discovery from `issuer`",
         endpoints: Endpoints::Discovery { issuer: "{issuer}" },
         default_scopes: &["openid"],
-        client_auth: "client_secret_basic",
+        client_auth: ClientAuthMethod::ClientSecretBasic,
         public_client_id: None,
         static_auth: &[],
         extra_auth_params: &[],
@@ -22,7 +23,7 @@ pub static PRESETS: &[Preset] = &[
             issuer: "https://accounts.google.com",
         },
         default_scopes: &["openid", "email", "profile"],
-        client_auth: "client_secret_post",
+        client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
         static_auth: &[],
         // Google issues a refresh token only for `access_type=offline`, and only on the first
@@ -42,7 +43,7 @@ pub static PRESETS: &[Preset] = &[
             revocation: None,
         },
         default_scopes: &["read:user"],
-        client_auth: "client_secret_post",
+        client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
         static_auth: &[],
         extra_auth_params: &[],
@@ -61,7 +62,7 @@ pub static PRESETS: &[Preset] = &[
             issuer: "https://login.microsoftonline.com/{tenant}/v2.0",
         },
         default_scopes: &["openid", "profile", "email", "offline_access"],
-        client_auth: "client_secret_post",
+        client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
         static_auth: &[],
         extra_auth_params: &[],
@@ -74,7 +75,7 @@ pub static PRESETS: &[Preset] = &[
             issuer: "{base_url}/realms/{realm}",
         },
         default_scopes: &["openid"],
-        client_auth: "client_secret_basic",
+        client_auth: ClientAuthMethod::ClientSecretBasic,
         public_client_id: None,
         static_auth: &[],
         extra_auth_params: &[],
@@ -91,7 +92,7 @@ pub static PRESETS: &[Preset] = &[
             revocation: None,
         },
         default_scopes: &["ALL"],
-        client_auth: "client_secret_basic",
+        client_auth: ClientAuthMethod::ClientSecretBasic,
         public_client_id: None,
         static_auth: &["basic", "api-token"],
         extra_auth_params: &[],
@@ -104,7 +105,7 @@ pub static PRESETS: &[Preset] = &[
             issuer: "https://identity.dataspace.copernicus.eu/auth/realms/CDSE",
         },
         default_scopes: &["openid"],
-        client_auth: "none",
+        client_auth: ClientAuthMethod::None,
         public_client_id: Some("cdse-public"),
         static_auth: &[],
         extra_auth_params: &[],

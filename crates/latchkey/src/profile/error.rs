@@ -3,10 +3,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// A profile could not be read, selected or turned into credentials.
+use crate::error::Error;
+
+/// A profile could not be read, selected or turned into credentials, or the credentials it
+/// built failed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {
+    /// The library failed while resolving or using the profile (discovery, the identity
+    /// provider, the store, a login).
+    #[error(transparent)]
+    Core(#[from] Error),
     /// The profiles file is not valid TOML or has a bad field.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Parse {
@@ -111,9 +118,10 @@ fn list(known: &[String]) -> String {
 }
 
 impl ProfileError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
+    /// What to do about it, in the words of the `latchkey` command line.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ProfileError::Core(err) => return super::cli_hint(err),
             ProfileError::Parse { .. } => {
                 "fix the file at that position (docs/cli.md describes every field)".into()
             }
@@ -146,6 +154,16 @@ impl ProfileError {
                     "LATCHKEY_STATE_DIR"
                 }
             ),
+        })
+    }
+
+    /// The library error inside, when this is one.
+    ///
+    /// (Conversions from the core's narrower errors go through [`Error`].)
+    pub fn core(&self) -> Option<&Error> {
+        match self {
+            ProfileError::Core(err) => Some(err),
+            _ => None,
         }
     }
 
@@ -170,5 +188,17 @@ impl ProfileError {
             auth: auth.name().into(),
             field: field.into(),
         }
+    }
+}
+
+impl From<crate::store::StoreError> for ProfileError {
+    fn from(err: crate::store::StoreError) -> Self {
+        ProfileError::Core(err.into())
+    }
+}
+
+impl From<crate::oidc::OidcError> for ProfileError {
+    fn from(err: crate::oidc::OidcError) -> Self {
+        ProfileError::Core(err.into())
     }
 }

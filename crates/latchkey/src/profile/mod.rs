@@ -21,23 +21,35 @@
 //!   [`crate::TokenManager`] with endpoints from a preset, discovery or explicit URLs.
 //! - [`edit`] changes the file with `toml_edit`, so comments and layout survive.
 
+mod advice;
+mod client_auth;
+mod credentials;
 pub mod edit;
+mod endpoints;
 mod error;
 mod file;
-mod resolve;
+mod managed;
+mod scheme;
 mod secret;
 mod select;
+mod store_spec;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
 
+pub use advice::cli_hint;
+pub use credentials::ProfileAuth;
 pub use error::ProfileError;
 pub use file::{Paths, ProfilesFile};
-pub use resolve::{LoginOptions, ManagedProfile};
+pub use managed::{LoginOptions, ManagedProfile};
+pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError};
 pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
+pub use store_spec::StoreSpec;
+
+use crate::client_auth::ClientAuthMethod;
 
 /// How a profile authenticates (`auth = "…"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -147,7 +159,7 @@ pub struct Profile {
     pub client_secret: Option<SecretRef>,
     /// `client_secret_basic` (default with a secret) | `client_secret_post` |
     /// `private_key_jwt` | `none` (default without a secret).
-    pub client_auth: Option<String>,
+    pub client_auth: Option<ClientAuthMethod>,
     /// The PEM private key for `private_key_jwt`.
     pub private_key: Option<SecretRef>,
     /// The key id (`kid`) for `private_key_jwt`.
@@ -172,7 +184,7 @@ pub struct Profile {
     #[serde(default)]
     pub query: BTreeMap<String, SecretRef>,
     /// `memory` | `file` (default) | `sqlite` | `keyring` | `redis://host:port/db`.
-    pub store: Option<String>,
+    pub store: Option<StoreSpec>,
     /// The API this profile talks to (for `latchkey request` and presets' `{base_url}`).
     pub base_url: Option<String>,
     /// The Keycloak realm, for the `keycloak` preset.
@@ -213,7 +225,8 @@ impl Profile {
     }
 
     /// The store spec, `file` when unset.
-    pub fn store_spec(&self) -> &str {
-        self.store.as_deref().unwrap_or("file")
+    pub fn store_spec(&self) -> &StoreSpec {
+        static DEFAULT: StoreSpec = StoreSpec::File;
+        self.store.as_ref().unwrap_or(&DEFAULT)
     }
 }

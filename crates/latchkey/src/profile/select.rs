@@ -111,7 +111,7 @@ fn env_only(set: &dyn Fn(&str) -> Option<String>) -> Result<Option<Profile>, Pro
         ));
     };
     profile.base_url = Some(url);
-    profile.store = Some("memory".into());
+    profile.store = Some(super::StoreSpec::Memory);
     Ok(Some(profile))
 }
 

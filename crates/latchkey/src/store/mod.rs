@@ -144,7 +144,7 @@ impl StoreError {
                 path.display()
             ),
             StoreError::Corrupt { .. } => {
-                "delete the entry (`latchkey logout`) and log in again; other keys are untouched"
+                "delete the entry (`TokenStore::delete`) and log in again; other keys are untouched"
                     .to_string()
             }
             StoreError::InsecurePermissions { path, .. } => {

@@ -10,13 +10,10 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::{AuthKind, LoginOptions, Profile, ProfileAuth, ProfileError, SecretRef, Selected};
+use super::{StoreSpec, credentials};
 use crate::authenticator::Authenticator;
-use crate::client::OAuthClient;
-use crate::client_auth::ClientAuth;
-use crate::credential::StaticAuth;
-use crate::error::{Error, Result};
-use crate::grant::ClientCredentials;
-use crate::manager::TokenManager;
+use crate::client_auth::ClientAuthMethod;
 use crate::store::{MemoryStore, TokenStore};
 
 /// The `type` values [`AuthScheme`] accepts, in the order DHIS2 documents them.
@@ -171,57 +168,73 @@ impl AuthScheme {
         }
     }
 
-    /// The static credential for the four static variants; `None` for OAuth 2.
-    pub fn static_auth(&self) -> Result<Option<StaticAuth>> {
-        Ok(Some(match self {
+    /// The profile this scheme describes: the same kinds, fields and defaults a profile
+    /// file would give, so a route and a profile of the same kind build the same client.
+    /// The secrets are handed over as values; OAuth 2 tokens are kept in memory.
+    pub fn to_profile(&self) -> Profile {
+        let value = |secret: &SecretString| SecretRef::Value(secret.clone());
+        let values = |map: &BTreeMap<String, SecretString>| {
+            map.iter().map(|(k, v)| (k.clone(), value(v))).collect()
+        };
+        match self {
             AuthScheme::HttpBasic { username, password } => {
-                StaticAuth::basic(username.clone(), password.clone())
+                let mut p = Profile::new(AuthKind::Basic);
+                p.username = Some(username.clone());
+                p.password = Some(value(password));
+                p
             }
-            AuthScheme::ApiToken { token } => StaticAuth::ApiToken(token.clone()),
+            AuthScheme::ApiToken { token } => {
+                let mut p = Profile::new(AuthKind::ApiToken);
+                p.token = Some(value(token));
+                p
+            }
             AuthScheme::ApiHeaders { headers } => {
-                StaticAuth::headers(headers.iter().map(|(k, v)| (k, v.clone())))?
+                let mut p = Profile::new(AuthKind::Headers);
+                p.headers = values(headers);
+                p
             }
             AuthScheme::ApiQueryParams { query_params } => {
-                StaticAuth::query_params(query_params.iter().map(|(k, v)| (k.clone(), v.clone())))
+                let mut p = Profile::new(AuthKind::Query);
+                p.query = values(query_params);
+                p
             }
-            AuthScheme::OAuth2ClientCredentials { .. } => return Ok(None),
-        }))
+            AuthScheme::OAuth2ClientCredentials {
+                client_id,
+                client_secret,
+                token_uri,
+                scopes,
+            } => {
+                let mut p = Profile::new(AuthKind::ClientCredentials);
+                p.client_id = Some(client_id.clone());
+                p.client_secret = Some(value(client_secret));
+                // DHIS2 sends route secrets with HTTP Basic (RFC 6749 §2.3.1).
+                p.client_auth = Some(ClientAuthMethod::ClientSecretBasic);
+                p.token_url = Some(token_uri.clone());
+                p.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+                p.store = Some(StoreSpec::Memory);
+                p
+            }
+        }
     }
 
-    /// An [`Authenticator`] for this scheme: a [`StaticAuth`], or for
-    /// `oauth2-client-credentials` a [`TokenManager`] with an in-memory store.
-    pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>> {
+    /// An [`Authenticator`] for this scheme: a static credential, or for
+    /// `oauth2-client-credentials` a token manager with an in-memory store.
+    pub async fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ProfileError> {
         self.authenticator_with_store(Arc::new(MemoryStore::new()), "route")
+            .await
     }
 
     /// Like [`AuthScheme::authenticator`], keeping OAuth 2 tokens in `store` under `key`.
-    pub fn authenticator_with_store(
+    pub async fn authenticator_with_store(
         &self,
         store: Arc<dyn TokenStore>,
         key: &str,
-    ) -> Result<Arc<dyn Authenticator>> {
-        if let Some(auth) = self.static_auth()? {
-            return Ok(Arc::new(auth));
-        }
-        let AuthScheme::OAuth2ClientCredentials {
-            client_id,
-            client_secret,
-            token_uri,
-            scopes,
-        } = self
-        else {
-            return Err(Error::Internal("unhandled auth scheme".into()));
-        };
-        let client = OAuthClient::builder(client_id.clone())
-            .auth(ClientAuth::SecretBasic(client_secret.clone()))
-            .token_url(token_uri.clone())
-            .build()?;
-        let grant = ClientCredentials::new().scopes(scopes.split_whitespace());
-        let manager = TokenManager::builder(client, grant)
-            .key(key)
-            .store(store)
-            .build()?;
-        Ok(Arc::new(manager))
+    ) -> Result<Arc<dyn Authenticator>, ProfileError> {
+        let selected = Selected::new(key, self.to_profile());
+        let auth: ProfileAuth = selected
+            .authenticate_with_store(store, &credentials::no_env, &LoginOptions::default())
+            .await?;
+        Ok(auth.authenticator())
     }
 }
 
@@ -339,6 +352,7 @@ mod tests {
         let mut url = Url::parse("https://api.example/x").unwrap();
         schemes[1]
             .authenticator()
+            .await
             .unwrap()
             .apply(&mut headers, &mut url)
             .await
@@ -346,14 +360,16 @@ mod tests {
         assert_eq!(headers["authorization"], "ApiToken d2p_abc");
         schemes[3]
             .authenticator()
+            .await
             .unwrap()
             .apply(&mut headers, &mut url)
             .await
             .unwrap();
         assert_eq!(url.query(), Some("api_key=q1"));
         // The OAuth 2 variant builds a manager without contacting the IdP.
-        assert!(schemes[4].static_auth().unwrap().is_none());
-        assert!(schemes[4].authenticator().is_ok());
+        let selected = Selected::new("route", schemes[4].to_profile());
+        assert!(selected.static_auth(&credentials::no_env).await.is_err());
+        assert!(schemes[4].authenticator().await.is_ok());
     }
 
     #[test]

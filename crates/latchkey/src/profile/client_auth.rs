@@ -1,0 +1,63 @@
+//! How a profile's client proves its identity: the method the file names (parsed when the
+//! file loads), the default when it names none, and the key for `private_key_jwt`.
+
+use jsonwebtoken::Algorithm;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::managed::Env;
+use super::{ProfileError, Selected};
+use crate::client_auth::{ClientAuth, ClientAuthMethod, PrivateKeyJwt};
+
+impl Selected {
+    /// The method in use: the profile's `client_auth`; else, with a secret, the preset's
+    /// secret method or `client_secret_basic`; else `private_key_jwt` with a key; else `none`.
+    pub fn client_auth_method(&self) -> Result<ClientAuthMethod, ProfileError> {
+        let p = &self.profile;
+        Ok(match (p.client_auth, &p.client_secret, &p.private_key) {
+            (Some(method), _, _) => method,
+            (None, Some(_), _) => match self.preset()? {
+                Some(preset) if preset.client_auth.uses_secret() => preset.client_auth,
+                _ => ClientAuthMethod::ClientSecretBasic,
+            },
+            (None, None, Some(_)) => ClientAuthMethod::PrivateKeyJwt,
+            (None, None, None) => ClientAuthMethod::None,
+        })
+    }
+
+    /// The client authentication, with its secret or key read.
+    pub(super) async fn client_auth(&self, env: Env<'_>) -> Result<ClientAuth, ProfileError> {
+        let p = &self.profile;
+        let client_secret = || self.secret("client_secret", p.client_secret.as_ref(), env);
+        Ok(match self.client_auth_method()? {
+            ClientAuthMethod::None => ClientAuth::None,
+            ClientAuthMethod::ClientSecretBasic => ClientAuth::SecretBasic(client_secret().await?),
+            ClientAuthMethod::ClientSecretPost => ClientAuth::SecretPost(client_secret().await?),
+            ClientAuthMethod::PrivateKeyJwt => {
+                let pem = self
+                    .secret("private_key", p.private_key.as_ref(), env)
+                    .await?;
+                ClientAuth::PrivateKeyJwt(private_key(&pem, p.key_id.clone())?)
+            }
+            #[allow(unreachable_patterns, reason = "ClientAuthMethod is non_exhaustive")]
+            other => {
+                return Err(ProfileError::invalid(
+                    &self.name,
+                    "client_auth",
+                    format!("is `{other}`, which this build of latchkey cannot use"),
+                ));
+            }
+        })
+    }
+}
+
+/// The signing key from a PEM: an EC key signs ES256, anything else is tried as RSA (RS256)
+/// and then as EC, so a PKCS#8 EC key without the `EC` label still loads.
+fn private_key(pem: &SecretString, key_id: Option<String>) -> Result<PrivateKeyJwt, ProfileError> {
+    let alg = if pem.expose_secret().contains("EC PRIVATE KEY") {
+        Algorithm::ES256
+    } else {
+        Algorithm::RS256
+    };
+    Ok(PrivateKeyJwt::from_pem(pem, alg, key_id.clone())
+        .or_else(|_| PrivateKeyJwt::from_pem(pem, Algorithm::ES256, key_id))?)
+}

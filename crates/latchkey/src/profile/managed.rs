@@ -1,0 +1,224 @@
+//! The grant factory: an OAuth profile resolved into a [`TokenManager`] with its client,
+//! grant and store, and the options that shape interactive logins.
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::{AuthKind, Paths, ProfileError, Selected};
+use crate::error::{Error, Result};
+use crate::grant::{
+    AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
+    RefreshTokenOnly,
+};
+use crate::manager::TokenManager;
+use crate::oidc::{IdTokenClaims, OidcProvider, ProviderMetadata};
+use crate::store::TokenStore;
+use crate::token::TokenSet;
+
+/// Reads environment variables (the process environment in the CLI, a map in tests).
+pub(crate) type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+type PromptFn = Arc<dyn Fn(&DevicePrompt) + Send + Sync>;
+type UrlFn = Arc<dyn Fn(&Url) + Send + Sync>;
+
+/// How interactive grants should behave; the defaults suit unattended use.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct LoginOptions {
+    /// Whether to open a browser for authorization-code logins.
+    pub browser: BrowserMode,
+    /// Use the device flow even for an `authorization-code` profile (`login --device`).
+    pub device: bool,
+    /// Shows the device flow's URL and code (default: the library's stderr prompt).
+    pub on_device_prompt: Option<PromptFn>,
+    /// Shows the browser login URL (default: open a browser and print it to stderr).
+    pub on_authorization_url: Option<UrlFn>,
+    /// A one-time code for a `password` profile whose account has two-factor login (sent as
+    /// `totp`, Keycloak style). Other profiles refuse it.
+    pub totp: Option<SecretString>,
+}
+
+impl fmt::Debug for LoginOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginOptions")
+            .field("browser", &self.browser)
+            .field("device", &self.device)
+            .field("totp", &self.totp.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An OAuth profile, resolved: its manager, store and provider.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ManagedProfile {
+    /// Obtains, refreshes, stores and revokes the tokens.
+    pub manager: TokenManager,
+    /// Where the tokens are kept.
+    pub store: Arc<dyn TokenStore>,
+    /// The endpoints in use.
+    pub metadata: Arc<ProviderMetadata>,
+    /// The discovered OpenID provider (JWKS, introspection), when the profile has an issuer.
+    pub provider: Option<OidcProvider>,
+    /// The OAuth client id.
+    pub client_id: String,
+}
+
+impl ManagedProfile {
+    /// Validates the ID token in `tokens` against the provider's keys (no nonce: used after
+    /// device logins, which have none). `None` when there is no ID token or no provider.
+    pub async fn validate_id_token(&self, tokens: &TokenSet) -> Result<Option<IdTokenClaims>> {
+        let (Some(provider), Some(id_token)) = (&self.provider, tokens.id_token()) else {
+            return Ok(None);
+        };
+        let validator = provider
+            .id_token_validator(self.client_id.clone())?
+            .build()?;
+        validator.validate(id_token, None).await.map(Some)
+    }
+}
+
+impl Selected {
+    /// Resolves an OAuth profile into a [`ManagedProfile`], opening its store.
+    pub async fn managed(
+        &self,
+        paths: &Paths,
+        env: Env<'_>,
+        options: &LoginOptions,
+    ) -> Result<ManagedProfile, ProfileError> {
+        let store = self.open_store(paths).await?;
+        self.managed_with_store(store, env, options).await
+    }
+
+    /// Resolves an OAuth profile into a [`ManagedProfile`] that keeps tokens in `store`.
+    pub async fn managed_with_store(
+        &self,
+        store: Arc<dyn TokenStore>,
+        env: Env<'_>,
+        options: &LoginOptions,
+    ) -> Result<ManagedProfile, ProfileError> {
+        let p = &self.profile;
+        if p.auth.is_static() {
+            return Err(Error::Config(format!(
+                "profile `{}` uses `{}`: fixed credentials, no tokens to manage",
+                self.name, p.auth
+            ))
+            .into());
+        }
+        if options.totp.is_some() && p.auth != AuthKind::Password {
+            return Err(Error::Config(format!(
+                "profile `{}` uses `{}`: a one-time code only applies to `password` profiles",
+                self.name, p.auth
+            ))
+            .into());
+        }
+        let preset = self.preset()?;
+        let client_id = p
+            .client_id
+            .clone()
+            .or_else(|| preset.and_then(|p| p.public_client_id).map(Into::into))
+            .ok_or_else(|| ProfileError::missing(&self.name, p.auth, "client_id"))?;
+        let (metadata, provider) = self.endpoints().await?;
+        let client = metadata
+            .client_builder(client_id.clone())
+            .auth(self.client_auth(env).await?)
+            .build()?;
+        let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
+            (true, Some(preset)) => preset
+                .default_scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            _ => p.scopes.clone(),
+        };
+        let kind = match p.auth {
+            AuthKind::AuthorizationCode | AuthKind::DeviceCode if options.device => {
+                AuthKind::DeviceCode
+            }
+            other => other,
+        };
+        let needs = |field: &str, url: &Option<Url>| {
+            url.clone()
+                .ok_or_else(|| ProfileError::missing(&self.name, kind, field))
+        };
+        let build = |grant: Arc<dyn Grant>| -> Result<TokenManager, ProfileError> {
+            Ok(TokenManager::builder(client.clone(), grant)
+                .key(self.name.clone())
+                .store(store.clone())
+                .build()?)
+        };
+        let manager = match kind {
+            AuthKind::ClientCredentials => {
+                build(Arc::new(ClientCredentials::new().scopes(scopes)))?
+            }
+            AuthKind::Password => {
+                let username = p
+                    .username
+                    .clone()
+                    .ok_or_else(|| ProfileError::missing(&self.name, kind, "username"))?;
+                let password = self.secret("password", p.password.as_ref(), env).await?;
+                let mut grant = Password::new(username, password).scopes(scopes);
+                if let Some(code) = &options.totp {
+                    grant = grant.totp(code.clone());
+                }
+                build(Arc::new(grant))?
+            }
+            AuthKind::RefreshToken => {
+                let token = self
+                    .secret("refresh_token", p.refresh_token.as_ref(), env)
+                    .await?;
+                build(Arc::new(RefreshTokenOnly::new(token)))?
+            }
+            AuthKind::DeviceCode => {
+                let url = needs(
+                    "device_authorization_url",
+                    &metadata.device_authorization_endpoint,
+                )?;
+                let mut grant = DeviceCode::builder(url.as_str()).scopes(scopes);
+                if let Some(prompt) = options.on_device_prompt.clone() {
+                    grant = grant.on_prompt(move |p| prompt(p));
+                }
+                build(Arc::new(grant.build()?))?
+            }
+            AuthKind::AuthorizationCode => {
+                let url = needs("authorization_url", &metadata.authorization_endpoint)?;
+                let wants_id_token = scopes.iter().any(|s| s == "openid");
+                let mut grant = AuthorizationCode::builder(url.as_str())
+                    .scopes(scopes)
+                    .browser(options.browser);
+                if let Some(uri) = &p.redirect_uri {
+                    grant = grant.redirect_uri(uri.clone());
+                }
+                for (name, value) in preset.map(|p| p.extra_auth_params).unwrap_or_default() {
+                    grant = grant.param(*name, *value);
+                }
+                if let Some(provider) = &provider {
+                    let m = provider.metadata();
+                    grant = grant.issuer(
+                        m.issuer.clone(),
+                        m.authorization_response_iss_parameter_supported,
+                    );
+                    if wants_id_token && provider.jwks().is_some() {
+                        grant = grant.id_token_check(
+                            provider.id_token_validator(client_id.clone())?.build()?,
+                        );
+                    }
+                }
+                if let Some(show) = options.on_authorization_url.clone() {
+                    grant = grant.on_authorization_url(move |u| show(u));
+                }
+                build(Arc::new(grant.build()?))?
+            }
+            _ => return Err(Error::Internal(format!("unhandled auth kind {kind}")).into()),
+        };
+        Ok(ManagedProfile {
+            manager,
+            store,
+            metadata,
+            provider,
+            client_id,
+        })
+    }
+}
