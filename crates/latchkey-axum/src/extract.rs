@@ -64,7 +64,10 @@ impl AuthenticatedUser {
 
     /// `Bearer <access token>`, marked sensitive.
     pub fn authorization_header(&self) -> Result<HeaderValue, WebAuthError> {
-        Ok(self.tokens.authorization_header()?)
+        Ok(self
+            .tokens
+            .authorization_header()
+            .map_err(latchkey::Error::from)?)
     }
 }
 

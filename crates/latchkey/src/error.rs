@@ -91,6 +91,12 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::token::InvalidTokenHeader> for Error {
+    fn from(err: crate::token::InvalidTokenHeader) -> Self {
+        Error::Config(err.to_string())
+    }
+}
+
 impl From<ProviderError> for Error {
     fn from(err: ProviderError) -> Self {
         Error::Provider(Box::new(err))

@@ -105,4 +105,4 @@ pub use store::SqliteStore;
 pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
 #[cfg(feature = "keyring")]
 pub use store::{KeyringFallback, KeyringStore};
-pub use token::TokenSet;
+pub use token::{InvalidTokenHeader, TokenSet};

@@ -159,17 +159,18 @@ impl TokenSet {
 
     /// The `Authorization` header value, marked sensitive so HTTP stacks never log it. Its
     /// bytes are wiped when the last copy of the value is dropped.
-    pub fn authorization_header(&self) -> Result<HeaderValue, crate::Error> {
+    pub fn authorization_header(&self) -> Result<HeaderValue, InvalidTokenHeader> {
+        secret_header(self.header_bytes()).ok_or(InvalidTokenHeader)
+    }
+
+    /// `<token_type> <access_token>`, in a buffer wiped when dropped.
+    pub(crate) fn header_bytes(&self) -> Zeroizing<Vec<u8>> {
         let token = self.access_token.expose_secret();
         let mut text = Zeroizing::new(Vec::with_capacity(self.token_type.len() + 1 + token.len()));
         text.extend_from_slice(self.token_type.as_bytes());
         text.push(b' ');
         text.extend_from_slice(token.as_bytes());
-        secret_header(text).ok_or_else(|| {
-            crate::Error::Config(
-                "the access token contains characters not allowed in an HTTP header".into(),
-            )
-        })
+        text
     }
 
     /// Whether both sets carry the same access token (compared without exposing it).
@@ -226,27 +227,21 @@ impl fmt::Debug for TokenSet {
     }
 }
 
-/// A sensitive header value that owns `bytes` and wipes them when its last clone is
-/// dropped (`None` if they are not a valid header value). `HeaderValue` itself never
-/// zeroizes, so secret headers are built here.
-pub(crate) fn secret_header(bytes: Zeroizing<Vec<u8>>) -> Option<HeaderValue> {
-    let owner = OwnCacheLines(bytes);
+/// The access token cannot be sent: it holds bytes an HTTP header may not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the access token contains characters not allowed in an HTTP header")]
+pub struct InvalidTokenHeader;
+
+/// A sensitive header value that owns `bytes` (`None` if they are not a valid header value).
+/// `HeaderValue` itself never zeroizes, so secret headers are built here from an owner that
+/// wipes its bytes when the last clone of the value is dropped.
+pub(crate) fn secret_header<O>(owner: O) -> Option<HeaderValue>
+where
+    O: AsRef<[u8]> + Send + 'static,
+{
     let mut value = HeaderValue::from_maybe_shared(Bytes::from_owner(owner)).ok()?;
     value.set_sensitive(true);
     Some(value)
-}
-
-/// Aligning the owner aligns the whole allocation `Bytes::from_owner` makes, reference count
-/// included, to 128 bytes, and pads it to a multiple of that: no other allocation shares
-/// its cache lines (or their prefetched pair). Two threads' copies of a header, allocated
-/// side by side, otherwise bounced one cache line between cores on every clone and drop.
-#[repr(align(128))]
-struct OwnCacheLines(Zeroizing<Vec<u8>>);
-
-impl AsRef<[u8]> for OwnCacheLines {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
 }
 
 #[cfg(test)]

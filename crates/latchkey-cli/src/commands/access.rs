@@ -78,7 +78,8 @@ fn is_fresh(tokens: &TokenSet) -> bool {
 impl Access {
     fn from_tokens(selected: Selected, tokens: &TokenSet) -> Result<Self, CliError> {
         let header = tokens
-            .authorization_header()?
+            .authorization_header()
+            .map_err(latchkey::Error::from)?
             .to_str()
             .ok()
             .map(|s| SecretString::from(s.to_owned()));

@@ -133,7 +133,7 @@ impl AuthorizationCode {
             .with_timeout(self.timeout);
         let redirect_uri = receiver.redirect_uri().clone();
         let request = self.authorization_request(client_id, &redirect_uri, one);
-        tracing::debug!(url = %crate::DisplayUrl::new(&request), "authorization request");
+        tracing::debug!(url = %crate::redact::DisplayUrl::new(&request), "authorization request");
         (self.opener)(&request);
         let code = receiver.wait(&self.expected(one)).await?;
         Ok((code, redirect_uri))
@@ -260,7 +260,7 @@ impl fmt::Debug for AuthorizationCode {
         f.debug_struct("AuthorizationCode")
             .field(
                 "authorization_url",
-                &crate::DisplayUrl::new(&self.authorization_url),
+                &crate::redact::DisplayUrl::new(&self.authorization_url),
             )
             .field("redirect_uri", &self.redirect_uri)
             .field("scopes", &self.scopes)

@@ -154,7 +154,7 @@ impl WebLogin {
             ),
             (Some(_), None) => {
                 return Err(Error::InvalidResponse {
-                    url: crate::DisplayUrl::new(client.token_url()),
+                    url: crate::redact::DisplayUrl::new(client.token_url()),
                     reason: "the token response has no `id_token`; ask for the `openid` scope"
                         .into(),
                 });
@@ -170,9 +170,9 @@ impl fmt::Debug for WebLogin {
         f.debug_struct("WebLogin")
             .field(
                 "authorization_url",
-                &crate::DisplayUrl::new(&self.authorization_url),
+                &crate::redact::DisplayUrl::new(&self.authorization_url),
             )
-            .field("redirect_uri", &crate::DisplayUrl::new(&self.redirect_uri))
+            .field("redirect_uri", &crate::redact::DisplayUrl::new(&self.redirect_uri))
             .field("scopes", &self.scopes)
             .field("issuer", &self.issuer)
             .field("validates_id_token", &self.validator.is_some())

@@ -29,7 +29,8 @@ pub(crate) struct Live {
 
 impl Live {
     pub(crate) fn new(tokens: TokenSet, margin: Duration) -> Result<Self> {
-        let header = tokens.authorization_header()?;
+        let header = super::current::cache_line_header(tokens.header_bytes())
+            .ok_or(crate::token::InvalidTokenHeader)?;
         let refresh_at = tokens.refresh_at(margin);
         Ok(Self {
             id: next_id(),

@@ -211,7 +211,7 @@ impl ProviderMetadata {
     /// An [`OAuthClientBuilder`] with the token and revocation endpoints filled in.
     pub fn client_builder(&self, client_id: impl Into<String>) -> OAuthClientBuilder {
         let mut builder =
-            crate::OAuthClient::builder(client_id).token_url(self.token_endpoint.as_str());
+            crate::client::OAuthClient::builder(client_id).token_url(self.token_endpoint.as_str());
         if let Some(revocation) = &self.revocation_endpoint {
             builder = builder.revocation_url(revocation.as_str());
         }

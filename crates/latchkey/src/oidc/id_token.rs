@@ -364,7 +364,7 @@ pub(crate) fn algorithms_from_metadata(names: &[String]) -> Vec<Algorithm> {
 /// without an ID token passes only when `openid` was not granted.
 #[async_trait::async_trait]
 impl crate::grant::IdTokenCheck for IdTokenValidator {
-    async fn check(&self, tokens: &crate::TokenSet, nonce: &SecretString) -> Result<()> {
+    async fn check(&self, tokens: &crate::token::TokenSet, nonce: &SecretString) -> Result<()> {
         match tokens.id_token() {
             Some(id_token) => self
                 .validate(id_token, Some(nonce.expose_secret()))
