@@ -213,6 +213,9 @@ impl OAuthClient {
         Err(response.error(url))
     }
 
+    /// The one way latchkey POSTs a form to an identity provider: JSON asked for, the
+    /// client's Basic header when its authentication uses one, `Retry-After` read, the body
+    /// read with a size cap.
     pub(crate) async fn post_form(
         &self,
         url: &Url,
@@ -240,11 +243,7 @@ impl OAuthClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, self.inner.clock.now()));
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::network(url, e))?
-            .to_vec();
+        let body = crate::http::read_body(response, url).await?;
         Ok(RawResponse {
             status,
             content_type,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use url::Url;
@@ -82,28 +81,14 @@ impl DeviceCode {
             form.push(("scope".into(), scope));
         }
         let basic = client.auth().apply(client.client_id(), url, &mut form)?;
-        let mut request = client
-            .http()
-            .post(url.clone())
-            .header(ACCEPT, "application/json")
-            .form(&form);
-        if let Some(basic) = basic {
-            request = request.header(AUTHORIZATION, basic);
-        }
-        let response = request.send().await.map_err(|e| Error::network(url, e))?;
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.bytes().await.map_err(|e| Error::network(url, e))?;
+        let response = client.post_form(url, &form, basic).await?;
+        let (status, body) = (response.status, &response.body);
         // An `error` field wins whatever the status (some providers answer 200 with one).
         if let Some(ResponseError::OAuth {
             error,
             description,
             uri,
-        }) = parse_error_body(&body, content_type.as_deref())
+        }) = parse_error_body(body, response.content_type.as_deref())
         {
             return Err(ProviderError {
                 endpoint: DisplayUrl::new(url),
@@ -111,7 +96,7 @@ impl DeviceCode {
                 error,
                 description,
                 uri,
-                retry_after: None,
+                retry_after: response.retry_after,
             }
             .into());
         }
@@ -119,10 +104,10 @@ impl DeviceCode {
             return Err(Error::HttpStatus {
                 url: DisplayUrl::new(url),
                 status: status.as_u16(),
-                retry_after: None,
+                retry_after: response.retry_after,
             });
         }
-        parse_device_authorization(&body).map_err(|reason| Error::InvalidResponse {
+        parse_device_authorization(body).map_err(|reason| Error::InvalidResponse {
             url: DisplayUrl::new(url),
             reason,
         })

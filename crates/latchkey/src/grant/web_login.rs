@@ -172,7 +172,10 @@ impl fmt::Debug for WebLogin {
                 "authorization_url",
                 &crate::redact::DisplayUrl::new(&self.authorization_url),
             )
-            .field("redirect_uri", &crate::redact::DisplayUrl::new(&self.redirect_uri))
+            .field(
+                "redirect_uri",
+                &crate::redact::DisplayUrl::new(&self.redirect_uri),
+            )
             .field("scopes", &self.scopes)
             .field("issuer", &self.issuer)
             .field("validates_id_token", &self.validator.is_some())

@@ -1,15 +1,11 @@
-//! One GET helper for the OIDC documents (discovery, JWKS, userinfo), with a body size cap.
+//! One GET helper for the OIDC documents (discovery, JWKS, userinfo).
 
 use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::redact::DisplayUrl;
-
-/// Metadata and key sets are a few kilobytes; a bigger answer is not one of them, and reading
-/// it whole would let a hostile server exhaust memory.
-const MAX_BODY: usize = 1024 * 1024;
+use crate::http::read_body;
 
 pub(crate) struct Fetched {
     pub(crate) status: u16,
@@ -40,7 +36,7 @@ pub(crate) async fn get(
         value.set_sensitive(true);
         request = request.header(AUTHORIZATION, value);
     }
-    let mut response = request.send().await.map_err(|e| Error::network(url, e))?;
+    let response = request.send().await.map_err(|e| Error::network(url, e))?;
     let header = |name| {
         response
             .headers()
@@ -51,16 +47,7 @@ pub(crate) async fn get(
     let content_type = header(CONTENT_TYPE);
     let cache_control = header(CACHE_CONTROL);
     let status = response.status().as_u16();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| Error::network(url, e))? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(Error::InvalidResponse {
-                url: DisplayUrl::new(url),
-                reason: format!("the body is larger than {MAX_BODY} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body(response, url).await?;
     Ok(Fetched {
         status,
         content_type,
