@@ -117,11 +117,7 @@ impl Plan {
                 Cmd::Login {
                     device,
                     totp,
-                    browser: if no_browser {
-                        BrowserMode::Never
-                    } else {
-                        BrowserMode::Auto
-                    },
+                    browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
             args::Command::Token => Cmd::Token,

@@ -132,10 +132,13 @@ pub async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8, CliEr
     let mut command = std::process::Command::new(program);
     command.args(args);
     if let Some(token) = &access.token {
-        command.env("LATCHKEY_TOKEN", token.expose_secret());
+        command.env(latchkey::profile::env::TOKEN, token.expose_secret());
     }
     if let Some(header) = &access.header {
-        command.env("LATCHKEY_AUTHORIZATION", header.expose_secret());
+        command.env(
+            latchkey::profile::env::AUTHORIZATION,
+            header.expose_secret(),
+        );
     }
     let status = command.status().map_err(|e| {
         CliError::new(code::OTHER, format!("cannot run `{program}`: {e}"))

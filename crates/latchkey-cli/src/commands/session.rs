@@ -73,7 +73,9 @@ pub async fn login(
         o.on_authorization_url = Some(Arc::new(move |url: &url::Url| {
             show_url.suspend(|| {
                 eprintln!("To log in, open this URL in a browser:\n  {url}");
-                if browser_usable(browser) && webbrowser::open(url.as_str()).is_ok() {
+                if browser.can_open(|name| std::env::var(name).ok())
+                    && webbrowser::open(url.as_str()).is_ok()
+                {
                     eprintln!("(a browser window was opened)");
                 }
             });
@@ -102,20 +104,6 @@ pub async fn login(
         None => eprintln!("Logged in: profile `{}`.", selected.name),
     }
     Ok(())
-}
-
-/// Whether opening a browser can work here (mirrors the library's default opener).
-fn browser_usable(mode: BrowserMode) -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    if mode == BrowserMode::Never
-        || std::env::var("LATCHKEY_NO_BROWSER")
-            .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-        || set("SSH_CONNECTION")
-        || set("SSH_TTY")
-    {
-        return false;
-    }
-    cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
 /// The `sub` claim of an ID token, read without verifying it (for display only).

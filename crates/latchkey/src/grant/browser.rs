@@ -42,21 +42,24 @@ pub type UrlOpener = Arc<dyn Fn(&Url) + Send + Sync>;
 /// Whether to try opening a browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BrowserMode {
-    /// Open one unless `LATCHKEY_NO_BROWSER=1`, an SSH session or (on Linux and the BSDs)
-    /// no display is detected.
+    /// Open one unless an SSH session or (on Linux and the BSDs) no display is detected.
     #[default]
     Auto,
     /// Never: only show the URL (`--no-browser`).
     Never,
 }
 
-/// Decides whether a browser can be opened, reading the environment through `var`.
-pub(crate) fn browser_usable(mode: BrowserMode, var: impl Fn(&str) -> Option<String>) -> bool {
+impl BrowserMode {
+    /// Whether a browser can be opened here, reading the platform's session variables
+    /// (`SSH_CONNECTION`, `SSH_TTY`, `DISPLAY`, `WAYLAND_DISPLAY`) through `var`.
+    pub fn can_open(self, var: impl Fn(&str) -> Option<String>) -> bool {
+        browser_usable(self, var)
+    }
+}
+
+fn browser_usable(mode: BrowserMode, var: impl Fn(&str) -> Option<String>) -> bool {
     let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
     if mode == BrowserMode::Never {
-        return false;
-    }
-    if var("LATCHKEY_NO_BROWSER").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
         return false;
     }
     // A browser opened on the far end of an SSH session could never reach our loopback.
@@ -72,7 +75,7 @@ pub(crate) fn browser_usable(mode: BrowserMode, var: impl Fn(&str) -> Option<Str
 /// The default [`UrlOpener`] for `mode`.
 pub(crate) fn default_opener(mode: BrowserMode) -> UrlOpener {
     Arc::new(move |url: &Url| {
-        let opened = browser_usable(mode, |name| std::env::var(name).ok())
+        let opened = mode.can_open(|name| std::env::var(name).ok())
             && match webbrowser::open(url.as_str()) {
                 Ok(()) => true,
                 Err(err) => {
@@ -119,13 +122,9 @@ mod tests {
     }
 
     #[test]
-    fn never_and_opt_out_and_ssh_disable_the_browser() {
+    fn never_and_ssh_disable_the_browser() {
         let display = [("DISPLAY", ":0")];
         assert!(!browser_usable(BrowserMode::Never, env(&display)));
-        assert!(!browser_usable(
-            BrowserMode::Auto,
-            env(&[("DISPLAY", ":0"), ("LATCHKEY_NO_BROWSER", "1")])
-        ));
         assert!(!browser_usable(
             BrowserMode::Auto,
             env(&[

@@ -24,11 +24,11 @@ impl Paths {
         let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         // Only ask for the home directory when a variable is missing: it can fail in
         // minimal containers, where setting both variables must be enough.
-        let config = match set("LATCHKEY_CONFIG") {
+        let config = match set(super::env::CONFIG) {
             Some(path) => path,
             None => base("config")?.config_dir().join("latchkey/profiles.toml"),
         };
-        let state_dir = match set("LATCHKEY_STATE_DIR") {
+        let state_dir = match set(super::env::STATE_DIR) {
             Some(path) => path,
             None => {
                 let base = base("state")?;

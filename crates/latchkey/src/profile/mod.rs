@@ -26,6 +26,7 @@ mod client_auth;
 mod credentials;
 pub mod edit;
 mod endpoints;
+pub mod env;
 mod error;
 mod file;
 mod managed;

@@ -1,6 +1,6 @@
 //! Which profile a command uses.
 
-use super::{AuthKind, Profile, ProfileError, ProfilesFile, SecretRef};
+use super::{AuthKind, Profile, ProfileError, ProfilesFile, SecretRef, env};
 
 /// The name the env-only profile is shown under.
 pub const ENV_PROFILE: &str = "env";
@@ -56,7 +56,7 @@ pub fn select(
     if let Some(name) = flag {
         return named(name, SelectionSource::Flag);
     }
-    if let Some(name) = set("LATCHKEY_PROFILE") {
+    if let Some(name) = set(env::PROFILE) {
         return named(&name, SelectionSource::EnvVar);
     }
     if let Some(profile) = env_only(&set)? {
@@ -79,34 +79,34 @@ pub fn select(
 /// `LATCHKEY_URL` (the API) with `LATCHKEY_TOKEN` (bearer, or `LATCHKEY_AUTH=api-token`
 /// for DHIS2) or `LATCHKEY_USERNAME` + `LATCHKEY_PASSWORD` (basic).
 fn env_only(set: &dyn Fn(&str) -> Option<String>) -> Result<Option<Profile>, ProfileError> {
-    let Some(url) = set("LATCHKEY_URL") else {
+    let Some(url) = set(env::URL) else {
         return Ok(None);
     };
     let env_ref = |var: &str| SecretRef::Env { env: var.into() };
-    let mut profile = if set("LATCHKEY_TOKEN").is_some() {
-        let auth = match set("LATCHKEY_AUTH").as_deref() {
+    let mut profile = if set(env::TOKEN).is_some() {
+        let auth = match set(env::AUTH).as_deref() {
             None | Some("bearer") => AuthKind::Bearer,
             Some("api-token") => AuthKind::ApiToken,
             Some(other) => {
                 return Err(ProfileError::invalid(
                     ENV_PROFILE,
-                    "LATCHKEY_AUTH",
+                    env::AUTH,
                     format!("is `{other}`; with LATCHKEY_TOKEN use `bearer` or `api-token`"),
                 ));
             }
         };
         let mut p = Profile::new(auth);
-        p.token = Some(env_ref("LATCHKEY_TOKEN"));
+        p.token = Some(env_ref(env::TOKEN));
         p
-    } else if let Some(username) = set("LATCHKEY_USERNAME") {
+    } else if let Some(username) = set(env::USERNAME) {
         let mut p = Profile::new(AuthKind::Basic);
         p.username = Some(username);
-        p.password = Some(env_ref("LATCHKEY_PASSWORD"));
+        p.password = Some(env_ref(env::PASSWORD));
         p
     } else {
         return Err(ProfileError::invalid(
             ENV_PROFILE,
-            "LATCHKEY_URL",
+            env::URL,
             "is set, but neither LATCHKEY_TOKEN nor LATCHKEY_USERNAME + LATCHKEY_PASSWORD is",
         ));
     };
