@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use latchkey::profile::AuthKind;
 
 /// Authenticate HTTP API clients from the shell: profiles, logins, tokens, credential helpers.
 ///
@@ -134,8 +135,8 @@ pub struct ProfileAdd {
     /// The profile name (letters, digits, `.`, `_`, `-`).
     pub name: String,
     /// How to authenticate.
-    #[arg(long, value_enum)]
-    pub auth: AuthArg,
+    #[arg(long, value_parser = auth_kind_parser())]
+    pub auth: AuthKind,
     /// A provider preset (oidc, google, github, microsoft, keycloak, dhis2, cdse).
     #[arg(long)]
     pub preset: Option<String>,
@@ -204,18 +205,11 @@ pub struct ProfileAdd {
     pub force: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum AuthArg {
-    Basic,
-    ApiToken,
-    Bearer,
-    Headers,
-    Query,
-    ClientCredentials,
-    Password,
-    RefreshToken,
-    AuthorizationCode,
-    DeviceCode,
+/// `--auth`: the kinds the profiles file accepts, from its one list.
+fn auth_kind_parser() -> impl clap::builder::TypedValueParser<Value = AuthKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(AuthKind::NAMES)
+        .try_map(|name| AuthKind::from_name(&name).ok_or("unknown auth kind"))
 }
 
 #[derive(Debug, Subcommand)]

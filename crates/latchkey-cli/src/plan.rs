@@ -10,7 +10,7 @@ use latchkey::BrowserMode;
 use latchkey::profile::AuthKind;
 use latchkey::profile::edit::FieldValue;
 
-use crate::args::{self, AuthArg, Cli, CredentialCommand, ProfileCommand, SchemeCommand};
+use crate::args::{self, Cli, CredentialCommand, ProfileCommand, SchemeCommand};
 use crate::error::CliError;
 
 /// Everything a run needs, resolved.
@@ -198,21 +198,6 @@ fn positional(flag: Option<String>, name: Option<String>) -> Result<Option<Strin
     }
 }
 
-fn auth_kind(arg: AuthArg) -> AuthKind {
-    match arg {
-        AuthArg::Basic => AuthKind::Basic,
-        AuthArg::ApiToken => AuthKind::ApiToken,
-        AuthArg::Bearer => AuthKind::Bearer,
-        AuthArg::Headers => AuthKind::Headers,
-        AuthArg::Query => AuthKind::Query,
-        AuthArg::ClientCredentials => AuthKind::ClientCredentials,
-        AuthArg::Password => AuthKind::Password,
-        AuthArg::RefreshToken => AuthKind::RefreshToken,
-        AuthArg::AuthorizationCode => AuthKind::AuthorizationCode,
-        AuthArg::DeviceCode => AuthKind::DeviceCode,
-    }
-}
-
 fn secret(
     field: &'static str,
     env: Option<String>,
@@ -270,7 +255,7 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
     fields.extend(secret("token", a.token_env, a.token_keyring)?);
     Ok(ProfileAdd {
         name: a.name,
-        auth: auth_kind(a.auth),
+        auth: a.auth,
         fields,
         make_default: a.default,
         overwrite: a.force,

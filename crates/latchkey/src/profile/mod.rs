@@ -80,7 +80,21 @@ pub enum AuthKind {
 }
 
 impl AuthKind {
-    /// Every kind's name, as written in the file.
+    /// Every kind, in the order of [`AuthKind::NAMES`] (the declaration order).
+    pub const ALL: [AuthKind; 10] = [
+        AuthKind::Basic,
+        AuthKind::ApiToken,
+        AuthKind::Bearer,
+        AuthKind::Headers,
+        AuthKind::Query,
+        AuthKind::ClientCredentials,
+        AuthKind::Password,
+        AuthKind::RefreshToken,
+        AuthKind::AuthorizationCode,
+        AuthKind::DeviceCode,
+    ];
+
+    /// Every kind's name, as written in the file (serde's kebab-case of the variant).
     pub const NAMES: [&'static str; 10] = [
         "basic",
         "api-token",
@@ -113,19 +127,7 @@ impl AuthKind {
 
     /// Parses a name as written in the file.
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [AuthKind; 10] = [
-            AuthKind::Basic,
-            AuthKind::ApiToken,
-            AuthKind::Bearer,
-            AuthKind::Headers,
-            AuthKind::Query,
-            AuthKind::ClientCredentials,
-            AuthKind::Password,
-            AuthKind::RefreshToken,
-            AuthKind::AuthorizationCode,
-            AuthKind::DeviceCode,
-        ];
-        ALL.into_iter().find(|k| k.name() == name)
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
