@@ -1,10 +1,9 @@
 //! `request METHOD URL`: one authenticated request, like `gh api`.
 
-use std::sync::Arc;
-
 use http::HeaderMap;
 use latchkey::profile::LoginOptions;
-use latchkey::{Authenticator, BearerChallenge, BearerError};
+use latchkey::{BearerChallenge, BearerError};
+use latchkey_reqwest::AuthMiddleware;
 use url::Url;
 
 use crate::context::{Ctx, ENV};
@@ -13,7 +12,8 @@ use crate::output;
 use crate::plan::Request;
 
 /// Sends the request with the profile's credentials, once more after a 401 with renewed
-/// ones (OAuth profiles), prints the body, and fails (exit 1) on a non-2xx status.
+/// ones (OAuth profiles, through the reqwest middleware), prints the body, and fails
+/// (exit 1) on a non-2xx status.
 pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     let selected = ctx.select()?;
     let url = match Url::parse(&request.target) {
@@ -42,51 +42,36 @@ pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             )));
         }
     };
-    let auth: Arc<dyn Authenticator> = if selected.profile.auth.is_static() {
-        Arc::new(selected.static_auth(ENV).await?)
-    } else {
-        Arc::new(
-            selected
-                .managed(&ctx.paths, ENV, &LoginOptions::default())
-                .await?
-                .manager,
+    // The reqwest middleware applies the credentials and owns the 401 policy (renew once,
+    // retry once, unless the challenge says a new token cannot help), as for library users.
+    let auth = selected
+        .authenticate(&ctx.paths, ENV, &LoginOptions::default())
+        .await?;
+    let http = reqwest_middleware::ClientBuilder::new(latchkey::http_client()?)
+        .with(AuthMiddleware::from_arc(auth.authenticator()))
+        .build();
+    let headers: HeaderMap = request.headers.iter().cloned().collect();
+    let mut builder = http
+        .request(request.method.clone(), url.clone())
+        .headers(headers);
+    if let Some(body) = &request.body {
+        builder = builder.body(body.clone());
+    }
+    let response = builder.send().await.map_err(|err| match err {
+        reqwest_middleware::Error::Middleware(err) => match err.downcast::<latchkey::Error>() {
+            Ok(err) => CliError::from(err),
+            Err(other) => CliError::new(code::OTHER, other.to_string()),
+        },
+        reqwest_middleware::Error::Reqwest(e) => CliError::new(
+            code::NETWORK,
+            format!(
+                "request to {} failed: {}",
+                latchkey::DisplayUrl::new(&url),
+                output::error_chain(&e.without_url())
+            ),
         )
-    };
-    let http = latchkey::http_client()?;
-    let mut attempt = 0;
-    let response = loop {
-        attempt += 1;
-        let mut headers: HeaderMap = request.headers.iter().cloned().collect();
-        let mut url = url.clone();
-        auth.apply(&mut headers, &mut url).await?;
-        let mut builder = http
-            .request(request.method.clone(), url.clone())
-            .headers(headers.clone());
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
-        }
-        let response = builder.send().await.map_err(|e| {
-            CliError::new(
-                code::NETWORK,
-                format!(
-                    "request to {} failed: {}",
-                    latchkey::DisplayUrl::new(&url),
-                    output::error_chain(&e.without_url())
-                ),
-            )
-            .with_hint("check the URL and your network")
-        })?;
-        if response.status() == http::StatusCode::UNAUTHORIZED
-            && attempt == 1
-            && BearerChallenge::from_headers(response.headers())
-                .is_none_or(|c| c.new_token_may_help())
-        {
-            tracing::info!("HTTP 401: renewing the credentials and retrying once");
-            auth.invalidate(&headers).await?;
-            continue;
-        }
-        break response;
-    };
+        .with_hint("check the URL and your network"),
+    })?;
     let status = response.status();
     let challenge = BearerChallenge::from_headers(response.headers());
     let body = response.bytes().await.map_err(|e| {
