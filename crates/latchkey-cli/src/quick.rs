@@ -1,8 +1,8 @@
 //! The few command lines scripts run in loops (`latchkey token`, `latchkey header -p NAME`),
 //! read without clap.
 //!
-//! Building clap's command tree allocates every argument of every subcommand: a third of a
-//! cold `latchkey token` from the static build (1.01 against 0.69 ms, docs/bench.md). Only the
+//! Building clap's command tree allocates every argument of every subcommand, a large share
+//! of a cold `latchkey token` (docs/bench.md has the measurement). Only the
 //! simplest spellings are read here; anything else, including every mistake, returns
 //! `None` and goes to clap, which owns the messages and the help. The tests check that each
 //! spelling read here gives exactly the plan clap's path gives.

@@ -304,6 +304,7 @@ fn parse_head(buf: &[u8]) -> std::result::Result<Option<String>, Rejection> {
 
 /// Fuzzing entry point: the status the receiver answers to the bytes of one request, for a
 /// login expecting `state` at `/callback` (0: incomplete, the receiver would read on).
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
     let shared = Shared {

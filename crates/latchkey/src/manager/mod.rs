@@ -103,7 +103,7 @@ impl Future for HeaderFuture<'_> {
     // Inlined into the caller, fast path and all: across a call boundary the header and
     // the `Result` around it were written to the stack by one function and read back, in
     // other widths, by the next, and each such hand-over stalled on store forwarding
-    // (27.6 -> 17.5 ns per awaited call in bench/run.sh). Only the ways off the fast path
+    // (docs/design-notes.md). Only the ways off the fast path
     // (the shared header, starting a refresh) are out of line.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

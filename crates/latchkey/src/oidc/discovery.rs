@@ -200,6 +200,7 @@ impl ProviderMetadata {
 
     /// Fuzzing entry point: parses and checks a discovery document for `issuer` as
     /// [`ProviderMetadata::discover`] does after the fetch.
+    #[cfg(feature = "fuzzing")]
     #[doc(hidden)]
     pub fn fuzz_parse(body: &[u8], issuer: &str) -> bool {
         let url = Url::parse("https://fuzz.invalid/.well-known/openid-configuration")

@@ -345,6 +345,7 @@ fn parse_keys(body: &[u8]) -> std::result::Result<Vec<Arc<Key>>, &'static str> {
 impl JwksCache {
     /// Fuzzing entry point: parses a JWK Set body and a `Cache-Control` value as a fetch
     /// does, and checks every key against every algorithm; returns the number of keys.
+    #[cfg(feature = "fuzzing")]
     #[doc(hidden)]
     pub fn fuzz_parse(body: &[u8], cache_control: &str) -> usize {
         let _ = max_age(Some(cache_control));

@@ -162,7 +162,7 @@ struct LeaseGuard {
     heartbeat: tokio::task::AbortHandle,
     /// This process's turn on the key, passed on once the lease is released: a task here
     /// that waits for the key then finds it free in Redis, instead of polling until the
-    /// release lands (that cost about 5 ms per hand-over).
+    /// release lands.
     turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
