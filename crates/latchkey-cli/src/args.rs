@@ -11,7 +11,7 @@ use latchkey::profile::AuthKind;
 /// 4 identity provider error, 5 network, 6 token store.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The profile to use (else LATCHKEY_PROFILE, the env-only profile, the file's default).
     #[arg(short, long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -29,7 +29,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Manage profiles in the profiles file.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -108,7 +108,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ProfileCommand {
+pub(crate) enum ProfileCommand {
     /// Add a profile.
     Add(Box<ProfileAdd>),
     /// List the profiles (`*` marks the default).
@@ -131,7 +131,7 @@ pub enum ProfileCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ProfileAdd {
+pub(crate) struct ProfileAdd {
     /// The profile name (letters, digits, `.`, `_`, `-`).
     pub name: String,
     /// How to authenticate.
@@ -213,7 +213,7 @@ fn auth_kind_parser() -> impl clap::builder::TypedValueParser<Value = AuthKind> 
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CredentialCommand {
+pub(crate) enum CredentialCommand {
     /// git's credential helper protocol: `git config credential.helper '!latchkey -p NAME credential git'`.
     Git {
         /// git's operation: get, store or erase.
@@ -224,7 +224,7 @@ pub enum CredentialCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SchemeCommand {
+pub(crate) enum SchemeCommand {
     /// Validate a JSON file holding one auth scheme object or an array of them.
     Check {
         /// The file (`-` reads stdin).

@@ -5,16 +5,16 @@ use latchkey::profile::{self, Paths, ProfilesFile, Selected};
 use crate::error::CliError;
 
 /// The process environment, as latchkey's resolvers read it.
-pub fn env(name: &str) -> Option<String> {
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 /// The environment reader passed to the library.
-pub const ENV: &(dyn Fn(&str) -> Option<String> + Sync) = &env;
+pub(crate) const ENV: &(dyn Fn(&str) -> Option<String> + Sync) = &env;
 
 /// Paths and the profile selector.
 #[derive(Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The profiles file and the state directory.
     pub paths: Paths,
     /// `--profile` or a positional profile.
@@ -22,7 +22,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(profile: Option<String>) -> Result<Self, CliError> {
+    pub(crate) fn new(profile: Option<String>) -> Result<Self, CliError> {
         Ok(Self {
             paths: Paths::from_env(&env)?,
             profile,
@@ -30,12 +30,12 @@ impl Ctx {
     }
 
     /// The profiles file (empty when it does not exist yet).
-    pub fn file(&self) -> Result<ProfilesFile, CliError> {
+    pub(crate) fn file(&self) -> Result<ProfilesFile, CliError> {
         Ok(ProfilesFile::load(&self.paths.config)?)
     }
 
     /// The profile this run uses.
-    pub fn select(&self) -> Result<Selected, CliError> {
+    pub(crate) fn select(&self) -> Result<Selected, CliError> {
         Ok(profile::select(
             &self.file()?,
             self.profile.as_deref(),

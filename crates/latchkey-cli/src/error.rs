@@ -6,24 +6,24 @@ use latchkey::oidc::OidcError;
 use latchkey::{Error, ProfileError, SchemeError};
 
 /// Exit codes (documented in docs/cli.md and `latchkey --help`).
-pub mod code {
+pub(crate) mod code {
     /// Any other failure.
-    pub const OTHER: u8 = 1;
+    pub(crate) const OTHER: u8 = 1;
     /// Bad usage or configuration.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// A person has to log in.
-    pub const LOGIN_REQUIRED: u8 = 3;
+    pub(crate) const LOGIN_REQUIRED: u8 = 3;
     /// The identity provider refused or failed.
-    pub const IDP: u8 = 4;
+    pub(crate) const IDP: u8 = 4;
     /// The network failed.
-    pub const NETWORK: u8 = 5;
+    pub(crate) const NETWORK: u8 = 5;
     /// The token store failed.
-    pub const STORE: u8 = 6;
+    pub(crate) const STORE: u8 = 6;
 }
 
 /// What went wrong, ready to print.
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     /// The process exit code.
     pub code: u8,
     /// The message after `error: `; empty for a silent exit (closed stdout).
@@ -35,7 +35,7 @@ pub struct CliError {
 }
 
 impl CliError {
-    pub fn new(code: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -44,22 +44,22 @@ impl CliError {
         }
     }
 
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(code::USAGE, message)
     }
 
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// Stdout was closed by the reader (`latchkey token | head -c1`): not an error.
-    pub fn broken_pipe() -> Self {
+    pub(crate) fn broken_pipe() -> Self {
         Self::new(0, "")
     }
 
     /// Prints `error: …`, the causes and `hint: …` to stderr.
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         if self.message.is_empty() {
             return;
         }

@@ -15,7 +15,7 @@ use crate::error::CliError;
 
 /// Everything a run needs, resolved.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// `--profile` (or a command's positional profile).
     pub profile: Option<String>,
     /// The most detailed log level to show on stderr.
@@ -28,7 +28,7 @@ pub struct Plan {
 
 /// A command with validated options.
 #[derive(Debug)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     ProfileAdd(ProfileAdd),
     ProfileList,
     ProfileShow(Option<String>),
@@ -70,7 +70,7 @@ pub enum Cmd {
 
 /// `profile add`.
 #[derive(Debug)]
-pub struct ProfileAdd {
+pub(crate) struct ProfileAdd {
     pub name: String,
     pub auth: AuthKind,
     pub fields: Vec<(&'static str, FieldValue)>,
@@ -80,7 +80,7 @@ pub struct ProfileAdd {
 
 /// `request`.
 #[derive(Debug)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: Method,
     pub target: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -89,7 +89,7 @@ pub struct Request {
 
 /// git's credential helper operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GitOperation {
+pub(crate) enum GitOperation {
     Get,
     /// `store` and `erase`: latchkey owns its tokens, so these are acknowledged and ignored.
     Ignored,
@@ -97,7 +97,7 @@ pub enum GitOperation {
 
 impl Plan {
     /// Validates the parsed arguments.
-    pub fn from_cli(cli: Cli) -> Result<Self, CliError> {
+    pub(crate) fn from_cli(cli: Cli) -> Result<Self, CliError> {
         let mut profile = cli.profile;
         let command = match cli.command {
             args::Command::Profile(p) => match p {

@@ -13,7 +13,7 @@ use crate::plan::{Cmd, Plan};
 
 /// The plan for `token` or `header` with at most `-q`/`--quiet` and one
 /// `-p NAME`/`--profile NAME`/`--profile=NAME`, in any order; `None` for anything else.
-pub fn plan(args: impl IntoIterator<Item = OsString>) -> Option<Plan> {
+pub(crate) fn plan(args: impl IntoIterator<Item = OsString>) -> Option<Plan> {
     let mut args = args.into_iter();
     let mut command = None;
     let mut profile = None;

@@ -34,6 +34,7 @@ pub fn available(test: &str) -> bool {
 }
 
 /// chromedriver on a free loopback port, killed when dropped.
+#[derive(Debug)]
 pub struct Driver {
     _child: tokio::process::Child,
     url: String,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// What the `tracing` subscriber installed by [`CapturedLogs::install`] has written.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
 
 impl CapturedLogs {

@@ -14,7 +14,7 @@ use crate::output;
 use crate::plan::GitOperation;
 
 /// The credential of the selected profile, fresh.
-pub struct Access {
+pub(super) struct Access {
     pub selected: Selected,
     /// The `Authorization` value, when the credential is a header.
     pub header: Option<SecretString>,
@@ -25,7 +25,7 @@ pub struct Access {
 }
 
 /// Resolves the selected profile's credential, refreshing OAuth tokens when needed.
-pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
+pub(super) async fn access(ctx: &Ctx) -> Result<Access, CliError> {
     let selected = ctx.select()?;
     if selected.profile.auth.is_static() {
         let auth = selected.static_auth(ENV).await?;
@@ -62,7 +62,7 @@ pub async fn access(ctx: &Ctx) -> Result<Access, CliError> {
 
 /// The selected profile's credential if the file store holds a fresh token for it, read
 /// without a runtime; `None` in every other case (errors included: [`access`] reports them).
-pub fn access_from_store(ctx: &Ctx) -> Option<Access> {
+pub(super) fn access_from_store(ctx: &Ctx) -> Option<Access> {
     let selected = ctx.select().ok()?;
     if selected.profile.auth.is_static() {
         return None;
@@ -101,21 +101,21 @@ fn no_token(access: &Access) -> CliError {
 }
 
 /// `token`: the access token and a newline, nothing else.
-pub async fn token(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn token(ctx: &Ctx) -> Result<(), CliError> {
     print_token(&access(ctx).await?)
 }
 
-pub fn print_token(access: &Access) -> Result<(), CliError> {
+pub(super) fn print_token(access: &Access) -> Result<(), CliError> {
     let token = access.token.as_ref().ok_or_else(|| no_token(access))?;
     output::print(&format!("{}\n", token.expose_secret()))
 }
 
 /// `header`: `Authorization: …`.
-pub async fn header(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn header(ctx: &Ctx) -> Result<(), CliError> {
     print_header(&access(ctx).await?)
 }
 
-pub fn print_header(access: &Access) -> Result<(), CliError> {
+pub(super) fn print_header(access: &Access) -> Result<(), CliError> {
     let header = access.header.as_ref().ok_or_else(|| {
         CliError::usage(format!(
             "profile `{}` (auth `{}`) sends no Authorization header",
@@ -127,7 +127,7 @@ pub fn print_header(access: &Access) -> Result<(), CliError> {
 
 /// `exec -- CMD`: runs CMD with `LATCHKEY_TOKEN` (and `LATCHKEY_AUTHORIZATION`) set and
 /// exits with its status.
-pub async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8, CliError> {
+pub(super) async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8, CliError> {
     let access = access(ctx).await?;
     let mut command = std::process::Command::new(program);
     command.args(args);
@@ -157,7 +157,7 @@ pub async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8, CliEr
 /// `credential git get`: git's helper protocol (key=value lines up to a blank line). Answers
 /// `username` and `password` (the token) unless the request is for another host than the
 /// profile's `base_url`, in which case it answers nothing and git asks the next helper.
-pub async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
+pub(super) async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
     let mut request = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
@@ -219,7 +219,7 @@ pub async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
 }
 
 /// `credential kubectl`: an ExecCredential for kubectl's exec plugin mechanism.
-pub async fn kubectl(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn kubectl(ctx: &Ctx) -> Result<(), CliError> {
     let access = access(ctx).await?;
     let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
     let mut status = serde_json::json!({ "token": token.expose_secret() });

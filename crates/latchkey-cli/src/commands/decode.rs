@@ -20,12 +20,12 @@ fn part(jwt: &str, index: usize, name: &str) -> Result<Value, CliError> {
 }
 
 /// The claims of a JWT, unverified.
-pub fn payload(jwt: &str) -> Result<Value, CliError> {
+pub(super) fn payload(jwt: &str) -> Result<Value, CliError> {
     part(jwt, 1, "payload")
 }
 
 /// Prints `{"header":…,"payload":…,"signature":"not verified"}` and says so on stderr.
-pub fn run(jwt: &str) -> Result<(), CliError> {
+pub(super) fn run(jwt: &str) -> Result<(), CliError> {
     if jwt.split('.').count() != 3 {
         return Err(
             CliError::usage("this is not a JWT: it needs three parts separated by `.`").with_hint(

@@ -36,7 +36,7 @@ impl Report {
 }
 
 /// Runs every check; exit code 1 when one failed.
-pub async fn run(ctx: &Ctx) -> Result<u8, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
     let selected = ctx.select()?;
     let p = &selected.profile;
     let mut r = Report::default();

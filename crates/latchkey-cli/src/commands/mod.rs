@@ -17,7 +17,7 @@ use crate::plan::Cmd;
 /// without an async runtime: scripts call these in loops, so their start-up time matters.
 /// `None` when the command needs more (refreshing, another store, a static credential):
 /// then [`run`] does everything, including reporting any error.
-pub fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliError>> {
+pub(crate) fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliError>> {
     let printed = match command {
         Cmd::Token => access::print_token(&access::access_from_store(ctx)?),
         Cmd::Header => access::print_header(&access::access_from_store(ctx)?),
@@ -27,7 +27,7 @@ pub fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliError>> 
 }
 
 /// Runs one command; returns the exit code on success (`exec` passes its child's through).
-pub async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
+pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
     match command {
         Cmd::ProfileAdd(add) => profile::add(ctx, add)?,
         Cmd::ProfileList => profile::list(ctx)?,

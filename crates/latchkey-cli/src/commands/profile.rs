@@ -7,7 +7,7 @@ use crate::error::CliError;
 use crate::output;
 use crate::plan::ProfileAdd;
 
-pub fn add(ctx: &Ctx, add: ProfileAdd) -> Result<(), CliError> {
+pub(super) fn add(ctx: &Ctx, add: ProfileAdd) -> Result<(), CliError> {
     let path = &ctx.paths.config;
     edit::add(
         path,
@@ -21,7 +21,7 @@ pub fn add(ctx: &Ctx, add: ProfileAdd) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn list(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) fn list(ctx: &Ctx) -> Result<(), CliError> {
     let file = ctx.file()?;
     let mut out = String::new();
     for (name, profile) in &file.profiles {
@@ -41,7 +41,7 @@ pub fn list(ctx: &Ctx) -> Result<(), CliError> {
     output::print(&out)
 }
 
-pub fn show(ctx: &Ctx, name: Option<String>) -> Result<(), CliError> {
+pub(super) fn show(ctx: &Ctx, name: Option<String>) -> Result<(), CliError> {
     let name = match name {
         Some(name) => name,
         None => ctx.select()?.name,
@@ -49,13 +49,13 @@ pub fn show(ctx: &Ctx, name: Option<String>) -> Result<(), CliError> {
     output::print(&edit::show(&ctx.paths.config, &name)?)
 }
 
-pub fn remove(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+pub(super) fn remove(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     edit::remove(&ctx.paths.config, name)?;
     eprintln!("Removed profile `{name}`.");
     Ok(())
 }
 
-pub fn set_default(ctx: &Ctx, name: &str) -> Result<(), CliError> {
+pub(super) fn set_default(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     edit::set_default(&ctx.paths.config, name)?;
     eprintln!("`{name}` is now the default profile.");
     Ok(())

@@ -14,7 +14,7 @@ use crate::plan::Request;
 /// Sends the request with the profile's credentials, once more after a 401 with renewed
 /// ones (OAuth profiles, through the reqwest middleware), prints the body, and fails
 /// (exit 1) on a non-2xx status.
-pub async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
+pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     let selected = ctx.select()?;
     let url = match Url::parse(&request.target) {
         Ok(url) => url,

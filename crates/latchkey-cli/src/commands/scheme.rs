@@ -8,7 +8,7 @@ use crate::error::CliError;
 use crate::output;
 
 /// Validates a JSON file of one scheme or an array; prints one line per scheme.
-pub async fn check(file: &Path) -> Result<(), CliError> {
+pub(super) async fn check(file: &Path) -> Result<(), CliError> {
     let text = if file == Path::new("-") {
         std::io::read_to_string(std::io::stdin())
     } else {

@@ -28,7 +28,7 @@ fn spinner() -> ProgressBar {
 }
 
 /// `login [--device] [--no-browser] [--totp]`.
-pub async fn login(
+pub(super) async fn login(
     ctx: &Ctx,
     device: bool,
     browser: BrowserMode,
@@ -107,14 +107,14 @@ pub async fn login(
 }
 
 /// The `sub` claim of an ID token, read without verifying it (for display only).
-pub fn unverified_subject(tokens: &TokenSet) -> Option<String> {
+pub(super) fn unverified_subject(tokens: &TokenSet) -> Option<String> {
     let id_token = tokens.id_token()?;
     let claims = super::decode::payload(id_token.expose_secret()).ok()?;
     claims.get("sub")?.as_str().map(str::to_owned)
 }
 
 /// `status [--json]`: reads the store only; never refreshes or contacts the IdP.
-pub async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
+pub(super) async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
     let selected = ctx.select()?;
     let p = &selected.profile;
     let now = SystemTime::now();
@@ -172,7 +172,7 @@ pub async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
 }
 
 /// `logout [--revoke]`.
-pub async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
+pub(super) async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
     let selected = ctx.select()?;
     if selected.profile.auth.is_static() {
         eprintln!(

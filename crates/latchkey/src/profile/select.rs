@@ -3,7 +3,7 @@
 use super::{AuthKind, Profile, ProfileError, ProfilesFile, SecretRef, env};
 
 /// The name the env-only profile is shown under.
-pub const ENV_PROFILE: &str = "env";
+pub(super) const ENV_PROFILE: &str = "env";
 
 /// How the profile was chosen, for `status` and error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
