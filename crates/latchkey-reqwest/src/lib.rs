@@ -25,6 +25,10 @@
 //!
 //! Headers set by the middleware are marked sensitive, so HTTP stacks never log them.
 
+// A library writes nothing to the terminal itself: callers own stderr.
+#![warn(clippy::print_stderr)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -13,6 +13,22 @@
 //!   (0600 files written atomically, one `flock` per key); with features, `SqliteStore`
 //!   (`sqlite`), `RedisStore` (`redis`) and `KeyringStore` (`keyring`).
 //!
+//! ## Contents
+//!
+//! From the bottom up (each layer imports only the ones above it in this list):
+//!
+//! 1. Data and seams: [`TokenSet`], [`StaticAuth`], [`Authenticator`], [`ClientAuth`],
+//!    [`Clock`], [`DisplayUrl`], [`BearerChallenge`].
+//! 2. [`store`]: where token sets live ([`TokenStore`] and its backends); [`response`]:
+//!    tolerant parsing of token endpoint answers.
+//! 3. [`OAuthClient`]: the one form-POST path to an identity provider, with one capped body
+//!    reader; [`loopback`]: the redirect receiver.
+//! 4. [`oidc`]: discovery, JWKS, ID tokens, userinfo, introspection, end-session.
+//! 5. [`grant`]: how a first token set is obtained; [`preset`]: providers as data.
+//! 6. [`TokenManager`]: keeps tokens fresh, once per key across tasks and processes.
+//! 7. `profile` (feature `profiles`): the composition from configuration — TOML profiles,
+//!    DHIS2 route schemes, store specs, the CLI's wording of hints.
+//!
 //! ## Features
 //!
 //! | feature   | adds |
@@ -20,6 +36,8 @@
 //! | `sqlite`  | `SqliteStore`: one WAL database, 0600, lease locks shared by processes |
 //! | `redis`   | `RedisStore`: shared by machines; TTL follows the refresh token; `SET NX PX` locks |
 //! | `keyring` | `KeyringStore`: the OS secret store, with an explicit fallback policy |
+//! | `profiles` | `profile`: TOML profiles, `AuthScheme` (DHIS2 routes), store specs |
+//! | `fuzzing` | entry points for the fuzz targets; not an API |
 //! - [`oidc`]: discovery, a JWKS cache, ID token validation, userinfo, introspection,
 //!   end-session URLs; [`preset`]: provider presets (Google, GitHub, Microsoft, Keycloak,
 //!   DHIS2, CDSE) as data.
@@ -52,6 +70,10 @@
 //! follow redirects; plain HTTP is refused except for loopback. Errors and logs show URLs
 //! through [`DisplayUrl`] (no userinfo, no `code`/token query values) and never quote a
 //! token endpoint body.
+
+// A library writes nothing to the terminal itself: callers own stderr.
+#![warn(clippy::print_stderr)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
 mod challenge;
@@ -92,6 +114,7 @@ pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
 pub use preset::Preset;
 #[cfg(feature = "profiles")]
+#[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
 pub use profile::{AuthScheme, Profile, ProfileError, SchemeError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
@@ -99,10 +122,13 @@ pub use redact::DisplayUrl;
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
 #[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use store::{KeyringFallback, KeyringStore};
 pub use token::{InvalidTokenHeader, TokenSet};
