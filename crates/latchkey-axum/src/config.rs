@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use latchkey::authorization::AuthorizationRequest;
 use latchkey::{OAuthClient, OidcProvider, WebLogin};
 use secrecy::{ExposeSecret, SecretSlice};
 use url::Url;
@@ -193,19 +194,17 @@ impl WebAuthBuilder {
             .id_token_validator(self.client.client_id())?
             .build()?;
         let origin = public.origin().ascii_serialization();
-        let mut login = WebLogin::builder(
-            authorization_endpoint.as_str(),
-            format!("{origin}/auth/callback"),
-        )
-        .scopes(self.scopes)
-        .issuer(
-            metadata.issuer.clone(),
-            metadata.authorization_response_iss_parameter_supported,
-        )
-        .id_token_validator(validator);
+        let mut request = AuthorizationRequest::builder(authorization_endpoint.as_str())
+            .scopes(self.scopes)
+            .issuer(
+                metadata.issuer.clone(),
+                metadata.authorization_response_iss_parameter_supported,
+            );
         for (name, value) in self.params {
-            login = login.param(name, value);
+            request = request.param(name, value);
         }
+        let login = WebLogin::builder(request.build()?, format!("{origin}/auth/callback"))
+            .id_token_validator(validator);
         let cookies = CookieConfig {
             login_name: format!("{}_login", self.cookie_name),
             session_name: self.cookie_name,

@@ -76,6 +76,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authenticator;
+pub mod authorization;
 mod challenge;
 mod client;
 mod client_auth;

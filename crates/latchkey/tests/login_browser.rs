@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
+use latchkey::authorization::AuthorizationRequest;
 use latchkey::{AuthorizationCode, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::browser::{self, Driver};
@@ -28,17 +29,21 @@ async fn headless_chromium_logs_in_through_the_loopback_receiver() {
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .redirect_uri("http://127.0.0.1:0/callback")
-        .scopes(["openid", "profile", "offline_access"])
-        .param("prompt", "consent")
-        .issuer(idp.issuer(), true)
-        .timeout(Duration::from_secs(90))
-        .on_authorization_url(move |url: &Url| {
-            let _ = tx.send(url.clone());
-        })
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid", "profile", "offline_access"])
+            .param("prompt", "consent")
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    .redirect_uri("http://127.0.0.1:0/callback")
+    .timeout(Duration::from_secs(90))
+    .on_authorization_url(move |url: &Url| {
+        let _ = tx.send(url.clone());
+    })
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
     let login_task = tokio::spawn({
         let manager = manager.clone();

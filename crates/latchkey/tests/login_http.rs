@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use latchkey::authorization::AuthorizationRequest;
 use latchkey::{
     AuthorizationCode, ClientAuth, Error, ExposeSecret, LoginError, OAuthClient, SecretString,
     TokenManager, TokenSet,
@@ -102,19 +103,23 @@ async fn native_app_logs_in_on_an_ephemeral_port_and_refreshes() {
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .redirect_uri("http://127.0.0.1:0/callback")
-        .scopes(["openid", "profile", "offline_access"])
-        // oidc-provider grants offline_access only with prompt=consent (Google wants the
-        // same plus access_type=offline, which other providers ignore).
-        .param("prompt", "consent")
-        .param("access_type", "offline")
-        .issuer(idp.issuer(), true)
-        .timeout(Duration::from_secs(60))
-        .on_authorization_url(scripted_user(&idp, seen.clone()))
-        .id_token_check(nonce_check(nonce.clone()))
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid", "profile", "offline_access"])
+            // oidc-provider grants offline_access only with prompt=consent (Google wants the
+            // same plus access_type=offline, which other providers ignore).
+            .param("prompt", "consent")
+            .param("access_type", "offline")
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    .redirect_uri("http://127.0.0.1:0/callback")
+    .timeout(Duration::from_secs(60))
+    .on_authorization_url(scripted_user(&idp, seen.clone()))
+    .id_token_check(nonce_check(nonce.clone()))
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
 
     login_then_refresh(&idp, &manager, &seen).await;
@@ -154,16 +159,20 @@ async fn confidential_web_app_logs_in_on_its_pinned_port_with_pkce_and_refreshes
         .unwrap()
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .redirect_uri("http://127.0.0.1:8765/callback")
-        .scopes(["openid", "offline_access"])
-        .param("prompt", "consent")
-        .issuer(idp.issuer(), true)
-        .timeout(Duration::from_secs(60))
-        .on_authorization_url(scripted_user(&idp, seen.clone()))
-        .id_token_check(validator)
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid", "offline_access"])
+            .param("prompt", "consent")
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    .redirect_uri("http://127.0.0.1:8765/callback")
+    .timeout(Duration::from_secs(60))
+    .on_authorization_url(scripted_user(&idp, seen.clone()))
+    .id_token_check(validator)
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
 
     // Port 8765 is fixed by the client registration; another test run on this machine may
@@ -200,24 +209,28 @@ async fn a_redirect_capturer_replaces_the_loopback_receiver() {
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        // Nothing listens here: the capturer returns the redirect without following it.
-        .redirect_uri("http://127.0.0.1:9/callback")
-        .scopes(["openid"])
-        .issuer(idp.issuer(), true)
-        .redirect_capturer(move |auth: Url, redirect_uri: Url| {
-            let origin = origin.clone();
-            async move {
-                let redirect = UserAgent::new()
-                    .log_in_and_consent(&auth, &origin, ALICE)
-                    .await
-                    .expect_err("redirected to the client");
-                assert!(redirect.as_str().starts_with(redirect_uri.as_str()));
-                Ok(redirect)
-            }
-        })
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid"])
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    // Nothing listens here: the capturer returns the redirect without following it.
+    .redirect_uri("http://127.0.0.1:9/callback")
+    .redirect_capturer(move |auth: Url, redirect_uri: Url| {
+        let origin = origin.clone();
+        async move {
+            let redirect = UserAgent::new()
+                .log_in_and_consent(&auth, &origin, ALICE)
+                .await
+                .expect_err("redirected to the client");
+            assert!(redirect.as_str().starts_with(redirect_uri.as_str()));
+            Ok(redirect)
+        }
+    })
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
     let tokens = manager.login().await.expect("login through the capturer");
     assert!(tokens.id_token().is_some());
@@ -230,13 +243,17 @@ async fn a_capturer_returning_a_forged_state_is_refused() {
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .redirect_uri("http://127.0.0.1:9/callback")
-        .redirect_capturer(|_auth: Url, redirect_uri: Url| async move {
-            Ok(Url::parse(&format!("{redirect_uri}?code=stolen&state=forged")).unwrap())
-        })
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .build()
+            .unwrap(),
+    )
+    .redirect_uri("http://127.0.0.1:9/callback")
+    .redirect_capturer(|_auth: Url, redirect_uri: Url| async move {
+        Ok(Url::parse(&format!("{redirect_uri}?code=stolen&state=forged")).unwrap())
+    })
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
     let err = manager.login().await.unwrap_err();
     assert!(

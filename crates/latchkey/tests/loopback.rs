@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use latchkey::authorization::AuthorizationRequest;
 use latchkey::loopback::{ExpectedResponse, LoopbackReceiver};
 use latchkey::{AuthorizationCode, Error, ExposeSecret, LoginError, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
@@ -64,13 +65,17 @@ async fn idle_preconnect_favicon_and_wrong_state_do_not_stop_the_real_redirect()
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .scopes(["openid"])
-        .issuer(idp.issuer(), true)
-        .timeout(Duration::from_secs(60))
-        .on_authorization_url(opener)
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid"])
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    .timeout(Duration::from_secs(60))
+    .on_authorization_url(opener)
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
     manager.login().await.expect("login despite the noise");
 
@@ -91,20 +96,24 @@ async fn idp_access_denied_ends_the_login_with_a_typed_error() {
         .token_url(idp.token_url())
         .build()
         .unwrap();
-    let grant = AuthorizationCode::builder(idp.url("/auth"))
-        .scopes(["openid"])
-        .timeout(Duration::from_secs(60))
-        .on_authorization_url(move |auth: &Url| {
-            let (auth, origin, page_tx) = (auth.clone(), origin.clone(), page_tx.clone());
-            tokio::spawn(async move {
-                let agent = UserAgent::new();
-                let redirect = latchkey_testkit::person::cancel_login(&agent, &auth, &origin).await;
-                let shown = agent.get(&redirect).await;
-                let _ = page_tx.send((shown.status.as_u16(), shown.body));
-            });
-        })
-        .build()
-        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid"])
+            .build()
+            .unwrap(),
+    )
+    .timeout(Duration::from_secs(60))
+    .on_authorization_url(move |auth: &Url| {
+        let (auth, origin, page_tx) = (auth.clone(), origin.clone(), page_tx.clone());
+        tokio::spawn(async move {
+            let agent = UserAgent::new();
+            let redirect = latchkey_testkit::person::cancel_login(&agent, &auth, &origin).await;
+            let shown = agent.get(&redirect).await;
+            let _ = page_tx.send((shown.status.as_u16(), shown.body));
+        });
+    })
+    .build()
+    .unwrap();
     let manager = TokenManager::builder(client, grant).build().unwrap();
     let err = manager.login().await.unwrap_err();
     match &err {
@@ -168,7 +177,20 @@ async fn no_redirect_within_the_timeout_is_a_clear_error() {
         "{err:?}"
     );
     assert!(err.to_string().contains("no login response"), "{err}");
-    assert!(err.hint().unwrap().contains("--device"), "{:?}", err.hint());
+    // The library's hint names the API; the profile layer words it for the command line.
+    assert!(
+        err.hint().unwrap().contains("device grant"),
+        "{:?}",
+        err.hint()
+    );
+    #[cfg(feature = "profiles")]
+    assert!(
+        latchkey::profile::cli_hint(&err)
+            .unwrap()
+            .contains("--device"),
+        "{:?}",
+        latchkey::profile::cli_hint(&err)
+    );
 }
 
 #[tokio::test]

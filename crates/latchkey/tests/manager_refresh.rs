@@ -133,7 +133,16 @@ async fn invalid_grant_on_refresh_token_only_means_login_required() {
     clock.advance(Duration::from_secs(3600));
     let err = manager.authorization_header().await.unwrap_err();
     assert!(err.needs_login(), "{err:?}");
-    assert_eq!(err.hint().as_deref(), Some("run `latchkey login cdse`"));
+    assert!(
+        err.hint().unwrap().contains("TokenManager::login"),
+        "{:?}",
+        err.hint()
+    );
+    #[cfg(feature = "profiles")]
+    assert_eq!(
+        latchkey::profile::cli_hint(&err).as_deref(),
+        Some("run `latchkey login cdse`")
+    );
     assert!(
         err.to_string().contains("invalid_grant"),
         "the cause is kept: {err}"

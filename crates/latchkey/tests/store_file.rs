@@ -179,7 +179,15 @@ async fn a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again() {
         matches!(err, latchkey::Error::Store(StoreError::Corrupt { .. })),
         "{err:?}"
     );
-    assert!(err.hint().unwrap().contains("logout"), "{:?}", err.hint());
+    assert!(err.hint().unwrap().contains("delete"), "{:?}", err.hint());
+    #[cfg(feature = "profiles")]
+    assert!(
+        latchkey::profile::cli_hint(&err)
+            .unwrap()
+            .contains("logout"),
+        "{:?}",
+        latchkey::profile::cli_hint(&err)
+    );
     assert_eq!(
         idp.counters().await.token_total(),
         0,

@@ -8,7 +8,6 @@ mod browser;
 mod client_credentials;
 mod device;
 mod password;
-mod pkce;
 mod refresh_token;
 mod web_login;
 
@@ -16,7 +15,8 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use authorization_code::{AuthorizationCode, AuthorizationCodeBuilder, IdTokenCheck};
+pub use crate::authorization::IdTokenCheck;
+pub use authorization_code::{AuthorizationCode, AuthorizationCodeBuilder};
 pub use browser::{BrowserMode, RedirectCapturer, UrlOpener};
 pub use client_credentials::ClientCredentials;
 pub use device::{DeviceCode, DeviceCodeBuilder, DevicePrompt, DevicePromptCallback};
@@ -94,6 +94,4 @@ impl<G: Grant + ?Sized> Grant for std::sync::Arc<G> {
     }
 }
 
-pub(crate) fn scope_param(scopes: &[String]) -> Option<String> {
-    (!scopes.is_empty()).then(|| scopes.join(" "))
-}
+pub(crate) use crate::authorization::scope_param;

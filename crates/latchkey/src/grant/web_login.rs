@@ -12,11 +12,9 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::authorization_code::{OneTime, authorization_request, check_params, exchange_code};
-use super::pkce::Pkce;
+use crate::authorization::{AuthorizationRequest, OneTime, Pkce, Verdict, exchange_code, judge};
 use crate::client::OAuthClient;
 use crate::error::{Error, LoginError, Result};
-use crate::loopback::{ExpectedResponse, Verdict, judge};
 use crate::oidc::{IdTokenClaims, IdTokenValidator};
 use crate::token::TokenSet;
 
@@ -24,11 +22,8 @@ use crate::token::TokenSet;
 /// `redirect_uri` served by the web application itself.
 #[derive(Clone)]
 pub struct WebLogin {
-    authorization_url: Url,
+    request: AuthorizationRequest,
     redirect_uri: Url,
-    scopes: Vec<String>,
-    params: Vec<(String, String)>,
-    issuer: Option<(String, bool)>,
     validator: Option<IdTokenValidator>,
 }
 
@@ -83,17 +78,14 @@ pub struct WebLoginOutcome {
 }
 
 impl WebLogin {
-    /// Starts building a login against `authorization_url` that comes back to `redirect_uri`.
+    /// Starts building a login that sends `request` and comes back to `redirect_uri`.
     pub fn builder(
-        authorization_url: impl Into<String>,
+        request: AuthorizationRequest,
         redirect_uri: impl Into<String>,
     ) -> WebLoginBuilder {
         WebLoginBuilder {
-            authorization_url: authorization_url.into(),
+            request,
             redirect_uri: redirect_uri.into(),
-            scopes: vec!["openid".into()],
-            params: Vec::new(),
-            issuer: None,
             validator: None,
             allow_insecure_http: false,
         }
@@ -107,14 +99,7 @@ impl WebLogin {
     /// A fresh authorization URL for `client_id`, and the values to keep until the callback.
     pub fn start(&self, client_id: &str) -> (Url, PendingLogin) {
         let one = OneTime::new();
-        let url = authorization_request(
-            &self.authorization_url,
-            client_id,
-            &self.redirect_uri,
-            &self.scopes,
-            &self.params,
-            &one,
-        );
+        let url = self.request.url(client_id, &self.redirect_uri, &one);
         let Pkce { verifier, .. } = one.pkce;
         let pending = PendingLogin {
             state: one.state,
@@ -136,11 +121,7 @@ impl WebLogin {
     where
         I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     {
-        let mut expected = ExpectedResponse::new(pending.state.clone());
-        if let Some((issuer, required)) = &self.issuer {
-            expected = expected.issuer(issuer.clone(), *required);
-        }
-        let code = match judge(query, &expected) {
+        let code = match judge(query, &self.request.expected(&pending.state)) {
             Verdict::Code(code) => code,
             Verdict::Failed(err) => return Err(err.into()),
             Verdict::Foreign => return Err(LoginError::StateMismatch.into()),
@@ -168,16 +149,11 @@ impl WebLogin {
 impl fmt::Debug for WebLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebLogin")
-            .field(
-                "authorization_url",
-                &crate::redact::DisplayUrl::new(&self.authorization_url),
-            )
+            .field("request", &self.request)
             .field(
                 "redirect_uri",
                 &crate::redact::DisplayUrl::new(&self.redirect_uri),
             )
-            .field("scopes", &self.scopes)
-            .field("issuer", &self.issuer)
             .field("validates_id_token", &self.validator.is_some())
             .finish_non_exhaustive()
     }
@@ -186,46 +162,20 @@ impl fmt::Debug for WebLogin {
 /// Builds a [`WebLogin`]; `build()` checks every field.
 #[derive(Debug)]
 pub struct WebLoginBuilder {
-    authorization_url: String,
+    request: AuthorizationRequest,
     redirect_uri: String,
-    scopes: Vec<String>,
-    params: Vec<(String, String)>,
-    issuer: Option<(String, bool)>,
     validator: Option<IdTokenValidator>,
     allow_insecure_http: bool,
 }
 
 impl WebLoginBuilder {
-    /// Asks for these scopes (default `openid`).
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Adds an authorization request parameter, e.g. `prompt=consent`.
-    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.params.push((name.into(), value.into()));
-        self
-    }
-
-    /// The issuer; with `iss_parameter_supported` the callback must carry a matching `iss`
-    /// (RFC 9207), otherwise an `iss` that is present must still match.
-    pub fn issuer(mut self, issuer: impl Into<String>, iss_parameter_supported: bool) -> Self {
-        self.issuer = Some((issuer.into(), iss_parameter_supported));
-        self
-    }
-
     /// Validates the ID token (signature, `iss`, `aud`, `exp`, `nonce`) and requires one.
     pub fn id_token_validator(mut self, validator: IdTokenValidator) -> Self {
         self.validator = Some(validator);
         self
     }
 
-    /// Allows plain-HTTP endpoints that are not loopback. Only for testing.
+    /// Allows a plain-HTTP redirect URI that is not loopback. Only for testing.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
@@ -233,20 +183,11 @@ impl WebLoginBuilder {
 
     /// Checks the configuration and builds the login.
     pub fn build(self) -> Result<WebLogin> {
-        let authorization_url = crate::http::endpoint(
-            "authorization_url",
-            &self.authorization_url,
-            self.allow_insecure_http,
-        )?;
         let redirect_uri =
             crate::http::endpoint("redirect_uri", &self.redirect_uri, self.allow_insecure_http)?;
-        check_params(&self.params)?;
         Ok(WebLogin {
-            authorization_url,
+            request: self.request,
             redirect_uri,
-            scopes: self.scopes,
-            params: self.params,
-            issuer: self.issuer,
             validator: self.validator,
         })
     }
@@ -257,13 +198,13 @@ mod tests {
     use super::*;
 
     fn login() -> WebLogin {
-        WebLogin::builder(
-            "https://idp.example/auth",
-            "https://app.example/auth/callback",
-        )
-        .scopes(["openid", "profile"])
-        .build()
-        .unwrap()
+        let request = AuthorizationRequest::builder("https://idp.example/auth")
+            .scopes(["openid", "profile"])
+            .build()
+            .unwrap();
+        WebLogin::builder(request, "https://app.example/auth/callback")
+            .build()
+            .unwrap()
     }
 
     #[test]

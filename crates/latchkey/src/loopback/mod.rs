@@ -13,7 +13,6 @@
 //! - Other paths get 404; a wrong or missing `state` gets 400 and the receiver keeps waiting;
 //!   an `error` with the right `state` ends the login with that error.
 
-mod callback;
 mod page;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -27,8 +26,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use url::Url;
 
-pub use callback::ExpectedResponse;
-pub(crate) use callback::{Verdict, judge};
+pub use crate::authorization::ExpectedResponse;
+use crate::authorization::{Verdict, judge};
 
 use crate::error::{Error, LoginError, Result};
 

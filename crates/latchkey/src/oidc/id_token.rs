@@ -363,7 +363,7 @@ pub(crate) fn algorithms_from_metadata(names: &[String]) -> Vec<Algorithm> {
 /// (signature, `iss`, `aud`, `exp`, `nonce`…) before the tokens are handed out. A response
 /// without an ID token passes only when `openid` was not granted.
 #[async_trait::async_trait]
-impl crate::grant::IdTokenCheck for IdTokenValidator {
+impl crate::authorization::IdTokenCheck for IdTokenValidator {
     async fn check(&self, tokens: &crate::token::TokenSet, nonce: &SecretString) -> Result<()> {
         match tokens.id_token() {
             Some(id_token) => self

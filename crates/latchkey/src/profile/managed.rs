@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{AuthKind, Paths, ProfileError, Selected};
+use crate::authorization::AuthorizationRequest;
 use crate::error::{Error, Result};
 use crate::grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
@@ -185,26 +186,28 @@ impl Selected {
             AuthKind::AuthorizationCode => {
                 let url = needs("authorization_url", &metadata.authorization_endpoint)?;
                 let wants_id_token = scopes.iter().any(|s| s == "openid");
-                let mut grant = AuthorizationCode::builder(url.as_str())
-                    .scopes(scopes)
-                    .browser(options.browser);
-                if let Some(uri) = &p.redirect_uri {
-                    grant = grant.redirect_uri(uri.clone());
-                }
+                let mut request = AuthorizationRequest::builder(url.as_str()).scopes(scopes);
                 for (name, value) in preset.map(|p| p.extra_auth_params).unwrap_or_default() {
-                    grant = grant.param(*name, *value);
+                    request = request.param(*name, *value);
                 }
                 if let Some(provider) = &provider {
                     let m = provider.metadata();
-                    grant = grant.issuer(
+                    request = request.issuer(
                         m.issuer.clone(),
                         m.authorization_response_iss_parameter_supported,
                     );
-                    if wants_id_token && provider.jwks().is_some() {
-                        grant = grant.id_token_check(
-                            provider.id_token_validator(client_id.clone())?.build()?,
-                        );
-                    }
+                }
+                let mut grant =
+                    AuthorizationCode::builder(request.build()?).browser(options.browser);
+                if let Some(uri) = &p.redirect_uri {
+                    grant = grant.redirect_uri(uri.clone());
+                }
+                if let Some(provider) = &provider
+                    && wants_id_token
+                    && provider.jwks().is_some()
+                {
+                    grant = grant
+                        .id_token_check(provider.id_token_validator(client_id.clone())?.build()?);
                 }
                 if let Some(show) = options.on_authorization_url.clone() {
                     grant = grant.on_authorization_url(move |u| show(u));

@@ -1,7 +1,7 @@
 //! Judging an authorization response (RFC 6749 §4.1.2) against the login that sent it.
 //!
-//! Shared by the loopback receiver and by pluggable redirect capturers, so both check
-//! `state`, `iss` and `error` the same way.
+//! Shared by the loopback receiver, pluggable redirect capturers and server-side web logins,
+//! so all of them check `state`, `iss` and `error` the same way.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,6 +37,14 @@ impl ExpectedResponse {
         self.issuer = Some(issuer.into());
         self.require_iss = required;
         self
+    }
+
+    /// Expects responses from the issuer `check` names, as [`issuer`](Self::issuer) does.
+    pub fn issuer_check(self, check: Option<&super::IssuerCheck>) -> Self {
+        match check {
+            Some(check) => self.issuer(check.issuer.clone(), check.iss_parameter_supported),
+            None => self,
+        }
     }
 }
 
