@@ -1,6 +1,5 @@
 //! Shared by the route tests: an app wired to the IdP fixture, a cookie jar for `oneshot`
 //! requests, and a full login driven by the scripted person.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

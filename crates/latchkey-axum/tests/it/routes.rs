@@ -1,14 +1,12 @@
 //! The `/auth/*` routes through `tower::ServiceExt::oneshot`, against the real IdP fixture
 //! (logins are driven through its real login and consent forms by the scripted person).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{self, *};
 use axum::http::StatusCode;
 use latchkey_testkit::Idp;
 use serde_json::{Value, json};
-use support::*;
 
 async fn status(app: &axum::Router, jar: &Jar) -> Value {
     let (response, body) = send(app, request("GET", "/auth/status", jar, [10, 0, 0, 1])).await;

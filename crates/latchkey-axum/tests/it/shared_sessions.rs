@@ -1,14 +1,11 @@
 //! Two instances of an app (two routers, same cookie key) behind one real Redis session
 //! store: a login on one is a session on the other, and a logout on either ends it for both.
-#![cfg(feature = "redis")]
 
-mod support;
-
+use crate::support::*;
 use axum::http::StatusCode;
 use latchkey_axum::SessionStore;
 use latchkey_testkit::{Idp, RedisServer};
 use serde_json::Value;
-use support::*;
 
 async fn instance(idp: &Idp, redis: &RedisServer) -> axum::Router {
     let store = SessionStore::redis(&redis.url()).await.expect("redis");

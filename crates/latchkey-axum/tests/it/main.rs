@@ -1,0 +1,10 @@
+//! The integration tests of latchkey-axum, one binary: the route tests through `oneshot`
+//! against the IdP fixture, the no-secrets check, two instances sharing Redis (feature
+//! `redis`), and the example app in headless Chromium.
+
+mod no_secrets;
+mod routes;
+#[cfg(feature = "redis")]
+mod shared_sessions;
+mod support;
+mod web_app_browser;
