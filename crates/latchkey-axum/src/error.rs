@@ -66,7 +66,7 @@ impl WebAuthError {
             }
             WebAuthError::LoginExpired => "start the login again at /auth/login".into(),
             WebAuthError::UnsafeReturnTo => {
-                "pass a path starting with a single `/`, without a scheme, host or backslash".into()
+                "pass a path starting with a single `/`, without a scheme, host, backslash or encoded slash, whose `.` and `..` segments do not lead to `//`".into()
             }
             WebAuthError::OriginMismatch { .. } => {
                 "send state-changing requests from this site's own pages (POST with an Origin header)"

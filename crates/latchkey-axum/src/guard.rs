@@ -10,23 +10,43 @@ use axum::http::{HeaderMap, header};
 
 use crate::error::WebAuthError;
 
-/// Accepts `raw` as a post-login destination only when it is a path on this site: it must
-/// start with one `/`, and hold no backslash (browsers read `/\evil` as `//evil`), no
-/// control character and no scheme or authority.
-pub fn safe_return_to(raw: &str) -> Result<&str, WebAuthError> {
-    let ok = raw.starts_with('/')
+/// Accepts `raw` as a post-login destination only when it is a path on this site, and
+/// returns it normalised (dot segments resolved, percent-encoded the way a browser would):
+/// the redirect then goes exactly where a browser would have resolved `raw`.
+///
+/// Refused: anything not starting with one `/`; a backslash, raw or encoded as `%5c` (browsers
+/// read `/\evil` as `//evil`); an encoded slash `%2f` in the path (servers that decode it
+/// before routing see another path); a control character; and a path that normalises to one
+/// starting with `//` (`/.//evil`, `/..//evil`, `/%2e//evil`), which a relative redirect
+/// further on turns into the host `evil`.
+pub fn safe_return_to(raw: &str) -> Result<String, WebAuthError> {
+    let path = raw
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let plausible = raw.starts_with('/')
         && !raw.starts_with("//")
         && raw.len() <= 2048
         && !raw.chars().any(|c| c == '\\' || c.is_control())
-        // Belt and braces: resolved against a dummy origin it must stay on that origin.
-        && url::Url::parse("https://origin.invalid/")
-            .and_then(|base| base.join(raw))
-            .is_ok_and(|u| u.host_str() == Some("origin.invalid") && u.scheme() == "https");
-    if ok {
-        Ok(raw)
-    } else {
-        Err(WebAuthError::UnsafeReturnTo)
+        && !path.contains("%2f")
+        && !path.contains("%5c");
+    if !plausible {
+        return Err(WebAuthError::UnsafeReturnTo);
     }
+    // Resolved against a placeholder origin it must stay there; WHATWG parsing is what
+    // browsers do with the `Location` header.
+    let base =
+        url::Url::parse("https://origin.invalid/").map_err(|_| WebAuthError::UnsafeReturnTo)?;
+    let resolved = base.join(raw).map_err(|_| WebAuthError::UnsafeReturnTo)?;
+    let normalised = &resolved[url::Position::BeforePath..];
+    if resolved.origin() != base.origin()
+        || !normalised.starts_with('/')
+        || normalised.starts_with("//")
+    {
+        return Err(WebAuthError::UnsafeReturnTo);
+    }
+    Ok(normalised.to_owned())
 }
 
 /// Refuses a state-changing request unless its `Origin` (or, when a browser sends none, its

@@ -76,7 +76,7 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
         .find(|(name, _)| name == "return_to")
         .map(|(_, value)| value.into_owned())
         .unwrap_or_else(|| "/".into());
-    let return_to = safe_return_to(&return_to)?.to_owned();
+    let return_to = safe_return_to(&return_to)?;
     let (url, pending) = inner.login.start(inner.client.client_id());
     let record = PendingRecord {
         state: pending.state().expose_secret().to_owned(),

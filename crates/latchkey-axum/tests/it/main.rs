@@ -1,8 +1,9 @@
 //! The integration tests of latchkey-axum, one binary: the route tests through `oneshot`
 //! against the IdP fixture, the no-secrets check, two instances sharing Redis (feature
-//! `redis`), and the example app in headless Chromium.
+//! `redis`), `return_to` properties, and the example app in headless Chromium.
 
 mod no_secrets;
+mod return_to;
 mod routes;
 #[cfg(feature = "redis")]
 mod shared_sessions;

@@ -443,3 +443,49 @@ async fn the_builder_refuses_unsafe_settings() {
     let secure = base("https://app.example").build().unwrap();
     assert_eq!(secure.origin(), "https://app.example");
 }
+
+#[tokio::test]
+async fn finding_return_to_dot_segments_cannot_reach_another_host() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    // Each resolves (WHATWG URL) to the path `//evil.example`, which a browser or a
+    // trailing-slash redirect downstream can turn into the host `evil.example`; encoded
+    // slashes and backslashes are refused too.
+    for evil in [
+        "/.//evil.example",
+        "/..//evil.example",
+        "/a/..//evil.example",
+        "/%2e//evil.example",
+        "/%2E%2E//evil.example",
+        "/%2f%2fevil.example",
+        "/%5C%5Cevil.example",
+        "/a%2F..%2F..%2F/evil.example",
+    ] {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", evil)
+            .finish();
+        let (response, body) = send(
+            &app,
+            request(
+                "GET",
+                &format!("/auth/login?{query}"),
+                &Jar::default(),
+                [10, 0, 0, 2],
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{evil}: {body}");
+        assert!(body.contains("return_to"), "{body}");
+    }
+    // An accepted path is kept in its normalised form: the callback goes where the
+    // browser would have resolved it anyway.
+    let mut jar = Jar::default();
+    let callback = login_until_callback_to(&idp, &app, &mut jar, "/a/./b/../../whoami").await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location(&response), "/whoami");
+}

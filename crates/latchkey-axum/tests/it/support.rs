@@ -142,12 +142,25 @@ pub fn location<B>(response: &Response<B>) -> String {
         .to_owned()
 }
 
-/// `GET /auth/login`, then the person logs in and consents at the IdP; returns the callback
-/// URL the IdP redirects to (not yet sent to the app).
+/// `GET /auth/login?return_to=/whoami`, then the person logs in and consents at the IdP;
+/// returns the callback URL the IdP redirects to (not yet sent to the app).
 pub async fn login_until_callback(idp: &Idp, app: &Router, jar: &mut Jar) -> Url {
+    login_until_callback_to(idp, app, jar, "/whoami").await
+}
+
+/// [`login_until_callback`] with another `return_to` (sent URL-encoded).
+pub async fn login_until_callback_to(
+    idp: &Idp,
+    app: &Router,
+    jar: &mut Jar,
+    return_to: &str,
+) -> Url {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
     let (response, _) = send(
         app,
-        request("GET", "/auth/login?return_to=/whoami", jar, [10, 0, 0, 1]),
+        request("GET", &format!("/auth/login?{query}"), jar, [10, 0, 0, 1]),
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
