@@ -66,10 +66,15 @@ pub(crate) fn same_origin(headers: &HeaderMap, expected: &str) -> Result<(), Web
         });
     match sent {
         Some(origin) if origin == expected => Ok(()),
-        other => Err(WebAuthError::OriginMismatch {
-            got: other.unwrap_or_else(|| "none".into()),
-            expected: expected.to_owned(),
-        }),
+        other => {
+            tracing::debug!(
+                origin = other.as_deref().map(|o| o.escape_debug().to_string()),
+                "cross-origin state-changing request refused"
+            );
+            Err(WebAuthError::OriginMismatch {
+                expected: expected.to_owned(),
+            })
+        }
     }
 }
 

@@ -489,3 +489,107 @@ async fn finding_return_to_dot_segments_cannot_reach_another_host() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
     assert_eq!(location(&response), "/whoami");
 }
+
+/// Asserts the headers every error page carries.
+fn assert_error_page_headers(response: &axum::http::Response<axum::body::Body>, what: &str) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn finding_error_pages_are_nosniff_no_store_and_echo_no_request_text() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+
+    // A cross-origin POST: refused without repeating the Origin it named.
+    let mut cross = request("POST", "/auth/logout", &Jar::default(), [10, 0, 0, 1]);
+    cross
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    let (response, body) = send(&app, cross).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        !body.contains("evil.example"),
+        "the Origin is echoed: {body}"
+    );
+    assert_error_page_headers(&response, "403 cross-origin");
+
+    // The provider's `error_description` (here on a callback with this login's own state)
+    // reaches the page only as printable ASCII, at most 200 characters.
+    let mut jar = Jar::default();
+    let (response, _) = send(&app, request("GET", "/auth/login", &jar, [10, 0, 0, 1])).await;
+    jar.absorb(&response);
+    let authorization = url::Url::parse(&location(&response)).unwrap();
+    let state = authorization
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let description = format!(
+        "<script>alert(1)</script>\u{202e}\u{1b}[31m\r\nSet-Cookie: x=y é{}",
+        "x".repeat(500)
+    );
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state)
+        .append_pair("iss", idp.issuer())
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", &description)
+        .finish();
+    let (response, body) = send(
+        &app,
+        request(
+            "GET",
+            &format!("/auth/callback?{query}"),
+            &jar,
+            [10, 0, 0, 1],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+    assert_error_page_headers(&response, "403 access denied");
+    let first_line = body.lines().next().unwrap();
+    let shown = first_line
+        .strip_prefix("the login was denied: ")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        shown.chars().count() <= 200,
+        "{} characters: {shown}",
+        shown.len()
+    );
+    assert!(
+        body.chars().all(|c| c == '\n' || (' '..='~').contains(&c)),
+        "not printable ASCII: {body:?}"
+    );
+    assert!(shown.starts_with("<script>alert(1)</script>"), "{shown}");
+
+    // Every other error page too.
+    for (uri, status) in [
+        (
+            "/auth/login?return_to=//evil.example",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/whoami", StatusCode::UNAUTHORIZED),
+        ("/auth/callback?state=x&code=y", StatusCode::BAD_REQUEST),
+    ] {
+        let (response, body) =
+            send(&app, request("GET", uri, &Jar::default(), [10, 0, 0, 5])).await;
+        assert_eq!(response.status(), status, "{uri}: {body}");
+        assert_error_page_headers(&response, uri);
+    }
+}
