@@ -65,7 +65,9 @@ impl WebAuthBuilder {
     }
 
     /// The session cookie's name (default `latchkey_session`); the login cookie is the same
-    /// name with `_login` appended.
+    /// name with `_login` appended. With `Secure` cookies (everywhere but
+    /// [`loopback_development`](Self::loopback_development)) both get the `__Host-` prefix,
+    /// so the name given here must not carry a prefix itself.
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
@@ -176,6 +178,19 @@ impl WebAuthBuilder {
                 "the `cookie_key` must be at least 32 bytes".into(),
             ));
         }
+        let name_ok = !self.cookie_name.is_empty()
+            && self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && !self.cookie_name.starts_with("__");
+        if !name_ok {
+            return Err(WebAuthError::Config(format!(
+                "the `cookie_name` `{}` must be letters, digits, `_`, `-` or `.` and must not \
+                 start with `__` (the `__Host-` prefix is added for Secure cookies)",
+                self.cookie_name.escape_debug()
+            )));
+        }
         if self.login_limit.0 == 0 || self.session_ttl.is_zero() || self.login_ttl.is_zero() {
             return Err(WebAuthError::Config(
                 "the login rate limit and the TTLs must be positive".into(),
@@ -206,10 +221,17 @@ impl WebAuthBuilder {
         for (name, value) in self.params {
             login = login.param(name, value);
         }
+        let secure = !self.loopback_development;
+        // `__Host-` cookies are Secure, Path=/ and host-only, and browsers refuse to let a
+        // sibling subdomain (or a plain-http page) set one: without the prefix a sibling could
+        // plant its own signed session or login cookie (login CSRF, session fixation).
+        // Browsers refuse the prefix without Secure, so plain names remain for loopback
+        // development.
+        let prefix = if secure { "__Host-" } else { "" };
         let cookies = CookieConfig {
-            login_name: format!("{}_login", self.cookie_name),
-            session_name: self.cookie_name,
-            secure: !self.loopback_development,
+            login_name: format!("{prefix}{}_login", self.cookie_name),
+            session_name: format!("{prefix}{}", self.cookie_name),
+            secure,
             master_key: key,
         };
         Ok(WebAuth {

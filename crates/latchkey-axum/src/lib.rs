@@ -20,6 +20,8 @@
 //! - The session cookie is HttpOnly, SameSite=Lax, Secure (unless
 //!   [`WebAuthBuilder::loopback_development`]), and signed with HMAC-SHA256 under the
 //!   configured key: instances sharing the key and the [`SessionStore`] share sessions.
+//! - Secure cookies are named with the `__Host-` prefix (`__Host-latchkey_session`), which no
+//!   sibling subdomain can set: nobody plants a session of their own in a user's browser.
 //! - Cookies hold only random ids; tokens stay on the server.
 //!
 //! ```no_run

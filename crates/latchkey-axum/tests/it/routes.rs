@@ -593,3 +593,96 @@ async fn finding_error_pages_are_nosniff_no_store_and_echo_no_request_text() {
         assert_error_page_headers(&response, uri);
     }
 }
+
+#[tokio::test]
+async fn finding_secure_session_cookies_use_the_host_prefix() {
+    let idp = Idp::start().await;
+    // Secure cookies (no loopback development mode): `oneshot` does not care about TLS.
+    let auth = builder(&idp)
+        .await
+        .loopback_development(false)
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let set_cookies = |response: &axum::http::Response<axum::body::Body>| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    // `__Host-` cookies must be Secure, Path=/ and carry no Domain, or browsers drop them.
+    let assert_host_cookie = |cookie: &str| {
+        for flag in ["Secure", "Path=/", "HttpOnly", "SameSite=Lax"] {
+            assert!(cookie.split("; ").any(|f| f == flag), "{flag}: {cookie}");
+        }
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    };
+
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    assert!(
+        jar.get("__Host-latchkey_session_login").is_some(),
+        "login cookie: {jar:?}"
+    );
+    // A login cookie under the plain name (a sibling subdomain can set that one) is not
+    // the login cookie.
+    let plain_login = Jar(jar
+        .0
+        .iter()
+        .map(|(k, v)| (k.trim_start_matches("__Host-").to_owned(), v.clone()))
+        .collect());
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &plain_login, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    let cookies = set_cookies(&response);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session="))
+        .unwrap_or_else(|| panic!("no __Host- session cookie: {cookies:?}"));
+    assert_host_cookie(session);
+    let cleared = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session_login="))
+        .unwrap_or_else(|| panic!("the login cookie is not cleared: {cookies:?}"));
+    assert_host_cookie(cleared);
+    jar.absorb(&response);
+    assert_eq!(status(&app, &jar).await["authenticated"], true);
+
+    // The same signed session id under the plain name (what a sibling subdomain could plant
+    // to fix a session or log the victim in as the attacker) is not a session.
+    let planted = Jar(vec![(
+        "latchkey_session".to_owned(),
+        jar.get("__Host-latchkey_session").unwrap().to_owned(),
+    )]);
+    assert_eq!(status(&app, &planted).await["authenticated"], false);
+
+    // Logout clears the prefixed cookie.
+    let (response, _) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    let cookies = set_cookies(&response);
+    let clear = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session="))
+        .unwrap_or_else(|| panic!("the session cookie is not cleared: {cookies:?}"));
+    assert!(clear.contains("Max-Age=0"), "{clear}");
+    assert_host_cookie(clear);
+
+    // A name that already carries a prefix is refused (the prefix is the builder's job).
+    let refused = builder(&idp)
+        .await
+        .cookie_name("__Host-mine")
+        .build()
+        .expect_err("a prefixed cookie name must be refused");
+    assert!(refused.to_string().contains("cookie_name"), "{refused}");
+}
