@@ -103,7 +103,12 @@ impl WebAuthBuilder {
         self
     }
 
-    /// At most `max` logins started per client address per `window` (default 10 per minute).
+    /// At most `max` logins started per client per `window` (default 10 per minute). A
+    /// client is an IPv4 address or an IPv6 /64, taken from the peer address (serve the app
+    /// with `into_make_service_with_connect_info::<SocketAddr>()`) or, with
+    /// [`trust_forwarded_for`](Self::trust_forwarded_for), from `X-Forwarded-For`. When the
+    /// address is unknown the login is not limited (one shared bucket would let any client
+    /// lock everyone out) and a warning is logged once.
     pub fn login_rate_limit(mut self, max: u32, window: Duration) -> Self {
         self.login_limit = (max, window);
         self

@@ -686,3 +686,85 @@ async fn finding_secure_session_cookies_use_the_host_prefix() {
         .expect_err("a prefixed cookie name must be refused");
     assert!(refused.to_string().contains("cookie_name"), "{refused}");
 }
+
+/// Starts logins from `peer`, one per expected status, and checks each answer.
+async fn logins_from(app: &axum::Router, peer: Option<&str>, expected: &[StatusCode]) {
+    for (i, expected) in expected.iter().enumerate() {
+        let peer = peer.map(|p| std::net::SocketAddr::new(p.parse().unwrap(), 40000));
+        let (response, body) = send(
+            app,
+            request_from("GET", "/auth/login", &Jar::default(), peer),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            *expected,
+            "login {i} from {peer:?}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn finding_login_limit_buckets_ipv6_by_64() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp)
+        .await
+        .login_rate_limit(2, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let (ok, limited) = (StatusCode::SEE_OTHER, StatusCode::TOO_MANY_REQUESTS);
+    // One host hands itself any address of its /64 (RFC 8981 temporary addresses): every
+    // address in it is one client.
+    logins_from(&app, Some("2001:db8:1:2::1"), &[ok]).await;
+    logins_from(&app, Some("2001:db8:1:2:ffff:ffff:ffff:fffe"), &[ok]).await;
+    for address in ["2001:db8:1:2::3", "2001:db8:1:2:abcd::77"] {
+        logins_from(&app, Some(address), &[limited]).await;
+    }
+    // The next /64 is another client.
+    logins_from(&app, Some("2001:db8:1:3::1"), &[ok, ok, limited]).await;
+    // An IPv4 client reached over an IPv4-mapped IPv6 socket is still that IPv4 address.
+    logins_from(&app, Some("192.0.2.7"), &[ok, ok]).await;
+    logins_from(&app, Some("::ffff:192.0.2.7"), &[limited]).await;
+    logins_from(&app, Some("192.0.2.8"), &[ok]).await;
+}
+
+#[tokio::test]
+async fn finding_login_limit_without_peer_address_is_not_global() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp)
+        .await
+        .login_rate_limit(2, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    // This test's own thread-local subscriber (the runtime is single-threaded, so the
+    // handlers run on this thread); other tests may have set the global one.
+    let logs = latchkey_testkit::logs::CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Served without `ConnectInfo` (plain `axum::serve(listener, app)`): the address is
+    // unknown, so no client can use up everyone's budget.
+    let ok = StatusCode::SEE_OTHER;
+    logins_from(&app, None, &[ok; 6]).await;
+    let text = logs.text();
+    assert_eq!(
+        text.matches("peer address").count(),
+        1,
+        "one warning, naming the cause: {text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+    // Clients with a known address are still limited.
+    logins_from(
+        &app,
+        Some("192.0.2.9"),
+        &[ok, ok, StatusCode::TOO_MANY_REQUESTS],
+    )
+    .await;
+}

@@ -108,6 +108,12 @@ impl Jar {
 
 /// A request from `ip` with the jar's cookies.
 pub fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body> {
+    request_from(method, uri, jar, Some(SocketAddr::from((ip, 40000))))
+}
+
+/// A request from `peer` (`None`: served without `ConnectInfo`, as plain
+/// `axum::serve(listener, app)` does) with the jar's cookies.
+pub fn request_from(method: &str, uri: &str, jar: &Jar, peer: Option<SocketAddr>) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(uri);
     if !jar.0.is_empty() {
         request = request.header(header::COOKIE, jar.header());
@@ -116,9 +122,9 @@ pub fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body>
         request = request.header(header::ORIGIN, ORIGIN);
     }
     let mut request = request.body(Body::empty()).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(ConnectInfo(peer));
+    }
     request
 }
 
