@@ -32,6 +32,7 @@ pub struct WebAuthBuilder {
     end_session: bool,
     refresh_margin: Duration,
     trust_forwarded_for: bool,
+    max_pending_logins: usize,
 }
 
 impl WebAuthBuilder {
@@ -54,6 +55,7 @@ impl WebAuthBuilder {
             end_session: false,
             refresh_margin: Duration::from_secs(60),
             trust_forwarded_for: false,
+            max_pending_logins: 10_000,
         }
     }
 
@@ -148,6 +150,15 @@ impl WebAuthBuilder {
         self
     }
 
+    /// At most `max` logins in progress at once, across every instance sharing the store
+    /// (default 10,000). Each `/auth/login` keeps its `state`, nonce and PKCE verifier on
+    /// the server until the callback or [`login_ttl`](Self::login_ttl); past the cap new
+    /// logins get `503 Service Unavailable` with `Retry-After` until one ends.
+    pub fn max_pending_logins(mut self, max: usize) -> Self {
+        self.max_pending_logins = max;
+        self
+    }
+
     /// Checks the settings and builds the routes' state.
     pub fn build(self) -> Result<WebAuth, WebAuthError> {
         let public = Url::parse(&self.public_url).map_err(|e| {
@@ -196,9 +207,13 @@ impl WebAuthBuilder {
                 self.cookie_name.escape_debug()
             )));
         }
-        if self.login_limit.0 == 0 || self.session_ttl.is_zero() || self.login_ttl.is_zero() {
+        if self.login_limit.0 == 0
+            || self.max_pending_logins == 0
+            || self.session_ttl.is_zero()
+            || self.login_ttl.is_zero()
+        {
             return Err(WebAuthError::Config(
-                "the login rate limit and the TTLs must be positive".into(),
+                "the login rate limit, `max_pending_logins` and the TTLs must be positive".into(),
             ));
         }
         let metadata = self.provider.metadata();
@@ -253,6 +268,7 @@ impl WebAuthBuilder {
                 end_session: self.end_session,
                 refresh_margin: self.refresh_margin,
                 trust_forwarded_for: self.trust_forwarded_for,
+                max_pending_logins: self.max_pending_logins,
                 managers: Mutex::new(HashMap::new()),
             }),
         })

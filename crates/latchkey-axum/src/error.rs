@@ -32,9 +32,17 @@ pub enum WebAuthError {
         expected: String,
     },
     /// Too many logins started from one address.
-    #[error("too many login attempts from this address; retry in {} s", retry_after.as_secs().max(1))]
+    #[error("too many login attempts from this address; retry in {} s", ceil_secs(*retry_after))]
     RateLimited {
         /// When the window reopens.
+        retry_after: Duration,
+    },
+    /// As many logins are in progress as the site allows
+    /// ([`crate::WebAuthBuilder::max_pending_logins`]); answered with `503` and
+    /// `Retry-After`.
+    #[error("too many logins in progress on this site; retry in {} s", ceil_secs(*retry_after))]
+    TooManyPendingLogins {
+        /// When the earliest pending login expires (one may finish sooner).
         retry_after: Duration,
     },
     /// The session store failed.
@@ -72,6 +80,9 @@ impl WebAuthError {
                     .into()
             }
             WebAuthError::RateLimited { .. } => "wait a minute before trying again".into(),
+            WebAuthError::TooManyPendingLogins { .. } => {
+                "start the login again after the time given; operators: see `max_pending_logins` and `login_rate_limit`".into()
+            }
             WebAuthError::Store { .. } => "check that the session store is reachable".into(),
             WebAuthError::Config(_) => "fix the WebAuth builder settings".into(),
             WebAuthError::Latchkey(err) => return latchkey_hint(err),
@@ -81,7 +92,8 @@ impl WebAuthError {
     /// How long to wait before retrying, for the errors that say (sent as `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            WebAuthError::RateLimited { retry_after } => Some(*retry_after),
+            WebAuthError::RateLimited { retry_after }
+            | WebAuthError::TooManyPendingLogins { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -96,6 +108,7 @@ impl WebAuthError {
             | WebAuthError::UnsafeReturnTo => StatusCode::BAD_REQUEST,
             WebAuthError::OriginMismatch { .. } => StatusCode::FORBIDDEN,
             WebAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebAuthError::TooManyPendingLogins { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebAuthError::Store { .. } | WebAuthError::Config(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -116,6 +129,11 @@ fn latchkey_hint(err: &latchkey::Error) -> Option<String> {
         }
         other => other.hint(),
     }
+}
+
+/// Whole seconds to wait, rounded up and at least 1 (what `Retry-After` carries).
+fn ceil_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// Longest `error_description` an error page shows.
@@ -191,7 +209,7 @@ impl IntoResponse for WebAuthError {
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(retry_after) = self.retry_after()
-            && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+            && let Ok(value) = HeaderValue::from_str(&ceil_secs(retry_after).to_string())
         {
             headers.insert(header::RETRY_AFTER, value);
         }

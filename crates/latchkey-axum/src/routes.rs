@@ -87,7 +87,12 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
     let id = random_id();
     inner
         .store
-        .put(&login_key(&id), &session::seal(&record)?, inner.login_ttl)
+        .start_login(
+            &login_key(&id),
+            &session::seal(&record)?,
+            inner.login_ttl,
+            inner.max_pending_logins,
+        )
         .await?;
     let cookie = inner
         .cookies
@@ -106,7 +111,7 @@ async fn callback(State(auth): State<WebAuth>, request: Request) -> Result<Respo
     // `take`, not `get`: a replayed callback finds nothing.
     let raw = inner
         .store
-        .take(&login_key(&id))
+        .take_login(&login_key(&id))
         .await?
         .ok_or(WebAuthError::LoginExpired)?;
     let record: PendingRecord = session::open(&raw)?;

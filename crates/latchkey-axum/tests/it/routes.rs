@@ -768,3 +768,58 @@ async fn finding_login_limit_without_peer_address_is_not_global() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn finding_pending_logins_capped_with_503_and_retry_after() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp).await.max_pending_logins(3).build().unwrap();
+    let app = app(&auth);
+    let mut jars = Vec::new();
+    for i in 0..3 {
+        let mut jar = Jar::default();
+        let (response, body) = send(&app, request("GET", "/auth/login", &jar, [10, 1, 0, i])).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login {i}: {body}"
+        );
+        jar.absorb(&response);
+        jars.push(jar);
+    }
+    // Full: refused before anything is stored, with a hint of when to come back.
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 9]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    assert!(body.contains("logins in progress"), "{body}");
+    // A callback ends its pending login (here a failed one: the state is not this login's),
+    // which frees a place.
+    let (response, body) = send(
+        &app,
+        request(
+            "GET",
+            "/auth/callback?state=forged&code=x",
+            &jars[0],
+            [10, 1, 0, 0],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 9]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+}
