@@ -7,7 +7,10 @@
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says why and passes
 //! vacuously, unless `LATCHKEY_REQUIRE_BROWSER` is set (as the test command does).
 
-#[allow(dead_code, clippy::print_stdout)]
+#[expect(
+    dead_code,
+    reason = "the example's own `main` and `Config::from_env` do not run here"
+)]
 #[path = "../../examples/web_app.rs"]
 mod web_app;
 
