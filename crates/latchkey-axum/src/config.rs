@@ -33,6 +33,7 @@ pub struct WebAuthBuilder {
     end_session: bool,
     refresh_margin: Duration,
     trust_forwarded_for: bool,
+    max_pending_logins: usize,
 }
 
 impl WebAuthBuilder {
@@ -55,6 +56,7 @@ impl WebAuthBuilder {
             end_session: false,
             refresh_margin: Duration::from_secs(60),
             trust_forwarded_for: false,
+            max_pending_logins: 10_000,
         }
     }
 
@@ -66,7 +68,9 @@ impl WebAuthBuilder {
     }
 
     /// The session cookie's name (default `latchkey_session`); the login cookie is the same
-    /// name with `_login` appended.
+    /// name with `_login` appended. With `Secure` cookies (everywhere but
+    /// [`loopback_development`](Self::loopback_development)) both get the `__Host-` prefix,
+    /// so the name given here must not carry a prefix itself.
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
@@ -102,7 +106,12 @@ impl WebAuthBuilder {
         self
     }
 
-    /// At most `max` logins started per client address per `window` (default 10 per minute).
+    /// At most `max` logins started per client per `window` (default 10 per minute). A
+    /// client is an IPv4 address or an IPv6 /64, taken from the peer address (serve the app
+    /// with `into_make_service_with_connect_info::<SocketAddr>()`) or, with
+    /// [`trust_forwarded_for`](Self::trust_forwarded_for), from `X-Forwarded-For`. When the
+    /// address is unknown the login is not limited (one shared bucket would let any client
+    /// lock everyone out) and a warning is logged once.
     pub fn login_rate_limit(mut self, max: u32, window: Duration) -> Self {
         self.login_limit = (max, window);
         self
@@ -142,6 +151,15 @@ impl WebAuthBuilder {
         self
     }
 
+    /// At most `max` logins in progress at once, across every instance sharing the store
+    /// (default 10,000). Each `/auth/login` keeps its `state`, nonce and PKCE verifier on
+    /// the server until the callback or [`login_ttl`](Self::login_ttl); past the cap new
+    /// logins get `503 Service Unavailable` with `Retry-After` until one ends.
+    pub fn max_pending_logins(mut self, max: usize) -> Self {
+        self.max_pending_logins = max;
+        self
+    }
+
     /// Checks the settings and builds the routes' state.
     pub fn build(self) -> Result<WebAuth, WebAuthError> {
         let public = Url::parse(&self.public_url).map_err(|e| {
@@ -177,9 +195,26 @@ impl WebAuthBuilder {
                 "the `cookie_key` must be at least 32 bytes".into(),
             ));
         }
-        if self.login_limit.0 == 0 || self.session_ttl.is_zero() || self.login_ttl.is_zero() {
+        let name_ok = !self.cookie_name.is_empty()
+            && self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && !self.cookie_name.starts_with("__");
+        if !name_ok {
+            return Err(WebAuthError::Config(format!(
+                "the `cookie_name` `{}` must be letters, digits, `_`, `-` or `.` and must not \
+                 start with `__` (the `__Host-` prefix is added for Secure cookies)",
+                self.cookie_name.escape_debug()
+            )));
+        }
+        if self.login_limit.0 == 0
+            || self.max_pending_logins == 0
+            || self.session_ttl.is_zero()
+            || self.login_ttl.is_zero()
+        {
             return Err(WebAuthError::Config(
-                "the login rate limit and the TTLs must be positive".into(),
+                "the login rate limit, `max_pending_logins` and the TTLs must be positive".into(),
             ));
         }
         let metadata = self.provider.metadata();
@@ -205,10 +240,17 @@ impl WebAuthBuilder {
         }
         let login = WebLogin::builder(request.build()?, format!("{origin}/auth/callback"))
             .id_token_validator(validator);
+        let secure = !self.loopback_development;
+        // `__Host-` cookies are Secure, Path=/ and host-only, and browsers refuse to let a
+        // sibling subdomain (or a plain-http page) set one: without the prefix a sibling could
+        // plant its own signed session or login cookie (login CSRF, session fixation).
+        // Browsers refuse the prefix without Secure, so plain names remain for loopback
+        // development.
+        let prefix = if secure { "__Host-" } else { "" };
         let cookies = CookieConfig {
-            login_name: format!("{}_login", self.cookie_name),
-            session_name: self.cookie_name,
-            secure: !self.loopback_development,
+            login_name: format!("{prefix}{}_login", self.cookie_name),
+            session_name: format!("{prefix}{}", self.cookie_name),
+            secure,
             master_key: key,
         };
         Ok(WebAuth {
@@ -225,6 +267,7 @@ impl WebAuthBuilder {
                 end_session: self.end_session,
                 refresh_margin: self.refresh_margin,
                 trust_forwarded_for: self.trust_forwarded_for,
+                max_pending_logins: self.max_pending_logins,
                 managers: Mutex::new(HashMap::new()),
             }),
         })

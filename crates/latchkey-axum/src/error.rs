@@ -24,18 +24,25 @@ pub enum WebAuthError {
     /// `return_to` is not a relative path on this site.
     #[error("`return_to` must be a relative path on this site (like `/reports?id=7`)")]
     UnsafeReturnTo,
-    /// A state-changing request came from another origin (or named none).
-    #[error("cross-origin request refused: origin {got} is not {expected}")]
+    /// A state-changing request came from another origin (or named none). The origin it
+    /// named is not kept: the error page would hand it back to whoever chose it.
+    #[error("cross-origin request refused: only pages of {expected} may send it")]
     OriginMismatch {
-        /// The `Origin` (or `Referer` origin) sent, or `none`.
-        got: String,
         /// This application's origin.
         expected: String,
     },
     /// Too many logins started from one address.
-    #[error("too many login attempts from this address; retry in {} s", retry_after.as_secs().max(1))]
+    #[error("too many login attempts from this address; retry in {} s", ceil_secs(*retry_after))]
     RateLimited {
         /// When the window reopens.
+        retry_after: Duration,
+    },
+    /// As many logins are in progress as the site allows
+    /// ([`crate::WebAuthBuilder::max_pending_logins`]); answered with `503` and
+    /// `Retry-After`.
+    #[error("too many logins in progress on this site; retry in {} s", ceil_secs(*retry_after))]
+    TooManyPendingLogins {
+        /// When the earliest pending login expires (one may finish sooner).
         retry_after: Duration,
     },
     /// The session store failed.
@@ -66,17 +73,29 @@ impl WebAuthError {
             }
             WebAuthError::LoginExpired => "start the login again at /auth/login".into(),
             WebAuthError::UnsafeReturnTo => {
-                "pass a path starting with a single `/`, without a scheme, host or backslash".into()
+                "pass a path starting with a single `/`, without a scheme, host, backslash or encoded slash, whose `.` and `..` segments do not lead to `//`".into()
             }
             WebAuthError::OriginMismatch { .. } => {
                 "send state-changing requests from this site's own pages (POST with an Origin header)"
                     .into()
             }
             WebAuthError::RateLimited { .. } => "wait a minute before trying again".into(),
+            WebAuthError::TooManyPendingLogins { .. } => {
+                "start the login again after the time given; operators: see `max_pending_logins` and `login_rate_limit`".into()
+            }
             WebAuthError::Store { .. } => "check that the session store is reachable".into(),
             WebAuthError::Config(_) => "fix the WebAuth builder settings".into(),
             WebAuthError::Latchkey(err) => return latchkey_hint(err),
         })
+    }
+
+    /// How long to wait before retrying, for the errors that say (sent as `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            WebAuthError::RateLimited { retry_after }
+            | WebAuthError::TooManyPendingLogins { retry_after } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// The HTTP status the error answers with.
@@ -89,6 +108,7 @@ impl WebAuthError {
             | WebAuthError::UnsafeReturnTo => StatusCode::BAD_REQUEST,
             WebAuthError::OriginMismatch { .. } => StatusCode::FORBIDDEN,
             WebAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebAuthError::TooManyPendingLogins { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebAuthError::Store { .. } | WebAuthError::Config(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -111,24 +131,102 @@ fn latchkey_hint(err: &latchkey::Error) -> Option<String> {
     }
 }
 
+/// Whole seconds to wait, rounded up and at least 1 (what `Retry-After` carries).
+fn ceil_secs(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
+/// Longest `error_description` an error page shows.
+const MAX_DESCRIPTION: usize = 200;
+/// Longest error line an error page shows (other messages can quote what the redirect sent,
+/// such as its `iss`).
+const MAX_LINE: usize = 1000;
+
+/// `text` as printable ASCII (anything else becomes `?`), at most `max` characters. Pages
+/// and logs then carry nothing that a terminal, a log viewer or a sniffing browser reads as
+/// markup, escapes or extra lines.
+fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .take(max + 1)
+        .collect();
+    if out.len() > max {
+        out.truncate(max.saturating_sub(3));
+        out.push_str("...");
+    }
+    out
+}
+
+impl WebAuthError {
+    /// The error line of the page: the provider's `error_description` (text the redirect
+    /// brought, so whoever built the redirect chose it) is capped on its own.
+    fn page_line(&self) -> String {
+        use latchkey::{Error, LoginError};
+        let description = |d: &Option<String>| {
+            d.as_deref()
+                .map(|d| format!(": {}", printable(d, MAX_DESCRIPTION)))
+                .unwrap_or_default()
+        };
+        let line = match self {
+            WebAuthError::Latchkey(Error::Login(LoginError::AccessDenied { description: d })) => {
+                format!("the login was denied{}", description(d))
+            }
+            WebAuthError::Latchkey(Error::Login(LoginError::Authorization {
+                error,
+                description: d,
+            })) => format!(
+                "the identity provider refused the login: {}{}",
+                printable(error, 64),
+                description(d)
+            ),
+            other => other.to_string(),
+        };
+        printable(&line, MAX_LINE)
+    }
+}
+
 impl IntoResponse for WebAuthError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let line = self.page_line();
         if status.is_server_error() {
-            tracing::warn!(error = %self, "web login failed");
+            tracing::warn!(error = %line, "web login failed");
         } else {
-            tracing::debug!(error = %self, "web login refused");
+            tracing::debug!(error = %line, "web login refused");
         }
         let body = match self.hint() {
-            Some(hint) => format!("{self}\nhint: {hint}\n"),
-            None => format!("{self}\n"),
+            Some(hint) => format!("{line}\nhint: {hint}\n"),
+            None => format!("{line}\n"),
         };
         let mut response = (status, body).into_response();
-        if let WebAuthError::RateLimited { retry_after } = &self
-            && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        let headers = response.headers_mut();
+        // A plain-text page must stay plain text (no sniffing it into HTML), and an error
+        // about one browser's login must not be served from a cache to another.
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(retry_after) = self.retry_after()
+            && let Ok(value) = HeaderValue::from_str(&ceil_secs(retry_after).to_string())
         {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+            headers.insert(header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_replaces_and_caps() {
+        assert_eq!(printable("a\u{1b}[1mb\né", 10), "a?[1mb??");
+        let long = printable(&"x".repeat(300), MAX_DESCRIPTION);
+        assert_eq!(long.len(), MAX_DESCRIPTION);
+        assert!(long.ends_with("..."));
+        assert_eq!(printable(&"x".repeat(200), 200), "x".repeat(200));
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `GET /auth/login?return_to=/path` | starts a login (rate-limited per client address) |
+//! | `GET /auth/login?return_to=/path` | starts a login (rate-limited per client; `503` past [`WebAuthBuilder::max_pending_logins`]) |
 //! | `GET /auth/callback` | finishes it, sets the session cookie, goes to `return_to` |
 //! | `POST /auth/refresh` | refreshes the session's access token now (same-origin only) |
 //! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin only) |
@@ -20,6 +20,8 @@
 //! - The session cookie is HttpOnly, SameSite=Lax, Secure (unless
 //!   [`WebAuthBuilder::loopback_development`]), and signed with HMAC-SHA256 under the
 //!   configured key: instances sharing the key and the [`SessionStore`] share sessions.
+//! - Secure cookies are named with the `__Host-` prefix (`__Host-latchkey_session`), which no
+//!   sibling subdomain can set: nobody plants a session of their own in a user's browser.
 //! - Cookies hold only random ids; tokens stay on the server.
 //!
 //! ```no_run
@@ -94,6 +96,7 @@ pub(crate) struct Inner {
     pub(crate) end_session: bool,
     pub(crate) refresh_margin: Duration,
     pub(crate) trust_forwarded_for: bool,
+    pub(crate) max_pending_logins: usize,
     /// One manager per session seen by this instance: the single-flight point for its refreshes.
     managers: Mutex<HashMap<String, TokenManager>>,
 }
@@ -196,10 +199,13 @@ impl WebAuth {
         .refresh_margin(self.inner.refresh_margin)
         .build()?;
         let mut managers = self.managers();
-        if managers.len() >= MAX_MANAGERS {
-            managers.clear();
-        }
-        Ok(managers.entry(id.to_owned()).or_insert(manager).clone())
+        // Freed after the lock is released: dropping thousands of managers is not work to
+        // make every other request wait for.
+        let dropped = (managers.len() >= MAX_MANAGERS).then(|| std::mem::take(&mut *managers));
+        let manager = managers.entry(id.to_owned()).or_insert(manager).clone();
+        drop(managers);
+        drop(dropped);
+        Ok(manager)
     }
 
     pub(crate) fn forget_manager(&self, id: &str) {

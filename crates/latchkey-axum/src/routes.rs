@@ -76,7 +76,7 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
         .find(|(name, _)| name == "return_to")
         .map(|(_, value)| value.into_owned())
         .unwrap_or_else(|| "/".into());
-    let return_to = safe_return_to(&return_to)?.to_owned();
+    let return_to = safe_return_to(&return_to)?;
     let (url, pending) = inner.login.start(inner.client.client_id());
     let record = PendingRecord {
         state: pending.state().expose_secret().to_owned(),
@@ -87,7 +87,12 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
     let id = random_id();
     inner
         .store
-        .put(&login_key(&id), &session::seal(&record)?, inner.login_ttl)
+        .start_login(
+            &login_key(&id),
+            &session::seal(&record)?,
+            inner.login_ttl,
+            inner.max_pending_logins,
+        )
         .await?;
     let cookie = inner
         .cookies
@@ -106,7 +111,7 @@ async fn callback(State(auth): State<WebAuth>, request: Request) -> Result<Respo
     // `take`, not `get`: a replayed callback finds nothing.
     let raw = inner
         .store
-        .take(&login_key(&id))
+        .take_login(&login_key(&id))
         .await?
         .ok_or(WebAuthError::LoginExpired)?;
     let record: PendingRecord = session::open(&raw)?;

@@ -7,13 +7,15 @@
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says why and passes
 //! vacuously, unless `LATCHKEY_REQUIRE_BROWSER` is set (as the test command does).
 
-#[allow(dead_code, clippy::print_stdout)]
-#[path = "../examples/web_app.rs"]
+#[expect(
+    dead_code,
+    reason = "the example's own `main` and `Config::from_env` do not run here"
+)]
+#[path = "../../examples/web_app.rs"]
 mod web_app;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use latchkey_testkit::Idp;
@@ -21,7 +23,7 @@ use latchkey_testkit::browser::{self, Driver};
 use latchkey_testkit::clients::{ALICE, WEB_APP};
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(30);
+use crate::support::WAIT;
 
 /// Starts the example app on a free loopback port; returns its origin.
 async fn start_example(idp: &Idp) -> String {

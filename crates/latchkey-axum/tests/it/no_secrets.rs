@@ -1,13 +1,11 @@
 //! No token, code, state or cookie value reaches the logs (at `trace` level), error pages or
 //! `Debug` output of the web login.
 
-mod support;
-
+use crate::support::*;
 use axum::http::StatusCode;
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, WEB_APP};
 use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_session_leaks_no_secret() {

@@ -1,14 +1,12 @@
 //! The `/auth/*` routes through `tower::ServiceExt::oneshot`, against the real IdP fixture
 //! (logins are driven through its real login and consent forms by the scripted person).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{self, *};
 use axum::http::StatusCode;
 use latchkey_testkit::Idp;
 use serde_json::{Value, json};
-use support::*;
 
 async fn status(app: &axum::Router, jar: &Jar) -> Value {
     let (response, body) = send(app, request("GET", "/auth/status", jar, [10, 0, 0, 1])).await;
@@ -444,4 +442,384 @@ async fn the_builder_refuses_unsafe_settings() {
     );
     let secure = base("https://app.example").build().unwrap();
     assert_eq!(secure.origin(), "https://app.example");
+}
+
+#[tokio::test]
+async fn finding_return_to_dot_segments_cannot_reach_another_host() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    // Each resolves (WHATWG URL) to the path `//evil.example`, which a browser or a
+    // trailing-slash redirect downstream can turn into the host `evil.example`; encoded
+    // slashes and backslashes are refused too.
+    for evil in [
+        "/.//evil.example",
+        "/..//evil.example",
+        "/a/..//evil.example",
+        "/%2e//evil.example",
+        "/%2E%2E//evil.example",
+        "/%2f%2fevil.example",
+        "/%5C%5Cevil.example",
+        "/a%2F..%2F..%2F/evil.example",
+    ] {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", evil)
+            .finish();
+        let (response, body) = send(
+            &app,
+            request(
+                "GET",
+                &format!("/auth/login?{query}"),
+                &Jar::default(),
+                [10, 0, 0, 2],
+            ),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{evil}: {body}");
+        assert!(body.contains("return_to"), "{body}");
+    }
+    // An accepted path is kept in its normalised form: the callback goes where the
+    // browser would have resolved it anyway.
+    let mut jar = Jar::default();
+    let callback = login_until_callback_to(&idp, &app, &mut jar, "/a/./b/../../whoami").await;
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location(&response), "/whoami");
+}
+
+/// Asserts the headers every error page carries.
+fn assert_error_page_headers(response: &axum::http::Response<axum::body::Body>, what: &str) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn finding_error_pages_are_nosniff_no_store_and_echo_no_request_text() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+
+    // A cross-origin POST: refused without repeating the Origin it named.
+    let mut cross = request("POST", "/auth/logout", &Jar::default(), [10, 0, 0, 1]);
+    cross
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    let (response, body) = send(&app, cross).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        !body.contains("evil.example"),
+        "the Origin is echoed: {body}"
+    );
+    assert_error_page_headers(&response, "403 cross-origin");
+
+    // The provider's `error_description` (here on a callback with this login's own state)
+    // reaches the page only as printable ASCII, at most 200 characters.
+    let mut jar = Jar::default();
+    let (response, _) = send(&app, request("GET", "/auth/login", &jar, [10, 0, 0, 1])).await;
+    jar.absorb(&response);
+    let authorization = url::Url::parse(&location(&response)).unwrap();
+    let state = authorization
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let description = format!(
+        "<script>alert(1)</script>\u{202e}\u{1b}[31m\r\nSet-Cookie: x=y é{}",
+        "x".repeat(500)
+    );
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state)
+        .append_pair("iss", idp.issuer())
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", &description)
+        .finish();
+    let (response, body) = send(
+        &app,
+        request(
+            "GET",
+            &format!("/auth/callback?{query}"),
+            &jar,
+            [10, 0, 0, 1],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{body}");
+    assert_error_page_headers(&response, "403 access denied");
+    let first_line = body.lines().next().unwrap();
+    let shown = first_line
+        .strip_prefix("the login was denied: ")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        shown.chars().count() <= 200,
+        "{} characters: {shown}",
+        shown.len()
+    );
+    assert!(
+        body.chars().all(|c| c == '\n' || (' '..='~').contains(&c)),
+        "not printable ASCII: {body:?}"
+    );
+    assert!(shown.starts_with("<script>alert(1)</script>"), "{shown}");
+
+    // Every other error page too.
+    for (uri, status) in [
+        (
+            "/auth/login?return_to=//evil.example",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/whoami", StatusCode::UNAUTHORIZED),
+        ("/auth/callback?state=x&code=y", StatusCode::BAD_REQUEST),
+    ] {
+        let (response, body) =
+            send(&app, request("GET", uri, &Jar::default(), [10, 0, 0, 5])).await;
+        assert_eq!(response.status(), status, "{uri}: {body}");
+        assert_error_page_headers(&response, uri);
+    }
+}
+
+#[tokio::test]
+async fn finding_secure_session_cookies_use_the_host_prefix() {
+    let idp = Idp::start().await;
+    // Secure cookies (no loopback development mode): `oneshot` does not care about TLS.
+    let auth = builder(&idp)
+        .await
+        .loopback_development(false)
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let set_cookies = |response: &axum::http::Response<axum::body::Body>| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    // `__Host-` cookies must be Secure, Path=/ and carry no Domain, or browsers drop them.
+    let assert_host_cookie = |cookie: &str| {
+        for flag in ["Secure", "Path=/", "HttpOnly", "SameSite=Lax"] {
+            assert!(cookie.split("; ").any(|f| f == flag), "{flag}: {cookie}");
+        }
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    };
+
+    let mut jar = Jar::default();
+    let callback = login_until_callback(&idp, &app, &mut jar).await;
+    assert!(
+        jar.get("__Host-latchkey_session_login").is_some(),
+        "login cookie: {jar:?}"
+    );
+    // A login cookie under the plain name (a sibling subdomain can set that one) is not
+    // the login cookie.
+    let plain_login = Jar(jar
+        .0
+        .iter()
+        .map(|(k, v)| (k.trim_start_matches("__Host-").to_owned(), v.clone()))
+        .collect());
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &plain_login, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+
+    let (response, body) = send(
+        &app,
+        request("GET", &target(&callback), &jar, [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    let cookies = set_cookies(&response);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session="))
+        .unwrap_or_else(|| panic!("no __Host- session cookie: {cookies:?}"));
+    assert_host_cookie(session);
+    let cleared = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session_login="))
+        .unwrap_or_else(|| panic!("the login cookie is not cleared: {cookies:?}"));
+    assert_host_cookie(cleared);
+    jar.absorb(&response);
+    assert_eq!(status(&app, &jar).await["authenticated"], true);
+
+    // The same signed session id under the plain name (what a sibling subdomain could plant
+    // to fix a session or log the victim in as the attacker) is not a session.
+    let planted = Jar(vec![(
+        "latchkey_session".to_owned(),
+        jar.get("__Host-latchkey_session").unwrap().to_owned(),
+    )]);
+    assert_eq!(status(&app, &planted).await["authenticated"], false);
+
+    // Logout clears the prefixed cookie.
+    let (response, _) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    let cookies = set_cookies(&response);
+    let clear = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-latchkey_session="))
+        .unwrap_or_else(|| panic!("the session cookie is not cleared: {cookies:?}"));
+    assert!(clear.contains("Max-Age=0"), "{clear}");
+    assert_host_cookie(clear);
+
+    // A name that already carries a prefix is refused (the prefix is the builder's job).
+    let refused = builder(&idp)
+        .await
+        .cookie_name("__Host-mine")
+        .build()
+        .expect_err("a prefixed cookie name must be refused");
+    assert!(refused.to_string().contains("cookie_name"), "{refused}");
+}
+
+/// Starts logins from `peer`, one per expected status, and checks each answer.
+async fn logins_from(app: &axum::Router, peer: Option<&str>, expected: &[StatusCode]) {
+    for (i, expected) in expected.iter().enumerate() {
+        let peer = peer.map(|p| std::net::SocketAddr::new(p.parse().unwrap(), 40000));
+        let (response, body) = send(
+            app,
+            request_from("GET", "/auth/login", &Jar::default(), peer),
+        )
+        .await;
+        assert_eq!(
+            response.status(),
+            *expected,
+            "login {i} from {peer:?}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn finding_login_limit_buckets_ipv6_by_64() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp)
+        .await
+        .login_rate_limit(2, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let (ok, limited) = (StatusCode::SEE_OTHER, StatusCode::TOO_MANY_REQUESTS);
+    // One host hands itself any address of its /64 (RFC 8981 temporary addresses): every
+    // address in it is one client.
+    logins_from(&app, Some("2001:db8:1:2::1"), &[ok]).await;
+    logins_from(&app, Some("2001:db8:1:2:ffff:ffff:ffff:fffe"), &[ok]).await;
+    for address in ["2001:db8:1:2::3", "2001:db8:1:2:abcd::77"] {
+        logins_from(&app, Some(address), &[limited]).await;
+    }
+    // The next /64 is another client.
+    logins_from(&app, Some("2001:db8:1:3::1"), &[ok, ok, limited]).await;
+    // An IPv4 client reached over an IPv4-mapped IPv6 socket is still that IPv4 address.
+    logins_from(&app, Some("192.0.2.7"), &[ok, ok]).await;
+    logins_from(&app, Some("::ffff:192.0.2.7"), &[limited]).await;
+    logins_from(&app, Some("192.0.2.8"), &[ok]).await;
+}
+
+#[tokio::test]
+async fn finding_login_limit_without_peer_address_is_not_global() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp)
+        .await
+        .login_rate_limit(2, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    // This test's own thread-local subscriber (the runtime is single-threaded, so the
+    // handlers run on this thread); other tests may have set the global one.
+    let logs = latchkey_testkit::logs::CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Served without `ConnectInfo` (plain `axum::serve(listener, app)`): the address is
+    // unknown, so no client can use up everyone's budget.
+    let ok = StatusCode::SEE_OTHER;
+    logins_from(&app, None, &[ok; 6]).await;
+    let text = logs.text();
+    assert_eq!(
+        text.matches("peer address").count(),
+        1,
+        "one warning, naming the cause: {text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+    // Clients with a known address are still limited.
+    logins_from(
+        &app,
+        Some("192.0.2.9"),
+        &[ok, ok, StatusCode::TOO_MANY_REQUESTS],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn finding_pending_logins_capped_with_503_and_retry_after() {
+    let idp = Idp::start().await;
+    let auth = builder(&idp).await.max_pending_logins(3).build().unwrap();
+    let app = app(&auth);
+    let mut jars = Vec::new();
+    for i in 0..3 {
+        let mut jar = Jar::default();
+        let (response, body) = send(&app, request("GET", "/auth/login", &jar, [10, 1, 0, i])).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login {i}: {body}"
+        );
+        jar.absorb(&response);
+        jars.push(jar);
+    }
+    // Full: refused before anything is stored, with a hint of when to come back.
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 9]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    assert!(body.contains("logins in progress"), "{body}");
+    // A callback ends its pending login (here a failed one: the state is not this login's),
+    // which frees a place.
+    let (response, body) = send(
+        &app,
+        request(
+            "GET",
+            "/auth/callback?state=forged&code=x",
+            &jars[0],
+            [10, 1, 0, 0],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 9]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
 }

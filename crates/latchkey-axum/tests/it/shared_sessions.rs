@@ -1,14 +1,11 @@
 //! Two instances of an app (two routers, same cookie key) behind one real Redis session
 //! store: a login on one is a session on the other, and a logout on either ends it for both.
-#![cfg(feature = "redis")]
 
-mod support;
-
+use crate::support::*;
 use axum::http::StatusCode;
 use latchkey_axum::SessionStore;
 use latchkey_testkit::{Idp, RedisServer};
 use serde_json::Value;
-use support::*;
 
 async fn instance(idp: &Idp, redis: &RedisServer) -> axum::Router {
     let store = SessionStore::redis(&redis.url()).await.expect("redis");
@@ -69,4 +66,59 @@ async fn a_login_on_one_instance_is_a_session_on_the_other() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(!authenticated(&one, &jar).await);
     assert!(!idp.is_active(&token_two).await, "revoked at logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_pending_logins_capped_across_instances() {
+    let idp = Idp::start().await;
+    let redis = RedisServer::start();
+    let capped = || async {
+        let store = SessionStore::redis(&redis.url()).await.expect("redis");
+        let auth = builder(&idp)
+            .await
+            .store(store)
+            .max_pending_logins(2)
+            .build()
+            .unwrap();
+        app(&auth)
+    };
+    let (one, two) = (capped().await, capped().await);
+    let mut first = Jar::default();
+    let (response, body) = send(&one, request("GET", "/auth/login", &first, [10, 1, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    first.absorb(&response);
+    let (response, body) = send(
+        &two,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 2]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
+    // The cap counts the logins pending on every instance.
+    for app in [&one, &two] {
+        let (response, body) = send(
+            app,
+            request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 3]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(response.headers().contains_key("retry-after"));
+    }
+    // The first login's callback, on the other instance, frees its place.
+    let (response, _) = send(
+        &two,
+        request(
+            "GET",
+            "/auth/callback?state=forged&code=x",
+            &first,
+            [10, 1, 0, 1],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (response, body) = send(
+        &one,
+        request("GET", "/auth/login", &Jar::default(), [10, 1, 0, 3]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{body}");
 }

@@ -1,6 +1,5 @@
 //! Shared by the route tests: an app wired to the IdP fixture, a cookie jar for `oneshot`
 //! requests, and a full login driven by the scripted person.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -109,6 +108,12 @@ impl Jar {
 
 /// A request from `ip` with the jar's cookies.
 pub fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body> {
+    request_from(method, uri, jar, Some(SocketAddr::from((ip, 40000))))
+}
+
+/// A request from `peer` (`None`: served without `ConnectInfo`, as plain
+/// `axum::serve(listener, app)` does) with the jar's cookies.
+pub fn request_from(method: &str, uri: &str, jar: &Jar, peer: Option<SocketAddr>) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(uri);
     if !jar.0.is_empty() {
         request = request.header(header::COOKIE, jar.header());
@@ -117,9 +122,9 @@ pub fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body>
         request = request.header(header::ORIGIN, ORIGIN);
     }
     let mut request = request.body(Body::empty()).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(ConnectInfo(peer));
+    }
     request
 }
 
@@ -143,12 +148,25 @@ pub fn location<B>(response: &Response<B>) -> String {
         .to_owned()
 }
 
-/// `GET /auth/login`, then the person logs in and consents at the IdP; returns the callback
-/// URL the IdP redirects to (not yet sent to the app).
+/// `GET /auth/login?return_to=/whoami`, then the person logs in and consents at the IdP;
+/// returns the callback URL the IdP redirects to (not yet sent to the app).
 pub async fn login_until_callback(idp: &Idp, app: &Router, jar: &mut Jar) -> Url {
+    login_until_callback_to(idp, app, jar, "/whoami").await
+}
+
+/// [`login_until_callback`] with another `return_to` (sent URL-encoded).
+pub async fn login_until_callback_to(
+    idp: &Idp,
+    app: &Router,
+    jar: &mut Jar,
+    return_to: &str,
+) -> Url {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
     let (response, _) = send(
         app,
-        request("GET", "/auth/login?return_to=/whoami", jar, [10, 0, 0, 1]),
+        request("GET", &format!("/auth/login?{query}"), jar, [10, 0, 0, 1]),
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
