@@ -1,5 +1,9 @@
 //! CLI behaviour that needs no identity provider: profiles, static credentials, errors,
 //! exit codes, schemes, decode, credential helper shapes, closed pipes.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixture files and damage them on purpose, bypassing the private-file helper"
+)]
 
 mod support;
 

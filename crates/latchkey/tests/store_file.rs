@@ -1,4 +1,8 @@
 //! The file store: conformance, permissions, atomic replacement, corruption.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixture files and damage them on purpose, bypassing the private-file helper"
+)]
 
 mod common;
 

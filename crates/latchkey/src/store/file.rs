@@ -194,6 +194,10 @@ impl TokenStore for FileStore {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures directly, including ones the helper would refuse"
+)]
 mod tests {
     use std::time::SystemTime;
 
