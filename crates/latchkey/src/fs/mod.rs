@@ -162,7 +162,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.sync_all()?;
         // Closed before the rename: Windows cannot rename a file that is still open.
         drop(file);
-        std::fs::rename(&temp, path)?;
+        sys::rename_over(&temp, path)?;
         // Persist the rename itself: without this a power loss can bring the old file back.
         sys::sync_dir(dir)
     })();

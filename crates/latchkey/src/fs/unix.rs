@@ -83,6 +83,10 @@ pub(super) fn create_new_private(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+pub(super) fn rename_over(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)
+}
+
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

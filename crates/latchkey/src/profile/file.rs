@@ -244,9 +244,11 @@ base_url = "https://api.example.org"
         assert!(file.profiles.is_empty());
     }
 
+    #[cfg(unix)]
     #[derive(Clone, Default)]
     struct Logs(std::sync::Arc<Mutex<Vec<u8>>>);
 
+    #[cfg(unix)]
     impl std::io::Write for Logs {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(buf);
@@ -258,6 +260,7 @@ base_url = "https://api.example.org"
     }
 
     /// Loads `path` twice with a log capture; what was logged.
+    #[cfg(unix)]
     fn load_twice_logged(path: &Path) -> String {
         let logs = Logs::default();
         let writer = logs.clone();

@@ -467,12 +467,7 @@ pub(crate) async fn open_store(
         "sqlite" => {
             #[cfg(feature = "sqlite")]
             {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&paths.state_dir)
-                    .map_err(|e| crate::StoreError::io(&paths.state_dir, e))?;
+                // `open` creates the state directory private (0700, owner-only on Windows).
                 Arc::new(crate::SqliteStore::open(
                     paths.state_dir.join("tokens.sqlite"),
                 )?)

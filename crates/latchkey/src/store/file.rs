@@ -241,6 +241,7 @@ mod tests {
         assert!(File::open(&target).unwrap().try_lock().is_ok());
     }
 
+    #[cfg(unix)]
     async fn assert_dir_refused(store: &FileStore, mode: u32) {
         let dir = store.dir().display().to_string();
         let save = store.save("svc", &tokens()).await.unwrap_err();
