@@ -111,7 +111,7 @@ pub async fn app(config: Config) -> Result<Router, BoxError> {
     let state = AppState {
         provider,
         api: format!("{}/api/hello", auth.origin()),
-        http: reqwest::Client::new(),
+        http: latchkey::http_client()?,
     };
     let pages = Router::new()
         .route("/", get(home))

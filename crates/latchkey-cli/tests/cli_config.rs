@@ -1,5 +1,9 @@
 //! CLI behaviour that needs no identity provider: profiles, static credentials, errors,
 //! exit codes, schemes, decode, credential helper shapes, closed pipes.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixture files and damage them on purpose, bypassing the private-file helper"
+)]
 
 mod support;
 
@@ -486,6 +490,8 @@ fn a_preset_fills_the_endpoints() {
 /// `token` and `header` answer from a fresh stored token before any runtime or network is
 /// involved (the identity provider here does not even resolve), and that shortcut never
 /// hides a problem with the stored file: the normal path then reports it.
+// Unix only: it damages the token file with a mode that Windows has no counterpart for.
+#[cfg(unix)]
 #[test]
 fn a_fresh_stored_token_is_served_and_a_bad_file_is_still_reported() {
     use std::os::unix::fs::PermissionsExt;

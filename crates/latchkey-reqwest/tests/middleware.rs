@@ -1,4 +1,8 @@
 //! The middleware against a real local API server (axum) and the real IdP fixture.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the middleware wraps a caller's own client; the tests build one as callers do"
+)]
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

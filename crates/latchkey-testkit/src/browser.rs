@@ -56,6 +56,10 @@ impl Driver {
             .spawn()
             .expect("start chromedriver");
         let url = format!("http://127.0.0.1:{port}");
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "polls the local chromedriver, bypassing any proxy"
+        )]
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         for _ in 0..100 {
             if let Ok(response) = http.get(format!("{url}/status")).send().await

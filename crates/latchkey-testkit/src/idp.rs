@@ -81,6 +81,10 @@ impl Idp {
             .as_str()
             .expect("issuer in the ready line")
             .to_owned();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the fixture's admin API is local and must bypass any proxy, which http_client() does not"
+        )]
         let admin = reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -240,6 +244,10 @@ fn ensure_npm_packages(dir: &std::path::Path) {
     if dir.join("node_modules/oidc-provider/package.json").exists() {
         return;
     }
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "an empty lock file in the fixture's own directory, holding no secret"
+    )]
     let lock =
         std::fs::File::create(dir.join(".npm-install.lock")).expect("create npm install lock");
     lock.lock().expect("lock npm install");

@@ -98,6 +98,10 @@ impl Default for UserAgent {
 impl UserAgent {
     /// A fresh user agent with an empty cookie jar.
     pub fn new() -> Self {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a browser stand-in needs a cookie jar, which http_client() has not"
+        )]
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

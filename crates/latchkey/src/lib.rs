@@ -83,6 +83,7 @@ mod client_auth;
 mod clock;
 mod credential;
 mod error;
+mod fs;
 pub mod grant;
 mod http;
 pub mod loopback;

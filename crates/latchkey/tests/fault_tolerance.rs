@@ -6,6 +6,10 @@
 //! when many callers (and several managers sharing one file store) hit the fault together:
 //! no panic, nothing lost from the store, requests at the IdP within the retry budget, and an
 //! error that names the cause. Retry budgets are tiny so the whole file runs in seconds.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "clients with short timeouts, to make requests give up under injected faults"
+)]
 
 mod oidc_support;
 

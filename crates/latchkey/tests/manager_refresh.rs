@@ -1,4 +1,8 @@
 //! Refresh, rotation, `invalid_grant` and re-authentication against the real fixture.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a raw token request that replays an old refresh token, as an attacker would"
+)]
 
 mod common;
 

@@ -1,10 +1,14 @@
 //! The file store: conformance, permissions, atomic replacement, corruption.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixture files and damage them on purpose, bypassing the private-file helper"
+)]
 
 mod common;
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use latchkey::{
     ClientCredentials, FileStore, ManualClock, MemoryStore, StoreError, TokenManager, TokenStore,
@@ -25,10 +29,12 @@ async fn file_store_passes_the_conformance_suite() {
     conformance::run(|| Arc::new(FileStore::new(&path)) as Arc<dyn TokenStore>).await;
 }
 
+#[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn files_are_0600_in_a_0700_directory_and_no_temp_file_is_left() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,7 +45,10 @@ async fn files_are_0600_in_a_0700_directory_and_no_temp_file_is_left() {
         .unwrap();
     assert_eq!(mode(&dir.path().join("nested/state")), 0o700);
     assert_eq!(mode(&dir.path().join("nested/state/svc.json")), 0o600);
-    let _lock = store.lock("svc", Duration::from_secs(1)).await.unwrap();
+    let _lock = store
+        .lock("svc", std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(mode(&dir.path().join("nested/state/svc.lock")), 0o600);
     let names: Vec<String> = std::fs::read_dir(dir.path().join("nested/state"))
         .unwrap()
@@ -48,6 +57,7 @@ async fn files_are_0600_in_a_0700_directory_and_no_temp_file_is_left() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn a_file_readable_by_others_is_refused_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
@@ -107,17 +117,22 @@ async fn replacement_is_atomic_for_concurrent_readers() {
     }
     writer.await.unwrap();
     assert!(reads > 0);
-    // A reader that opened the old file keeps reading the old, whole record: the new one
-    // was renamed over it, not written into it.
-    let old = std::fs::File::open(dir.path().join("svc.json")).unwrap();
+    #[cfg(unix)]
+    old_file_survives_replacement(&store, dir.path()).await;
+}
+
+/// A reader that opened the old file keeps reading the old, whole record: the new one was
+/// renamed over it, not written into it.
+#[cfg(unix)]
+async fn old_file_survives_replacement(store: &FileStore, dir: &std::path::Path) {
+    let old = std::fs::File::open(dir.join("svc.json")).unwrap();
     let old_inode = std::os::unix::fs::MetadataExt::ino(&old.metadata().unwrap());
     store
         .save("svc", &conformance::sample_tokens("last"))
         .await
         .unwrap();
-    let new_inode = std::os::unix::fs::MetadataExt::ino(
-        &std::fs::metadata(dir.path().join("svc.json")).unwrap(),
-    );
+    let new_inode =
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir.join("svc.json")).unwrap());
     assert_ne!(
         old_inode, new_inode,
         "replaced by rename, not rewritten in place"
@@ -164,6 +179,7 @@ async fn a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again() {
     let clock = Arc::new(ManualClock::new());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("svc.json"), b"not json at all").unwrap();
+    #[cfg(unix)]
     std::fs::set_permissions(
         dir.path().join("svc.json"),
         std::fs::Permissions::from_mode(0o600),

@@ -1,5 +1,9 @@
 //! The SQLite store against the conformance suite, plus its own guarantees.
 #![cfg(feature = "sqlite")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test creates a database file with the wrong mode on purpose"
+)]
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::Arc;

@@ -6,6 +6,10 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says why and passes
 //! vacuously, unless `LATCHKEY_REQUIRE_BROWSER` is set (as the test command does).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "screenshots and page dumps are test artifacts, not secrets"
+)]
 
 #[expect(
     dead_code,

@@ -147,10 +147,14 @@ pub(super) async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8
     Ok(match status.code() {
         Some(code) => u8::try_from(code).unwrap_or(1),
         // Killed by a signal: the shell convention is 128 + signal.
+        #[cfg(unix)]
         None => {
             use std::os::unix::process::ExitStatusExt;
             status.signal().map_or(1, |s| 128u8.saturating_add(s as u8))
         }
+        // Windows always has an exit code; no signals to translate.
+        #[cfg(not(unix))]
+        None => 1,
     })
 }
 

@@ -1,8 +1,6 @@
 //! Changing the profiles file in place with `toml_edit`: comments, order and layout of
 //! everything not touched survive, and the result is checked before it replaces the file.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
@@ -35,11 +33,10 @@ const SECRET_FIELDS: [&str; 7] = [
 ];
 
 fn read(path: &Path) -> Result<(String, DocumentMut), ProfileError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(ProfileError::io(path, e)),
-    };
+    let text = crate::fs::read_text_capped(path, crate::fs::MAX_READ)
+        .map_err(|e| ProfileError::io(path, e))?
+        .map(|(text, _)| text)
+        .unwrap_or_default();
     // Parse with the strict reader first, so a broken file is reported with its position.
     ProfilesFile::parse(path, &text)?;
     let doc = text
@@ -57,29 +54,11 @@ fn write(path: &Path, doc: &DocumentMut) -> Result<(), ProfileError> {
     let text = doc.to_string();
     ProfilesFile::parse(path, &text)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| ProfileError::io(dir, e))?;
+        crate::fs::create_private_dir(dir).map_err(|e| ProfileError::io(dir, e))?;
     }
-    // Temp file + fsync + rename: a crash leaves the old file or the new one, never half.
-    let tmp = path.with_extension(format!("toml.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ProfileError::io(path, e));
-    }
-    Ok(())
+    // Temp file (0600 from its creation) + fsync + rename: a crash leaves the old file or
+    // the new one, never half.
+    crate::fs::write_atomic(path, text.as_bytes()).map_err(|e| ProfileError::io(path, e))
 }
 
 fn profiles_table<'a>(
@@ -232,6 +211,10 @@ fn redact(item: &mut Item) {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures directly, including ones the helper would refuse"
+)]
 mod tests {
     use super::*;
 

@@ -1,12 +1,13 @@
 //! Where the profiles file and token state live, and reading the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use etcetera::BaseStrategy as _;
 use serde::Deserialize;
 
-use super::{Profile, ProfileError};
+use super::{Profile, ProfileError, SecretRef};
 
 /// The profiles file and the state directory, from the environment or XDG defaults.
 #[derive(Debug, Clone)]
@@ -69,16 +70,54 @@ struct Raw {
 }
 
 impl ProfilesFile {
-    /// Reads `path`; a missing file is an empty one (nothing configured yet).
+    /// Reads `path`; a missing file is an empty one (nothing configured yet). A file that
+    /// holds a literal secret and that other users can read is used, but warned about (once
+    /// per file and process), with the command that fixes it.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+        let Some((text, file)) = crate::fs::read_text_capped(path, crate::fs::MAX_READ)
+            .map_err(|e| ProfileError::io(path, e))?
+        else {
+            return Ok(Self {
                 path: path.to_path_buf(),
                 ..Self::default()
-            }),
-            Err(e) => Err(ProfileError::io(path, e)),
+            });
+        };
+        let parsed = Self::parse(path, &text)?;
+        let literals = parsed.literal_secrets();
+        if !literals.is_empty() {
+            // Failing to read the permissions must not make a working file unusable.
+            if let Ok(Some(exposure)) = crate::fs::readable_by_others(&file) {
+                warn_exposed_once(path, &literals, &exposure);
+            }
         }
+        Ok(parsed)
+    }
+
+    /// `profile.field` for every secret written in the file itself.
+    fn literal_secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (name, profile) in &self.profiles {
+            let single = [
+                ("client_secret", &profile.client_secret),
+                ("private_key", &profile.private_key),
+                ("password", &profile.password),
+                ("token", &profile.token),
+                ("refresh_token", &profile.refresh_token),
+            ];
+            for (field, value) in single {
+                if matches!(value, Some(SecretRef::Literal(_))) {
+                    found.push(format!("{name}.{field}"));
+                }
+            }
+            for (field, table) in [("headers", &profile.headers), ("query", &profile.query)] {
+                for (key, value) in table {
+                    if matches!(value, SecretRef::Literal(_)) {
+                        found.push(format!("{name}.{field}.{key}"));
+                    }
+                }
+            }
+        }
+        found
     }
 
     /// Parses `text` as the file at `path`; errors carry `path:line:column`.
@@ -106,6 +145,36 @@ impl ProfilesFile {
     pub fn names(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
     }
+}
+
+fn warn_exposed_once(path: &Path, literals: &[String], exposure: &crate::fs::Exposure) {
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = WARNED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(path.to_path_buf());
+    if !first {
+        return;
+    }
+    let hint = if cfg!(windows) {
+        format!(
+            "run `icacls \"{}\" /inheritance:r /grant:r \"%USERNAME%:F\"`, or move the secrets to \
+             {{ env = \"VAR\" }} or {{ keyring = \"name\" }}",
+            path.display()
+        )
+    } else {
+        format!(
+            "run `chmod 600 {}`, or move the secrets to {{ env = \"VAR\" }} or \
+             {{ keyring = \"name\" }}",
+            path.display()
+        )
+    };
+    tracing::warn!(
+        path = %path.display(),
+        fields = literals.join(", "),
+        %hint,
+        "the profiles file holds literal secrets and other users can read it ({exposure})"
+    );
 }
 
 /// 1-based line and column (in characters) of byte `offset`.
@@ -173,5 +242,76 @@ base_url = "https://api.example.org"
     fn a_missing_file_is_empty() {
         let file = ProfilesFile::load(Path::new("/nonexistent/latchkey.toml")).unwrap();
         assert!(file.profiles.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    #[cfg(unix)]
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Loads `path` twice with a log capture; what was logged.
+    #[cfg(unix)]
+    fn load_twice_logged(path: &Path) -> String {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            ProfilesFile::load(path).unwrap();
+            ProfilesFile::load(path).unwrap();
+        });
+        String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Security finding 9: a profiles file that other users can read and that holds a
+    /// literal secret was used without a word.
+    #[cfg(unix)]
+    #[test]
+    fn finding_9_a_world_readable_file_with_a_literal_secret_is_warned_about_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        let chmod =
+            |mode| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        crate::fs::write_atomic(
+            &path,
+            b"[profiles.api]\nauth = \"bearer\"\ntoken = \"hunter2-literal\"\n",
+        )
+        .unwrap();
+        chmod(0o644);
+        let logs = load_twice_logged(&path);
+        assert_eq!(logs.matches("WARN").count(), 1, "once: {logs}");
+        assert!(logs.contains("api.token"), "{logs}");
+        assert!(
+            logs.contains(&format!("chmod 600 {}", path.display())),
+            "{logs}"
+        );
+        assert!(!logs.contains("hunter2"), "never the secret: {logs}");
+
+        // No warning for a private file, nor for a readable one without literals.
+        let private = dir.path().join("private.toml");
+        std::fs::copy(&path, &private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(load_twice_logged(&private), "");
+        let by_env = dir.path().join("env.toml");
+        crate::fs::write_atomic(
+            &by_env,
+            b"[profiles.api]\nauth = \"bearer\"\ntoken = { env = \"TOKEN\" }\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&by_env, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(load_twice_logged(&by_env), "");
     }
 }

@@ -110,13 +110,7 @@ impl StoreSpec {
             StoreSpec::Sqlite => {
                 #[cfg(feature = "sqlite")]
                 {
-                    use std::os::unix::fs::DirBuilderExt;
-                    std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o700)
-                        .create(&paths.state_dir)
-                        .map_err(|e| crate::store::StoreError::io(&paths.state_dir, e))
-                        .map_err(crate::error::Error::from)?;
+                    // `SqliteStore::open` creates the state directory, owner-only.
                     Arc::new(
                         crate::store::SqliteStore::open(paths.state_dir.join("tokens.sqlite"))
                             .map_err(crate::error::Error::from)?,

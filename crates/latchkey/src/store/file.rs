@@ -1,6 +1,5 @@
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,10 +12,13 @@ use crate::token::TokenSet;
 /// Keeps each key's token set in its own JSON file: the CLI's default store.
 ///
 /// The directory is created 0700 and files 0600 (created with that mode, never chmod-ed
-/// afterwards, so there is no window where they are readable). A save writes a temporary
-/// file, fsyncs it, renames it over the old one and fsyncs the directory: a crash leaves
-/// either the old or the new token set, never a torn one. Each key has a lock file
-/// (`<key>.lock`) held with `flock`, which the kernel releases when a holder dies.
+/// afterwards, so there is no window where they are readable); on Windows both get an
+/// access list that grants only the current user. A directory that another user owns or
+/// can write to is refused, and so is a token file that another user owns or can read. A
+/// save writes a temporary file, fsyncs it, renames it over the old one and fsyncs the
+/// directory: a crash leaves either the old or the new token set, never a torn one. Each
+/// key has a lock file (`<key>.lock`, never followed if it is a symbolic link) held with
+/// `flock` (`LockFileEx` on Windows), which the OS releases when a holder dies.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
@@ -47,39 +49,65 @@ impl FileStore {
     }
 
     fn ensure_dir(&self) -> Result<(), StoreError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| StoreError::io(&self.dir, e))?;
-        if let Ok(meta) = fs::metadata(&self.dir)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(dir = %self.dir.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "token directory is accessible by other users; consider `chmod 700`");
-        }
-        Ok(())
+        private_dir(&self.dir)
+    }
+}
+
+/// Creates `dir` private when missing, and refuses it when another user owns it or can
+/// change its entries.
+pub(super) fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    crate::fs::create_private_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+    check_dir(dir)
+}
+
+fn check_dir(dir: &Path) -> Result<(), StoreError> {
+    match crate::fs::dir_exposure(dir).map_err(|e| StoreError::io(dir, e))? {
+        None => Ok(()),
+        Some(exposure) => Err(StoreError::InsecureDirectory {
+            path: dir.to_owned(),
+            reason: exposure.to_string(),
+        }),
+    }
+}
+
+/// Refuses the open file at `path` when another user owns it or can read or write it.
+pub(super) fn check_file(path: &Path, file: &File) -> Result<(), StoreError> {
+    match crate::fs::file_exposure(file).map_err(|e| StoreError::io(path, e))? {
+        None => Ok(()),
+        Some(crate::fs::Exposure::OpenToOthers {
+            mode: Some(mode), ..
+        }) => Err(StoreError::InsecurePermissions {
+            path: path.to_owned(),
+            mode,
+        }),
+        Some(exposure) => Err(StoreError::UntrustedFile {
+            path: path.to_owned(),
+            reason: exposure.to_string(),
+        }),
     }
 }
 
 fn load_file(path: &Path) -> Result<Option<TokenSet>, StoreError> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io(path, e)),
-    };
-    let mode = file
-        .metadata()
-        .map_err(|e| StoreError::io(path, e))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(StoreError::InsecurePermissions {
-            path: path.to_owned(),
-            mode: mode & 0o777,
-        });
+    if let Some(dir) = path.parent() {
+        match crate::fs::dir_exposure(dir) {
+            Ok(None) => {}
+            Ok(Some(exposure)) => {
+                return Err(StoreError::InsecureDirectory {
+                    path: dir.to_owned(),
+                    reason: exposure.to_string(),
+                });
+            }
+            // Nothing saved yet.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(dir, e)),
+        }
     }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
+    let Some(mut file) = crate::fs::open_existing(path).map_err(|e| StoreError::io(path, e))?
+    else {
+        return Ok(None);
+    };
+    check_file(path, &file)?;
+    let bytes = crate::fs::read_capped(&mut file, crate::fs::MAX_READ)
         .map_err(|e| StoreError::io(path, e))?;
     record::decode(&bytes)
         .map(Some)
@@ -87,31 +115,6 @@ fn load_file(path: &Path) -> Result<Option<TokenSet>, StoreError> {
             location: path.display().to_string(),
             reason,
         })
-}
-
-fn save_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let suffix: u64 = rand::rng().random();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.{}.{suffix:016x}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        // Persist the rename itself: without this a power loss can bring the old file back.
-        File::open(dir)?.sync_all()
-    })();
-    written.map_err(|e| {
-        let _ = fs::remove_file(&temp);
-        StoreError::io(path, e)
-    })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -141,8 +144,10 @@ impl TokenStore for FileStore {
         let path = self.path_for(key)?;
         self.ensure_dir()?;
         let bytes = record::encode(tokens);
-        let dir = self.dir.clone();
-        blocking(&path.clone(), move || save_file(&dir, &path, &bytes)).await
+        blocking(&path.clone(), move || {
+            crate::fs::write_atomic(&path, &bytes).map_err(|e| StoreError::io(&path, e))
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -158,14 +163,14 @@ impl TokenStore for FileStore {
         validate_key(key)?;
         self.ensure_dir()?;
         let path = self.dir.join(format!("{key}.lock"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| StoreError::io(&path, e))?;
+        let file = crate::fs::open_lock_file(&path).map_err(|e| match e.kind() {
+            ErrorKind::InvalidInput => StoreError::UntrustedFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            },
+            _ => StoreError::io(&path, e),
+        })?;
+        check_file(&path, &file)?;
         let started = Instant::now();
         loop {
             // Each `open` is its own open file description, so flock excludes other tasks of
@@ -185,5 +190,137 @@ impl TokenStore for FileStore {
             let pause = Duration::from_millis(rand::rng().random_range(5..25));
             tokio::time::sleep(pause).await;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures directly, including ones the helper would refuse"
+)]
+mod tests {
+    use std::time::SystemTime;
+
+    use secrecy::SecretString;
+
+    use super::*;
+
+    fn tokens() -> TokenSet {
+        TokenSet::new(SecretString::from("access-x"), SystemTime::now())
+    }
+
+    #[cfg(unix)]
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Security finding 7: a lock file that is a symbolic link made `lock` create and
+    /// `flock` the file it points to, wherever that is.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn finding_7_a_symlinked_lock_file_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("victim");
+        std::os::unix::fs::symlink(&target, dir.path().join("svc.lock")).unwrap();
+        let store = FileStore::new(dir.path());
+        let err = store
+            .lock("svc", Duration::from_secs(1))
+            .await
+            .expect_err("a symlinked lock file must be refused");
+        assert!(
+            matches!(&err, StoreError::UntrustedFile { path, .. } if path.ends_with("svc.lock")),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!target.exists(), "the link's target was created");
+        // A link to an existing file is refused too, and that file is not locked.
+        fs::write(&target, b"keep").unwrap();
+        assert!(store.lock("svc", Duration::from_secs(1)).await.is_err());
+        assert!(File::open(&target).unwrap().try_lock().is_ok());
+    }
+
+    #[cfg(unix)]
+    async fn assert_dir_refused(store: &FileStore, mode: u32) {
+        let dir = store.dir().display().to_string();
+        let save = store.save("svc", &tokens()).await.unwrap_err();
+        let lock = store.lock("svc", Duration::from_secs(1)).await.unwrap_err();
+        let load = store.load("svc").await.unwrap_err();
+        for err in [save, lock, load] {
+            assert!(
+                matches!(&err, StoreError::InsecureDirectory { .. }),
+                "mode {mode:o}: {err:?}"
+            );
+            assert!(err.to_string().contains(&format!("{mode:o}")), "{err}");
+            assert!(
+                err.hint().unwrap().contains(&format!("chmod 700 {dir}")),
+                "{:?}",
+                err.hint()
+            );
+        }
+    }
+
+    /// Security finding 7: a group-writable token directory was only warned about, so
+    /// another member of the group could plant or swap token files.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn finding_7_a_group_writable_token_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.save("svc", &tokens()).await.unwrap();
+        chmod(dir.path(), 0o770);
+        assert_dir_refused(&store, 0o770).await;
+        chmod(dir.path(), 0o700);
+        assert!(
+            store.load("svc").await.unwrap().is_some(),
+            "fixed by chmod 700"
+        );
+    }
+
+    /// Security finding 7: a world-writable (0777) token directory was only warned about.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn finding_7_a_0777_token_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        chmod(&state, 0o777);
+        let store = FileStore::new(&state);
+        assert_dir_refused(&store, 0o777).await;
+        assert!(
+            fs::read_dir(&state).unwrap().next().is_none(),
+            "nothing was written into it"
+        );
+    }
+
+    /// Security finding 7: a token file owned by another user (but 0600) was loaded; it
+    /// could have been planted there. Changing a file's owner needs root, which CI is.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn finding_7_a_token_file_owned_by_another_user_is_refused() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!("skipped: only root can give a file to another user");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.save("svc", &tokens()).await.unwrap();
+        let path = dir.path().join("svc.json");
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let err = store.load("svc").await.unwrap_err();
+        assert!(matches!(&err, StoreError::UntrustedFile { .. }), "{err:?}");
+        assert!(err.to_string().contains("owned by another user"), "{err}");
+        assert!(err.hint().unwrap().contains("rm "), "{:?}", err.hint());
+    }
+
+    #[tokio::test]
+    async fn a_private_directory_and_files_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("a/b"));
+        store.save("svc", &tokens()).await.unwrap();
+        let _lock = store.lock("svc", Duration::from_secs(1)).await.unwrap();
+        assert!(store.load("svc").await.unwrap().is_some());
+        assert_eq!(crate::fs::dir_exposure(store.dir()).unwrap(), None);
     }
 }

@@ -110,6 +110,25 @@ pub enum StoreError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A token directory that is not private: owned by another user, or one in which other
+    /// users can create, replace or delete files. latchkey refuses it, as ssh refuses such
+    /// a `~/.ssh`.
+    #[error("token directory {path} is not private: {reason}")]
+    InsecureDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A token or lock file that latchkey will not use: owned by another user, a symbolic
+    /// link or not a regular file, or (on Windows) open to other users by its access list.
+    #[error("token file {path} cannot be trusted: {reason}")]
+    UntrustedFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The key cannot name an entry.
     #[error("invalid token key `{key}`: {reason}")]
     InvalidKey {
@@ -153,6 +172,15 @@ impl StoreError {
             StoreError::InsecurePermissions { path, .. } => {
                 format!("run `chmod 600 {}`", path.display())
             }
+            StoreError::InsecureDirectory { path, .. } => format!(
+                "make sure you own {0} and run `chmod 700 {0}`, or choose another state \
+                 directory (LATCHKEY_STATE_DIR)",
+                path.display()
+            ),
+            StoreError::UntrustedFile { path, .. } => format!(
+                "check how {0} got there, then remove it (`rm {0}`) and log in again",
+                path.display()
+            ),
             StoreError::InvalidKey { .. } => {
                 "use letters, digits, `.`, `_` and `-` only".to_string()
             }

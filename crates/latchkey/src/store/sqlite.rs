@@ -1,6 +1,4 @@
 use std::fmt;
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,9 +19,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Keeps every key's token set in one SQLite database: for many profiles, or many
 /// processes on one machine.
 ///
-/// - The file is created 0600 *before* SQLite opens it (SQLite gives its `-wal` and `-shm`
-///   files the same mode); an existing file readable by others is refused, like the file
-///   store does.
+/// - The file is created 0600 (owner-only on Windows) *before* SQLite opens it (SQLite
+///   gives its `-wal` and `-shm` files the same mode); an existing file that another user
+///   owns or can read is refused, and so is a directory that others can write to, like
+///   the file store does.
 /// - WAL mode with `synchronous = FULL`: a committed save survives a crash or power loss,
 ///   and readers never see a half-written row.
 /// - Tables `tokens` (key → versioned JSON record, see [`record`]) and `locks`; the schema
@@ -107,32 +106,10 @@ impl fmt::Debug for SqliteStore {
 
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| StoreError::io(dir, e))?;
+        super::file::private_dir(dir)?;
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| StoreError::io(path, e))?;
-    let mode = file
-        .metadata()
-        .map_err(|e| StoreError::io(path, e))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(StoreError::InsecurePermissions {
-            path: path.to_owned(),
-            mode: mode & 0o777,
-        });
-    }
-    Ok(())
+    let file = crate::fs::open_or_create_private(path).map_err(|e| StoreError::io(path, e))?;
+    super::file::check_file(path, &file)
 }
 
 fn setup(conn: &Connection) -> rusqlite::Result<()> {
