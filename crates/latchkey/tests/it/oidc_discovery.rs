@@ -1,9 +1,6 @@
 //! Discovery against the real IdP fixture (counted at its discovery endpoint), and the
 //! preflight errors for `fake_*` servers that are not authorization servers.
 
-mod oidc_support;
-use oidc_support as common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +13,8 @@ use latchkey::oidc::{DiscoveryCache, DiscoveryOptions, OidcError, ProviderMetada
 use latchkey::{Error, ManualClock, Password, SecretString};
 use latchkey_testkit::{Idp, clients};
 use serde_json::json;
+
+use crate::support::oidc;
 
 #[tokio::test]
 async fn discovers_the_fixture_and_builds_a_working_client() {
@@ -90,7 +89,7 @@ async fn falls_back_to_rfc8414_metadata() {
         }),
     );
     let cell = Arc::new(std::sync::OnceLock::new());
-    let base = common::serve(router.with_state(cell.clone())).await;
+    let base = oidc::serve(router.with_state(cell.clone())).await;
     cell.set(base.clone()).unwrap();
     let metadata = discover(&base, "/tenant1").await.unwrap();
     assert_eq!(
@@ -114,7 +113,7 @@ fn not_an_authorization_server(err: Error) -> String {
 
 #[tokio::test]
 async fn fake_html_login_page_is_a_clear_preflight_error() {
-    let base = common::serve(Router::new().fallback(|| async {
+    let base = oidc::serve(Router::new().fallback(|| async {
         Html("<html><body>Please log in <input name=password value=hunter2></body></html>")
     }))
     .await;
@@ -128,20 +127,20 @@ async fn fake_html_login_page_is_a_clear_preflight_error() {
 
 #[tokio::test]
 async fn fake_404_is_a_clear_preflight_error() {
-    let base = common::serve(Router::new()).await;
+    let base = oidc::serve(Router::new()).await;
     let msg = not_an_authorization_server(discover(&base, "").await.unwrap_err());
     assert!(msg.contains("HTTP 404"), "{msg}");
 }
 
 #[tokio::test]
 async fn fake_5xx_is_retryable_not_a_wrong_url() {
-    let base = common::serve(Router::new().fallback(|| async { StatusCode::BAD_GATEWAY })).await;
+    let base = oidc::serve(Router::new().fallback(|| async { StatusCode::BAD_GATEWAY })).await;
     let err = discover(&base, "").await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }
 
 async fn fake_metadata(doc: serde_json::Value) -> String {
-    common::serve(Router::new().route(
+    oidc::serve(Router::new().route(
         "/.well-known/openid-configuration",
         get(move || {
             let doc = doc.clone();
@@ -167,7 +166,7 @@ async fn fake_issuer_mismatch_and_missing_token_endpoint() {
     // The issuer is checked before anything else, so serve a matching one lazily.
     let cell = Arc::new(std::sync::OnceLock::<String>::new());
     let state = cell.clone();
-    let base = common::serve(Router::new().route(
+    let base = oidc::serve(Router::new().route(
         "/.well-known/openid-configuration",
         get(move || {
             let issuer = state.get().cloned().unwrap_or_default();

@@ -1,7 +1,5 @@
 //! Refresh, rotation, `invalid_grant` and re-authentication against the real fixture.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -11,13 +9,15 @@ use latchkey::{
 };
 use latchkey_testkit::Idp;
 
+use crate::support;
+
 #[tokio::test]
 async fn refresh_with_rotation_persists_the_new_refresh_token_and_the_old_one_is_dead() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path().join("tokens")));
-    let manager = TokenManager::builder(common::pw_client(&idp, &clock), common::alice())
+    let manager = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
         .key("alice")
         .store(store.clone())
         .build()
@@ -73,8 +73,8 @@ async fn refresh_with_rotation_persists_the_new_refresh_token_and_the_old_one_is
 async fn invalid_grant_on_refresh_re_authenticates_an_unattended_grant() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::pw_client(&idp, &clock);
-    let manager = TokenManager::builder(client.clone(), common::alice())
+    let client = support::pw_client(&idp, &clock);
+    let manager = TokenManager::builder(client.clone(), support::alice())
         .build()
         .unwrap();
     let first = manager.tokens().await.unwrap();
@@ -106,8 +106,8 @@ async fn invalid_grant_on_refresh_re_authenticates_an_unattended_grant() {
 async fn invalid_grant_on_refresh_token_only_means_login_required() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::pw_client(&idp, &clock);
-    let seed = common::alice().obtain(&client).await.unwrap();
+    let client = support::pw_client(&idp, &clock);
+    let seed = support::alice().obtain(&client).await.unwrap();
     let seed_refresh = seed.refresh_token().unwrap().clone();
 
     let callbacks = Arc::new(AtomicUsize::new(0));
@@ -153,7 +153,7 @@ async fn a_refresh_token_rotated_by_a_peer_is_picked_up_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()));
     let build = || {
-        TokenManager::builder(common::pw_client(&idp, &clock), common::alice())
+        TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
             .key("shared")
             .store(store.clone())
             .build()
@@ -186,7 +186,7 @@ async fn logout_revokes_at_the_idp_and_empties_the_store() {
     let clock = Arc::new(ManualClock::new());
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path()));
-    let manager = TokenManager::builder(common::pw_client(&idp, &clock), common::alice())
+    let manager = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
         .key("alice")
         .store(store.clone())
         .build()

@@ -1,7 +1,6 @@
 //! The keyring store. This machine (like most CI runners and containers) has no Secret
 //! Service, so what is checked here is the documented `Unavailable` error and each
 //! fallback; with a reachable keyring the conformance suite runs against the real one.
-#![cfg(feature = "keyring")]
 
 use std::sync::Arc;
 

@@ -1,7 +1,5 @@
 //! Single-flight refresh: many callers, one request at the identity provider.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,11 +7,13 @@ use latchkey::{ClientCredentials, ManualClock, TokenManager};
 use latchkey_testkit::Idp;
 use serde_json::json;
 
+use crate::support;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_callers_at_expiry_make_exactly_one_token_request() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .key("svc")
         .build()
         .unwrap();
@@ -45,7 +45,7 @@ async fn a_thousand_callers_at_expiry_make_exactly_one_token_request() {
 async fn a_cold_stampede_also_makes_one_request() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .build()
         .unwrap();
     let tasks: Vec<_> = (0..1000)
@@ -75,7 +75,7 @@ async fn a_cold_stampede_also_makes_one_request() {
 async fn a_cancelled_leader_does_not_strand_the_waiters() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .build()
         .unwrap();
     idp.fault(json!({"path": "/token", "action": "delay", "delay_ms": 600}))
@@ -110,7 +110,7 @@ async fn a_cancelled_leader_does_not_strand_the_waiters() {
 async fn invalidate_after_401_forces_one_coalesced_refresh() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .build()
         .unwrap();
     let rejected = manager.authorization_header().await.unwrap();

@@ -1,9 +1,6 @@
 //! The JWKS cache against the real IdP: key rotation, the unknown-`kid` cooldown,
 //! single flight and serving stale keys, all counted at the IdP's `/jwks`.
 
-mod oidc_support;
-use oidc_support as common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,6 +9,8 @@ use latchkey::oidc::{IdTokenError, IdTokenValidator, JwksCache, OidcProvider};
 use latchkey::{Error, ManualClock};
 use latchkey_testkit::{Idp, clients};
 use serde_json::json;
+
+use crate::support::oidc;
 
 const COOLDOWN: Duration = Duration::from_secs(30);
 
@@ -36,10 +35,7 @@ async fn jwks_count(idp: &Idp) -> u64 {
 }
 
 fn forged(kid: &str) -> latchkey::SecretString {
-    common::sign(
-        &serde_json::Value::Object(common::good_claims("x", "y")),
-        kid,
-    )
+    oidc::sign(&serde_json::Value::Object(oidc::good_claims("x", "y")), kid)
 }
 
 #[tokio::test]
@@ -47,7 +43,7 @@ async fn hard_rotation_refetches_once_and_unknown_kid_floods_are_throttled() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
     let (validator, _) = validator(&idp, clock.clone()).await;
-    let before = common::password_tokens(&idp).await;
+    let before = oidc::password_tokens(&idp).await;
     validator
         .validate(before.id_token().unwrap(), None)
         .await
@@ -59,7 +55,7 @@ async fn hard_rotation_refetches_once_and_unknown_kid_floods_are_throttled() {
     assert_eq!(jwks_count(&idp).await, 1, "a warm cache makes no request");
 
     idp.rotate_keys("hard").await;
-    let after = common::password_tokens(&idp).await;
+    let after = oidc::password_tokens(&idp).await;
     let claims = validator
         .validate(after.id_token().unwrap(), None)
         .await
@@ -126,7 +122,7 @@ async fn hard_rotation_refetches_once_and_unknown_kid_floods_are_throttled() {
 async fn concurrent_cold_fetches_coalesce() {
     let idp = Idp::start().await;
     let (validator, _) = validator(&idp, Arc::new(ManualClock::new())).await;
-    let tokens = common::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     // Slow the JWKS down so that every task is waiting while the first fetch is in flight.
     idp.fault(json!({"path": "/jwks", "action": "delay", "delay_ms": 300, "times": -1}))
         .await;
@@ -148,7 +144,7 @@ async fn stale_keys_are_served_when_the_provider_fails() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
     let (validator, jwks) = validator(&idp, clock.clone()).await;
-    let tokens = common::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     let id_token = tokens.id_token().unwrap();
     validator.validate(id_token, None).await.unwrap();
     assert_eq!(jwks_count(&idp).await, 1);
@@ -187,7 +183,7 @@ async fn a_cold_cache_without_a_provider_fails_with_a_network_error() {
         .build()
         .unwrap();
     let err = validator
-        .validate(&forged(common::FAKE_KID), None)
+        .validate(&forged(oidc::FAKE_KID), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Network { .. }), "{err:?}");
@@ -195,7 +191,7 @@ async fn a_cold_cache_without_a_provider_fails_with_a_network_error() {
 
 #[tokio::test]
 async fn cache_control_max_age_is_honoured_within_bounds() {
-    let (url, hits) = common::fake_jwks(Some("public, max-age=120")).await;
+    let (url, hits) = oidc::fake_jwks(Some("public, max-age=120")).await;
     let clock = Arc::new(ManualClock::new());
     let jwks = JwksCache::builder(url)
         .clock(clock.clone())
@@ -205,12 +201,12 @@ async fn cache_control_max_age_is_honoured_within_bounds() {
     let validator = IdTokenValidator::builder("https://fake-issuer.example", "my-client", jwks)
         .build()
         .unwrap();
-    let token = common::sign(
-        &serde_json::Value::Object(common::good_claims(
+    let token = oidc::sign(
+        &serde_json::Value::Object(oidc::good_claims(
             "https://fake-issuer.example",
             "my-client",
         )),
-        common::FAKE_KID,
+        oidc::FAKE_KID,
     );
     validator.validate(&token, None).await.unwrap();
     clock.advance(Duration::from_secs(100));
@@ -225,7 +221,7 @@ async fn cache_control_max_age_is_honoured_within_bounds() {
     assert_eq!(hits.load(Ordering::SeqCst), 2, "refetched after max-age");
 
     // A tiny max-age is raised to the minimum TTL.
-    let (url, hits) = common::fake_jwks(Some("max-age=1")).await;
+    let (url, hits) = oidc::fake_jwks(Some("max-age=1")).await;
     let jwks = JwksCache::builder(url)
         .clock(clock.clone())
         .ttl_bounds(Duration::from_secs(60), Duration::from_secs(3600))

@@ -1,7 +1,5 @@
 //! Every machine grant against the real identity provider fixture.
 
-mod common;
-
 use std::sync::Arc;
 
 use latchkey::{
@@ -11,11 +9,13 @@ use latchkey::{
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::*;
 
+use crate::support;
+
 #[tokio::test]
 async fn client_credentials_with_client_secret_basic_form_encodes_the_secret() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::svc_basic(&idp, &clock);
+    let client = support::svc_basic(&idp, &clock);
     let tokens = ClientCredentials::new()
         .scopes(["api:read"])
         .obtain(&client)
@@ -34,7 +34,7 @@ async fn client_credentials_with_client_secret_basic_form_encodes_the_secret() {
 async fn client_credentials_with_client_secret_post() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::client(
+    let client = support::client(
         &idp,
         SVC_POST.0,
         ClientAuth::SecretPost(SecretString::from(SVC_POST.1)),
@@ -52,7 +52,7 @@ async fn the_registered_method_matters_and_the_error_keeps_the_idp_text() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
     // svc-post is registered for client_secret_post: Basic must be refused.
-    let client = common::client(
+    let client = support::client(
         &idp,
         SVC_POST.0,
         ClientAuth::SecretBasic(SecretString::from(SVC_POST.1)),
@@ -71,7 +71,7 @@ async fn the_registered_method_matters_and_the_error_keeps_the_idp_text() {
     );
     assert!(!err.is_retryable());
     // A wrong secret: also invalid_client, and the secret is not in the message.
-    let client = common::client(
+    let client = support::client(
         &idp,
         SVC_BASIC.0,
         ClientAuth::SecretBasic(SecretString::from("wrong-secret-xyz")),
@@ -92,7 +92,7 @@ async fn private_key_jwt_with_rsa_and_ec_keys() {
     ] {
         let key = PrivateKeyJwt::from_pem(&SecretString::from(pem), alg, Some(kid.to_string()))
             .expect("key");
-        let client = common::client(&idp, SVC_JWT, ClientAuth::PrivateKeyJwt(key), &clock);
+        let client = support::client(&idp, SVC_JWT, ClientAuth::PrivateKeyJwt(key), &clock);
         let tokens = ClientCredentials::new()
             .scopes(["api:write"])
             .obtain(&client)
@@ -107,8 +107,8 @@ async fn private_key_jwt_with_rsa_and_ec_keys() {
 async fn password_grant_without_totp_gets_refresh_token_and_its_lifetime() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::pw_client(&idp, &clock);
-    let grant = common::alice();
+    let client = support::pw_client(&idp, &clock);
+    let grant = support::alice();
     assert!(grant.can_run_unattended());
     let tokens = grant.obtain(&client).await.expect("password grant");
     assert!(tokens.refresh_token().is_some());
@@ -123,7 +123,7 @@ async fn password_grant_without_totp_gets_refresh_token_and_its_lifetime() {
 async fn password_grant_with_totp() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::pw_client(&idp, &clock);
+    let client = support::pw_client(&idp, &clock);
     let code = idp.totp(CAROL.0).await;
     let grant = Password::new(CAROL.0, SecretString::from(CAROL.1)).totp(SecretString::from(code));
     assert!(
@@ -138,7 +138,7 @@ async fn password_grant_with_totp() {
 async fn wrong_or_missing_totp_is_a_typed_error_with_the_idp_text() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let client = common::pw_client(&idp, &clock);
+    let client = support::pw_client(&idp, &clock);
     let right = idp.totp(CAROL.0).await;
     let wrong = format!(
         "{:06}",

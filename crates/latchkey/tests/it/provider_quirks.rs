@@ -3,9 +3,6 @@
 //! `OAuthClient` and the tolerant parser), Microsoft's `{tenantid}` issuer, Google's device flow
 //! (`verification_url`, HTTP 428 `authorization_pending`), and preset data.
 
-mod oidc_support;
-use oidc_support as common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +15,8 @@ use latchkey::preset::{Endpoints, Quirk, Resolved};
 use latchkey::{ClientCredentials, Error, ExposeSecret, OAuthClient, Preset};
 use serde_json::{Value, json};
 
+use crate::support::oidc;
+
 /// A GitHub-like token endpoint answering `body` with `content_type`, recording the
 /// `Accept` header of each request.
 async fn fake_github(
@@ -26,7 +25,7 @@ async fn fake_github(
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let accepts = Arc::new(Mutex::new(Vec::new()));
     let seen = accepts.clone();
-    let base = common::serve(Router::new().route(
+    let base = oidc::serve(Router::new().route(
         "/login/oauth/access_token",
         post(move |headers: HeaderMap| {
             let accept = headers
@@ -144,9 +143,9 @@ async fn microsoft_tenant_issuer_template() {
     // Multi-tenant metadata advertises `{tenantid}`; discovery of `…/common/v2.0` accepts it.
     let cell = Arc::new(std::sync::OnceLock::<String>::new());
     let state = cell.clone();
-    let (jwks_url, _) = common::fake_jwks(None).await;
+    let (jwks_url, _) = oidc::fake_jwks(None).await;
     let jwks_str = jwks_url.to_string();
-    let base = common::serve(Router::new().route(
+    let base = oidc::serve(Router::new().route(
         "/common/v2.0/.well-known/openid-configuration",
         get(move || {
             let base = state.get().cloned().unwrap_or_default();
@@ -178,9 +177,9 @@ async fn microsoft_tenant_issuer_template() {
         .unwrap();
 
     let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
-    let mut claims = common::good_claims(&format!("{base}/{tid}/v2.0"), "ms-app");
+    let mut claims = oidc::good_claims(&format!("{base}/{tid}/v2.0"), "ms-app");
     claims.insert("tid".into(), json!(tid));
-    let token = common::sign(&Value::Object(claims.clone()), common::FAKE_KID);
+    let token = oidc::sign(&Value::Object(claims.clone()), oidc::FAKE_KID);
     assert_eq!(
         validator
             .validate(&token, None)
@@ -193,7 +192,7 @@ async fn microsoft_tenant_issuer_template() {
 
     // A token whose `iss` names another tenant than its `tid` is refused.
     claims.insert("tid".into(), json!("72f988bf-86f1-41af-91ab-2d7cd011db47"));
-    let token = common::sign(&Value::Object(claims.clone()), common::FAKE_KID);
+    let token = oidc::sign(&Value::Object(claims.clone()), oidc::FAKE_KID);
     let err = validator.validate(&token, None).await.unwrap_err();
     assert!(
         matches!(err, Error::IdToken(IdTokenError::WrongIssuer { .. })),
@@ -202,7 +201,7 @@ async fn microsoft_tenant_issuer_template() {
     // The literal template never matches, and a missing `tid` is an error.
     claims.insert("iss".into(), json!(format!("{base}/{{tenantid}}/v2.0")));
     claims.remove("tid");
-    let token = common::sign(&Value::Object(claims), common::FAKE_KID);
+    let token = oidc::sign(&Value::Object(claims), oidc::FAKE_KID);
     let err = validator.validate(&token, None).await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -212,7 +211,7 @@ async fn microsoft_tenant_issuer_template() {
 
 #[tokio::test]
 async fn a_plain_issuer_is_not_a_template() {
-    let (jwks_url, _) = common::fake_jwks(None).await;
+    let (jwks_url, _) = oidc::fake_jwks(None).await;
     let validator = IdTokenValidator::builder(
         "https://login.example/t1/v2.0",
         "app",
@@ -220,13 +219,10 @@ async fn a_plain_issuer_is_not_a_template() {
     )
     .build()
     .unwrap();
-    let mut claims = common::good_claims("https://login.example/t2/v2.0", "app");
+    let mut claims = oidc::good_claims("https://login.example/t2/v2.0", "app");
     claims.insert("tid".into(), json!("t2"));
     let err = validator
-        .validate(
-            &common::sign(&Value::Object(claims), common::FAKE_KID),
-            None,
-        )
+        .validate(&oidc::sign(&Value::Object(claims), oidc::FAKE_KID), None)
         .await
         .unwrap_err();
     assert!(
@@ -363,7 +359,7 @@ fn microsoft_keycloak_dhis2_cdse_preset_data() {
 async fn fake_google_device() -> (String, Arc<Mutex<u32>>) {
     let polls = Arc::new(Mutex::new(0u32));
     let seen = polls.clone();
-    let base = common::serve(
+    let base = oidc::serve(
         Router::new()
             .route(
                 "/device/code",

@@ -1,8 +1,6 @@
-//! Helpers shared by the OIDC integration tests (named apart from `tests/common` so the two
-//! merge cleanly): tiny `fake_*` servers for malformed or
-//! quirky responses, and a test RSA key (the fixture's public test key `svc-jwt`) to sign
-//! crafted tokens served by a `fake_jwks` server.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+//! Helpers shared by the OIDC test modules: tiny `fake_*` servers for malformed or quirky
+//! responses, and a test RSA key (the fixture's public test key `svc-jwt`) to sign crafted
+//! tokens served by a `fake_jwks` server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,8 +7,6 @@
 //! no panic, nothing lost from the store, requests at the IdP within the retry budget, and an
 //! error that names the cause. Retry budgets are tiny so the whole file runs in seconds.
 
-mod oidc_support;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -20,6 +18,8 @@ use latchkey::{
 };
 use latchkey_testkit::{Idp, clients};
 use serde_json::{Value, json};
+
+use crate::support::oidc;
 
 const CALLERS: usize = 1000;
 const MAX_ATTEMPTS: u32 = 4;
@@ -369,7 +369,7 @@ async fn validator(idp: &Idp, http: reqwest::Client) -> IdTokenValidator {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_jwks_is_fetched_once_for_a_thousand_validations() {
     let idp = Idp::start().await;
-    let tokens = oidc_support::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     let id_token = tokens.id_token().unwrap().clone();
     let validator = validator(&idp, http_with_timeout(Duration::from_secs(5))).await;
     idp.fault(json!({"path": "/jwks", "action": "delay", "delay_ms": 500}))
@@ -391,7 +391,7 @@ async fn a_slow_jwks_is_fetched_once_for_a_thousand_validations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_jwks_slower_than_the_timeout_fails_validation_with_a_named_timeout() {
     let idp = Idp::start().await;
-    let tokens = oidc_support::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     let id_token = tokens.id_token().unwrap().clone();
     let validator = validator(&idp, http_with_timeout(Duration::from_millis(300))).await;
     idp.fault(json!({"path": "/jwks", "action": "delay", "delay_ms": 1500, "times": -1}))

@@ -1,6 +1,7 @@
-//! Shared set-up for the integration tests: clients for the fixture's registered clients.
+//! Shared set-up for the test modules: `OAuthClient`s for the fixture's registered clients
+//! ([`oidc`] holds the OIDC helpers).
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+pub mod oidc;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,4 @@
 //! The Redis store against a real `redis-server`: conformance suite, TTL, locks, redaction.
-#![cfg(feature = "redis")]
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

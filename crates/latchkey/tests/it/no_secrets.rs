@@ -1,7 +1,5 @@
 //! No secret reaches `Debug` output or logs, even at `trace` level.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +11,8 @@ use latchkey_testkit::Idp;
 use latchkey_testkit::clients::*;
 use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
 use serde_json::json;
+
+use crate::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_output_and_trace_logs_contain_no_secret() {
@@ -36,20 +36,20 @@ async fn debug_output_and_trace_logs_contain_no_secret() {
     .unwrap();
     let pem_body: String = svc_jwt_rsa_pem().lines().nth(2).unwrap().to_owned();
     secrets.push(pem_body);
-    let basic = common::svc_basic(&idp, &clock);
-    let post = common::client(
+    let basic = support::svc_basic(&idp, &clock);
+    let post = support::client(
         &idp,
         SVC_POST.0,
         ClientAuth::SecretPost(SecretString::from(SVC_POST.1)),
         &clock,
     );
-    let jwt = common::client(
+    let jwt = support::client(
         &idp,
         SVC_JWT,
         ClientAuth::PrivateKeyJwt(jwt_key.clone()),
         &clock,
     );
-    let pw = common::pw_client(&idp, &clock);
+    let pw = support::pw_client(&idp, &clock);
     let totp = idp.totp(CAROL.0).await;
     let carol =
         Password::new(CAROL.0, SecretString::from(CAROL.1)).totp(SecretString::from(totp.clone()));
@@ -82,7 +82,7 @@ async fn debug_output_and_trace_logs_contain_no_secret() {
     let post_tokens = ClientCredentials::new().obtain(&post).await.unwrap();
     let jwt_tokens = ClientCredentials::new().obtain(&jwt).await.unwrap();
     let carol_tokens = carol.obtain(&pw).await.unwrap();
-    let alice = TokenManager::builder(pw.clone(), common::alice())
+    let alice = TokenManager::builder(pw.clone(), support::alice())
         .key("alice")
         .build()
         .unwrap();
@@ -91,7 +91,7 @@ async fn debug_output_and_trace_logs_contain_no_secret() {
     idp.fault(json!({"path": "/token", "grant_type": "refresh_token", "action": "status", "status": 500, "times": 1})).await;
     let second = alice.tokens().await.unwrap();
     let refresh_only = RefreshTokenOnly::new(second.refresh_token().unwrap().clone());
-    let bad = common::client(
+    let bad = support::client(
         &idp,
         SVC_BASIC.0,
         ClientAuth::SecretBasic(SecretString::from("wrong-secret-7781")),

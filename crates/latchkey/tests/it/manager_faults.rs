@@ -1,7 +1,5 @@
 //! Transient failures, retries and serve-while-valid, with faults injected at the fixture.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +7,10 @@ use latchkey::{ClientCredentials, Error, FileStore, ManualClock, TokenManager, T
 use latchkey_testkit::Idp;
 use serde_json::json;
 
+use crate::support;
+
 fn manager(idp: &Idp, clock: &Arc<ManualClock>) -> TokenManager {
-    TokenManager::builder(common::svc_basic(idp, clock), ClientCredentials::new())
+    TokenManager::builder(support::svc_basic(idp, clock), ClientCredentials::new())
         .key("svc")
         .build()
         .unwrap()
@@ -147,7 +147,7 @@ async fn malformed_json_is_a_typed_error_and_leaves_the_store_untouched() {
     let clock = Arc::new(ManualClock::new());
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::new(dir.path()));
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .key("svc")
         .store(store.clone())
         .build()
@@ -189,7 +189,7 @@ async fn malformed_json_is_a_typed_error_and_leaves_the_store_untouched() {
 async fn a_server_error_on_refresh_token_grant_does_not_burn_the_refresh_token() {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
-    let manager = TokenManager::builder(common::pw_client(&idp, &clock), common::alice())
+    let manager = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
         .build()
         .unwrap();
     manager.tokens().await.unwrap();

@@ -1,5 +1,4 @@
 //! The SQLite store against the conformance suite, plus its own guarantees.
-#![cfg(feature = "sqlite")]
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::Arc;

@@ -1,7 +1,5 @@
 //! The file store: conformance, permissions, atomic replacement, corruption.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +8,8 @@ use latchkey::{
     ClientCredentials, FileStore, ManualClock, MemoryStore, StoreError, TokenManager, TokenStore,
 };
 use latchkey_testkit::{Idp, conformance};
+
+use crate::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_the_conformance_suite() {
@@ -169,7 +169,7 @@ async fn a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again() {
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    let manager = TokenManager::builder(common::svc_basic(&idp, &clock), ClientCredentials::new())
+    let manager = TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
         .key("svc")
         .store(Arc::new(FileStore::new(dir.path())))
         .build()

@@ -2,9 +2,6 @@
 //! tokens are refused with typed errors that never quote the token. Crafted tokens with bad
 //! claims are signed with a test key served by a `fake_jwks` server.
 
-mod oidc_support;
-use oidc_support as common;
-
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use latchkey::oidc::{IdTokenError, IdTokenValidator, JwksCache, OidcProvider};
@@ -12,11 +9,13 @@ use latchkey::{Error, ExposeSecret, SecretString};
 use latchkey_testkit::{Idp, clients};
 use serde_json::{Value, json};
 
+use crate::support::oidc;
+
 const FAKE_ISS: &str = "https://fake-issuer.example";
 const CLIENT: &str = "my-client";
 
 async fn fake_validator() -> IdTokenValidator {
-    let (jwks_url, _) = common::fake_jwks(None).await;
+    let (jwks_url, _) = oidc::fake_jwks(None).await;
     let jwks = JwksCache::builder(jwks_url).build().unwrap();
     IdTokenValidator::builder(FAKE_ISS, CLIENT, jwks)
         .algorithms([Algorithm::RS256, Algorithm::ES256])
@@ -51,7 +50,7 @@ async fn fixture_password_grant_id_token_validates() {
         .unwrap()
         .build()
         .unwrap();
-    let tokens = common::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     let id_token = tokens.id_token().expect("openid scope gives an id_token");
     let claims = validator.validate(id_token, None).await.unwrap();
     assert_eq!(claims.sub, "alice");
@@ -99,7 +98,7 @@ async fn alg_none_and_hs256_with_the_rsa_public_key_are_refused() {
         .unwrap()
         .build()
         .unwrap();
-    let tokens = common::password_tokens(&idp).await;
+    let tokens = oidc::password_tokens(&idp).await;
     let real = tokens.id_token().unwrap();
     let (header, payload, _) = parts(real);
     let header: Value = serde_json::from_slice(
@@ -164,17 +163,17 @@ async fn alg_none_and_hs256_with_the_rsa_public_key_are_refused() {
 #[tokio::test]
 async fn crafted_claims_are_checked() {
     let validator = fake_validator().await;
-    let good = common::good_claims(FAKE_ISS, CLIENT);
+    let good = oidc::good_claims(FAKE_ISS, CLIENT);
     let nonce = Some("n-0S6_WzA2Mj");
-    let token = common::sign(&Value::Object(good.clone()), common::FAKE_KID);
+    let token = oidc::sign(&Value::Object(good.clone()), oidc::FAKE_KID);
     let claims = validator.validate(&token, nonce).await.unwrap();
     assert_eq!(claims.sub, "alice");
 
-    let now = common::now();
+    let now = oidc::now();
     let spoiled = |key: &str, value: Value| {
         let mut c = good.clone();
         c.insert(key.into(), value);
-        common::sign(&Value::Object(c), common::FAKE_KID)
+        oidc::sign(&Value::Object(c), oidc::FAKE_KID)
     };
     let cases: Vec<(SecretString, Option<&str>, IdTokenError)> = vec![
         (
@@ -240,10 +239,7 @@ async fn crafted_claims_are_checked() {
     multi.insert("aud".into(), json!([CLIENT, "other"]));
     multi.insert("azp".into(), json!(CLIENT));
     validator
-        .validate(
-            &common::sign(&Value::Object(multi), common::FAKE_KID),
-            nonce,
-        )
+        .validate(&oidc::sign(&Value::Object(multi), oidc::FAKE_KID), nonce)
         .await
         .unwrap();
 
@@ -261,7 +257,7 @@ async fn crafted_claims_are_checked() {
     );
 
     // ES256 in the header with the RSA key's kid: the algorithm must belong to the key.
-    let es_header = b64(json!({"alg":"ES256","kid":common::FAKE_KID})
+    let es_header = b64(json!({"alg":"ES256","kid":oidc::FAKE_KID})
         .to_string()
         .as_bytes());
     let (_, p, s) = parts(&token);
@@ -284,7 +280,7 @@ async fn userinfo_introspection_and_end_session() {
         ))
         .build()
         .unwrap();
-    let tokens = common::password_tokens_for(&client).await;
+    let tokens = oidc::password_tokens_for(&client).await;
     let info = provider
         .userinfo(tokens.access_token(), Some("alice"))
         .await
