@@ -1,22 +1,10 @@
 //! CLI behaviour that needs no identity provider: profiles, static credentials, errors,
 //! exit codes, schemes, decode, credential helper shapes, closed pipes.
 
-mod support;
-
 use std::io::Read;
 use std::process::Stdio;
 
-use support::{World, bin, text};
-
-macro_rules! snapshot {
-    ($world:expr, $name:expr, $value:expr) => {
-        let mut settings = insta::Settings::clone_current();
-        for (from, to) in $world.filters() {
-            settings.add_filter(&from, to);
-        }
-        settings.bind(|| insta::assert_snapshot!($name, $value));
-    };
-}
+use crate::support::{World, bin, snapshot, text};
 
 fn write_profiles(world: &World, text: &str) {
     std::fs::create_dir_all(world.config.parent().unwrap()).unwrap();
@@ -43,7 +31,7 @@ fn broken_profiles_file_exits_2_with_path_line_and_column() {
         err.contains("[TMP]") || err.contains("profiles.toml:4:"),
         "{err}"
     );
-    snapshot!(world, "broken_profiles_file", err);
+    snapshot!(world, "broken_profiles_file", out);
 }
 
 #[test]
@@ -62,7 +50,7 @@ fn unknown_profile_lists_the_known_ones() {
         .clone();
     let err = text(&out.stderr);
     assert!(err.contains("alpha, beta"), "{err}");
-    snapshot!(world, "unknown_profile", err);
+    snapshot!(world, "unknown_profile", out);
 }
 
 #[test]
@@ -91,7 +79,7 @@ fn missing_secret_env_var_is_named() {
         .clone();
     let err = text(&out.stderr);
     assert!(err.contains("`DHIS2_PAT_FOR_TEST`"), "{err}");
-    snapshot!(world, "missing_secret_env", err);
+    snapshot!(world, "missing_secret_env", out);
 }
 
 #[test]
@@ -197,15 +185,14 @@ fn profile_commands_keep_comments_and_redact_literals() {
         "{file}"
     );
     snapshot!(world, "profiles_file_after_add", file);
-    let list = world
+    let out = world
         .cmd()
         .args(["profile", "list"])
         .assert()
         .success()
         .get_output()
-        .stdout
         .clone();
-    snapshot!(world, "profile_list", text(&list));
+    snapshot!(world, "profile_list", out);
     let shown = world
         .cmd()
         .args(["profile", "show", "legacy"])
@@ -265,7 +252,7 @@ fn scheme_check_accepts_the_five_variants_and_rejects_unknown_types() {
         .success()
         .get_output()
         .clone();
-    snapshot!(world, "scheme_check_ok", text(&out.stdout));
+    snapshot!(world, "scheme_check_ok", out);
     let bad = world.dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"type":"oauth2-password","username":"u"}"#).unwrap();
     let out = world
@@ -286,7 +273,7 @@ fn scheme_check_accepts_the_five_variants_and_rejects_unknown_types() {
     ] {
         assert!(err.contains(t), "{err}");
     }
-    snapshot!(world, "scheme_check_unknown_type", err);
+    snapshot!(world, "scheme_check_unknown_type", out);
 }
 
 #[test]
@@ -303,7 +290,7 @@ fn decode_pretty_prints_and_says_not_verified() {
         .get_output()
         .clone();
     assert!(text(&out.stderr).contains("NOT verified"));
-    snapshot!(world, "decode", text(&out.stdout));
+    snapshot!(world, "decode", out);
     world.cmd().args(["decode", "not-a-jwt"]).assert().code(2);
 }
 
@@ -323,7 +310,7 @@ fn credential_git_answers_for_the_profile_host_only() {
         .success()
         .get_output()
         .clone();
-    snapshot!(world, "credential_git", text(&out.stdout));
+    snapshot!(world, "credential_git", out);
     world
         .cmd()
         .args(["credential", "git", "get"])
@@ -480,7 +467,7 @@ fn a_preset_fills_the_endpoints() {
         .clone();
     let report = text(&out.stdout);
     assert!(report.contains("127.0.0.1:9/dhis/oauth2/token"), "{report}");
-    snapshot!(world, "doctor_dhis2_preset", report);
+    snapshot!(world, "doctor_dhis2_preset", out);
 }
 
 /// `token` and `header` answer from a fresh stored token before any runtime or network is

@@ -1,7 +1,6 @@
-//! Shared by the CLI tests: an isolated config + state directory per test, and the
-//! snapshot filters that hide what changes between runs (ports, paths, times, tokens).
-
-#![allow(dead_code, reason = "each test file uses a different part")]
+//! Shared by the CLI tests: an isolated config + state directory per test, and snapshots of
+//! a command's whole outcome (exit code, stdout, stderr) through filters that hide what
+//! changes between runs (ports, paths, times).
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -145,17 +144,57 @@ impl World {
         );
     }
 
-    /// Snapshot filters: this world's paths, loopback ports, RFC 3339 times.
-    pub fn filters(&self) -> Vec<(String, String)> {
-        vec![
-            (
-                regex_escape(self.dir.path().to_str().unwrap()),
-                "[TMP]".into(),
-            ),
-            (r"127\.0\.0\.1:\d+".into(), "127.0.0.1:[PORT]".into()),
-            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ".into(), "[TIME]".into()),
-            (r"skew \d+ s".into(), "skew [N] s".into()),
-        ]
+    /// Snapshot settings whose filters hide this world's paths, loopback ports and RFC 3339
+    /// times.
+    pub fn snapshot_settings(&self) -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(&regex_escape(self.dir.path().to_str().unwrap()), "[TMP]");
+        settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
+        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
+        settings.add_filter(r"skew \d+ s", "skew [N] s");
+        settings
+    }
+}
+
+/// Asserts the snapshot `$name` of `$shown` (a command's [`Output`], shown whole, or a file's
+/// text) through `$world`'s filters, then through any `regex => replacement` pairs given
+/// after it (for what only this test knows, like a token it received).
+macro_rules! snapshot {
+    ($world:expr, $name:expr, $shown:expr $(, $from:expr => $to:expr)* $(,)?) => {{
+        #[allow(unused_mut, reason = "only with extra filters")]
+        let mut settings = $world.snapshot_settings();
+        $(settings.add_filter(&$from, $to);)*
+        let shown = $crate::support::Shown::shown(&$shown);
+        settings.bind(|| insta::assert_snapshot!($name, shown, stringify!($shown)));
+    }};
+}
+pub(crate) use snapshot;
+
+/// What a snapshot shows of a value.
+pub trait Shown {
+    /// The text to snapshot.
+    fn shown(&self) -> String;
+}
+
+/// A command's outcome in one piece, so a changed exit code or a new warning on stderr
+/// shows up in review next to the output it belongs to.
+impl Shown for Output {
+    fn shown(&self) -> String {
+        let exit = match self.status.code() {
+            Some(code) => code.to_string(),
+            None => self.status.to_string(),
+        };
+        format!(
+            "exit_code: {exit}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            text(&self.stdout),
+            text(&self.stderr)
+        )
+    }
+}
+
+impl Shown for String {
+    fn shown(&self) -> String {
+        self.clone()
     }
 }
 

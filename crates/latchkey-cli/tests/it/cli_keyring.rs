@@ -2,12 +2,11 @@
 //! the identity provider fixture: the token is fetched once, kept in the keyring (not in a
 //! file), served from it by the next process, and removed by `logout`.
 
-mod support;
-
 use latchkey_testkit::clients::SVC_POST;
 use latchkey_testkit::{Idp, keyring};
 use serde_json::Value;
-use support::{World, bin, text};
+
+use crate::support::{World, bin, text};
 
 #[tokio::test]
 async fn keyring_store_keeps_the_token_for_the_next_process() {
