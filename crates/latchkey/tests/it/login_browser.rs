@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use latchkey::{AuthorizationCode, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::browser::{self, Driver};
@@ -55,51 +54,12 @@ async fn headless_chromium_logs_in_through_the_loopback_receiver() {
         .unwrap();
 
     let browser = driver.chromium(profile.path(), &[]).await;
-    let wait = Duration::from_secs(30);
-
     browser.goto(auth_url.as_str()).await.unwrap();
-    let outcome = async {
-        browser
-            .wait()
-            .at_most(wait)
-            .for_element(Locator::Css("input[name=login]"))
-            .await
-            .expect("the login form")
-            .send_keys(ALICE.0)
-            .await
-            .unwrap();
-        browser
-            .find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys(ALICE.1)
-            .await
-            .unwrap();
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        // The consent page: its form carries `prompt=consent`.
-        browser
-            .wait()
-            .at_most(wait)
-            .for_element(Locator::Css("input[name=prompt][value=consent]"))
-            .await
-            .expect("the consent form");
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        login_task.await.expect("login task")
-    }
-    .await;
-    let tokens = outcome.expect("login through a real browser");
+    browser::log_in_and_consent(&browser, ALICE).await;
+    let tokens = login_task
+        .await
+        .expect("login task")
+        .expect("login through a real browser");
     assert!(tokens.refresh_token().is_some());
     assert!(tokens.id_token().is_some());
 
