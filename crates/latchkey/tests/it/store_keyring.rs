@@ -105,8 +105,8 @@ fn real_secret_service_round_trip_under_gnome_keyring() {
     let exe = std::env::current_exe().unwrap();
     let output = std::process::Command::new("timeout")
         .args(keyring::session_args(
-            "exec \"$0\" --exact inner_secret_service_conformance --ignored --nocapture \
-             --test-threads=1",
+            "exec \"$0\" --exact store_keyring::inner_secret_service_conformance --ignored \
+             --nocapture --test-threads=1",
         ))
         .arg(exe)
         .envs(keyring::session_env(home.path()))
