@@ -9,13 +9,16 @@ use latchkey::{
 };
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::*;
-use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
+use latchkey_testkit::logs::{CapturedLogs, assert_no_secret, in_own_process};
 use serde_json::json;
 
 use crate::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_output_and_trace_logs_contain_no_secret() {
+    if !in_own_process("no_secrets::debug_output_and_trace_logs_contain_no_secret") {
+        return;
+    }
     let logs = CapturedLogs::install("trace");
 
     let idp = Idp::start().await;
