@@ -39,11 +39,11 @@ fi
 cargo test -p latchkey --all-features --target "$target" --lib -- fs:: store::file profile::
 # The store conformance suite on the file store (the one test that starts the Node.js
 # identity provider fixture is left out: there is no Windows Node.js under Wine here).
-cargo test -p latchkey --all-features --target "$target" --test store_file -- \
+cargo test -p latchkey --all-features --target "$target" --test it -- store_file:: \
   --skip a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again
 # The CLI's offline tests, less those that compare insta snapshots (they hold `/` paths and
 # insta cannot locate its snapshot files from a Wine process) and those that run `sh`.
-cargo test -p latchkey-cli --all-features --target "$target" --test cli_config -- \
+cargo test -p latchkey-cli --all-features --target "$target" --test it -- cli_config:: \
   --skip broken_profiles_file_exits_2_with_path_line_and_column \
   --skip a_preset_fills_the_endpoints \
   --skip credential_git_answers_for_the_profile_host_only \

@@ -2,7 +2,8 @@
 # Runs every test of latchkey. Installs what is missing first: Node.js + npm and the identity
 # provider fixture's npm packages, redis-server, chromium + chromedriver, D-Bus + GNOME Keyring
 # (for the real Secret Service round trip) — all Debian packages.
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test grants`).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test it grants::`:
+# each crate's integration tests are one binary, `it`, with a module per concern).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,5 @@ cargo test --workspace --all-features "$@"
 # The CLI as shipped (scripts/build-dist.sh: static-pie, musl, its own DNS resolver and
 # allocator) must pass the same CLI tests as the plain build.
 dist="$(scripts/build-dist.sh)"
-LATCHKEY_TEST_CLI="$dist" cargo test -p latchkey-cli --all-features --test cli_config --test cli_idp --test cli_keyring "$@"
+LATCHKEY_TEST_CLI="$dist" cargo test -p latchkey-cli --all-features --test it "$@" \
+  -- cli_config:: cli_idp:: cli_keyring::

@@ -36,7 +36,7 @@ use serde_json::json;
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// The example's settings.
-pub struct Config {
+pub(crate) struct Config {
     /// The OpenID provider's issuer URL.
     pub issuer: String,
     /// The web client's id.
@@ -57,7 +57,7 @@ pub struct Config {
 
 impl Config {
     /// Reads the settings from the environment (see the module docs).
-    pub fn from_env() -> Result<Self, BoxError> {
+    pub(crate) fn from_env() -> Result<Self, BoxError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let issuer = var("LATCHKEY_ISSUER").ok_or("set LATCHKEY_ISSUER to the provider's URL")?;
         let client_secret = var("LATCHKEY_CLIENT_SECRET")
@@ -86,7 +86,7 @@ impl Config {
 }
 
 /// The whole app: pages, the protected API and the `/auth/*` routes.
-pub async fn app(config: Config) -> Result<Router, BoxError> {
+pub(crate) async fn app(config: Config) -> Result<Router, BoxError> {
     let provider = OidcProvider::discover(&config.issuer).await?;
     let client = provider
         .client_builder(&config.client_id)

@@ -1,12 +1,15 @@
 //! Real headless Chromium for browser tests: Debian's `chromium` driven through
-//! `chromedriver` (WebDriver, via fantoccini).
+//! `chromedriver` (WebDriver, via fantoccini), and a person at its keyboard who logs in to
+//! the identity provider fixture.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+
+use crate::person::{LOGIN_FIELD, PASSWORD_FIELD};
 
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -31,6 +34,52 @@ pub fn available(test: &str) -> bool {
         }
     }
     true
+}
+
+/// How long a page of the identity provider may take to show up.
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+/// Types `user`'s name and password into the identity provider fixture's login form and
+/// consents on the page that follows, as a person would, in a browser that is on (or on its
+/// way to) the login page. Where the browser goes next is up to the identity provider: the
+/// caller checks where it lands. Panics naming the form that did not appear.
+pub async fn log_in_and_consent(browser: &Client, (user, password): (&str, &str)) {
+    type_into(browser, &format!("input[name={LOGIN_FIELD}]"), user).await;
+    type_into(browser, &format!("input[name={PASSWORD_FIELD}]"), password).await;
+    click_submit(browser, "the login form").await;
+    // The consent form is the one that carries `prompt=consent`.
+    wait_for(
+        browser,
+        "input[name=prompt][value=consent]",
+        "the consent form",
+    )
+    .await;
+    click_submit(browser, "the consent form").await;
+}
+
+async fn wait_for(browser: &Client, css: &str, what: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(PAGE_WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: no `{css}` on the page: {e}"))
+}
+
+async fn type_into(browser: &Client, css: &str, text: &str) {
+    wait_for(browser, css, "the login form")
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into `{css}`: {e}"));
+}
+
+async fn click_submit(browser: &Client, what: &str) {
+    wait_for(browser, "button[type=submit]", what)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("submitting {what}: {e}"));
 }
 
 /// chromedriver on a free loopback port, killed when dropped.

@@ -4,7 +4,8 @@
 //!   npm) on a free loopback port, and talks to its admin side: request counters, fault
 //!   injection, token lifetimes, TOTP codes, key rotation.
 //! - [`conformance`]: the store conformance suite every `TokenStore` backend must pass.
-//! - [`browser`]: real headless Chromium through chromedriver, for browser tests.
+//! - [`browser`]: real headless Chromium through chromedriver, for browser tests, and the
+//!   fixture's login and consent typed into it.
 //! - [`clients`]: the fixture's registered clients and users.
 //! - [`person`]: a scripted person with a browser (cookie jar, real IdP forms): logs in,
 //!   consents, approves device logins, cancels.

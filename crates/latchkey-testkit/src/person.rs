@@ -7,6 +7,11 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use url::Url;
 
+/// The name of the user-name input of the identity provider fixture's login form.
+pub(crate) const LOGIN_FIELD: &str = "login";
+/// The name of its password input.
+pub(crate) const PASSWORD_FIELD: &str = "password";
+
 /// One page as the user agent saw it.
 #[derive(Debug)]
 pub struct Page {
@@ -185,8 +190,8 @@ impl UserAgent {
             let Some(form) = all.first_mut() else {
                 return Ok(page);
             };
-            if form.has("password") {
-                form.set("login", user).set("password", password);
+            if form.has(PASSWORD_FIELD) {
+                form.set(LOGIN_FIELD, user).set(PASSWORD_FIELD, password);
             }
             // The device flow's "Confirm Device" form: its Continue button is outside the
             // form and sends nothing extra; the hidden `confirm=yes` approves.

@@ -18,15 +18,15 @@ use tower::ServiceExt;
 use url::Url;
 
 /// The app's origin in the route tests (nothing listens there: requests go through `oneshot`).
-pub const ORIGIN: &str = "http://127.0.0.1:18080";
+pub(crate) const ORIGIN: &str = "http://127.0.0.1:18080";
 
 /// The cookie key every test instance shares.
-pub fn key() -> secrecy::SecretSlice<u8> {
+pub(crate) fn key() -> secrecy::SecretSlice<u8> {
     vec![42u8; 64].into()
 }
 
 /// A builder for the web-app client at the fixture, with cookies usable over plain HTTP.
-pub async fn builder(idp: &Idp) -> WebAuthBuilder {
+pub(crate) async fn builder(idp: &Idp) -> WebAuthBuilder {
     let provider = OidcProvider::discover(idp.issuer())
         .await
         .expect("discovery");
@@ -44,7 +44,7 @@ pub async fn builder(idp: &Idp) -> WebAuthBuilder {
 
 /// The login routes plus `/whoami` (the user's name) and `/token` (the access token, so the
 /// tests can ask the IdP about it).
-pub fn app(auth: &WebAuth) -> Router {
+pub(crate) fn app(auth: &WebAuth) -> Router {
     auth.attach(
         Router::new()
             .route(
@@ -61,7 +61,7 @@ pub fn app(auth: &WebAuth) -> Router {
 }
 
 /// An app with the default settings and a memory store.
-pub async fn memory_app(idp: &Idp) -> (WebAuth, Router) {
+pub(crate) async fn memory_app(idp: &Idp) -> (WebAuth, Router) {
     let auth = builder(idp)
         .await
         .store(SessionStore::memory())
@@ -73,11 +73,11 @@ pub async fn memory_app(idp: &Idp) -> (WebAuth, Router) {
 
 /// A browser's cookies, as far as `oneshot` requests need them.
 #[derive(Default, Clone, Debug)]
-pub struct Jar(pub Vec<(String, String)>);
+pub(crate) struct Jar(pub Vec<(String, String)>);
 
 impl Jar {
     /// The `Cookie` header value.
-    pub fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.0
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -86,7 +86,7 @@ impl Jar {
     }
 
     /// Takes in the response's `Set-Cookie` headers (an empty value removes the cookie).
-    pub fn absorb<B>(&mut self, response: &Response<B>) {
+    pub(crate) fn absorb<B>(&mut self, response: &Response<B>) {
         for set in response.headers().get_all(header::SET_COOKIE) {
             let pair = set.to_str().unwrap().split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
@@ -98,7 +98,7 @@ impl Jar {
     }
 
     /// The value of cookie `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -107,13 +107,18 @@ impl Jar {
 }
 
 /// A request from `ip` with the jar's cookies.
-pub fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body> {
+pub(crate) fn request(method: &str, uri: &str, jar: &Jar, ip: [u8; 4]) -> Request<Body> {
     request_from(method, uri, jar, Some(SocketAddr::from((ip, 40000))))
 }
 
 /// A request from `peer` (`None`: served without `ConnectInfo`, as plain
 /// `axum::serve(listener, app)` does) with the jar's cookies.
-pub fn request_from(method: &str, uri: &str, jar: &Jar, peer: Option<SocketAddr>) -> Request<Body> {
+pub(crate) fn request_from(
+    method: &str,
+    uri: &str,
+    jar: &Jar,
+    peer: Option<SocketAddr>,
+) -> Request<Body> {
     let mut request = Request::builder().method(method).uri(uri);
     if !jar.0.is_empty() {
         request = request.header(header::COOKIE, jar.header());
@@ -129,7 +134,7 @@ pub fn request_from(method: &str, uri: &str, jar: &Jar, peer: Option<SocketAddr>
 }
 
 /// Sends `request` through `app` and reads the whole response.
-pub async fn send(app: &Router, request: Request<Body>) -> (Response<Body>, String) {
+pub(crate) async fn send(app: &Router, request: Request<Body>) -> (Response<Body>, String) {
     let response = app.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
@@ -138,7 +143,7 @@ pub async fn send(app: &Router, request: Request<Body>) -> (Response<Body>, Stri
 }
 
 /// The `Location` of a redirect.
-pub fn location<B>(response: &Response<B>) -> String {
+pub(crate) fn location<B>(response: &Response<B>) -> String {
     response
         .headers()
         .get(header::LOCATION)
@@ -150,12 +155,12 @@ pub fn location<B>(response: &Response<B>) -> String {
 
 /// `GET /auth/login?return_to=/whoami`, then the person logs in and consents at the IdP;
 /// returns the callback URL the IdP redirects to (not yet sent to the app).
-pub async fn login_until_callback(idp: &Idp, app: &Router, jar: &mut Jar) -> Url {
+pub(crate) async fn login_until_callback(idp: &Idp, app: &Router, jar: &mut Jar) -> Url {
     login_until_callback_to(idp, app, jar, "/whoami").await
 }
 
 /// [`login_until_callback`] with another `return_to` (sent URL-encoded).
-pub async fn login_until_callback_to(
+pub(crate) async fn login_until_callback_to(
     idp: &Idp,
     app: &Router,
     jar: &mut Jar,
@@ -183,12 +188,12 @@ pub async fn login_until_callback_to(
 }
 
 /// The path and query of `url`, as a request target.
-pub fn target(url: &Url) -> String {
+pub(crate) fn target(url: &Url) -> String {
     format!("{}?{}", url.path(), url.query().unwrap_or_default())
 }
 
 /// A whole login; returns the jar holding the session cookie.
-pub async fn log_in(idp: &Idp, app: &Router) -> Jar {
+pub(crate) async fn log_in(idp: &Idp, app: &Router) -> Jar {
     let mut jar = Jar::default();
     let callback = login_until_callback(idp, app, &mut jar).await;
     let (response, body) = send(app, request("GET", &target(&callback), &jar, [10, 0, 0, 1])).await;
@@ -204,4 +209,4 @@ pub async fn log_in(idp: &Idp, app: &Router) -> Jar {
 }
 
 /// How long the tests wait for anything at most.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);

@@ -103,30 +103,7 @@ async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
     click(&browser, "#login").await;
 
     // The IdP's own login form, then its consent form.
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("input[name=login]"))
-        .await
-        .expect("the IdP login form")
-        .send_keys(ALICE.0)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(ALICE.1)
-        .await
-        .unwrap();
-    click(&browser, "button[type=submit]").await;
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("input[name=prompt][value=consent]"))
-        .await
-        .expect("the IdP consent form");
-    click(&browser, "button[type=submit]").await;
+    browser::log_in_and_consent(&browser, ALICE).await;
 
     // Back at the app, signed in.
     assert_eq!(text_of(&browser, "#name").await, "Alice Example");

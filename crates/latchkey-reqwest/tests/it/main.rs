@@ -1,0 +1,3 @@
+//! The integration tests of `latchkey-reqwest`, in one test binary with one module per concern.
+
+mod middleware;

@@ -1,0 +1,28 @@
+//! The integration tests of `latchkey`, one module per concern, in one test binary (one link
+//! instead of one per file). Run one module with a filter: `cargo test -p latchkey
+//! --all-features --test it -- grants::`.
+
+mod support;
+
+mod device_flow;
+mod fault_tolerance;
+mod grants;
+mod login_browser;
+mod login_http;
+mod loopback;
+mod manager_concurrency;
+mod manager_faults;
+mod manager_refresh;
+mod no_secrets;
+mod oidc_discovery;
+mod oidc_id_token;
+mod oidc_jwks;
+mod properties;
+mod provider_quirks;
+mod store_file;
+#[cfg(feature = "keyring")]
+mod store_keyring;
+#[cfg(feature = "redis")]
+mod store_redis;
+#[cfg(feature = "sqlite")]
+mod store_sqlite;

@@ -1,0 +1,225 @@
+//! The Redis store against a real `redis-server`: conformance suite, TTL, locks, redaction.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use latchkey::{RedisStore, StoreError, TokenSet, TokenStore};
+use latchkey_testkit::{RedisServer, conformance};
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_passes_the_conformance_suite() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url()).await.expect("connect");
+    // Clones share one connection manager; a second store models a second process.
+    let other = RedisStore::connect(&server.url()).await.expect("connect");
+    let flip = std::sync::atomic::AtomicBool::new(false);
+    conformance::run(|| {
+        if flip.fetch_xor(true, std::sync::atomic::Ordering::Relaxed) {
+            Arc::new(other.clone()) as Arc<dyn TokenStore>
+        } else {
+            Arc::new(store.clone()) as Arc<dyn TokenStore>
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn entries_expire_with_the_refresh_token_not_the_access_token() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let mut conn = raw(&server).await;
+    let now = SystemTime::now();
+    let tokens = TokenSet::new("at".to_string().into(), now)
+        .with_expires_at(Some(now + Duration::from_secs(5)))
+        .with_refresh_token(Some("rt".to_string().into()))
+        .with_refresh_expires_at(Some(now + Duration::from_secs(1800)));
+    store.save("ttl", &tokens).await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(store.token_key("ttl"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((1_790_000..=1_800_000).contains(&ttl), "pttl {ttl}");
+
+    // Unknown refresh expiry: no TTL at all (and a previous TTL is cleared).
+    let no_refresh_expiry = TokenSet::new("at".to_string().into(), now)
+        .with_expires_at(Some(now + Duration::from_secs(5)));
+    store.save("ttl", &no_refresh_expiry).await.unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(store.token_key("ttl"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ttl, -1, "persistent key");
+}
+
+#[tokio::test]
+async fn keys_carry_the_prefix() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect_with(&server.url(), "app1:", Duration::from_secs(5))
+        .await
+        .unwrap();
+    store
+        .save("svc", &conformance::sample_tokens("p"))
+        .await
+        .unwrap();
+    let mut conn = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys, vec!["app1:token:svc".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_whose_holder_vanished_lapses_and_a_live_one_is_kept() {
+    let server = RedisServer::start();
+    let lease = Duration::from_millis(400);
+    let store = RedisStore::connect_with(&server.url(), "latchkey:", lease)
+        .await
+        .unwrap();
+    let mut conn = raw(&server).await;
+    // A lock left by a holder that died: nobody renews it.
+    let _: () = redis::cmd("SET")
+        .arg("latchkey:lock:dead")
+        .arg("dead-owner")
+        .arg("PX")
+        .arg(lease.as_millis() as u64)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.lock("dead", Duration::from_millis(100)).await,
+        Err(StoreError::LockTimeout { .. })
+    ));
+    let taken = store
+        .lock("dead", lease * 5)
+        .await
+        .expect("taken over once the lease lapses");
+    // Held for three leases: only the heartbeat keeps it.
+    assert!(matches!(
+        store.lock("dead", lease * 3).await,
+        Err(StoreError::LockTimeout { .. })
+    ));
+    drop(taken);
+    let _again = store
+        .lock("dead", Duration::from_secs(5))
+        .await
+        .expect("released on drop");
+}
+
+#[tokio::test]
+async fn release_never_deletes_a_peers_lock() {
+    let server = RedisServer::start();
+    let lease = Duration::from_millis(300);
+    let store = RedisStore::connect_with(&server.url(), "latchkey:", lease)
+        .await
+        .unwrap();
+    let mut conn = raw(&server).await;
+    let held = store.lock("k", Duration::from_secs(1)).await.unwrap();
+    // A peer overwrites the lock (as after a lapsed lease); our release must leave it alone.
+    let _: () = redis::cmd("SET")
+        .arg("latchkey:lock:k")
+        .arg("peer")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let owner: Option<String> = redis::cmd("GET")
+        .arg("latchkey:lock:k")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(owner.as_deref(), Some("peer"));
+}
+
+#[tokio::test]
+async fn the_password_in_the_url_is_never_shown() {
+    let server = RedisServer::start();
+    let mut conn = raw(&server).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("hunter2-secret")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("redis://:hunter2-secret@127.0.0.1:{}/0", server.port());
+    let store = RedisStore::connect(&url).await.expect("authenticated");
+    store
+        .save("k", &conformance::sample_tokens("pw"))
+        .await
+        .unwrap();
+    let shown = format!("{} {:?}", store.describe(), store);
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains(&format!("127.0.0.1:{}", server.port())),
+        "{shown}"
+    );
+
+    let wrong = format!("redis://:wrong-secret@127.0.0.1:{}/0", server.port());
+    let err = RedisStore::connect(&wrong).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-secret"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_with_a_hint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = RedisStore::connect(&format!("redis://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.hint().is_some());
+}
+
+/// `SET` calls the server has answered so far (`INFO commandstats`).
+async fn set_calls(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_set:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// A task waiting for a key this process just unlocked takes the lease with its first
+/// attempt: the turn passes on only once the release has reached Redis. (Handing it over
+/// earlier made the waiter find the lease still held, back off and try again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_lock_is_taken_at_the_first_attempt_by_the_next_local_waiter() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let mut conn = raw(&server).await;
+    let rounds = 20;
+    let before = set_calls(&mut conn).await;
+    for _ in 0..rounds {
+        let lock = store
+            .lock("handover", Duration::from_secs(5))
+            .await
+            .unwrap();
+        drop(lock);
+    }
+    let attempts = set_calls(&mut conn).await - before;
+    assert_eq!(attempts, rounds, "SET NX attempts for {rounds} locks");
+}
