@@ -117,16 +117,16 @@ fn load_file(path: &Path) -> Result<Option<TokenSet>, StoreError> {
         })
 }
 
+/// How long a file operation may take before the caller gets an error instead of a hang (a
+/// token directory on a stalled network share). Lock waits are not bounded by it.
+const FILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs a blocking file operation through the stores' one blocking-call helper.
 async fn blocking<T: Send + 'static>(
     path: &Path,
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        StoreError::io(
-            path,
-            std::io::Error::other(format!("store task failed: {e}")),
-        )
-    })?
+    super::blocking::run(&format!("file:{}", path.display()), FILE_TIMEOUT, f).await
 }
 
 #[async_trait]
