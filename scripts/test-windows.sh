@@ -41,17 +41,9 @@ cargo test -p latchkey --all-features --target "$target" --lib -- fs:: store::fi
 # identity provider fixture is left out: there is no Windows Node.js under Wine here).
 cargo test -p latchkey --all-features --target "$target" --test it -- store_file:: \
   --skip a_manager_over_a_corrupt_store_fails_instead_of_logging_in_again
-# The CLI's offline tests, less those that compare insta snapshots (they hold `/` paths and
-# insta cannot locate its snapshot files from a Wine process) and those that run `sh`.
-cargo test -p latchkey-cli --all-features --target "$target" --test it -- cli_config:: \
-  --skip broken_profiles_file_exits_2_with_path_line_and_column \
-  --skip a_preset_fills_the_endpoints \
-  --skip credential_git_answers_for_the_profile_host_only \
-  --skip decode_pretty_prints_and_says_not_verified \
-  --skip profile_commands_keep_comments_and_redact_literals \
-  --skip scheme_check_accepts_the_five_variants_and_rejects_unknown_types \
-  --skip missing_secret_env_var_is_named \
-  --skip unknown_profile_lists_the_known_ones \
+# The CLI's offline tests, less the two that run `sh`. insta cannot ask cargo for the
+# workspace root from a Wine process, so it is given here.
+INSTA_WORKSPACE_ROOT="$PWD" cargo test -p latchkey-cli --all-features --target "$target" --test it -- cli_config:: \
   --skip closed_stdout_exits_0 \
   --skip exec_passes_the_token_and_the_exit_status
 wineserver -k 2>/dev/null || true

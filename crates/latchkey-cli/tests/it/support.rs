@@ -152,6 +152,16 @@ impl World {
         settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");
         settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
         settings.add_filter(r"skew \d+ s", "skew [N] s");
+        // Windows joins paths with `\` and words OS errors its own way; the snapshots are
+        // written as Linux shows them.
+        #[cfg(windows)]
+        {
+            settings.add_filter(r"\\", "/");
+            settings.add_filter(
+                r"Connection refused\. \(os error 10061\)",
+                "Connection refused (os error 111)",
+            );
+        }
         settings
     }
 }

@@ -24,5 +24,6 @@ mod store_file;
 mod store_keyring;
 #[cfg(feature = "redis")]
 mod store_redis;
-#[cfg(feature = "sqlite")]
+// The SQLite tests check unix modes; Windows runs only the file store and CLI tests.
+#[cfg(all(feature = "sqlite", unix))]
 mod store_sqlite;
