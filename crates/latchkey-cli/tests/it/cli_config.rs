@@ -701,3 +701,88 @@ fn finding_git_helper_fails_closed_before_fetching_a_token() {
         text(&out.stderr)
     );
 }
+
+/// `request ARGS` with a bearer profile whose `base_url` is `base_url` (or none); nothing
+/// here resolves, so whatever gets past the origin checks fails with a network error (5).
+fn request_with(base_url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let world = World::new();
+    let base_url = base_url.map_or(String::new(), |u| format!("base_url = \"{u}\"\n"));
+    write_profiles(
+        &world,
+        &format!(
+            "default = \"api\"\n[profiles.api]\nauth = \"bearer\"\n\
+             token = {{ env = \"API_TOKEN\" }}\n{base_url}"
+        ),
+    );
+    world
+        .cmd()
+        .arg("request")
+        .args(args)
+        .env("API_TOKEN", "api_secret")
+        .output()
+        .unwrap()
+}
+
+fn assert_request_refused(out: &std::process::Output, why: &str, hint: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "{err}");
+    assert!(err.contains(why), "expected `{why}` in: {err}");
+    assert!(
+        err.contains(&format!("hint: {hint}")),
+        "expected hint `{hint}` in: {err}"
+    );
+    assert!(!err.contains("api_secret"), "{err}");
+}
+
+#[test]
+fn finding_request_refuses_other_origins_than_base_url() {
+    let base = Some("https://api.invalid");
+    for url in [
+        "https://elsewhere.invalid/x",
+        "https://api.invalid:8443/x",
+        "https://api.invalid.elsewhere.invalid/x",
+    ] {
+        let out = request_with(base, &["GET", url]);
+        assert_request_refused(&out, "https://api.invalid", "pass --allow-other-host");
+    }
+    // The flag lets it through to the network (which fails here: nothing resolves).
+    let out = request_with(
+        base,
+        &["GET", "https://elsewhere.invalid/x", "--allow-other-host"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    // The profile's own origin, absolute or relative, needs no flag.
+    for url in ["https://API.invalid:443/x", "/x"] {
+        let out = request_with(base, &["GET", url]);
+        assert_eq!(out.status.code(), Some(5), "{url}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn finding_request_refuses_plain_http_to_remote_hosts() {
+    // Always: with a base_url on another origin, on the same host, without a base_url, and
+    // with --allow-other-host.
+    for (base, args) in [
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://elsewhere.invalid/x"],
+        ),
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://api.invalid/x"],
+        ),
+        (Some("http://api.invalid"), vec!["GET", "/x"]),
+        (None, vec!["GET", "http://api.invalid/x"]),
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://elsewhere.invalid/x", "--allow-other-host"],
+        ),
+    ] {
+        let out = request_with(base, &args);
+        assert_request_refused(&out, "plain http", "use https");
+    }
+    // Loopback stays open over http: the request reaches the (closed) port.
+    let out = request_with(Some("http://127.0.0.1:9"), &["GET", "/x"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+}
