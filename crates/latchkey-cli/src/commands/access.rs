@@ -238,14 +238,17 @@ fn git_origin_matches(request: &[(String, String)], base_url: Option<&str>) -> R
         ));
     };
     let protocol = field("protocol").unwrap_or_default();
+    if protocol != "https" && protocol != "http" {
+        return Err(format!(
+            "git asked over `{protocol}`, and it answers https (or http to loopback) only"
+        ));
+    }
     // Only host[:port] may follow the scheme: no user info, path or query smuggled in.
     if host.contains(['/', '?', '#', '@', '\\']) {
         return Err(format!("git asked for a malformed host `{host}`"));
     }
     let asked = url::Url::parse(&format!("{protocol}://{host}/"))
-        .ok()
-        .filter(|u| u.scheme() == "https" || u.scheme() == "http")
-        .ok_or_else(|| format!("git asked for `{protocol}://{host}`, not an http(s) origin"))?;
+        .map_err(|e| format!("git asked for a malformed host `{host}` ({e})"))?;
     let asked_origin = asked.origin().ascii_serialization();
     if asked.scheme() == "http" && !is_loopback(&asked) {
         return Err(format!(

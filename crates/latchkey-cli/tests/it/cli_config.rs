@@ -629,6 +629,14 @@ fn finding_git_helper_fails_closed_for_plain_http_to_a_remote_host() {
         let out = git_get(Some(base_url), "protocol=http\nhost=git.example.org\n\n");
         assert_git_declined(&out, "clear text");
     }
+    // No protocol, or another one, is no https either.
+    for request in [
+        "host=git.example.org\n\n",
+        "protocol=ftp\nhost=git.example.org\n\n",
+    ] {
+        let out = git_get(Some("https://git.example.org"), request);
+        assert_git_declined(&out, "answers https");
+    }
 }
 
 #[test]
