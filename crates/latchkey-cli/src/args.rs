@@ -69,11 +69,17 @@ pub(crate) enum Command {
         revoke: bool,
     },
     /// Send an authenticated request and print the response body.
+    ///
+    /// The profile's credentials go only to the origin (scheme, host, port) of its base_url,
+    /// unless --allow-other-host; never over plain http to a host other than loopback.
     Request {
         /// The HTTP method.
         method: String,
         /// The URL; a relative one is joined to the profile's base_url.
         url: String,
+        /// Send the credentials to an absolute URL outside the profile's base_url origin.
+        #[arg(long)]
+        allow_other_host: bool,
         /// Extra request headers, `Name: value`.
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,

@@ -85,6 +85,8 @@ pub(crate) struct Request {
     pub target: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Option<Vec<u8>>,
+    /// `--allow-other-host`: an absolute URL may leave the origin of the profile's base_url.
+    pub allow_other_host: bool,
 }
 
 /// git's credential helper operations.
@@ -132,7 +134,8 @@ impl Plan {
                 url,
                 headers,
                 data,
-            } => Cmd::Request(request(&method, url, &headers, data)?),
+                allow_other_host,
+            } => Cmd::Request(request(&method, url, &headers, data, allow_other_host)?),
             args::Command::Exec { command } => {
                 let mut command = command.into_iter();
                 let program = command
@@ -267,6 +270,7 @@ fn request(
     target: String,
     headers: &[String],
     data: Option<String>,
+    allow_other_host: bool,
 ) -> Result<Request, CliError> {
     let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .map_err(|_| CliError::usage(format!("`{method}` is not an HTTP method")))?;
@@ -298,6 +302,7 @@ fn request(
         target,
         headers,
         body,
+        allow_other_host,
     })
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use url::Url;
 
 use crate::client_auth::ClientAuth;
@@ -215,24 +215,40 @@ impl OAuthClient {
 
     /// The one way latchkey POSTs a form to an identity provider: JSON asked for, the
     /// client's Basic header when its authentication uses one, `Retry-After` read, the body
-    /// read with a size cap.
+    /// read with a size cap, and no redirect ever followed.
+    ///
+    /// The form carries the client secret, a refresh token, a code or a token to revoke, and
+    /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
+    /// client may follow redirects (reqwest has no per-request policy), so the form goes as a
+    /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
+    /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
+    /// any 3xx, and any answer from another URL than the one asked.
     pub(crate) async fn post_form(
         &self,
         url: &Url,
         form: &[(String, String)],
         basic: Option<http::HeaderValue>,
     ) -> Result<RawResponse> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        // `Body::wrap` makes a streaming body (not replayable); its exact size still gives
+        // the request a Content-Length rather than chunked encoding.
         let mut request = self
             .inner
             .http
             .post(url.clone())
             .header(ACCEPT, "application/json")
-            .form(form);
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(reqwest::Body::wrap(body));
         if let Some(basic) = basic {
             request = request.header(AUTHORIZATION, basic);
         }
         let response = request.send().await.map_err(|e| Error::network(url, e))?;
         let status = response.status();
+        if status.is_redirection() || response.url() != url {
+            return Err(redirected(url, &response));
+        }
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -250,6 +266,40 @@ impl OAuthClient {
             retry_after,
             body,
         })
+    }
+}
+
+/// The error for an answer that redirects, or that came from elsewhere after a redirect the
+/// HTTP client followed.
+fn redirected(url: &Url, response: &reqwest::Response) -> Error {
+    let status = response.status();
+    let reason = if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url.join(v).ok())
+            .map_or_else(
+                || "no usable Location".to_owned(),
+                |to| DisplayUrl::new(&to).to_string(),
+            );
+        format!(
+            "it answered with a redirect (HTTP {}) to {location}",
+            status.as_u16()
+        )
+    } else {
+        format!(
+            "the request was redirected to {}, which answered HTTP {}",
+            DisplayUrl::new(response.url()),
+            status.as_u16()
+        )
+    };
+    Error::InvalidResponse {
+        url: DisplayUrl::new(url),
+        reason: format!(
+            "{reason}; latchkey never follows redirects with credentials in the request: \
+             configure the endpoint's final URL"
+        ),
     }
 }
 
@@ -318,8 +368,16 @@ impl OAuthClientBuilder {
         self
     }
 
-    /// Uses this HTTP client instead of [`crate::http_client`]. Make sure it does not follow
-    /// redirects.
+    /// Uses this HTTP client instead of [`crate::http_client`] (the default, which is
+    /// what to start from).
+    ///
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`. Whatever its policy,
+    /// latchkey never replays a token, refresh or revocation request at a redirect target: the
+    /// form is sent as a body reqwest cannot re-send, so a 307/308 comes back unfollowed, a
+    /// 301/302/303 is followed only as a bodiless `GET`, and every such answer fails with
+    /// [`Error::InvalidResponse`] naming the redirect. A following client may still make
+    /// that bodiless `GET` (without an `Authorization` header when it leaves the origin),
+    /// which `Policy::none()` avoids.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self

@@ -1,7 +1,7 @@
 //! `request METHOD URL`: one authenticated request, like `gh api`.
 
 use http::HeaderMap;
-use latchkey::profile::LoginOptions;
+use latchkey::profile::{LoginOptions, Selected};
 use latchkey::{BearerChallenge, BearerError};
 use latchkey_reqwest::AuthMiddleware;
 use url::Url;
@@ -42,6 +42,7 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             )));
         }
     };
+    check_destination(&url, &selected, request.allow_other_host)?;
     // The reqwest middleware applies the credentials and owns the 401 policy (renew once,
     // retry once, unless the challenge says a new token cannot help), as for library users.
     let auth = selected
@@ -111,6 +112,52 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             )),
         }
     }
+}
+
+/// Refuses to send the profile's credentials where they do not belong: over plain http to
+/// another host than loopback (always: anyone on the path reads them), and, when the profile
+/// has a `base_url`, to another origin than its own unless `allow_other_host`.
+fn check_destination(
+    url: &Url,
+    selected: &Selected,
+    allow_other_host: bool,
+) -> Result<(), CliError> {
+    let origin = url.origin().ascii_serialization();
+    match url.scheme() {
+        "https" => {}
+        "http" if super::access::is_loopback(url) => {}
+        "http" => {
+            return Err(CliError::usage(format!(
+                "refusing to send profile `{}`'s credentials over plain http to {origin}",
+                selected.name
+            ))
+            .with_hint(
+                "use https (plain http is allowed only to 127.0.0.1, [::1] and localhost)",
+            ));
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "`{other}:` URLs are not supported; `request` speaks http(s)"
+            )));
+        }
+    }
+    let Some(base_url) = selected.profile.base_url.as_deref() else {
+        return Ok(());
+    };
+    let ours = Url::parse(base_url)
+        .map_err(|e| CliError::usage(format!("the profile's base_url is not a URL: {e}")))?;
+    if allow_other_host || url.origin() == ours.origin() {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "refusing to send profile `{}`'s credentials to {origin}: its base_url is on {}",
+        selected.name,
+        ours.origin().ascii_serialization()
+    ))
+    .with_hint(
+        "pass --allow-other-host if this host should get them, or use a URL relative to \
+         the base_url",
+    ))
 }
 
 /// The error for a 401/403 that carries a Bearer challenge: what the server said, and what

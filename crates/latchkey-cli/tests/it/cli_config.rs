@@ -549,3 +549,248 @@ fn a_fresh_stored_token_is_served_and_a_bad_file_is_still_reported() {
         text(&out.stderr)
     );
 }
+
+/// `credential git get` for a bearer profile with `base_url` (or none), `request` on stdin:
+/// the whole outcome.
+fn git_get(base_url: Option<&str>, request: &str) -> std::process::Output {
+    let world = World::new();
+    let base_url = base_url.map_or(String::new(), |u| format!("base_url = \"{u}\"\n"));
+    write_profiles(
+        &world,
+        &format!(
+            "default = \"git\"\n[profiles.git]\nauth = \"bearer\"\n\
+             token = {{ env = \"GIT_TOKEN\" }}\n{base_url}"
+        ),
+    );
+    world
+        .cmd()
+        .args(["credential", "git", "get"])
+        .env("GIT_TOKEN", "ghp_secret")
+        .write_stdin(request)
+        .output()
+        .unwrap()
+}
+
+/// Exit 0, nothing on stdout (git asks its next helper), and a hint on stderr naming why.
+fn assert_git_declined(out: &std::process::Output, why: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(text(&out.stdout), "", "{err}");
+    assert!(!err.contains("ghp_secret"), "{err}");
+    assert!(err.contains(why), "expected `{why}` in: {err}");
+}
+
+#[test]
+fn finding_git_helper_fails_closed_without_base_url() {
+    let out = git_get(None, "protocol=https\nhost=git.example.org\n\n");
+    assert_git_declined(&out, "no base_url");
+}
+
+#[test]
+fn finding_git_helper_fails_closed_without_a_host_line() {
+    let out = git_get(Some("https://git.example.org"), "protocol=https\n\n");
+    assert_git_declined(&out, "no host");
+}
+
+#[test]
+fn finding_git_helper_fails_closed_for_another_host() {
+    let out = git_get(
+        Some("https://git.example.org"),
+        "protocol=https\nhost=evil.example.net\n\n",
+    );
+    assert_git_declined(&out, "https://git.example.org");
+    // A host that merely starts or ends like ours is another host.
+    let out = git_get(
+        Some("https://git.example.org"),
+        "protocol=https\nhost=git.example.org.evil.net\n\n",
+    );
+    assert_git_declined(&out, "https://git.example.org");
+}
+
+#[test]
+fn finding_git_helper_fails_closed_for_another_port() {
+    let out = git_get(
+        Some("https://git.example.org"),
+        "protocol=https\nhost=git.example.org:8443\n\n",
+    );
+    assert_git_declined(&out, "https://git.example.org");
+    let out = git_get(
+        Some("https://git.example.org:8443"),
+        "protocol=https\nhost=git.example.org\n\n",
+    );
+    assert_git_declined(&out, "https://git.example.org:8443");
+}
+
+#[test]
+fn finding_git_helper_fails_closed_for_plain_http_to_a_remote_host() {
+    // Even with a profile that names the http origin: the token would cross the network
+    // in clear text.
+    for base_url in ["https://git.example.org", "http://git.example.org"] {
+        let out = git_get(Some(base_url), "protocol=http\nhost=git.example.org\n\n");
+        assert_git_declined(&out, "clear text");
+    }
+    // No protocol, or another one, is no https either.
+    for request in [
+        "host=git.example.org\n\n",
+        "protocol=ftp\nhost=git.example.org\n\n",
+    ] {
+        let out = git_get(Some("https://git.example.org"), request);
+        assert_git_declined(&out, "answers https");
+    }
+}
+
+#[test]
+fn finding_git_helper_answers_its_own_origin_with_default_ports_and_loopback_http() {
+    for (base_url, request) in [
+        (
+            "https://git.example.org",
+            "protocol=https\nhost=GIT.example.org:443\n\n",
+        ),
+        (
+            "https://git.example.org:443/org/",
+            "protocol=https\nhost=git.example.org\n\n",
+        ),
+        (
+            "http://127.0.0.1:8080",
+            "protocol=http\nhost=127.0.0.1:8080\n\n",
+        ),
+        (
+            "http://localhost:8080",
+            "protocol=http\nhost=localhost:8080\n\n",
+        ),
+    ] {
+        let out = git_get(Some(base_url), request);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("password=ghp_secret\n"),
+            "{base_url}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// The host is decided before any token is fetched: a login that has lapsed (here: no
+/// stored token, an identity provider that does not resolve) is no error for a host the
+/// profile would not answer anyway.
+#[test]
+fn finding_git_helper_fails_closed_before_fetching_a_token() {
+    let world = World::new();
+    write_profiles(
+        &world,
+        "default = \"git\"\n[profiles.git]\nauth = \"client-credentials\"\n\
+         token_url = \"https://idp.invalid/token\"\nclient_id = \"svc\"\n\
+         client_secret = { env = \"SVC_SECRET\" }\nbase_url = \"https://git.example.org\"\n",
+    );
+    let out = world
+        .cmd()
+        .args(["credential", "git", "get"])
+        .env("SVC_SECRET", "unused")
+        .write_stdin("protocol=https\nhost=github.com\n\n")
+        .output()
+        .unwrap();
+    assert_git_declined(&out, "https://git.example.org");
+    assert!(
+        !text(&out.stderr).contains("error"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The profile's own host still tries, and reports the failure.
+    let out = world
+        .cmd()
+        .args(["credential", "git", "get"])
+        .env("SVC_SECRET", "unused")
+        .write_stdin("protocol=https\nhost=git.example.org\n\n")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("idp.invalid"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `request ARGS` with a bearer profile whose `base_url` is `base_url` (or none); nothing
+/// here resolves, so whatever gets past the origin checks fails with a network error (5).
+fn request_with(base_url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let world = World::new();
+    let base_url = base_url.map_or(String::new(), |u| format!("base_url = \"{u}\"\n"));
+    write_profiles(
+        &world,
+        &format!(
+            "default = \"api\"\n[profiles.api]\nauth = \"bearer\"\n\
+             token = {{ env = \"API_TOKEN\" }}\n{base_url}"
+        ),
+    );
+    world
+        .cmd()
+        .arg("request")
+        .args(args)
+        .env("API_TOKEN", "api_secret")
+        .output()
+        .unwrap()
+}
+
+fn assert_request_refused(out: &std::process::Output, why: &str, hint: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty(), "{err}");
+    assert!(err.contains(why), "expected `{why}` in: {err}");
+    assert!(
+        err.contains(&format!("hint: {hint}")),
+        "expected hint `{hint}` in: {err}"
+    );
+    assert!(!err.contains("api_secret"), "{err}");
+}
+
+#[test]
+fn finding_request_refuses_other_origins_than_base_url() {
+    let base = Some("https://api.invalid");
+    for url in [
+        "https://elsewhere.invalid/x",
+        "https://api.invalid:8443/x",
+        "https://api.invalid.elsewhere.invalid/x",
+    ] {
+        let out = request_with(base, &["GET", url]);
+        assert_request_refused(&out, "https://api.invalid", "pass --allow-other-host");
+    }
+    // The flag lets it through to the network (which fails here: nothing resolves).
+    let out = request_with(
+        base,
+        &["GET", "https://elsewhere.invalid/x", "--allow-other-host"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    // The profile's own origin, absolute or relative, needs no flag.
+    for url in ["https://API.invalid:443/x", "/x"] {
+        let out = request_with(base, &["GET", url]);
+        assert_eq!(out.status.code(), Some(5), "{url}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn finding_request_refuses_plain_http_to_remote_hosts() {
+    // Always: with a base_url on another origin, on the same host, without a base_url, and
+    // with --allow-other-host.
+    for (base, args) in [
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://elsewhere.invalid/x"],
+        ),
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://api.invalid/x"],
+        ),
+        (Some("http://api.invalid"), vec!["GET", "/x"]),
+        (None, vec!["GET", "http://api.invalid/x"]),
+        (
+            Some("https://api.invalid"),
+            vec!["GET", "http://elsewhere.invalid/x", "--allow-other-host"],
+        ),
+    ] {
+        let out = request_with(base, &args);
+        assert_request_refused(&out, "plain http", "use https");
+    }
+    // Loopback stays open over http: the request reaches the (closed) port.
+    let out = request_with(Some("http://127.0.0.1:9"), &["GET", "/x"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+}

@@ -10,20 +10,28 @@
 //!   either (RFC 8252 §8.3 prefers IP literals for this reason).
 //! - Connections are served concurrently, each with its own read timeout: browsers open
 //!   speculative idle connections that must not hold up the real redirect.
+//! - At most [`MAX_PENDING_CONNECTIONS`] connections may wait for their request at once; past
+//!   that, the *oldest* waiting one is closed. A local process holding connections open
+//!   (slow-loris) thus cannot exhaust file descriptors, and cannot keep the real redirect out
+//!   either: a browser sends its request as soon as it connects, long before 64 newer
+//!   connections could push it out.
+//! - A request whose `Host` is not the bound address or `localhost`, with the bound port, gets
+//!   400: a web page reaching the port through DNS rebinding carries its own host name.
 //! - Other paths get 404; a wrong or missing `state` gets 400 and the receiver keeps waiting;
 //!   an `error` with the right `state` ends the login with that error.
 
 mod page;
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use url::Url;
 
 pub use crate::authorization::ExpectedResponse;
@@ -37,6 +45,9 @@ pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A redirect request is a few hundred bytes; anything far larger is not one.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// How many connections may wait for their request head at once, over all listeners; a
+/// browser opens a handful. Past this, the oldest waiting connection is closed.
+pub const MAX_PENDING_CONNECTIONS: usize = 64;
 
 type Outcome = std::result::Result<SecretString, LoginError>;
 
@@ -118,10 +129,16 @@ impl LoopbackReceiver {
     ///
     /// Stops listening before returning, whatever the outcome.
     pub async fn wait(self, expected: &ExpectedResponse) -> Result<SecretString> {
+        let port = self.redirect_uri.port_or_known_default().unwrap_or(80);
         let shared = Arc::new(Shared {
             path: self.redirect_uri.path().to_owned(),
             expected: expected.clone(),
             read_timeout: self.read_timeout,
+            hosts: AllowedHosts {
+                ips: self.local_addrs().iter().map(SocketAddr::ip).collect(),
+                port,
+            },
+            pending: Mutex::default(),
         });
         let (tx, mut rx) = mpsc::channel::<Outcome>(1);
         let mut acceptors = JoinSet::new();
@@ -215,6 +232,65 @@ struct Shared {
     path: String,
     expected: ExpectedResponse,
     read_timeout: Duration,
+    hosts: AllowedHosts,
+    /// Connections still waiting for their request head, oldest first.
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    next_id: u64,
+    open: VecDeque<(u64, AbortHandle)>,
+}
+
+impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // The lock guards plain bookkeeping that stays consistent even if a holder panicked.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Takes a connection off the pending list when dropped: once its head is read, or when it
+/// ends (or is aborted) before that.
+struct PendingSlot {
+    id: u64,
+    shared: Arc<Shared>,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.shared.pending().open.retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// The `Host` values the receiver serves: a bound address or `localhost`, with the bound port.
+struct AllowedHosts {
+    ips: Vec<IpAddr>,
+    port: u16,
+}
+
+impl AllowedHosts {
+    fn allows(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else {
+            return false;
+        };
+        // Only `host[:port]`: no user info, path or query for the URL parser to reinterpret.
+        if host.is_empty() || host.contains(['/', '\\', '@', '?', '#']) {
+            return false;
+        }
+        let Ok(url) = Url::parse(&format!("http://{host}/")) else {
+            return false;
+        };
+        let host_ok = match url.host() {
+            Some(url::Host::Ipv4(ip)) => self.ips.contains(&IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => self.ips.contains(&IpAddr::V6(ip)),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        host_ok && url.port_or_known_default() == Some(self.port)
+    }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tx: mpsc::Sender<Outcome>) {
@@ -224,7 +300,29 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tx: mpsc::Sende
         while connections.try_join_next().is_some() {}
         match listener.accept().await {
             Ok((stream, _peer)) => {
-                connections.spawn(serve(stream, shared.clone(), tx.clone()));
+                let evicted = {
+                    let mut pending = shared.pending();
+                    let evicted = if pending.open.len() >= MAX_PENDING_CONNECTIONS {
+                        pending.open.pop_front()
+                    } else {
+                        None
+                    };
+                    let id = pending.next_id;
+                    pending.next_id += 1;
+                    // Registered before the lock is released, so the slot's removal (which
+                    // takes the lock) always finds it.
+                    let slot = PendingSlot {
+                        id,
+                        shared: shared.clone(),
+                    };
+                    let handle = connections.spawn(serve(stream, slot, tx.clone()));
+                    pending.open.push_back((id, handle));
+                    evicted
+                };
+                if let Some((_, oldest)) = evicted {
+                    tracing::debug!("loopback receiver full; closing its oldest idle connection");
+                    oldest.abort();
+                }
             }
             Err(err) => {
                 // Usually out of file descriptors: back off instead of spinning.
@@ -235,9 +333,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tx: mpsc::Sende
     }
 }
 
-async fn serve(mut stream: TcpStream, shared: Arc<Shared>, tx: mpsc::Sender<Outcome>) {
-    let target = match tokio::time::timeout(shared.read_timeout, read_request(&mut stream)).await {
-        Ok(Ok(target)) => target,
+async fn serve(mut stream: TcpStream, slot: PendingSlot, tx: mpsc::Sender<Outcome>) {
+    let shared = slot.shared.clone();
+    let head = tokio::time::timeout(shared.read_timeout, read_request(&mut stream)).await;
+    // The head is in (or the connection is done): no longer one that can be pushed out, and
+    // what is left (one small answer) is bounded by the write timeout below.
+    drop(slot);
+    let head = match head {
+        Ok(Ok(head)) => head,
         Ok(Err(Rejection::BadRequest)) => {
             respond(&mut stream, 400, &page::bad_request()).await;
             return;
@@ -249,12 +352,28 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>, tx: mpsc::Sender<Outc
         // Idle pre-connects and closed sockets: nothing to answer.
         Ok(Err(Rejection::Closed)) | Err(_) => return,
     };
-    let (status, body, outcome) = route(&target, &shared);
-    respond(&mut stream, status, &body).await;
+    let (status, body, outcome) = if shared.hosts.allows(head.host.as_deref()) {
+        route(&head.target, &shared)
+    } else {
+        (400, page::bad_request(), None)
+    };
+    if tokio::time::timeout(shared.read_timeout, respond(&mut stream, status, &body))
+        .await
+        .is_err()
+    {
+        tracing::debug!("loopback receiver gave up answering a connection that does not read");
+    }
     // Sent only after the page was written, so the browser sees it before we shut down.
     if let Some(outcome) = outcome {
         let _ = tx.send(outcome).await;
     }
+}
+
+/// What the receiver reads of a request head.
+struct Head {
+    target: String,
+    /// The `Host` header; `None` when absent or given more than once.
+    host: Option<String>,
 }
 
 enum Rejection {
@@ -263,8 +382,8 @@ enum Rejection {
     Closed,
 }
 
-/// Reads one request head and returns its request target.
-async fn read_request(stream: &mut TcpStream) -> std::result::Result<String, Rejection> {
+/// Reads one request head.
+async fn read_request(stream: &mut TcpStream) -> std::result::Result<Head, Rejection> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
@@ -276,14 +395,15 @@ async fn read_request(stream: &mut TcpStream) -> std::result::Result<String, Rej
             return Err(Rejection::Closed);
         }
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(target) = parse_head(&buf)? {
-            return Ok(target);
+        if let Some(head) = parse_head(&buf)? {
+            return Ok(head);
         }
     }
 }
 
-/// Parses a request head: its target once complete, `None` while more bytes may follow.
-fn parse_head(buf: &[u8]) -> std::result::Result<Option<String>, Rejection> {
+/// Parses a request head: its target and host once complete, `None` while more bytes may
+/// follow.
+fn parse_head(buf: &[u8]) -> std::result::Result<Option<Head>, Rejection> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(buf) {
@@ -291,10 +411,20 @@ fn parse_head(buf: &[u8]) -> std::result::Result<Option<String>, Rejection> {
             if request.method != Some("GET") {
                 return Err(Rejection::Method);
             }
-            request
-                .path
-                .map(|p| Some(p.to_owned()))
-                .ok_or(Rejection::BadRequest)
+            let target = request.path.ok_or(Rejection::BadRequest)?.to_owned();
+            let mut hosts = request
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("host"));
+            // RFC 9112 §3.2: a request with more than one Host is answered 400, as is a
+            // value that is not text.
+            let host = match (hosts.next(), hosts.next()) {
+                (Some(h), None) => std::str::from_utf8(h.value)
+                    .ok()
+                    .map(|v| v.trim().to_owned()),
+                _ => None,
+            };
+            Ok(Some(Head { target, host }))
         }
         Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => Ok(None),
         Ok(httparse::Status::Partial) | Err(_) => Err(Rejection::BadRequest),
@@ -302,7 +432,8 @@ fn parse_head(buf: &[u8]) -> std::result::Result<Option<String>, Rejection> {
 }
 
 /// Fuzzing entry point: the status the receiver answers to the bytes of one request, for a
-/// login expecting `state` at `/callback` (0: incomplete, the receiver would read on).
+/// login expecting `state` at `http://127.0.0.1:8765/callback` (0: incomplete, the receiver
+/// would read on).
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
@@ -311,9 +442,15 @@ pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
         expected: ExpectedResponse::new(SecretString::from(state))
             .issuer("https://i.example", false),
         read_timeout: DEFAULT_READ_TIMEOUT,
+        hosts: AllowedHosts {
+            ips: vec![Ipv4Addr::LOCALHOST.into()],
+            port: 8765,
+        },
+        pending: Mutex::default(),
     };
     match parse_head(bytes) {
-        Ok(Some(target)) => route(&target, &shared).0,
+        Ok(Some(head)) if !shared.hosts.allows(head.host.as_deref()) => 400,
+        Ok(Some(head)) => route(&head.target, &shared).0,
         Ok(None) => 0,
         Err(Rejection::Method) => 405,
         Err(_) => 400,

@@ -245,3 +245,143 @@ async fn non_loopback_redirect_uris_are_refused() {
         assert!(matches!(err, Error::Config(_)), "{uri}: {err:?}");
     }
 }
+
+/// Sends one request head over a raw TCP connection (so the `Host` line is exactly what the
+/// test says, which no HTTP client allows) and returns the answer's status code.
+async fn raw_get(port: u16, host: Option<&str>, target: &str) -> u16 {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let host = host.map_or(String::new(), |h| format!("Host: {h}\r\n"));
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\n{host}Connection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+/// DNS rebinding: a web page whose host name resolves to 127.0.0.1 reaches the receiver with
+/// its own name in `Host`. Only the bound address or `localhost`, with the bound port, is
+/// served; anything else gets 400 and the receiver keeps waiting.
+#[tokio::test]
+async fn finding_loopback_receiver_refuses_foreign_host_headers() {
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_secs(30));
+    let port = receiver.redirect_uri().port().unwrap();
+    let wait = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    let good = "/callback?code=c13&state=st";
+    let other_port = if port == 65535 { 1 } else { port + 1 };
+    for host in [
+        None,
+        Some("evil.example".to_owned()),
+        Some(format!("evil.example:{port}")),
+        Some(format!("127.0.0.1:{other_port}")),
+        Some("127.0.0.1".to_owned()),
+        Some(format!("[::1]:{port}")),
+        Some(format!("127.0.0.2:{port}")),
+        Some(format!("localhost.evil.example:{port}")),
+    ] {
+        assert_eq!(
+            raw_get(port, host.as_deref(), good).await,
+            400,
+            "Host {host:?}"
+        );
+    }
+    assert!(!wait.is_finished(), "a foreign Host ended the login");
+    assert_eq!(
+        raw_get(port, Some(&format!("LOCALHOST:{port}")), good).await,
+        200
+    );
+    assert_eq!(wait.await.unwrap().unwrap().expose_secret(), "c13");
+
+    // The bound address itself, too.
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap();
+    let port = receiver.redirect_uri().port().unwrap();
+    let wait = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    assert_eq!(
+        raw_get(port, Some(&format!("127.0.0.1:{port}")), good).await,
+        200
+    );
+    assert_eq!(wait.await.unwrap().unwrap().expose_secret(), "c13");
+}
+
+/// A local process holding connections open (slow-loris) must neither exhaust the
+/// receiver's file descriptors nor keep the real redirect out: past the cap, the oldest
+/// connections still waiting for their request are closed, and the redirect, which sends
+/// its request at once, gets through while the idle ones stay many.
+#[tokio::test]
+async fn finding_loopback_receiver_caps_connections_and_the_redirect_still_gets_through() {
+    use tokio::io::AsyncReadExt;
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_secs(60))
+        .with_read_timeout(Duration::from_secs(60));
+    let port = receiver.redirect_uri().port().unwrap();
+    let wait = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    const IDLE: usize = 200;
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        // Half a request line, never finished.
+        stream.write_all(b"GET /callback?co").await.unwrap();
+        idle.push(stream);
+    }
+    // Past the cap (64 connections), the oldest idle ones are closed at once ...
+    const CAP: usize = 64;
+    for (i, stream) in idle[..IDLE - CAP].iter_mut().enumerate() {
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await {
+            Ok(Ok(0) | Err(_)) => {}
+            other => panic!("idle connection {i} is still open past the cap: {other:?}"),
+        }
+    }
+    // ... and the newest is kept: a new connection is never the one turned away.
+    let mut byte = [0u8; 1];
+    let newest = idle.last_mut().unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), newest.read(&mut byte))
+            .await
+            .is_err(),
+        "the newest connection was closed"
+    );
+    // The redirect arrives while the receiver is full of idle connections.
+    assert_eq!(
+        raw_get(
+            port,
+            Some(&format!("127.0.0.1:{port}")),
+            "/callback?code=c64&state=st"
+        )
+        .await,
+        200
+    );
+    assert_eq!(wait.await.unwrap().unwrap().expose_secret(), "c64");
+}

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod client_redirects;
 mod device_flow;
 mod fault_tolerance;
 mod grants;
