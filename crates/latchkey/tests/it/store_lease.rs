@@ -25,23 +25,29 @@ const LEASE: Duration = Duration::from_millis(300);
 /// runtime.
 type Opener = Arc<dyn Fn() -> BoxFuture<'static, Arc<dyn TokenStore>> + Send + Sync>;
 
-/// A store that, once, blocks its thread right after a `load` has read the stored tokens,
-/// until the test lets it go: a holder that stalls with the old refresh token in hand.
-/// Everything else goes to the real store unchanged.
+/// Where [`Stall`] blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum At {
+    /// Right after a `load` has read the stored tokens: the old refresh token in hand.
+    Load,
+    /// Right before a save under the lock: freshly refreshed tokens in hand.
+    LockedSave,
+}
+
+/// A store that, once, blocks its thread at one point until the test lets it go. Everything
+/// else goes to the real store unchanged.
 #[derive(Debug)]
-struct StallAfterLoad {
+struct Stall {
     store: Arc<dyn TokenStore>,
+    at: At,
     stall: Mutex<Option<(tokio::sync::oneshot::Sender<()>, mpsc::Receiver<()>)>>,
 }
 
-#[async_trait]
-impl TokenStore for StallAfterLoad {
-    fn describe(&self) -> String {
-        self.store.describe()
-    }
-
-    async fn load(&self, key: &str) -> Result<Option<TokenSet>, StoreError> {
-        let loaded = self.store.load(key).await;
+impl Stall {
+    fn stall_if(&self, at: At) {
+        if at != self.at {
+            return;
+        }
         let stall = self.stall.lock().unwrap().take();
         if let Some((stalled, resume)) = stall {
             stalled.send(()).unwrap();
@@ -49,6 +55,18 @@ impl TokenStore for StallAfterLoad {
                 .recv_timeout(Duration::from_secs(60))
                 .expect("the test resumes the stalled holder");
         }
+    }
+}
+
+#[async_trait]
+impl TokenStore for Stall {
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<TokenSet>, StoreError> {
+        let loaded = self.store.load(key).await;
+        self.stall_if(At::Load);
         loaded
     }
 
@@ -70,17 +88,43 @@ impl TokenStore for StallAfterLoad {
         tokens: &TokenSet,
         lock: &StoreLock,
     ) -> Result<(), StoreError> {
+        self.stall_if(At::LockedSave);
         self.store.save_locked(key, tokens, lock).await
     }
 }
 
 /// Token manager A takes the refresh lock, reads the stale tokens and stalls past its
-/// lease; manager B (another store handle, as another process) takes the lock over,
+/// lease (at [`At::Load`]); manager B (another store handle, as another process) takes the lock over,
 /// refreshes and saves; then A resumes. A must serve B's tokens, the store must keep them,
 /// and the identity provider (refresh tokens rotated, reuse revokes the grant) must see
 /// exactly one refresh: A never presents the refresh token B already spent.
 ///
 async fn stalled_holder_defers_to_its_successor(open: Opener) {
+    let counters = stalled_manager_and_successor(open, At::Load).await;
+    assert_eq!(
+        (counters.token("password"), counters.token("refresh_token")),
+        (1, 1),
+        "one login and B's refresh only: the stalled holder did not replay the old refresh token"
+    );
+}
+
+/// Like [`stalled_holder_defers_to_its_successor`], but A stalls after its refresh, before
+/// saving. B then presents the refresh token A already spent (no fencing can prevent that:
+/// A's request went out under a valid lease), the identity provider revokes the grant, and
+/// B logs in again. A must drop its revoked tokens rather than save them over B's.
+async fn holder_stalled_before_saving_drops_its_tokens(open: Opener) {
+    let counters = stalled_manager_and_successor(open, At::LockedSave).await;
+    assert_eq!(
+        (counters.token("password"), counters.token("refresh_token")),
+        (2, 2),
+        "A's refresh, B's replayed one, and B's new login"
+    );
+}
+
+/// Runs manager A (stalling at `at`, past its lease) and manager B (taking the lock over);
+/// checks that A serves B's tokens, which the store keeps and the identity provider honours.
+/// Returns the identity provider's counters.
+async fn stalled_manager_and_successor(open: Opener, at: At) -> latchkey_testkit::Counters {
     let idp = Idp::start().await;
     let clock = Arc::new(ManualClock::new());
     let manager = |store: Arc<dyn TokenStore>| {
@@ -107,8 +151,9 @@ async fn stalled_holder_defers_to_its_successor(open: Opener) {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let store = Arc::new(StallAfterLoad {
+            let store = Arc::new(Stall {
                 store: open_a().await,
+                at,
                 stall: Mutex::new(Some((stalled_tx, resume_rx))),
             });
             TokenManager::builder(client_a, support::alice())
@@ -133,12 +178,6 @@ async fn stalled_holder_defers_to_its_successor(open: Opener) {
         .unwrap()
         .expect("A ends up with tokens");
 
-    let counters = idp.counters().await;
-    assert_eq!(
-        (counters.token("password"), counters.token("refresh_token")),
-        (1, 1),
-        "one login and B's refresh only: the stalled holder did not replay the old refresh token"
-    );
     assert_eq!(header_a, header_b, "A serves its successor's token");
     let stored = store_b.load("shared").await.unwrap().expect("stored");
     assert!(
@@ -148,8 +187,9 @@ async fn stalled_holder_defers_to_its_successor(open: Opener) {
     let refresh = stored.refresh_token().unwrap().expose_secret().to_owned();
     assert!(
         idp.is_active(&refresh).await,
-        "B's refresh token is still good (a replay would have revoked the grant)"
+        "the stored refresh token is still good"
     );
+    idp.counters().await
 }
 
 /// Tokens with a refresh token good for an hour, tagged for comparison.
@@ -242,6 +282,12 @@ mod sqlite {
         stalled_holder_defers_to_its_successor(opener(&dir)).await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finding_lease_locks_are_fenced_sqlite_stalled_before_saving() {
+        let dir = tempfile::tempdir().unwrap();
+        holder_stalled_before_saving_drops_its_tokens(opener(&dir)).await;
+    }
+
     #[tokio::test]
     async fn finding_lease_locks_are_fenced_sqlite_save() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,6 +316,12 @@ mod redis {
     async fn finding_lease_locks_are_fenced_redis() {
         let server = RedisServer::start();
         stalled_holder_defers_to_its_successor(opener(&server)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finding_lease_locks_are_fenced_redis_stalled_before_saving() {
+        let server = RedisServer::start();
+        holder_stalled_before_saving_drops_its_tokens(opener(&server)).await;
     }
 
     #[tokio::test]
