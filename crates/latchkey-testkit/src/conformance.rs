@@ -62,6 +62,7 @@ where
     lock_excludes_and_times_out(store(), store()).await;
     lock_is_per_key(store()).await;
     lock_released_on_drop(store(), store()).await;
+    save_under_a_held_lock(store(), store()).await;
     concurrent_saves_leave_one_whole_record(store()).await;
     describe_shows_no_secret(store()).await;
 }
@@ -193,6 +194,26 @@ async fn lock_released_on_drop(one: Arc<dyn TokenStore>, two: Arc<dyn TokenStore
         .await
         .expect("waiter task")
         .expect("the lock is acquired once released");
+}
+
+async fn save_under_a_held_lock(one: Arc<dyn TokenStore>, two: Arc<dyn TokenStore>) {
+    let key = unique_key("locked-save");
+    one.save(&key, &sample_tokens("before"))
+        .await
+        .expect("save");
+    let held = one.lock(&key, Duration::from_secs(5)).await.expect("lock");
+    held.ensure_held().await.expect("a lock just taken is held");
+    one.save_locked(&key, &sample_tokens("locked"), &held)
+        .await
+        .expect("a save under a held lock");
+    drop(held);
+    assert_same(
+        &two.load(&key)
+            .await
+            .expect("load via the other handle")
+            .expect("present"),
+        &sample_tokens("locked"),
+    );
 }
 
 async fn concurrent_saves_leave_one_whole_record(store: Arc<dyn TokenStore>) {

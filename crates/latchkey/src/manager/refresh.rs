@@ -9,8 +9,12 @@ use std::time::Duration;
 use super::Inner;
 use super::live::Live;
 use crate::error::{Error, Result};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoreLock};
 use crate::token::TokenSet;
+
+/// How many times a holder that lost its lease starts over (takes the lock again and
+/// re-reads what its successor saved) before it reports [`StoreError::LeaseLost`].
+const LEASE_LOST_RETRIES: u32 = 2;
 
 /// Fresh tokens and whether persisting them failed (they are served either way, so a
 /// rotated refresh token is never dropped on the floor).
@@ -62,8 +66,29 @@ pub(super) async fn run(inner: &Arc<Inner>, ahead: Duration) -> Result<Arc<Live>
     }
 }
 
+/// [`obtain_fresh_once`], started over when the lock's lease was lost midway: whatever this
+/// holder had in hand is then discarded, and the next round reads what the successor saved.
 async fn obtain_fresh(inner: &Inner, previous: Option<&Live>, ahead: Duration) -> Result<Fresh> {
-    let _lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+    let mut retries = 0;
+    loop {
+        match obtain_fresh_once(inner, previous, ahead).await {
+            Err(Error::Store(err @ StoreError::LeaseLost { .. }))
+                if retries < LEASE_LOST_RETRIES =>
+            {
+                retries += 1;
+                tracing::warn!(key = %inner.key, error = %err, "the refresh lock lapsed while this process stalled; reading the new holder's tokens");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn obtain_fresh_once(
+    inner: &Inner,
+    previous: Option<&Live>,
+    ahead: Duration,
+) -> Result<Fresh> {
+    let lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
     let now = inner.clock.now();
     // Re-read under the lock: another task or process may have refreshed while we waited.
     let stored = inner.store.load(&inner.key).await?;
@@ -81,18 +106,27 @@ async fn obtain_fresh(inner: &Inner, previous: Option<&Live>, ahead: Duration) -
         .or_else(|| previous.map(|p| TokenSet::clone(&p.tokens)))
         .or_else(|| inner.grant.seed());
     let tokens = match base.filter(|b| b.refresh_valid(now, Duration::ZERO)) {
-        Some(base) => refresh_or_reauth(inner, base).await?,
+        Some(base) => refresh_or_reauth(inner, &lock, base).await?,
         None => reauth(inner, None).await?,
     };
-    // Persist before handing out: a rotated refresh token must survive this process.
-    let save_error = inner.store.save(&inner.key, &tokens).await.err();
+    // Persist before handing out: a rotated refresh token must survive this process. A lost
+    // lease means a successor has the lock and its own tokens: ours are dropped, not served.
+    let save_error = match inner.store.save_locked(&inner.key, &tokens, &lock).await {
+        Ok(()) => None,
+        Err(err @ StoreError::LeaseLost { .. }) => return Err(Error::Store(err)),
+        Err(err) => Some(err),
+    };
     Ok(Fresh {
         live: Arc::new(Live::new(tokens, inner.margin)?),
         save_error,
     })
 }
 
-async fn refresh_or_reauth(inner: &Inner, base: TokenSet) -> Result<TokenSet> {
+/// Refreshes `base`, first making sure the lock is still ours: a holder that stalled past
+/// its lease would otherwise spend a refresh token its successor may have rotated already,
+/// and a rotating identity provider revokes the whole grant on such a replay.
+async fn refresh_or_reauth(inner: &Inner, lock: &StoreLock, base: TokenSet) -> Result<TokenSet> {
+    lock.ensure_held().await?;
     let err = match refresh_with(inner, &base).await {
         Ok(tokens) => return Ok(tokens),
         Err(err) if err.is_invalid_grant() => err,
@@ -108,6 +142,7 @@ async fn refresh_or_reauth(inner: &Inner, base: TokenSet) -> Result<TokenSet> {
             return Ok(again);
         }
         if again.refresh_valid(now, Duration::ZERO) {
+            lock.ensure_held().await?;
             match refresh_with(inner, &again).await {
                 Ok(tokens) => return Ok(tokens),
                 Err(e) if e.is_invalid_grant() => return reauth(inner, Some(e)).await,

@@ -58,19 +58,73 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// other task or process that shares this store gets it. Dropping the guard releases it,
     /// and a holder that dies (even by SIGKILL) releases it too.
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError>;
+
+    /// Stores `tokens` under `key` while holding `lock` (taken from this store for `key`).
+    ///
+    /// Stores whose locks are leases (SQLite, Redis) write only if the lease is still this
+    /// holder's, in one atomic step, and otherwise fail with [`StoreError::LeaseLost`]
+    /// without writing: a holder that stalled past its lease must not overwrite the tokens
+    /// its successor saved. The default, for locks that cannot lapse while their guard
+    /// lives, is [`save`](Self::save).
+    async fn save_locked(
+        &self,
+        key: &str,
+        tokens: &TokenSet,
+        lock: &StoreLock,
+    ) -> Result<(), StoreError> {
+        let _ = lock;
+        self.save(key, tokens).await
+    }
 }
 
 /// A held refresh lock; released when dropped.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct StoreLock {
-    _guard: Box<dyn Send + Sync>,
+    guard: Guard,
+}
+
+enum Guard {
+    /// Held until dropped, whatever happens meanwhile (a file lock, a mutex).
+    Plain(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send + Sync>),
+    /// A lease that lapses if its holder stalls; see [`lease`].
+    #[cfg(any(feature = "sqlite", feature = "redis"))]
+    Lease(lease::Lease),
 }
 
 impl StoreLock {
-    /// Wraps a backend's guard; dropping it must release the lock.
+    /// Wraps a backend's guard; dropping it must release the lock, and the lock must stay
+    /// held until then (a lock that can lapse needs fencing, see
+    /// [`TokenStore::save_locked`]).
     pub fn new(guard: impl Send + Sync + 'static) -> Self {
         Self {
-            _guard: Box::new(guard),
+            guard: Guard::Plain(Box::new(guard)),
+        }
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "redis"))]
+    pub(crate) fn leased(lease: lease::Lease) -> Self {
+        Self {
+            guard: Guard::Lease(lease),
+        }
+    }
+
+    /// The lease behind this lock, if it is one.
+    #[cfg(any(feature = "sqlite", feature = "redis"))]
+    pub(crate) fn lease(&self) -> Option<&lease::Lease> {
+        match &self.guard {
+            Guard::Lease(lease) => Some(lease),
+            Guard::Plain(_) => None,
+        }
+    }
+
+    /// Checks that the lock is still held, renewing a lease; [`StoreError::LeaseLost`] when
+    /// its lease lapsed and another holder has taken it. Call it before acting on what was
+    /// read under the lock, e.g. spending a refresh token.
+    pub async fn ensure_held(&self) -> Result<(), StoreError> {
+        match &self.guard {
+            Guard::Plain(_) => Ok(()),
+            #[cfg(any(feature = "sqlite", feature = "redis"))]
+            Guard::Lease(lease) => lease.ensure_held().await,
         }
     }
 }
@@ -147,6 +201,17 @@ pub enum StoreError {
         /// How long latchkey waited.
         waited: Duration,
     },
+    /// The refresh lock's lease lapsed while its holder stalled, and another holder took
+    /// it: the holder's result was not saved, so it cannot overwrite its successor's.
+    #[error(
+        "the refresh lock on `{key}` in {store} was lost: its lease lapsed and another holder took it; nothing was saved"
+    )]
+    LeaseLost {
+        /// The key.
+        key: String,
+        /// The store.
+        store: String,
+    },
     /// The backend cannot be reached at all (no secret service, no Redis server…).
     #[error("token store {backend} is unavailable: {reason}")]
     Unavailable {
@@ -186,6 +251,11 @@ impl StoreError {
             }
             StoreError::LockTimeout { .. } => {
                 "another latchkey process is refreshing this token and has not finished; try again"
+                    .to_string()
+            }
+            StoreError::LeaseLost { .. } => {
+                "read the tokens again (the new holder saved them); if this recurs, this process \
+                 stalls for longer than the lock lease: give the store a longer lease"
                     .to_string()
             }
             StoreError::Unavailable { backend, .. } if backend.starts_with("keyring") => {

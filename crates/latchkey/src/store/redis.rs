@@ -26,6 +26,19 @@ else
   return 0
 end";
 
+/// Writes the token record only while the lock is still ours (compare-and-set): a holder
+/// that stalled past its lease must not overwrite what its successor saved. `ARGV[3]` is the
+/// record's expiry in milliseconds, or empty for none.
+const SAVE_IF_HELD: &str = r"if redis.call('get', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+if ARGV[3] == '' then
+  redis.call('set', KEYS[2], ARGV[2])
+else
+  redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
+return 1";
+
 /// Keeps token sets in Redis: one store shared by processes on many machines.
 ///
 /// - Keys are `<prefix>token:<key>` and `<prefix>lock:<key>`; the prefix defaults to
@@ -36,7 +49,9 @@ end";
 /// - [`lock`](TokenStore::lock) is `SET <lock> <random owner> NX PX <lease>`, renewed by a
 ///   heartbeat while held and released by a compare-and-delete Lua script when the guard
 ///   drops (spawned on the runtime). A holder that dies stops renewing; its lock lapses after
-///   one lease (default 10 s).
+///   one lease (default 10 s). [`save_locked`](TokenStore::save_locked) is one Lua script
+///   that checks the lock's owner and writes the record, so a holder that stalled past its
+///   lease cannot overwrite its successor.
 /// - The URL may carry a password: [`describe`](TokenStore::describe) and `Debug` show it
 ///   without userinfo.
 #[derive(Clone)]
@@ -53,6 +68,7 @@ struct Inner {
     queue: lease::LocalQueue,
     renew: redis::Script,
     release: redis::Script,
+    save_if_held: redis::Script,
 }
 
 impl RedisStore {
@@ -99,6 +115,7 @@ impl RedisStore {
                 lease: lock_lease.max(Duration::from_millis(200)),
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
+                save_if_held: redis::Script::new(SAVE_IF_HELD),
                 queue: lease::LocalQueue::default(),
             }),
         })
@@ -154,71 +171,77 @@ fn ttl_ms(tokens: &TokenSet) -> Option<u64> {
     Some((left.as_millis() as u64).max(1_000))
 }
 
-/// A held lease; dropping it stops the heartbeat and releases the lock.
-struct LeaseGuard {
-    inner: Arc<Inner>,
-    lock_key: String,
-    owner: String,
-    heartbeat: tokio::task::AbortHandle,
-    /// This process's turn on the key, passed on once the lease is released: a task here
-    /// that waits for the key then finds it free in Redis, instead of polling until the
-    /// release lands.
-    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        self.heartbeat.abort();
-        let inner = self.inner.clone();
-        let (lock_key, owner) = (
-            std::mem::take(&mut self.lock_key),
-            std::mem::take(&mut self.owner),
-        );
-        let turn = self.turn.take();
-        // Without a runtime (dropped during shutdown) the lock simply lapses with its lease.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let mut conn = inner.conn.clone();
-                let released: Result<i64, _> = inner
-                    .release
-                    .key(&lock_key)
-                    .arg(&owner)
-                    .invoke_async(&mut conn)
-                    .await;
-                if let Err(e) = released {
-                    tracing::warn!(error = %inner.error(e), "could not release the refresh lock; it lapses with its lease");
-                }
-                drop(turn);
-            });
-        }
+#[async_trait]
+impl lease::LeaseBackend for RedisStore {
+    fn describe(&self) -> String {
+        self.inner.shown.clone()
     }
-}
 
-fn spawn_heartbeat(inner: Arc<Inner>, lock_key: String, owner: String) -> tokio::task::AbortHandle {
-    let every = lease::heartbeat_every(inner.lease);
-    tokio::spawn(async move {
-        let mut conn = inner.conn.clone();
-        loop {
-            tokio::time::sleep(every).await;
-            let renewed: Result<i64, _> = inner
-                .renew
-                .key(&lock_key)
-                .arg(&owner)
-                .arg(inner.lease.as_millis() as u64)
-                .invoke_async(&mut conn)
-                .await;
-            match renewed {
-                Ok(1) => {}
-                Ok(_) => {
-                    tracing::error!(lock = %lock_key, "the refresh lock lease was lost (renewed too late); another process may refresh concurrently");
-                    return;
-                }
-                // Retried at the next beat; the lease has slack for a missed one.
-                Err(e) => tracing::warn!(error = %inner.error(e), "could not renew the refresh lock"),
-            }
-        }
-    })
-    .abort_handle()
+    fn lease(&self) -> Duration {
+        self.inner.lease
+    }
+
+    async fn try_acquire(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.lock_key(key))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(self.inner.lease.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(set.is_some())
+    }
+
+    async fn renew(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let renewed: i64 = self
+            .inner
+            .renew
+            .key(self.lock_key(key))
+            .arg(owner)
+            .arg(self.inner.lease.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(renewed == 1)
+    }
+
+    async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut conn = self.inner.conn.clone();
+        self.inner
+            .release
+            .key(self.lock_key(key))
+            .arg(owner)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    async fn save_if_held(
+        &self,
+        key: &str,
+        owner: &str,
+        tokens: &TokenSet,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let ttl = ttl_ms(tokens).map(|ms| ms.to_string()).unwrap_or_default();
+        let saved: i64 = self
+            .inner
+            .save_if_held
+            .key(self.lock_key(key))
+            .key(self.token_key(key))
+            .arg(owner)
+            .arg(record::encode(tokens))
+            .arg(ttl)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(saved == 1)
+    }
 }
 
 #[async_trait]
@@ -271,33 +294,23 @@ impl TokenStore for RedisStore {
 
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
-        let (lock_key, owner) = (self.lock_key(key), lease::owner_id());
-        let lease_ms = self.inner.lease.as_millis() as u64;
-        let turn = lease::acquire(&self.inner.queue, key, &self.describe(), wait, || {
-            let mut conn = self.inner.conn.clone();
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&lock_key)
-                .arg(&owner)
-                .arg("NX")
-                .arg("PX")
-                .arg(lease_ms);
-            async move {
-                let set: Option<String> = cmd
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(|e| self.error(e))?;
-                Ok(set.is_some())
-            }
-        })
-        .await?;
-        let heartbeat = spawn_heartbeat(self.inner.clone(), lock_key.clone(), owner.clone());
-        Ok(StoreLock::new(LeaseGuard {
-            inner: self.inner.clone(),
-            lock_key,
-            owner,
-            heartbeat,
-            turn: Some(turn),
-        }))
+        let backend = Arc::new(self.clone());
+        lease::Lease::acquire(backend, &self.inner.queue, key, wait)
+            .await
+            .map(StoreLock::leased)
+    }
+
+    async fn save_locked(
+        &self,
+        key: &str,
+        tokens: &TokenSet,
+        lock: &StoreLock,
+    ) -> Result<(), StoreError> {
+        validate_key(key)?;
+        match lock.lease() {
+            Some(lease) => lease.save(key, tokens).await,
+            None => self.save(key, tokens).await,
+        }
     }
 }
 

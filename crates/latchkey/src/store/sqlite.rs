@@ -30,6 +30,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// - [`lock`](TokenStore::lock) is a lease row (owner id + expiry) taken in a
 ///   `BEGIN IMMEDIATE` transaction and renewed by a heartbeat while held; a holder that
 ///   dies stops renewing, and its lock is taken over once the lease (default 10 s) lapses.
+///   [`save_locked`](TokenStore::save_locked) checks the owner and writes in one
+///   transaction, so a holder that stalled past its lease cannot overwrite its successor.
 /// - Every call runs on the blocking pool with a timeout (default 10 s).
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -160,6 +162,16 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
     StoreError::io(path, std::io::Error::other(format!("sqlite: {e}")))
 }
 
+fn upsert(conn: &Connection, key: &str, bytes: &[u8]) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO tokens (key, record, updated_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET record = excluded.record,
+                                        updated_at_ms = excluded.updated_at_ms",
+        params![key, bytes, lease::now_ms()],
+    )
+    .map(drop)
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code()
         .is_some_and(|c| matches!(c, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
@@ -222,6 +234,30 @@ impl Inner {
             .map_err(|e| sql_error(&self.path, e))
     }
 
+    /// Writes the record only while `owner` holds the lock row, in one transaction. The
+    /// owner alone is the fence, expired or not: a lease that lapsed but that nobody took
+    /// over still means nobody else refreshed meanwhile, and taking it over replaces the owner.
+    fn save_if_held(&self, key: &str, owner: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&self.path, e))?;
+        let held: Option<String> = tx
+            .query_row(
+                "SELECT owner FROM locks WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| sql_error(&self.path, e))?;
+        if held.as_deref() != Some(owner) {
+            return Ok(false);
+        }
+        upsert(&tx, key, bytes).map_err(|e| sql_error(&self.path, e))?;
+        tx.commit().map_err(|e| sql_error(&self.path, e))?;
+        Ok(true)
+    }
+
     fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         self.conn()
             .execute(
@@ -233,57 +269,47 @@ impl Inner {
     }
 }
 
-/// A held lease; dropping it stops the heartbeat and deletes the lock row.
-struct LeaseGuard {
-    inner: Arc<Inner>,
-    key: String,
-    owner: String,
-    heartbeat: tokio::task::AbortHandle,
-    /// This process's turn on the key, passed on once the lock row is deleted: a task here
-    /// that waits for the key then takes it at once instead of polling until the delete lands.
-    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
+#[async_trait]
+impl lease::LeaseBackend for SqliteStore {
+    fn describe(&self) -> String {
+        TokenStore::describe(self)
+    }
 
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        self.heartbeat.abort();
-        let (inner, key, owner) = (
-            self.inner.clone(),
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.owner),
-        );
-        let turn = self.turn.take();
-        let release = move || {
-            if let Err(err) = inner.release(&key, &owner) {
-                tracing::warn!(key, error = %err, "could not release the refresh lock; it lapses with its lease");
-            }
-            drop(turn);
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(release)),
-            Err(_) => release(),
+    fn lease(&self) -> Duration {
+        self.inner.lease
+    }
+
+    async fn try_acquire(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let (key, owner) = (key.to_owned(), owner.to_owned());
+        self.call(move |inner| inner.try_take(&key, &owner)).await
+    }
+
+    async fn renew(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let (key, owner) = (key.to_owned(), owner.to_owned());
+        self.call(move |inner| inner.renew(&key, &owner)).await
+    }
+
+    async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let (key, owner) = (key.to_owned(), owner.to_owned());
+        self.call(move |inner| inner.release(&key, &owner)).await
+    }
+
+    fn release_without_runtime(&self, key: &str, owner: &str) {
+        if let Err(err) = self.inner.release(key, owner) {
+            tracing::warn!(key, error = %err, "could not release the refresh lock; it lapses with its lease");
         }
     }
-}
 
-fn spawn_heartbeat(inner: Arc<Inner>, key: String, owner: String) -> tokio::task::AbortHandle {
-    let every = lease::heartbeat_every(inner.lease);
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(every).await;
-            let (i, k, o) = (inner.clone(), key.clone(), owner.clone());
-            match blocking::run("sqlite", inner.timeout, move || i.renew(&k, &o)).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::error!(key, "the refresh lock lease was lost (renewed too late); another process may refresh concurrently");
-                    return;
-                }
-                // A failed renewal is retried at the next beat; the lease has slack for it.
-                Err(err) => tracing::warn!(key, error = %err, "could not renew the refresh lock"),
-            }
-        }
-    })
-    .abort_handle()
+    async fn save_if_held(
+        &self,
+        key: &str,
+        owner: &str,
+        tokens: &TokenSet,
+    ) -> Result<bool, StoreError> {
+        let (key, owner, bytes) = (key.to_owned(), owner.to_owned(), record::encode(tokens));
+        self.call(move |inner| inner.save_if_held(&key, &owner, &bytes))
+            .await
+    }
 }
 
 #[async_trait]
@@ -321,16 +347,7 @@ impl TokenStore for SqliteStore {
         validate_key(key)?;
         let (key, bytes) = (key.to_owned(), record::encode(tokens));
         self.call(move |inner| {
-            inner
-                .conn()
-                .execute(
-                    "INSERT INTO tokens (key, record, updated_at_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET record = excluded.record,
-                                                    updated_at_ms = excluded.updated_at_ms",
-                    params![key, bytes, lease::now_ms()],
-                )
-                .map(drop)
-                .map_err(|e| sql_error(&inner.path, e))
+            upsert(&inner.conn(), &key, &bytes).map_err(|e| sql_error(&inner.path, e))
         })
         .await
     }
@@ -350,19 +367,22 @@ impl TokenStore for SqliteStore {
 
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
-        let owner = lease::owner_id();
-        let turn = lease::acquire(&self.inner.queue, key, &self.describe(), wait, || {
-            let (key, owner) = (key.to_owned(), owner.clone());
-            self.call(move |inner| inner.try_take(&key, &owner))
-        })
-        .await?;
-        let heartbeat = spawn_heartbeat(self.inner.clone(), key.to_owned(), owner.clone());
-        Ok(StoreLock::new(LeaseGuard {
-            inner: self.inner.clone(),
-            key: key.to_owned(),
-            owner,
-            heartbeat,
-            turn: Some(turn),
-        }))
+        let backend = Arc::new(self.clone());
+        lease::Lease::acquire(backend, &self.inner.queue, key, wait)
+            .await
+            .map(StoreLock::leased)
+    }
+
+    async fn save_locked(
+        &self,
+        key: &str,
+        tokens: &TokenSet,
+        lock: &StoreLock,
+    ) -> Result<(), StoreError> {
+        validate_key(key)?;
+        match lock.lease() {
+            Some(lease) => lease.save(key, tokens).await,
+            None => self.save(key, tokens).await,
+        }
     }
 }

@@ -23,6 +23,8 @@ mod provider_quirks;
 mod store_file;
 #[cfg(feature = "keyring")]
 mod store_keyring;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod store_lease;
 #[cfg(feature = "redis")]
 mod store_redis;
 // The SQLite tests check unix modes; Windows runs only the file store and CLI tests.

@@ -62,6 +62,39 @@ async fn entries_expire_with_the_refresh_token_not_the_access_token() {
 }
 
 #[tokio::test]
+async fn a_save_under_the_lock_sets_the_same_expiry_as_a_plain_save() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let mut conn = raw(&server).await;
+    let pttl = async |conn: &mut redis::aio::MultiplexedConnection| -> i64 {
+        redis::cmd("PTTL")
+            .arg(store.token_key("ttl"))
+            .query_async(conn)
+            .await
+            .unwrap()
+    };
+    let now = SystemTime::now();
+    let tokens = TokenSet::new("at".to_string().into(), now)
+        .with_expires_at(Some(now + Duration::from_secs(5)))
+        .with_refresh_token(Some("rt".to_string().into()))
+        .with_refresh_expires_at(Some(now + Duration::from_secs(1800)));
+    let lock = store.lock("ttl", Duration::from_secs(1)).await.unwrap();
+    store.save_locked("ttl", &tokens, &lock).await.unwrap();
+    let ttl = pttl(&mut conn).await;
+    assert!((1_790_000..=1_800_000).contains(&ttl), "pttl {ttl}");
+
+    let no_refresh_expiry = TokenSet::new("at".to_string().into(), now)
+        .with_expires_at(Some(now + Duration::from_secs(5)));
+    store
+        .save_locked("ttl", &no_refresh_expiry, &lock)
+        .await
+        .unwrap();
+    assert_eq!(pttl(&mut conn).await, -1, "persistent key");
+    let back = store.load("ttl").await.unwrap().expect("saved");
+    assert!(back.same_access_token(&no_refresh_expiry));
+}
+
+#[tokio::test]
 async fn keys_carry_the_prefix() {
     let server = RedisServer::start();
     let store = RedisStore::connect_with(&server.url(), "app1:", Duration::from_secs(5))
