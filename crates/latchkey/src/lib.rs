@@ -120,7 +120,7 @@ pub use preset::Preset;
 pub use profile::{AuthScheme, Profile, ProfileError, SchemeError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
-pub use redact::DisplayUrl;
+pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]
