@@ -1,7 +1,6 @@
 //! Commands that hand the current credential to someone: `token`, `header`, `exec`,
 //! `credential git`, `credential kubectl`.
 
-use std::io::BufRead;
 use std::time::SystemTime;
 
 use http::header::AUTHORIZATION;
@@ -12,6 +11,7 @@ use crate::context::{Ctx, ENV};
 use crate::error::{CliError, code};
 use crate::output;
 use crate::plan::GitOperation;
+use crate::wire;
 
 /// The credential of the selected profile, fresh.
 pub(super) struct Access {
@@ -162,34 +162,19 @@ pub(super) async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8
 /// `username` and `password` (the token) unless the request is for another host than the
 /// profile's `base_url`, in which case it answers nothing and git asks the next helper.
 pub(super) async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
-    let mut request = Vec::new();
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            request.push((k.to_owned(), v.to_owned()));
-        }
-    }
+    let request = wire::git_request(std::io::stdin().lock())
+        .map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
     if operation == GitOperation::Ignored {
         return Ok(());
     }
     let access = access(ctx).await?;
-    let asked_host = request
-        .iter()
-        .find(|(k, _)| k == "host")
-        .map(|(_, v)| v.as_str());
+    let asked_host = wire::asked_host(&request);
     let profile_host = access
         .selected
         .profile
         .base_url
         .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
-        });
+        .and_then(wire::profile_host);
     if let (Some(asked), Some(ours)) = (asked_host, profile_host.as_deref())
         && !asked.eq_ignore_ascii_case(ours)
     {
