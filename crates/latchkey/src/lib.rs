@@ -84,6 +84,9 @@ mod clock;
 mod credential;
 mod error;
 mod fs;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod grant;
 mod http;
 pub mod loopback;
