@@ -19,14 +19,9 @@ fuzz_target!(|data: &[u8]| {
     for (key, value) in &request {
         assert!(!key.contains(['=', '\n']) && !value.contains('\n'));
     }
-    // The host git names is compared with a profile's; a profile at that very host must
-    // match it (git names `host:port` as the URL crate prints it for the common cases).
-    if let Some(asked) = wire::asked_host(&request)
-        && let Some(ours) = wire::profile_host(&format!("https://{asked}/"))
-        && asked.is_ascii()
-        && !asked.contains(['/', '?', '#', '@', '\\', '%'])
-        && asked == asked.to_ascii_lowercase()
-    {
-        let _ = ours.eq_ignore_ascii_case(asked);
+    // The host git names goes through the same URL parsing as a profile's `base_url` when
+    // the two are compared; whatever git sends must not make that panic.
+    if let Some(asked) = wire::asked_host(&request) {
+        let _ = wire::profile_host(&format!("https://{asked}/"));
     }
 });
