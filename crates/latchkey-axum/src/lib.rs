@@ -51,6 +51,9 @@
 mod config;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod routes;
 mod session;

@@ -124,12 +124,10 @@ pub(crate) fn seal<T: Serialize>(record: &T) -> Result<SecretString, WebAuthErro
 pub(crate) fn open<T: for<'de> Deserialize<'de>>(raw: &SecretString) -> Result<T, WebAuthError> {
     serde_json::from_str(raw.expose_secret()).map_err(|e| WebAuthError::Store {
         backend: "serde",
-        // Only the kind and position: serde's message can quote values (an ID token).
+        // serde's own message can quote values (an ID token, claims).
         reason: format!(
-            "a stored record is corrupt ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
+            "a stored record is corrupt ({})",
+            latchkey::scrub_serde_error(&e)
         ),
     })
 }
@@ -152,6 +150,17 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_str(pair).unwrap());
         headers
+    }
+
+    #[test]
+    fn a_corrupt_record_error_names_the_position_not_the_claims() {
+        let raw = SecretString::from(
+            r#"{"claims":{"iss":"i","sub":"s","aud":"a","exp":"jane@example.com","iat":1}}"#,
+        );
+        let err = open::<SessionRecord>(&raw).map(|_| ()).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("jane"), "{text}");
+        assert!(text.contains("expected u64 at line 1 column"), "{text}");
     }
 
     #[test]

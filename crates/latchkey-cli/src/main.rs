@@ -11,6 +11,7 @@ mod error;
 mod output;
 mod plan;
 mod quick;
+mod wire;
 
 use std::process::ExitCode;
 

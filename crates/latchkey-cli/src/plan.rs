@@ -12,6 +12,7 @@ use latchkey::profile::edit::FieldValue;
 
 use crate::args::{self, Cli, CredentialCommand, ProfileCommand, SchemeCommand};
 use crate::error::CliError;
+use crate::wire::{self, BodySource};
 
 /// Everything a run needs, resolved.
 #[derive(Debug)]
@@ -276,26 +277,15 @@ fn request(
         .map_err(|_| CliError::usage(format!("`{method}` is not an HTTP method")))?;
     let headers = headers
         .iter()
-        .map(|raw| {
-            let (name, value) = raw
-                .split_once(':')
-                .ok_or_else(|| CliError::usage(format!("header `{raw}` is not `Name: value`")))?;
-            let name = HeaderName::try_from(name.trim())
-                .map_err(|_| CliError::usage(format!("`{}` is not a header name", name.trim())))?;
-            let value = HeaderValue::try_from(value.trim()).map_err(|_| {
-                CliError::usage(format!("the value of header `{name}` is not valid"))
-            })?;
-            Ok((name, value))
-        })
+        .map(|raw| wire::header_argument(raw).map_err(CliError::usage))
         .collect::<Result<_, CliError>>()?;
-    let body = match data.as_deref() {
+    let body = match data.as_deref().map(wire::body_source) {
         None => None,
-        Some("@-") => Some(read_all(std::io::stdin(), "stdin")?),
-        Some(path) if path.starts_with('@') => Some(
-            std::fs::read(&path[1..])
-                .map_err(|e| CliError::usage(format!("cannot read {}: {e}", &path[1..])))?,
+        Some(BodySource::Stdin) => Some(read_all(std::io::stdin(), "stdin")?),
+        Some(BodySource::File(path)) => Some(
+            std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {path}: {e}")))?,
         ),
-        Some(text) => Some(text.as_bytes().to_vec()),
+        Some(BodySource::Text(text)) => Some(text.as_bytes().to_vec()),
     };
     Ok(Request {
         method,

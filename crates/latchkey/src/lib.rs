@@ -84,6 +84,9 @@ mod clock;
 mod credential;
 mod error;
 mod fs;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod grant;
 mod http;
 pub mod loopback;
@@ -120,7 +123,7 @@ pub use preset::Preset;
 pub use profile::{AuthScheme, Profile, ProfileError, SchemeError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
-pub use redact::DisplayUrl;
+pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "redis")]

@@ -1,4 +1,4 @@
-//! URLs made safe to show in logs and error messages.
+//! URLs, parser errors and untrusted values made safe to show in logs and error messages.
 
 use std::fmt;
 use url::Url;
@@ -88,9 +88,180 @@ impl fmt::Debug for DisplayUrl {
     }
 }
 
+/// How many characters of an untrusted value (a `kid`, an `iss`) an error message shows.
+pub(crate) const UNTRUSTED_SHOWN_CHARS: usize = 64;
+
+/// An attacker-controlled value made fit for an error message: at most `max_chars`
+/// characters, escaped (no control characters or newlines reach a log line), and the
+/// original length named when it was cut.
+pub(crate) fn untrusted(value: &str, max_chars: usize) -> String {
+    let mut shown: String = value
+        .chars()
+        .take(max_chars)
+        .flat_map(char::escape_debug)
+        .collect();
+    let total = value.chars().count();
+    if total > max_chars {
+        shown.push_str(&format!("… ({total} characters)"));
+    }
+    shown
+}
+
+/// A serde_json error as text fit for an error message: the line and column and what was
+/// expected, never the values the input held.
+///
+/// serde's own message quotes the offending value (`invalid type: string "jane@example.com",
+/// expected u64`), which puts claim values, tokens or secrets into errors, logs and error
+/// pages. Every place that shows a JSON or TOML parse error goes through this scrubber.
+pub fn scrub_serde_error(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let position = (err.line() > 0).then(|| (err.line(), err.column()));
+    let message = match position {
+        Some((line, column)) => text
+            .strip_suffix(&format!(" at line {line} column {column}"))
+            .unwrap_or(&text),
+        None => &text,
+    };
+    scrub_message(message, position)
+}
+
+/// A TOML error's message without quoted values; the caller names the position (TOML errors
+/// carry a byte span, which only the caller can turn into a line and column).
+#[cfg(feature = "profiles")]
+pub(crate) fn scrub_toml_message(err: &toml::de::Error) -> String {
+    scrub_message(err.message().trim_end(), None)
+}
+
+/// The one place that drops values from a serde message. serde's messages that quote input
+/// are `invalid type: <kind> <value>, expected …`, `invalid value: …`, `unknown variant
+/// `<value>`, expected …` and `unknown field `<key>`, expected …`; the kind of value and
+/// the expectation are kept, the value goes, and a key is cut and escaped.
+fn scrub_message(message: &str, position: Option<(usize, usize)>) -> String {
+    let scrubbed = if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    {
+        let label = &message[..message.len() - rest.len() - 2];
+        // The expectation comes from the schema and follows the value, so the last
+        // `, expected ` is the real one even when the value itself contains those words.
+        let (unexpected, expected) = match rest.rsplit_once(", expected ") {
+            Some((unexpected, expected)) => (unexpected, Some(expected)),
+            None => (rest, None),
+        };
+        // serde names the kind first (`string`, `integer`, `map`…), then the value in quotes.
+        let kind = unexpected
+            .split(['"', '`', '\''])
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let kind = if kind.is_empty() { "value" } else { kind };
+        match expected {
+            Some(expected) => format!("{label}: {kind}, expected {expected}"),
+            None => format!("{label}: {kind}"),
+        }
+    } else if let Some(rest) = message.strip_prefix("unknown variant ") {
+        match rest.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("unknown variant, expected {expected}"),
+            None => "unknown variant".to_owned(),
+        }
+    } else if let Some(rest) = message.strip_prefix("unknown field `") {
+        // A misspelt key is the useful part of this message (`pasword`); it comes from
+        // the input, so it is cut and escaped like any untrusted value.
+        let (key, expected) = match rest.rsplit_once("`, expected ") {
+            Some((key, expected)) => (key, format!(", expected {expected}")),
+            None => match rest.rsplit_once("`, there are no fields") {
+                Some((key, _)) => (key, ", there are no fields".to_owned()),
+                None => (rest.trim_end_matches('`'), String::new()),
+            },
+        };
+        format!(
+            "unknown field `{}`{expected}",
+            untrusted(key, UNTRUSTED_SHOWN_CHARS)
+        )
+    } else {
+        message.to_owned()
+    };
+    match position {
+        Some((line, column)) => format!("{scrubbed} at line {line} column {column}"),
+        None => scrubbed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only the errors of parsing into it are looked at")]
+    struct Claims {
+        exp: u64,
+        email: Option<String>,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Basic,
+    }
+
+    fn json_error(json: &str) -> String {
+        scrub_serde_error(&serde_json::from_str::<Claims>(json).unwrap_err())
+    }
+
+    #[test]
+    fn serde_errors_keep_position_and_expectation_but_drop_values() {
+        let text = json_error(r#"{"exp": "jane.doe@example.com, expected u64"}"#);
+        assert_eq!(
+            text,
+            "invalid type: string, expected u64 at line 1 column 44"
+        );
+        let text = json_error(r#"{"exp": 1, "email": 12345678}"#);
+        assert_eq!(
+            text,
+            "invalid type: integer, expected a string at line 1 column 28"
+        );
+        let text = json_error(r#"{"exp": 1, "kind": "s3cret-variant"}"#);
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.starts_with("unknown variant, expected "), "{text}");
+        assert!(text.ends_with(" at line 1 column 35"), "{text}");
+        // Syntax errors quote nothing and pass unchanged.
+        assert_eq!(
+            json_error("{\"exp\": 1,"),
+            "EOF while parsing a value at line 1 column 10"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_cut_and_escaped() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only the errors of parsing into it are looked at")]
+        struct Strict {
+            password: Option<String>,
+        }
+        let err = serde_json::from_str::<Strict>(r#"{"pasword": "x"}"#).unwrap_err();
+        let text = scrub_serde_error(&err);
+        assert!(
+            text.starts_with("unknown field `pasword`, expected `password`"),
+            "{text}"
+        );
+        let long = format!("{{\"{}\\n\": 1}}", "k".repeat(10_000));
+        let err = serde_json::from_str::<Strict>(&long).unwrap_err();
+        let text = scrub_serde_error(&err);
+        assert!(text.len() < 300, "{text}");
+        assert!(
+            text.contains("(10001 characters)") && !text.contains('\n'),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn untrusted_values_are_cut_and_escaped() {
+        assert_eq!(untrusted("kid-1", 64), "kid-1");
+        assert_eq!(untrusted("a\nb", 64), "a\\nb");
+        assert_eq!(untrusted(&"x".repeat(100), 3), "xxx… (100 characters)");
+    }
 
     #[test]
     fn hides_userinfo_and_sensitive_query_values() {

@@ -1,7 +1,6 @@
 //! Commands that hand the current credential to someone: `token`, `header`, `exec`,
 //! `credential git`, `credential kubectl`.
 
-use std::io::BufRead;
 use std::time::SystemTime;
 
 use http::header::AUTHORIZATION;
@@ -12,6 +11,7 @@ use crate::context::{Ctx, ENV};
 use crate::error::{CliError, code};
 use crate::output;
 use crate::plan::GitOperation;
+use crate::wire;
 
 /// The credential of the selected profile, fresh.
 pub(super) struct Access {
@@ -165,23 +165,15 @@ pub(super) async fn exec(ctx: &Ctx, program: &str, args: &[String]) -> Result<u8
 /// on stderr), so git asks its next helper: a helper configured for every host must never
 /// hand the token to a host it was not issued for.
 pub(super) async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliError> {
-    let mut request = Vec::new();
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            request.push((k.to_owned(), v.to_owned()));
-        }
-    }
+    let request = wire::git_request(std::io::stdin().lock())
+        .map_err(|e| CliError::usage(format!("cannot read git's request: {e}")))?;
     if operation == GitOperation::Ignored {
         return Ok(());
     }
     // Decided before the token is fetched: a lapsed login must not turn a request for a
     // foreign host into an error, and nothing is fetched for a host that gets no answer.
     let selected = ctx.select()?;
-    if let Err(reason) = git_origin_matches(&request, selected.profile.base_url.as_deref()) {
+    if let Err(reason) = wire::git_origin_matches(&request, selected.profile.base_url.as_deref()) {
         tracing::warn!(
             "profile `{}` gives git no credential: {reason}; git asks its next helper",
             selected.name
@@ -213,65 +205,6 @@ pub(super) async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliErr
         }
     }
     output::print(&answer)
-}
-
-/// Whether git's request (`protocol`, `host` with an optional port) names exactly the origin of
-/// `base_url` over a transport that keeps the token private; else why not.
-fn git_origin_matches(request: &[(String, String)], base_url: Option<&str>) -> Result<(), String> {
-    let field = |key: &str| {
-        request
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let Some(base_url) = base_url else {
-        return Err("it has no base_url naming the host to answer for \
-                    (add `base_url = \"https://git.example.org\"`)"
-            .into());
-    };
-    let ours = url::Url::parse(base_url)
-        .map_err(|e| format!("its base_url `{base_url}` is not a URL ({e})"))?;
-    let ours_origin = ours.origin().ascii_serialization();
-    let Some(host) = field("host").filter(|h| !h.is_empty()) else {
-        return Err(format!(
-            "git's request names no host (it answers for {ours_origin} only)"
-        ));
-    };
-    let protocol = field("protocol").unwrap_or_default();
-    if protocol != "https" && protocol != "http" {
-        return Err(format!(
-            "git asked over `{protocol}`, and it answers https (or http to loopback) only"
-        ));
-    }
-    // Only host[:port] may follow the scheme: no user info, path or query smuggled in.
-    if host.contains(['/', '?', '#', '@', '\\']) {
-        return Err(format!("git asked for a malformed host `{host}`"));
-    }
-    let asked = url::Url::parse(&format!("{protocol}://{host}/"))
-        .map_err(|e| format!("git asked for a malformed host `{host}` ({e})"))?;
-    let asked_origin = asked.origin().ascii_serialization();
-    if asked.scheme() == "http" && !is_loopback(&asked) {
-        return Err(format!(
-            "git asked for {asked_origin} over plain http, which would send the token in \
-             clear text (http is answered for loopback hosts only)"
-        ));
-    }
-    if asked.origin() != ours.origin() {
-        return Err(format!(
-            "git asked for {asked_origin}, and it answers for {ours_origin} only"
-        ));
-    }
-    Ok(())
-}
-
-/// `127.0.0.0/8`, `[::1]` or `localhost`: traffic that never leaves the machine.
-pub(super) fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// `credential kubectl`: an ExecCredential for kubectl's exec plugin mechanism.

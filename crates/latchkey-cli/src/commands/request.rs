@@ -125,7 +125,7 @@ fn check_destination(
     let origin = url.origin().ascii_serialization();
     match url.scheme() {
         "https" => {}
-        "http" if super::access::is_loopback(url) => {}
+        "http" if latchkey::is_loopback(url) => {}
         "http" => {
             return Err(CliError::usage(format!(
                 "refusing to send profile `{}`'s credentials over plain http to {origin}",

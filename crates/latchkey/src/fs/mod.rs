@@ -18,6 +18,13 @@
 //! same two calls.
 //!
 //! The platform seam is [`sys`]: `unix.rs` (Linux and macOS alike) or `windows.rs`.
+#![cfg_attr(
+    not(all(feature = "profiles", feature = "sqlite")),
+    allow(
+        dead_code,
+        reason = "some helpers serve only the profiles layer or the SQLite store"
+    )
+)]
 
 use std::fs::File;
 use std::io::{self, Read, Write};

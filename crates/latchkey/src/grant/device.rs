@@ -116,11 +116,15 @@ impl DeviceCode {
 
 /// Parses a device authorization response tolerantly: numbers may arrive as strings and
 /// Google names the URI `verification_url`.
-fn parse_device_authorization(
+pub(crate) fn parse_device_authorization(
     body: &[u8],
 ) -> std::result::Result<(SecretString, DevicePrompt, Duration), String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("not a JSON object ({e})"))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "not a JSON object ({})",
+            crate::redact::scrub_serde_error(&e)
+        )
+    })?;
     let text = |name: &str| match value.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,

@@ -6,7 +6,7 @@
 mod authorization_code;
 mod browser;
 mod client_credentials;
-mod device;
+pub(crate) mod device;
 mod password;
 mod refresh_token;
 mod web_login;

@@ -134,7 +134,7 @@ impl ProviderMetadata {
                             serde_json::from_slice(&fetched.body).map_err(|e| {
                                 OidcError::InvalidDocument {
                                     url: DisplayUrl::new(&url),
-                                    reason: e.to_string(),
+                                    reason: crate::redact::scrub_serde_error(&e),
                                 }
                             })?;
                         return Self::from_raw(raw, issuer, &url, options.allow_insecure_http);

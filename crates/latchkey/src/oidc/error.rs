@@ -1,6 +1,8 @@
 //! The OIDC error kinds, nested in [`crate::Error::Oidc`] and [`crate::Error::IdToken`].
 //!
-//! Messages name the issuer or a redacted URL and never quote a token or a response body.
+//! Messages name the issuer or a redacted URL and never quote a token or a response body;
+//! a value taken from a token (a `kid`, an `iss`, an `azp`) is cut and escaped first, and
+//! claim values never appear.
 
 use crate::redact::DisplayUrl;
 
@@ -99,7 +101,7 @@ pub enum IdTokenError {
     /// No key in the provider's JWKS has the token's `kid`, even after a refetch.
     #[error("no signing key `{}` in the provider's JWKS", kid.as_deref().unwrap_or("<none>"))]
     UnknownKey {
-        /// The header's `kid`.
+        /// The header's `kid`: its first 64 characters, escaped (the token is untrusted).
         kid: Option<String>,
     },
 
@@ -133,7 +135,7 @@ pub enum IdTokenError {
     WrongIssuer {
         /// The expected issuer.
         expected: String,
-        /// The token's `iss`.
+        /// The token's `iss`: its first 64 characters, escaped (the token is untrusted).
         found: String,
     },
 

@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use super::error::IdTokenError;
 use super::jwks::JwksCache;
 use crate::error::{Error, Result};
+use crate::redact::{UNTRUSTED_SHOWN_CHARS, scrub_serde_error, untrusted};
 
 /// The placeholder in Microsoft's multi-tenant issuer (`…/{tenantid}/v2.0`).
 pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -167,7 +168,12 @@ impl IdTokenValidator {
         let inner = &*self.inner;
         let token = token.expose_secret();
         // `alg: none` and unknown algorithms fail here: jsonwebtoken has no such variant.
-        let header = decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+        let header = decode_header(token).map_err(|e| match unknown_algorithm(token) {
+            Some(alg) => IdTokenError::Malformed(format!(
+                "header: the algorithm `{alg}` is not a signature algorithm latchkey accepts"
+            )),
+            None => IdTokenError::Malformed(format!("header: {}", describe(e.kind()))),
+        })?;
         let Some(validation) = self.validation(header.alg) else {
             return Err(IdTokenError::AlgorithmNotAllowed {
                 alg: format!("{:?}", header.alg),
@@ -199,7 +205,7 @@ impl IdTokenValidator {
         if claims.iss != expected {
             return Err(IdTokenError::WrongIssuer {
                 expected,
-                found: claims.iss.clone(),
+                found: untrusted(&claims.iss, UNTRUSTED_SHOWN_CHARS),
             }
             .into());
         }
@@ -220,9 +226,11 @@ impl IdTokenValidator {
                 .into());
             }
             Some(azp) if *azp != inner.client_id => {
-                return Err(
-                    IdTokenError::AuthorizedParty(format!("`{azp}` is not this client")).into(),
-                );
+                return Err(IdTokenError::AuthorizedParty(format!(
+                    "`{}` is not this client",
+                    untrusted(azp, UNTRUSTED_SHOWN_CHARS)
+                ))
+                .into());
             }
             _ => {}
         }
@@ -264,11 +272,38 @@ fn map_jwt_error(kind: &ErrorKind, alg: Algorithm, client_id: &str) -> Error {
             alg: format!("{alg:?}"),
             reason: format!("{kind:?}"),
         },
-        // serde_json's messages name a position or the missing field, never claim values.
-        ErrorKind::Json(e) => IdTokenError::Malformed(format!("claims: {e}")),
-        other => IdTokenError::Malformed(format!("{other:?}")),
+        ErrorKind::Json(_) => IdTokenError::Malformed(format!("claims: {}", describe(kind))),
+        other => IdTokenError::Malformed(describe(other)),
     };
     e.into()
+}
+
+/// The header's `alg` when it is a string jsonwebtoken has no algorithm for (`none`, a typo),
+/// cut and escaped: the scrubbed serde message no longer names it, and it is what the user
+/// needs to see.
+fn unknown_algorithm(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let alg = header.get("alg")?.as_str()?;
+    alg.parse::<Algorithm>()
+        .is_err()
+        .then(|| untrusted(alg, UNTRUSTED_SHOWN_CHARS))
+}
+
+/// What is wrong with a token part, without its content: serde's own message quotes the
+/// claim value (`invalid type: string "jane@…"`), personal data that must not reach logs or
+/// an error page, and the `Debug` of a UTF-8 error lists every byte of the part.
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::Json(e) => scrub_serde_error(e),
+        ErrorKind::Utf8(e) => format!("not UTF-8 ({})", e.utf8_error()),
+        ErrorKind::Base64(e) => format!("not base64url ({e})"),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Builds an [`IdTokenValidator`].

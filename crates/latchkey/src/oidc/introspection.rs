@@ -62,15 +62,22 @@ pub(crate) async fn introspect(
     if !response.status.is_success() {
         return Err(response.error(url));
     }
-    serde_json::from_slice(&response.body).map_err(|e| {
+    parse_introspection(&response.body).map_err(|reason| {
         OidcError::InvalidDocument {
             url: DisplayUrl::new(url),
-            // Only where and what kind: serde's message can quote values from the body.
-            reason: format!(
-                "not an introspection response ({})",
-                crate::store::record::strip_content(&e)
-            ),
+            reason,
         }
         .into()
+    })
+}
+
+/// Reads an introspection response body; the error keeps where and what kind, never the
+/// values (serde's own message can quote them).
+pub(crate) fn parse_introspection(body: &[u8]) -> std::result::Result<Introspection, String> {
+    serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "not an introspection response ({})",
+            crate::redact::scrub_serde_error(&e)
+        )
     })
 }

@@ -5,6 +5,7 @@
 //! hammer. Fetches are single-flight, keys expire with the server's `Cache-Control: max-age`
 //! (bounded), and when the provider is unreachable the stale keys keep being used.
 
+use crate::redact::{UNTRUSTED_SHOWN_CHARS, untrusted};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -225,8 +226,10 @@ impl JwksCache {
         let now = self.inner.clock.now();
         let current = self.inner.keys.load_full();
         let unknown = || {
+            // The `kid` comes from the token: an attacker's can be any length and hold
+            // control characters, so only a short escaped prefix is kept.
             Error::from(IdTokenError::UnknownKey {
-                kid: kid.map(str::to_owned),
+                kid: kid.map(|kid| untrusted(kid, UNTRUSTED_SHOWN_CHARS)),
             })
         };
         if let Some(set) = &current {

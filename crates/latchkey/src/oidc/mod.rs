@@ -19,10 +19,10 @@ mod end_session;
 mod error;
 mod fetch;
 mod id_token;
-mod introspection;
+pub(crate) mod introspection;
 mod jwks;
 mod provider;
-mod userinfo;
+pub(crate) mod userinfo;
 
 pub use discovery::{DiscoveryCache, DiscoveryOptions, ProviderMetadata};
 pub use end_session::EndSessionUrl;

@@ -43,27 +43,33 @@ pub(crate) async fn fetch_userinfo(
             retry_after: None,
         });
     }
-    let invalid = |reason: String| {
+    parse_userinfo(&fetched.body, fetched.content_type.as_deref(), expected_sub).map_err(|reason| {
         Error::from(OidcError::InvalidDocument {
             url: DisplayUrl::new(url),
             reason,
         })
-    };
-    if fetched
-        .content_type
-        .as_deref()
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/jwt"))
-    {
-        return Err(invalid(
-            "signed or encrypted userinfo responses are not supported".into(),
-        ));
+    })
+}
+
+/// Reads a userinfo response body; the error says what is wrong without quoting the body.
+pub(crate) fn parse_userinfo(
+    body: &[u8],
+    content_type: Option<&str>,
+    expected_sub: Option<&str>,
+) -> std::result::Result<UserInfo, String> {
+    if content_type.is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/jwt")) {
+        return Err("signed or encrypted userinfo responses are not supported".into());
     }
-    let info: UserInfo = serde_json::from_slice(&fetched.body)
-        .map_err(|e| invalid(format!("not a userinfo object ({e})")))?;
+    let info: UserInfo = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "not a userinfo object ({})",
+            crate::redact::scrub_serde_error(&e)
+        )
+    })?;
     if let Some(expected) = expected_sub
         && info.sub != expected
     {
-        return Err(invalid("its `sub` is not the ID token's subject".into()));
+        return Err("its `sub` is not the ID token's subject".into());
     }
     Ok(info)
 }

@@ -131,7 +131,7 @@ impl ProfilesFile {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim_end().to_owned(),
+                message: crate::redact::scrub_toml_message(&e),
             }
         })?;
         Ok(Self {

@@ -151,7 +151,7 @@ impl AuthScheme {
                 serde_json::from_value(value).map_err(|e| SchemeError::Invalid {
                     line: 0,
                     column: 0,
-                    reason: e.to_string(),
+                    reason: crate::redact::scrub_serde_error(&e),
                 })
             })
             .collect()
@@ -261,22 +261,7 @@ fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
     SchemeError::Invalid {
         line: err.line(),
         column: err.column(),
-        reason: scrubbed_reason(err),
-    }
-}
-
-/// serde's message without the values it may quote: `invalid type: string "s3cret",
-/// expected u16` names a secret when a field holds the wrong type.
-fn scrubbed_reason(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    let text = text.split(" at line ").next().unwrap_or_default();
-    if text.starts_with("invalid type") || text.starts_with("invalid value") {
-        match text.split_once(", expected ") {
-            Some((_, expected)) => format!("a value has the wrong type (expected {expected})"),
-            None => "a value has the wrong type".to_owned(),
-        }
-    } else {
-        text.to_owned()
+        reason: crate::redact::scrub_serde_error(err),
     }
 }
 
@@ -381,6 +366,9 @@ mod tests {
         .unwrap_err();
         let shown = format!("{err} {err:?}");
         assert!(!shown.contains("987654321"), "{shown}");
-        assert!(shown.contains("wrong type"), "{shown}");
+        assert!(
+            shown.contains("invalid type: integer, expected a string"),
+            "{shown}"
+        );
     }
 }

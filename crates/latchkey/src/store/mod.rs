@@ -3,7 +3,6 @@
 //! Every backend implements [`TokenStore`]; the same conformance suite
 //! (`latchkey-testkit`) runs against each one.
 
-#[cfg(any(feature = "sqlite", feature = "keyring"))]
 pub(crate) mod blocking;
 mod file;
 #[cfg(feature = "keyring")]

@@ -77,7 +77,12 @@ pub fn encode(tokens: &TokenSet) -> Vec<u8> {
 /// Reads a stored token set. The error says what is wrong without quoting the content.
 pub fn decode(bytes: &[u8]) -> Result<TokenSet, String> {
     let version = serde_json::from_slice::<VersionOnly>(bytes)
-        .map_err(|e| format!("not a latchkey token record ({})", strip_content(&e)))?
+        .map_err(|e| {
+            format!(
+                "not a latchkey token record ({})",
+                crate::redact::scrub_serde_error(&e)
+            )
+        })?
         .version;
     if version != SCHEMA_VERSION {
         return Err(if version > SCHEMA_VERSION {
@@ -88,8 +93,12 @@ pub fn decode(bytes: &[u8]) -> Result<TokenSet, String> {
             format!("unknown schema version {version}")
         });
     }
-    let record: Record = serde_json::from_slice(bytes)
-        .map_err(|e| format!("invalid token record ({})", strip_content(&e)))?;
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "invalid token record ({})",
+            crate::redact::scrub_serde_error(&e)
+        )
+    })?;
     let mut tokens = TokenSet::new(
         SecretString::from(record.access_token),
         from_ms(record.obtained_at_ms),
@@ -102,16 +111,6 @@ pub fn decode(bytes: &[u8]) -> Result<TokenSet, String> {
     .with_refresh_expires_at(record.refresh_expires_at_ms.map(from_ms));
     tokens.extra = record.extra;
     Ok(tokens)
-}
-
-/// serde_json messages can quote an unexpected string value; keep only the position.
-pub(crate) fn strip_content(e: &serde_json::Error) -> String {
-    format!(
-        "{:?} error at line {} column {}",
-        e.classify(),
-        e.line(),
-        e.column()
-    )
 }
 
 #[cfg(test)]

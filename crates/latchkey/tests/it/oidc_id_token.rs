@@ -338,3 +338,85 @@ async fn userinfo_introspection_and_end_session() {
             .ends_with("post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A18080%2F&state=st")
     );
 }
+
+/// Finding 8: a claim of the wrong type made serde's message quote its value (`invalid
+/// type: string "…"`), personal data that went on into logs and the web 400 page. The
+/// position and the expected type stay; the value goes.
+#[tokio::test]
+async fn finding_id_token_errors_do_not_quote_claim_values() {
+    let validator = fake_validator().await;
+    let personal = "jane.doe.1984@private-mail.example";
+    for (claim, value) in [
+        ("email", json!({ "address": personal })),
+        ("exp", json!(personal)),
+        ("name", json!([personal])),
+        ("aud", json!([CLIENT, 42, personal])),
+    ] {
+        let mut claims = oidc::good_claims(FAKE_ISS, CLIENT);
+        claims.insert(claim.into(), value);
+        let token = oidc::sign(&Value::Object(claims), oidc::FAKE_KID);
+        let err = id_token_error(validator.validate(&token, None).await, &token);
+        let shown = format!("{err} {err:?} {:?}", err.hint());
+        assert!(!shown.contains("jane.doe"), "{claim}: {shown}");
+        let IdTokenError::Malformed(reason) = &err else {
+            panic!("{claim}: expected Malformed, got {err:?}");
+        };
+        assert!(reason.contains(" at line 1 column "), "{claim}: {reason}");
+    }
+    let mut claims = oidc::good_claims(FAKE_ISS, CLIENT);
+    claims.insert("exp".into(), json!(personal));
+    let token = oidc::sign(&Value::Object(claims), oidc::FAKE_KID);
+    let err = id_token_error(validator.validate(&token, None).await, &token);
+    assert!(
+        err.to_string()
+            .starts_with("the id token is malformed: claims: invalid type: string, expected u64 at line 1 column "),
+        "{err}"
+    );
+}
+
+/// Finding 8: an unknown `kid` was echoed whole, 100,000 characters of attacker input in one
+/// error line, control characters included. Now its first 64 characters, escaped, and its
+/// length.
+#[tokio::test]
+async fn finding_id_token_errors_cut_and_escape_a_huge_kid() {
+    let validator = fake_validator().await;
+    let kid = format!("evil\n{}", "k".repeat(100_000 - 5));
+    let token = oidc::sign(&Value::Object(oidc::good_claims(FAKE_ISS, CLIENT)), &kid);
+    let err = id_token_error(validator.validate(&token, None).await, &token);
+    let IdTokenError::UnknownKey { kid: Some(shown) } = &err else {
+        panic!("expected UnknownKey, got {err:?}");
+    };
+    assert!(shown.starts_with("evil\\nkkk"), "{shown}");
+    assert!(shown.ends_with("… (100000 characters)"), "{shown}");
+    let text = err.to_string();
+    assert!(text.len() < 200 && !text.contains('\n'), "{text}");
+    // An ordinary kid still reads as it is.
+    let token = oidc::sign(
+        &Value::Object(oidc::good_claims(FAKE_ISS, CLIENT)),
+        "rotated-2",
+    );
+    let err = id_token_error(validator.validate(&token, None).await, &token);
+    assert_eq!(
+        err,
+        IdTokenError::UnknownKey {
+            kid: Some("rotated-2".into())
+        }
+    );
+}
+
+/// Finding 8: the issuer and authorized party a token names are attacker input too: cut and
+/// escaped like the `kid`.
+#[tokio::test]
+async fn finding_id_token_errors_cut_a_long_issuer_and_azp() {
+    let validator = fake_validator().await;
+    let long = format!("https://evil.example/{}\r\n", "x".repeat(5_000));
+    for claim in ["iss", "azp"] {
+        let mut claims = oidc::good_claims(FAKE_ISS, CLIENT);
+        claims.insert(claim.into(), json!(long));
+        let token = oidc::sign(&Value::Object(claims), oidc::FAKE_KID);
+        let text = id_token_error(validator.validate(&token, None).await, &token).to_string();
+        assert!(text.len() < 300, "{claim}: {text}");
+        assert!(!text.contains(['\r', '\n']), "{claim}: {text}");
+        assert!(text.contains("characters)"), "{claim}: {text}");
+    }
+}
