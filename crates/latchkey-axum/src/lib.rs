@@ -48,6 +48,10 @@
 //! # let _ = app; Ok(()) }
 //! ```
 
+// A library writes nothing to the terminal itself: the application owns stderr.
+#![warn(clippy::print_stderr)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config;
 mod error;
 mod extract;
