@@ -147,4 +147,16 @@ mod tests {
         assert!(!err.contains("sekrit"), "{err}");
         assert!(decode(b"\x00\x01garbage").is_err());
     }
+
+    #[test]
+    fn finding_14_numbers_in_extra_fields_survive_every_save() {
+        // Without serde_json's exact float parsing this value read back one unit in the last
+        // place off, so each save of the record changed it.
+        let stored = br#"{"version":1,"access_token":"at","token_type":"Bearer","obtained_at_ms":1763999000000,"extra":{"n":3.5211111111111106e+54}}"#;
+        let first = encode(&decode(stored).unwrap());
+        let second = encode(&decode(&first).unwrap());
+        assert_eq!(first, second);
+        let text = String::from_utf8(first).unwrap();
+        assert!(text.contains("3.5211111111111106e54"), "{text}");
+    }
 }
