@@ -157,6 +157,6 @@ mod tests {
         let second = encode(&decode(&first).unwrap());
         assert_eq!(first, second);
         let text = String::from_utf8(first).unwrap();
-        assert!(text.contains("3.5211111111111106e54"), "{text}");
+        assert!(text.contains("3.5211111111111106e+54"), "{text}");
     }
 }
