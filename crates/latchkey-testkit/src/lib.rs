@@ -22,4 +22,4 @@ pub mod person;
 mod redis;
 
 pub use idp::{Counters, Idp};
-pub use redis::RedisServer;
+pub use redis::{RedisServer, RedisServerBuilder, TestPki};

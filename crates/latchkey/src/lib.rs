@@ -126,9 +126,6 @@ pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
 pub use secrecy::{ExposeSecret, SecretString};
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
@@ -136,4 +133,7 @@ pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use store::{KeyringFallback, KeyringStore};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use store::{RedisConfig, RedisStore};
 pub use token::{InvalidTokenHeader, TokenSet};

@@ -43,17 +43,32 @@ impl SessionStore {
         SessionStore::Memory(MemorySessions::default())
     }
 
-    /// Connects to Redis at `url` (`redis://[:password@]host:port/db` or `rediss://`).
+    /// Connects to Redis at `url` (`redis://[user:password@]host:port/db`, or `rediss://`
+    /// for TLS against the platform's roots).
     #[cfg(feature = "redis")]
     pub async fn redis(url: &str) -> Result<Self, WebAuthError> {
-        let client = ::redis::Client::open(url).map_err(redis_error)?;
+        let config =
+            latchkey::RedisConfig::new(url).map_err(|e| WebAuthError::Latchkey(e.into()))?;
+        Self::redis_with(config).await
+    }
+
+    /// Connects to Redis as `config` says (a private CA, a client certificate, a password
+    /// kept out of the URL). Sessions and their tokens live under the `latchkey-axum:`
+    /// prefix whatever prefix `config` names.
+    #[cfg(feature = "redis")]
+    pub async fn redis_with(config: latchkey::RedisConfig) -> Result<Self, WebAuthError> {
+        let config = config
+            .key_prefix("latchkey-axum:")
+            .lock_lease(Duration::from_secs(30));
+        let client = config
+            .client()
+            .map_err(|e| WebAuthError::Latchkey(e.into()))?;
         let conn = ::redis::aio::ConnectionManager::new(client)
             .await
             .map_err(redis_error)?;
-        let tokens =
-            latchkey::RedisStore::connect_with(url, "latchkey-axum:", Duration::from_secs(30))
-                .await
-                .map_err(|e| WebAuthError::Latchkey(e.into()))?;
+        let tokens = latchkey::RedisStore::connect_config(config)
+            .await
+            .map_err(|e| WebAuthError::Latchkey(e.into()))?;
         Ok(SessionStore::Redis(RedisSessions {
             conn,
             tokens: Arc::new(tokens),

@@ -1,14 +1,20 @@
 //! Two instances of an app (two routers, same cookie key) behind one real Redis session
-//! store: a login on one is a session on the other, and a logout on either ends it for both.
+//! store: a login on one is a session on the other, and a logout on either ends it for both;
+//! the same over TLS with an ACL user.
 
 use crate::support::*;
 use axum::http::StatusCode;
+use latchkey::RedisConfig;
 use latchkey_axum::SessionStore;
 use latchkey_testkit::{Idp, RedisServer};
 use serde_json::Value;
 
 async fn instance(idp: &Idp, redis: &RedisServer) -> axum::Router {
     let store = SessionStore::redis(&redis.url()).await.expect("redis");
+    with_store(idp, store).await
+}
+
+async fn with_store(idp: &Idp, store: SessionStore) -> axum::Router {
     let auth = builder(idp).await.store(store).build().unwrap();
     app(&auth)
 }
@@ -23,10 +29,34 @@ async fn a_login_on_one_instance_is_a_session_on_the_other() {
     let idp = Idp::start().await;
     let redis = RedisServer::start();
     let (one, two) = (instance(&idp, &redis).await, instance(&idp, &redis).await);
+    login_on_one_is_a_session_on_the_other(&idp, one, two).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_shared_over_tls_with_an_acl_user() {
+    let idp = Idp::start().await;
+    let redis = RedisServer::builder()
+        .tls()
+        .acl_user("web", "web-s3cret")
+        .start();
+    let url = redis.url().replace("rediss://", "rediss://web@");
+    let config = RedisConfig::new(&url)
+        .unwrap()
+        .ca_pem(redis.pki().unwrap().ca.clone().into_bytes())
+        .password("web-s3cret".to_string().into());
+    let one = with_store(
+        &idp,
+        SessionStore::redis_with(config.clone()).await.unwrap(),
+    )
+    .await;
+    let two = with_store(&idp, SessionStore::redis_with(config).await.unwrap()).await;
+    login_on_one_is_a_session_on_the_other(&idp, one, two).await;
+}
+
+async fn login_on_one_is_a_session_on_the_other(idp: &Idp, one: axum::Router, two: axum::Router) {
     // The login starts on one instance and its callback lands on the other.
     let mut jar = Jar::default();
-    let callback = login_until_callback(&idp, &one, &mut jar).await;
+    let callback = login_until_callback(idp, &one, &mut jar).await;
     let (response, body) = send(
         &two,
         request("GET", &target(&callback), &jar, [10, 0, 0, 1]),

@@ -45,7 +45,7 @@ pub(super) async fn access(ctx: &Ctx) -> Result<Access, CliError> {
             expires_at: None,
         });
     }
-    let store = selected.open_store(&ctx.paths).await?;
+    let store = selected.open_store(&ctx.paths, ENV).await?;
     // Fast path: a stored token that needs no refresh is used without resolving endpoints
     // (no discovery request), building an HTTP client or reading secrets.
     let tokens = match store.load(&selected.name).await? {

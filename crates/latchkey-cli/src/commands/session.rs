@@ -131,7 +131,7 @@ pub(super) async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
             "base_url": p.base_url,
         })
     } else {
-        let store = selected.open_store(&ctx.paths).await?;
+        let store = selected.open_store(&ctx.paths, ENV).await?;
         let tokens = store.load(&selected.name).await?;
         let t = tokens.as_ref();
         serde_json::json!({
@@ -182,7 +182,7 @@ pub(super) async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
         return Ok(());
     }
     if !revoke {
-        let store = selected.open_store(&ctx.paths).await?;
+        let store = selected.open_store(&ctx.paths, ENV).await?;
         store.delete(&selected.name).await?;
         eprintln!(
             "Logged out: profile `{}` (tokens removed locally; not revoked).",

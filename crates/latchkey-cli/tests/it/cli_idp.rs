@@ -451,3 +451,67 @@ async fn request_names_what_the_resource_server_refused() {
     );
     assert!(!stderr.contains(ALICE.1), "{stderr}");
 }
+
+#[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test writes the profiles file and CA a user would have written"
+)]
+async fn a_redis_store_over_tls_with_its_password_from_the_environment() {
+    let redis = latchkey_testkit::RedisServer::builder()
+        .tls()
+        .acl_user("cli", "cli-s3cret")
+        .start();
+    let world = World::new();
+    let ca = world.dir.path().join("redis-ca.pem");
+    std::fs::write(&ca, &redis.pki().unwrap().ca).unwrap();
+    let url = redis.url().replace("rediss://", "rediss://cli@");
+    std::fs::create_dir_all(world.config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &world.config,
+        format!(
+            "default = \"svc\"\n[profiles.svc]\nauth = \"client-credentials\"\n\
+             token_url = \"https://127.0.0.1:9/token\"\nclient_id = \"svc\"\n\
+             [profiles.svc.store]\nredis = \"{url}\"\npassword = {{ env = \"REDIS_PW\" }}\n\
+             ca = {ca:?}\n"
+        ),
+    )
+    .unwrap();
+    // Another process put a valid token there (a worker sharing the service identity).
+    let config = latchkey::RedisConfig::new(&url)
+        .unwrap()
+        .ca_pem(redis.pki().unwrap().ca.clone().into_bytes())
+        .password("cli-s3cret".to_string().into());
+    let store = latchkey::RedisStore::connect_config(config).await.unwrap();
+    let now = SystemTime::now();
+    let tokens = TokenSet::new("at-over-tls".to_string().into(), now)
+        .with_expires_at(Some(now + Duration::from_secs(3600)));
+    store.save("svc", &tokens).await.unwrap();
+
+    let out = world.run(&["token"], &[("REDIS_PW", "cli-s3cret")]).await;
+    assert_eq!(ok(&out).trim(), "at-over-tls");
+    let out = world
+        .run(&["status", "--json"], &[("REDIS_PW", "cli-s3cret")])
+        .await;
+    let status: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(status["logged_in"], true);
+    assert_eq!(
+        status["store"],
+        redis.url().as_str(),
+        "shown without user and password"
+    );
+
+    let out = world
+        .run(&["token"], &[("REDIS_PW", "not-the-password")])
+        .await;
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    assert!(stderr.contains(&redis.url()), "names the server: {stderr}");
+    let out = world.run(&["token"], &[]).await;
+    assert!(
+        text(&out.stderr).contains("REDIS_PW"),
+        "{}",
+        text(&out.stderr)
+    );
+}

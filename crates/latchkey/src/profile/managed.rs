@@ -89,7 +89,7 @@ impl Selected {
         env: Env<'_>,
         options: &LoginOptions,
     ) -> Result<ManagedProfile, ProfileError> {
-        let store = self.open_store(paths).await?;
+        let store = self.open_store(paths, env).await?;
         self.managed_with_store(store, env, options).await
     }
 

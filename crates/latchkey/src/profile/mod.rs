@@ -48,7 +48,7 @@ pub use managed::{LoginOptions, ManagedProfile};
 pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError};
 pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
-pub use store_spec::StoreSpec;
+pub use store_spec::{RedisSpec, StoreSpec};
 
 use crate::client_auth::ClientAuthMethod;
 
@@ -186,7 +186,8 @@ pub struct Profile {
     /// Query parameter name → value (query).
     #[serde(default)]
     pub query: BTreeMap<String, SecretRef>,
-    /// `memory` | `file` (default) | `sqlite` | `keyring` | `redis://host:port/db`.
+    /// `memory` | `file` (default) | `sqlite` | `keyring` | `redis://host:port/db`, or a
+    /// table for Redis with TLS files and a password reference ([`RedisSpec`]).
     pub store: Option<StoreSpec>,
     /// The API this profile talks to (for `latchkey request` and presets' `{base_url}`).
     pub base_url: Option<String>,

@@ -1,19 +1,23 @@
-//! Where a profile keeps its tokens (`store = "…"`), parsed when the file loads.
+//! Where a profile keeps its tokens (`store = "…"`, or a `store` table for Redis with TLS
+//! files and a password reference), parsed when the file loads.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use super::{Paths, ProfileError, Selected};
+use super::managed::Env;
+use super::{Paths, ProfileError, SecretRef, Selected};
 use crate::redact::DisplayUrl;
 use crate::store::{FileStore, MemoryStore, TokenStore};
 use crate::token::TokenSet;
 
 /// The token store a profile names. `Debug` and `Display` hide a Redis password.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum StoreSpec {
     /// In memory: gone when the process ends.
@@ -26,7 +30,135 @@ pub enum StoreSpec {
     /// The platform keyring (feature `keyring`).
     Keyring,
     /// A Redis server (feature `redis`): `redis://` or `rediss://`.
-    Redis(Url),
+    Redis(RedisSpec),
+}
+
+/// A Redis store as a profile names it: `store = "rediss://…"`, or a table when the
+/// connection needs more than a URL:
+///
+/// ```toml
+/// [profiles.svc.store]
+/// redis = "rediss://latchkey@cache.internal:6380/0"
+/// password = { env = "REDIS_PASSWORD" }
+/// ca = "/etc/latchkey/redis-ca.pem"        # trust only this CA
+/// cert = "/etc/latchkey/redis-client.pem"  # mutual TLS: certificate ...
+/// key = "/etc/latchkey/redis-client.key"   # ... and its private key
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RedisSpec {
+    /// The server (its password, if written here, is never shown).
+    pub url: Url,
+    /// The ACL user's password, by reference.
+    pub password: Option<SecretRef>,
+    /// A PEM CA bundle trusted instead of the platform's roots.
+    pub ca: Option<PathBuf>,
+    /// A PEM client certificate (chain) for mutual TLS; always with `key`.
+    pub cert: Option<PathBuf>,
+    /// The PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+}
+
+#[cfg(feature = "redis")]
+/// The largest certificate or key file read (a PEM bundle of a few hundred CAs fits).
+const PEM_FILE_CAP: u64 = 1024 * 1024;
+
+impl fmt::Debug for RedisSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSpec")
+            .field("url", &DisplayUrl::new(&self.url).to_string())
+            .field("password", &self.password)
+            .field("ca", &self.ca)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl RedisSpec {
+    fn from_url(text: &str) -> Result<Self, String> {
+        // The URL may carry a password: the message names the problem, not the URL.
+        let url = Url::parse(text).map_err(|e| format!("is not a valid Redis URL ({e})"))?;
+        Ok(RedisSpec {
+            url,
+            password: None,
+            ca: None,
+            cert: None,
+            key: None,
+        })
+    }
+
+    /// Every problem of a `store` table at once.
+    fn check(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        let tls_files = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
+        if tls_files && self.url.scheme() != "rediss" {
+            problems.push(
+                "`ca`, `cert` and `key` are TLS files, but `redis` is a redis:// (plain) URL; \
+                 use rediss://"
+                    .to_owned(),
+            );
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            problems.push("`cert` and `key` go together (mutual TLS needs both)".to_owned());
+        }
+        for (field, path) in [("ca", &self.ca), ("cert", &self.cert), ("key", &self.key)] {
+            if path.as_deref().is_some_and(|p| !p.is_absolute()) {
+                problems.push(format!("`{field}` must be an absolute path"));
+            }
+        }
+        if self.password.is_some() && self.url.password().is_some() {
+            problems.push(
+                "the password is both in the URL and in `password`; keep the reference and \
+                 remove it from the URL"
+                    .to_owned(),
+            );
+        }
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(problems.join("; ")),
+        }
+    }
+
+    /// The connection settings, with the password resolved and the TLS files read.
+    #[cfg(feature = "redis")]
+    async fn config(
+        &self,
+        profile: &str,
+        env: Env<'_>,
+    ) -> Result<crate::store::RedisConfig, ProfileError> {
+        let mut config =
+            crate::store::RedisConfig::new(self.url.as_str()).map_err(crate::error::Error::from)?;
+        if let Some(password) = &self.password {
+            config = config.password(password.resolve(profile, "store.password", env).await?);
+        }
+        if let Some(ca) = &self.ca {
+            config = config.ca_pem(read_pem(profile, "store.ca", ca)?.into_bytes());
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let cert = read_pem(profile, "store.cert", cert)?.into_bytes();
+            let key = read_pem(profile, "store.key", key)?;
+            config = config.client_identity(cert, key.into());
+        }
+        Ok(config)
+    }
+}
+
+/// Reads a PEM file named by a profile (capped; a missing file is an error that names it).
+#[cfg(feature = "redis")]
+fn read_pem(profile: &str, field: &str, path: &std::path::Path) -> Result<String, ProfileError> {
+    let invalid = |reason: String| ProfileError::invalid(profile, field, reason);
+    match crate::fs::read_text_capped(path, PEM_FILE_CAP) {
+        Ok(Some((text, _))) => Ok(text),
+        Ok(None) => Err(invalid(format!(
+            "names {}, which does not exist",
+            path.display()
+        ))),
+        Err(e) => Err(invalid(format!(
+            "names {}, which cannot be read: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// The spellings accepted, for error messages.
@@ -42,21 +174,61 @@ impl FromStr for StoreSpec {
             "sqlite" => StoreSpec::Sqlite,
             "keyring" => StoreSpec::Keyring,
             url if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                // The URL may carry a password: the message names the problem, not the URL.
-                StoreSpec::Redis(
-                    Url::parse(url).map_err(|e| format!("is not a valid Redis URL ({e})"))?,
-                )
+                StoreSpec::Redis(RedisSpec::from_url(url)?)
             }
             _ => return Err(format!("is not a known token store; valid: {VALID}")),
         })
     }
 }
 
+/// The `store` table as written (only Redis needs one).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedisTable {
+    redis: String,
+    password: Option<SecretRef>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
 impl<'de> Deserialize<'de> for StoreSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        deserializer.deserialize_any(SpecVisitor)
+    }
+}
+
+struct SpecVisitor;
+
+impl<'de> Visitor<'de> for SpecVisitor {
+    type Value = StoreSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a store name ({VALID}) or a table with a `redis` URL")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<StoreSpec, E> {
         text.parse()
-            .map_err(|reason: String| serde::de::Error::custom(format!("`store` {reason}")))
+            .map_err(|reason: String| E::custom(format!("`store` {reason}")))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StoreSpec, A::Error> {
+        let table = RedisTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        let custom = |reason: String| de::Error::custom(format!("`store` {reason}"));
+        if !table.redis.starts_with("redis://") && !table.redis.starts_with("rediss://") {
+            return Err(custom(
+                "table is for Redis: its `redis` must start with redis:// or rediss://".into(),
+            ));
+        }
+        let spec = RedisSpec {
+            password: table.password,
+            ca: table.ca,
+            cert: table.cert,
+            key: table.key,
+            ..RedisSpec::from_url(&table.redis).map_err(custom)?
+        };
+        spec.check().map_err(custom)?;
+        Ok(StoreSpec::Redis(spec))
     }
 }
 
@@ -68,7 +240,7 @@ impl fmt::Display for StoreSpec {
             StoreSpec::File => f.write_str("file"),
             StoreSpec::Sqlite => f.write_str("sqlite"),
             StoreSpec::Keyring => f.write_str("keyring"),
-            StoreSpec::Redis(url) => write!(f, "{}", DisplayUrl::new(url)),
+            StoreSpec::Redis(redis) => write!(f, "{}", DisplayUrl::new(&redis.url)),
         }
     }
 }
@@ -103,6 +275,7 @@ impl StoreSpec {
         &self,
         profile: &str,
         paths: &Paths,
+        env: Env<'_>,
     ) -> Result<Arc<dyn TokenStore>, ProfileError> {
         Ok(match self {
             StoreSpec::Memory => Arc::new(MemoryStore::new()),
@@ -135,18 +308,19 @@ impl StoreSpec {
                 #[cfg(not(feature = "keyring"))]
                 return Err(self.lacks_feature(profile, "keyring"));
             }
-            StoreSpec::Redis(url) => {
+            StoreSpec::Redis(redis) => {
                 #[cfg(feature = "redis")]
                 {
+                    let config = redis.config(profile, env).await?;
                     Arc::new(
-                        crate::store::RedisStore::connect(url.as_str())
+                        crate::store::RedisStore::connect_config(config)
                             .await
                             .map_err(crate::error::Error::from)?,
                     )
                 }
                 #[cfg(not(feature = "redis"))]
                 {
-                    let _ = url;
+                    let _ = (redis, env);
                     return Err(self.lacks_feature(profile, "redis"));
                 }
             }
@@ -184,9 +358,14 @@ impl StoreSpec {
 }
 
 impl Selected {
-    /// Opens the profile's token store (`store = …`, default `file` under the state dir).
-    pub async fn open_store(&self, paths: &Paths) -> Result<Arc<dyn TokenStore>, ProfileError> {
-        self.profile.store_spec().open(&self.name, paths).await
+    /// Opens the profile's token store (`store = …`, default `file` under the state dir);
+    /// `env` resolves a Redis password given as `{ env = … }`.
+    pub async fn open_store(
+        &self,
+        paths: &Paths,
+        env: Env<'_>,
+    ) -> Result<Arc<dyn TokenStore>, ProfileError> {
+        self.profile.store_spec().open(&self.name, paths, env).await
     }
 
     /// The stored token set, read on the calling thread (see
@@ -218,7 +397,7 @@ mod tests {
             let spec: StoreSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }
-        assert_eq!(StoreSpec::default(), StoreSpec::File);
+        assert!(matches!(StoreSpec::default(), StoreSpec::File));
     }
 
     #[test]
@@ -232,5 +411,55 @@ mod tests {
         let spec: StoreSpec = "redis://user:hunter2@cache:6379/0".parse().unwrap();
         assert!(!spec.to_string().contains("hunter2"), "{spec}");
         assert!(!format!("{spec:?}").contains("hunter2"));
+    }
+
+    /// The `store` of a profile whose file holds `store_line`, parsed as the CLI loads it.
+    fn table(store_line: &str) -> Result<StoreSpec, String> {
+        let text = format!("[profiles.p]\nauth = \"client-credentials\"\n{store_line}\n");
+        super::super::ProfilesFile::parse(std::path::Path::new("profiles.toml"), &text)
+            .map(|file| file.profiles["p"].store_spec().clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_redis_table_with_tls_files_and_a_password_reference_parses() {
+        let spec = table(
+            r#"store = { redis = "rediss://alice@cache:6380/0", password = { env = "REDIS_PW" }, ca = "/etc/ca.pem", cert = "/etc/c.pem", key = "/etc/c.key" }"#,
+        )
+        .unwrap();
+        let StoreSpec::Redis(redis) = &spec else {
+            panic!("not redis: {spec}")
+        };
+        assert!(matches!(&redis.password, Some(SecretRef::Env { env }) if env == "REDIS_PW"));
+        assert_eq!(
+            redis.ca.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(spec.to_string(), "rediss://cache:6380/0");
+    }
+
+    #[test]
+    fn a_redis_table_lists_every_problem_at_once() {
+        let err = table(
+            r#"store = { redis = "redis://u:pw@cache/", password = { env = "P" }, ca = "ca.pem", key = "/k" }"#,
+        )
+        .unwrap_err();
+        for problem in [
+            "use rediss://",
+            "go together",
+            "`ca` must be an absolute path",
+            "both in the URL",
+        ] {
+            assert!(err.contains(problem), "{problem}: {err}");
+        }
+        assert!(!err.contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn a_store_table_refuses_unknown_fields_and_non_redis_urls() {
+        let err = table(r#"store = { redis = "rediss://cache/", cafile = "/x" }"#).unwrap_err();
+        assert!(err.contains("cafile"), "{err}");
+        let err = table(r#"store = { redis = "https://cache/" }"#).unwrap_err();
+        assert!(err.contains("must start with redis://"), "{err}");
     }
 }

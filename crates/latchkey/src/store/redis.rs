@@ -4,11 +4,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::{ExposeSecret, SecretString};
-use url::Url;
+use secrecy::SecretString;
 
+use super::redis_config::{RedisConfig, scrub};
 use super::{StoreError, StoreLock, TokenStore, lease, record, validate_key};
-use crate::redact::DisplayUrl;
 use crate::token::TokenSet;
 
 /// Extends a lease only while it is still ours (compare-and-pexpire).
@@ -52,8 +51,9 @@ return 1";
 ///   one lease (default 10 s). [`save_locked`](TokenStore::save_locked) is one Lua script
 ///   that checks the lock's owner and writes the record, so a holder that stalled past its
 ///   lease cannot overwrite its successor.
-/// - The URL may carry a password: [`describe`](TokenStore::describe) and `Debug` show it
-///   without userinfo.
+/// - [`RedisConfig`] says how to reach the server (TLS, a private CA, a client certificate,
+///   an ACL user and a password kept out of the URL). [`describe`](TokenStore::describe),
+///   `Debug` and error messages never show the password.
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -62,7 +62,7 @@ pub struct RedisStore {
 struct Inner {
     conn: ConnectionManager,
     shown: String,
-    password: Option<SecretString>,
+    secrets: Vec<SecretString>,
     prefix: String,
     lease: Duration,
     queue: lease::LocalQueue,
@@ -72,10 +72,10 @@ struct Inner {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[:password@]host:port/db`, or `rediss://`), failing
-    /// with [`StoreError::Unavailable`] when the server cannot be reached.
+    /// Connects to `url` (`redis://[user:password@]host:port/db`, or `rediss://` for TLS),
+    /// failing with [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, "latchkey:", lease::DEFAULT_LEASE).await
+        Self::connect_config(RedisConfig::new(url)?).await
     }
 
     /// Like [`connect`](Self::connect), with a key prefix and a lock lease (the longest a
@@ -85,34 +85,35 @@ impl RedisStore {
         prefix: &str,
         lock_lease: Duration,
     ) -> Result<Self, StoreError> {
-        let parsed = Url::parse(url).map_err(|e| StoreError::Unavailable {
-            backend: "redis".into(),
-            reason: format!("invalid Redis URL: {e}"),
-        })?;
-        let shown = DisplayUrl::new(&parsed).to_string();
-        let password = parsed
-            .password()
-            .filter(|p| !p.is_empty())
-            .map(|p| SecretString::from(p.to_owned()));
-        let unavailable = |e: redis::RedisError| StoreError::Unavailable {
-            backend: shown.clone(),
-            reason: scrub(&e, password.as_ref()),
-        };
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
+        let config = RedisConfig::new(url)?
+            .key_prefix(prefix)
+            .lock_lease(lock_lease);
+        Self::connect_config(config).await
+    }
+
+    /// Connects as `config` says: TLS with a private CA or a client certificate, a password
+    /// from a secret store, a key prefix, a lock lease.
+    pub async fn connect_config(config: RedisConfig) -> Result<Self, StoreError> {
+        let shown = config.shown();
+        let secrets = config.secrets();
+        let client = config.client()?;
+        let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client, manager)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| StoreError::Unavailable {
+                backend: shown.clone(),
+                reason: scrub(&e, &secrets),
+            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
                 shown,
-                password,
-                prefix: prefix.to_owned(),
-                lease: lock_lease.max(Duration::from_millis(200)),
+                secrets,
+                prefix: config.prefix().to_owned(),
+                lease: config.lease(),
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
                 save_if_held: redis::Script::new(SAVE_IF_HELD),
@@ -139,17 +140,8 @@ impl Inner {
     fn error(&self, e: redis::RedisError) -> StoreError {
         StoreError::Unavailable {
             backend: self.shown.clone(),
-            reason: scrub(&e, self.password.as_ref()),
+            reason: scrub(&e, &self.secrets),
         }
-    }
-}
-
-/// A Redis error message, with the password cut out should the client ever quote it.
-fn scrub(e: &redis::RedisError, password: Option<&SecretString>) -> String {
-    let message = e.to_string();
-    match password {
-        Some(p) => message.replace(p.expose_secret(), "***"),
-        None => message,
     }
 }
 

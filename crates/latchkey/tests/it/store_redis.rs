@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use latchkey::{RedisStore, StoreError, TokenSet, TokenStore};
+use latchkey::{RedisConfig, RedisStore, StoreError, TokenSet, TokenStore};
 use latchkey_testkit::{RedisServer, conformance};
 
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
@@ -255,4 +255,119 @@ async fn a_released_lock_is_taken_at_the_first_attempt_by_the_next_local_waiter(
     }
     let attempts = set_calls(&mut conn).await - before;
     assert_eq!(attempts, rounds, "SET NX attempts for {rounds} locks");
+}
+
+/// The suite against `store` and a second store (a second process) made from `config`.
+async fn conformance_over(config: RedisConfig) {
+    let store = RedisStore::connect_config(config.clone())
+        .await
+        .expect("connect");
+    let other = RedisStore::connect_config(config).await.expect("connect");
+    let flip = std::sync::atomic::AtomicBool::new(false);
+    conformance::run(|| {
+        if flip.fetch_xor(true, std::sync::atomic::Ordering::Relaxed) {
+            Arc::new(other.clone()) as Arc<dyn TokenStore>
+        } else {
+            Arc::new(store.clone()) as Arc<dyn TokenStore>
+        }
+    })
+    .await;
+}
+
+fn ca_of(server: &RedisServer) -> Vec<u8> {
+    server.pki().expect("a TLS server").ca.clone().into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_over_tls_passes_the_conformance_suite() {
+    // Before rediss:// was built with TLS support, connecting failed with "can't connect
+    // with TLS, the feature is not enabled".
+    let server = RedisServer::builder().tls().start();
+    let config = RedisConfig::new(&server.url())
+        .unwrap()
+        .ca_pem(ca_of(&server));
+    conformance_over(config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_with_mutual_tls_and_an_acl_user_passes_the_conformance_suite() {
+    let server = RedisServer::builder()
+        .require_client_certificates()
+        .acl_user("worker", "w0rker-pass")
+        .start();
+    let pki = server.pki().unwrap().clone();
+    let url = server.url().replace("rediss://", "rediss://worker@");
+    let config = RedisConfig::new(&url)
+        .unwrap()
+        .ca_pem(pki.ca.into_bytes())
+        .client_identity(pki.client_cert.into_bytes(), pki.client_key.into())
+        .password("w0rker-pass".to_string().into());
+    conformance_over(config).await;
+}
+
+#[tokio::test]
+async fn mutual_tls_without_a_client_certificate_is_refused() {
+    let server = RedisServer::builder().require_client_certificates().start();
+    let config = RedisConfig::new(&server.url())
+        .unwrap()
+        .ca_pem(ca_of(&server));
+    let err = RedisStore::connect_config(config).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("requires a client certificate"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_certificate_from_another_ca_is_refused() {
+    let server = RedisServer::builder().tls().start();
+    let stranger = latchkey_testkit::TestPki::generate();
+    let config = RedisConfig::new(&server.url())
+        .unwrap()
+        .ca_pem(stranger.ca.into_bytes());
+    let err = RedisStore::connect_config(config).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        err.to_string().contains("give the CA that issued it"),
+        "{err}"
+    );
+    // Nor do the platform's roots vouch for a test CA.
+    let err = RedisStore::connect(&server.url()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_wrong_acl_password_is_refused_and_never_shown() {
+    let server = RedisServer::builder()
+        .acl_user("worker", "right-pass")
+        .start();
+    let url = server.url().replace("redis://", "redis://worker@");
+    for config in [
+        RedisConfig::new(&url)
+            .unwrap()
+            .password("wrong-pass".to_string().into()),
+        RedisConfig::new(&url.replace("worker@", "worker:wrong-pass@")).unwrap(),
+    ] {
+        let err = RedisStore::connect_config(config).await.unwrap_err();
+        let message = format!("{err} {err:?}");
+        assert!(message.contains("check the ACL user"), "{message}");
+        assert!(!message.contains("wrong-pass"), "{message}");
+        assert!(message.contains("redis://127.0.0.1"), "{message}");
+    }
+    // The `default` user is off: no password, no access (refused at connect or first use).
+    let denied = match RedisStore::connect(&server.url()).await {
+        Err(_) => true,
+        Ok(store) => store.load("nothing").await.is_err(),
+    };
+    assert!(denied);
+    // The right password from outside the URL works.
+    let store = RedisStore::connect_config(
+        RedisConfig::new(&url)
+            .unwrap()
+            .password("right-pass".to_string().into()),
+    )
+    .await
+    .unwrap();
+    assert!(store.load("nothing").await.unwrap().is_none());
 }

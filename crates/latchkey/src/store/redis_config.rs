@@ -1,0 +1,316 @@
+//! How to reach a Redis server: its URL plus what a URL cannot carry safely (a password from
+//! a secret store, a private CA, a client certificate). The one place a Redis client is built,
+//! for the token store and for `latchkey-axum`'s session store alike.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::IntoConnectionInfo;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::{StoreError, lease};
+use crate::redact::DisplayUrl;
+
+/// Where a Redis server is and how to authenticate to it (a builder).
+///
+/// - `redis://host:port/db` is plain TCP; `rediss://` is TLS (rustls), verified against the
+///   platform's trusted roots, or against [`ca_pem`](Self::ca_pem) alone when one is given.
+/// - An ACL user and password may sit in the URL (`rediss://user:pass@host`), but
+///   [`password`](Self::password) keeps the password out of configuration files and
+///   process listings. Neither is ever shown: `Debug`, [`shown`](Self::shown) and every
+///   error message use the URL without its password.
+///
+/// ```
+/// # use latchkey::RedisConfig;
+/// let config = RedisConfig::new("rediss://latchkey@cache.internal:6380/0")?
+///     .password("from a secret store".to_string().into())
+///     .key_prefix("team-a:");
+/// assert_eq!(config.shown(), "rediss://cache.internal:6380/0");
+/// # Ok::<(), latchkey::StoreError>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisConfig {
+    url: Url,
+    password: Option<SecretString>,
+    ca_pem: Option<Vec<u8>>,
+    client_cert_pem: Option<Vec<u8>>,
+    client_key_pem: Option<SecretString>,
+    prefix: String,
+    lease: Duration,
+}
+
+impl RedisConfig {
+    /// A configuration for `url` (`redis://` or `rediss://`), with the key prefix
+    /// `latchkey:` and the default lock lease.
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        let invalid = |reason: String| StoreError::Unavailable {
+            backend: "redis".into(),
+            reason,
+        };
+        // The URL may hold a password: the messages name the problem, never the URL.
+        let url = Url::parse(url).map_err(|e| invalid(format!("invalid Redis URL: {e}")))?;
+        if !matches!(url.scheme(), "redis" | "rediss") {
+            return Err(invalid(format!(
+                "a Redis URL starts with redis:// (plain) or rediss:// (TLS), not {}://",
+                url.scheme()
+            )));
+        }
+        Ok(Self {
+            url,
+            password: None,
+            ca_pem: None,
+            client_cert_pem: None,
+            client_key_pem: None,
+            prefix: "latchkey:".into(),
+            lease: lease::DEFAULT_LEASE,
+        })
+    }
+
+    /// The password of the URL's user (or of `default` when the URL names none), replacing
+    /// any password in the URL.
+    pub fn password(mut self, password: SecretString) -> Self {
+        self.password = Some(password);
+        self
+    }
+
+    /// Trust only these CA certificates (PEM) for `rediss://`, instead of the platform's
+    /// roots: a private CA, and a pin against any other.
+    pub fn ca_pem(mut self, pem: Vec<u8>) -> Self {
+        self.ca_pem = Some(pem);
+        self
+    }
+
+    /// A client certificate chain and its private key (both PEM) for servers that require
+    /// mutual TLS (`tls-auth-clients yes`).
+    pub fn client_identity(mut self, cert_pem: Vec<u8>, key_pem: SecretString) -> Self {
+        self.client_cert_pem = Some(cert_pem);
+        self.client_key_pem = Some(key_pem);
+        self
+    }
+
+    /// The prefix of every key written (default `latchkey:`).
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        prefix.clone_into(&mut self.prefix);
+        self
+    }
+
+    /// The lock lease: the longest a crashed lock holder can block its peers (default
+    /// 10 s, at least 200 ms).
+    pub fn lock_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(200));
+        self
+    }
+
+    /// The URL without its user and password, for messages and `describe`.
+    pub fn shown(&self) -> String {
+        DisplayUrl::new(&self.url).to_string()
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Every password this configuration knows, for scrubbing messages.
+    pub(crate) fn secrets(&self) -> Vec<SecretString> {
+        let in_url = self
+            .url
+            .password()
+            .filter(|p| !p.is_empty())
+            .map(|p| SecretString::from(p.to_owned()));
+        in_url.into_iter().chain(self.password.clone()).collect()
+    }
+
+    /// A client for this server. Fails when a certificate or key does not parse, or when TLS
+    /// material is given for a plain `redis://` URL (it would be silently unused).
+    pub fn client(&self) -> Result<redis::Client, StoreError> {
+        let unavailable = |reason: String| StoreError::Unavailable {
+            backend: self.shown(),
+            reason,
+        };
+        let tls_material = self.ca_pem.is_some() || self.client_cert_pem.is_some();
+        if tls_material && self.url.scheme() != "rediss" {
+            return Err(unavailable(
+                "a CA or client certificate is set, but the URL is redis:// (plain TCP); \
+                 use rediss:// to connect with TLS"
+                    .into(),
+            ));
+        }
+        if let Some(pem) = &self.ca_pem {
+            count_certificates(pem).map_err(|why| unavailable(format!("the CA bundle {why}")))?;
+        }
+        if let Some(pem) = &self.client_cert_pem {
+            count_certificates(pem)
+                .map_err(|why| unavailable(format!("the client certificate {why}")))?;
+        }
+        let mut info = self
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| unavailable(scrub(&e, &self.secrets())))?;
+        if let Some(password) = &self.password {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose_secret());
+            info = info.set_redis_settings(settings);
+        }
+        if self.url.scheme() == "rediss" {
+            install_crypto_provider();
+        }
+        let client = if tls_material {
+            let certificates = redis::TlsCertificates {
+                client_tls: self
+                    .client_cert_pem
+                    .as_ref()
+                    .zip(self.client_key_pem.as_ref())
+                    .map(|(cert, key)| redis::ClientTlsConfig {
+                        client_cert: cert.clone(),
+                        client_key: key.expose_secret().as_bytes().to_vec(),
+                    }),
+                root_cert: self.ca_pem.clone(),
+            };
+            redis::Client::build_with_tls(info, certificates)
+        } else {
+            redis::Client::open(info)
+        };
+        client.map_err(|e| unavailable(scrub(&e, &self.secrets())))
+    }
+}
+
+/// Fails unless `pem` holds at least one certificate: an empty trust store would only
+/// surface later as a handshake failure that names no file.
+fn count_certificates(pem: &[u8]) -> Result<usize, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("is not valid PEM ({e})"))?;
+    match certificates.len() {
+        0 => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
+        n => Ok(n),
+    }
+}
+
+/// rustls needs one process-wide crypto provider; an application that enables a second one
+/// (`ring` beside latchkey's `aws-lc-rs`) leaves rustls unable to pick and it would panic on
+/// connect. Installing ours first is harmless when the application installed its own.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: either provider serves.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+/// A Redis error message, with every known password cut out should the client quote one,
+/// and what to change for the failures a deployment meets first (TLS trust, mutual TLS,
+/// ACL credentials).
+pub(crate) fn scrub(e: &redis::RedisError, secrets: &[SecretString]) -> String {
+    let mut message = e.to_string();
+    for secret in secrets {
+        let secret = secret.expose_secret();
+        if !secret.is_empty() {
+            message = message.replace(secret, "***");
+        }
+    }
+    let hint = if message.contains("invalid peer certificate") {
+        Some(
+            "the server's certificate is not from a CA this client trusts: give the CA that \
+             issued it (a profile's `store.ca`, `RedisConfig::ca_pem`)",
+        )
+    } else if message.contains("CertificateRequired") {
+        Some(
+            "the server requires a client certificate (mutual TLS): give one with its key \
+             (a profile's `store.cert` and `store.key`, `RedisConfig::client_identity`)",
+        )
+    } else if ["AuthenticationFailed", "WRONGPASS", "NOAUTH"]
+        .iter()
+        .any(|code| message.contains(code))
+    {
+        Some(
+            "check the ACL user in the URL (`rediss://USER@host`) and its password (a \
+             profile's `store.password`, `RedisConfig::password`)",
+        )
+    } else {
+        None
+    };
+    match hint {
+        Some(hint) => format!("{message}; {hint}"),
+        None => message,
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.shown())
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field("client_identity", &self.client_cert_pem.is_some())
+            .field("prefix", &self.prefix)
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let config = RedisConfig::new("rediss://alice:in-url-secret@cache:6380/0")
+            .unwrap()
+            .password("given-secret".to_string().into());
+        let shown = format!("{} {config:?}", config.shown());
+        assert!(
+            !shown.contains("in-url-secret") && !shown.contains("given-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("rediss://cache:6380/0"), "{shown}");
+    }
+
+    #[test]
+    fn a_url_that_is_not_redis_is_refused_without_quoting_it() {
+        let err = RedisConfig::new("http://u:hunter2@cache/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rediss://") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = RedisConfig::new("redis://u:hunter2@[::1")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn tls_material_on_a_plain_url_is_an_error_not_ignored() {
+        let err = RedisConfig::new("redis://127.0.0.1:6379/")
+            .unwrap()
+            .ca_pem(b"-----BEGIN CERTIFICATE-----".to_vec())
+            .client()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("use rediss://"), "{err}");
+    }
+
+    #[test]
+    fn a_ca_that_does_not_parse_is_reported_when_the_client_is_built() {
+        let err = RedisConfig::new("rediss://127.0.0.1:6379/")
+            .unwrap()
+            .ca_pem(b"not a certificate".to_vec())
+            .client()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the CA bundle holds no PEM certificate"),
+            "{err}"
+        );
+    }
+}
