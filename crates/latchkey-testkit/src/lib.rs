@@ -22,4 +22,4 @@ pub mod person;
 mod redis;
 
 pub use idp::{Counters, Idp};
-pub use redis::{RedisServer, RedisServerBuilder, TestPki};
+pub use redis::{RedisCluster, RedisServer, RedisServerBuilder, TestPki};

@@ -246,3 +246,160 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A Redis Cluster of three masters (no replicas) on free loopback ports, created with
+/// `redis-cli --cluster create`; every node is killed when dropped.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    /// Starts three `redis-server --cluster-enabled yes` nodes, joins them into one cluster
+    /// with all 16384 slots assigned, and waits until every node reports `cluster_state:ok`.
+    ///
+    /// Panics when `redis-server` or `redis-cli` is missing (install redis-server and
+    /// redis-tools; scripts/test.sh does) or the cluster does not form within 20 s.
+    pub fn start() -> RedisCluster {
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let dir = TempDir::new(ports[0]);
+        let nodes = ports
+            .iter()
+            .map(|port| {
+                let config = dir.0.join(format!("nodes-{port}.conf"));
+                Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--save", "", "--appendonly", "no"])
+                    .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                    .arg("--cluster-config-file")
+                    .arg(&config)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start `redis-server`: {e}"))
+            })
+            .collect();
+        let cluster = RedisCluster {
+            nodes,
+            ports,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &cluster.ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "cluster node {port} did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run `redis-cli`: {e}; install redis-tools (scripts/test.sh does)")
+            });
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        for port in &cluster.ports {
+            while !cluster
+                .cli(*port, &["cluster", "info"])
+                .contains("cluster_state:ok")
+            {
+                assert!(Instant::now() < deadline, "the cluster did not become ok");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// `redis://127.0.0.1:<port>/` of the first node: a seed the client learns the rest from.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.ports[0])
+    }
+
+    /// The ports of the three masters.
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// Runs `redis-cli -p <port> <args>` and returns its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Moves hash slot `slot`, with its keys, to the master on `to` (the steps of a live
+    /// resharding: IMPORTING/MIGRATING, MIGRATE, then NODE on every master). Clients that
+    /// cached the old owner get `MOVED` (and `ASK` while it runs) and must follow.
+    pub fn move_slot(&self, slot: u16, to: u16) {
+        let from = self
+            .ports
+            .iter()
+            .copied()
+            .find(|p| {
+                self.cli(*p, &["cluster", "countkeysinslot", &slot.to_string()])
+                    .trim()
+                    .parse::<u64>()
+                    .is_ok_and(|n| n > 0)
+            })
+            .expect("a node holding keys in the slot");
+        assert_ne!(from, to, "the slot is already on {to}");
+        let id = |port: u16| self.cli(port, &["cluster", "myid"]).trim().to_owned();
+        let (from_id, to_id) = (id(from), id(to));
+        let slot_text = slot.to_string();
+        self.cli(
+            to,
+            &["cluster", "setslot", &slot_text, "importing", &from_id],
+        );
+        self.cli(
+            from,
+            &["cluster", "setslot", &slot_text, "migrating", &to_id],
+        );
+        loop {
+            let keys = self.cli(from, &["cluster", "getkeysinslot", &slot_text, "100"]);
+            let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            let mut args = vec!["migrate", "127.0.0.1"];
+            let to_text = to.to_string();
+            args.extend([to_text.as_str(), "", "0", "5000", "keys"]);
+            args.extend(keys);
+            let answer = self.cli(from, &args);
+            assert!(answer.contains("OK"), "MIGRATE failed: {answer}");
+        }
+        for port in &self.ports {
+            self.cli(*port, &["cluster", "setslot", &slot_text, "node", &to_id]);
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}

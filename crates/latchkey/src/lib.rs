@@ -135,5 +135,5 @@ pub use store::{FileStore, MemoryStore, StoreError, StoreLock, TokenStore};
 pub use store::{KeyringFallback, KeyringStore};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use store::{RedisConfig, RedisStore};
+pub use store::{RedisConfig, RedisConnection, RedisStore};
 pub use token::{InvalidTokenHeader, TokenSet};

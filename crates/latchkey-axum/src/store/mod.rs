@@ -21,8 +21,6 @@ use crate::error::WebAuthError;
 pub use memory::MemorySessions;
 #[cfg(feature = "redis")]
 pub use redis::RedisSessions;
-#[cfg(feature = "redis")]
-use redis::redis_error;
 
 /// The session store: memory (one instance) or Redis (feature `redis`, shared).
 ///
@@ -60,12 +58,10 @@ impl SessionStore {
         let config = config
             .key_prefix("latchkey-axum:")
             .lock_lease(Duration::from_secs(30));
-        let client = config
-            .client()
-            .map_err(|e| WebAuthError::Latchkey(e.into()))?;
-        let conn = ::redis::aio::ConnectionManager::new(client)
+        let conn = config
+            .connect()
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| WebAuthError::Latchkey(e.into()))?;
         let tokens = latchkey::RedisStore::connect_config(config)
             .await
             .map_err(|e| WebAuthError::Latchkey(e.into()))?;

@@ -1,6 +1,7 @@
 //! The Redis backend: records under `latchkey-axum:<key>` with a Redis TTL, and the pending
-//! logins also in one sorted set (`latchkey-axum:logins`, scored by deadline) so that every
-//! instance counts them against one cap.
+//! logins under `latchkey-axum:{logins}:<key>` and in one sorted set
+//! (`latchkey-axum:{logins}`, scored by deadline) so that every instance counts them against
+//! one cap; the hash tag keeps them in one slot of a Redis Cluster.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -10,7 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::WebAuthError;
 
 /// The sorted set of pending login keys, scored by their deadline in Redis milliseconds.
-const LOGINS_INDEX: &str = "latchkey-axum:logins";
+/// The hash tag puts it and every pending login in one slot, so the scripts that touch both
+/// also run on a Redis Cluster.
+const LOGINS_INDEX: &str = "latchkey-axum:{logins}";
 
 /// Stores a login unless the cap is reached, atomically (two instances cannot both take
 /// the last place). Returns -1 when stored, else the milliseconds until the earliest
@@ -51,7 +54,7 @@ return value
 /// The Redis backend of [`SessionStore::Redis`](super::SessionStore::Redis).
 #[derive(Clone)]
 pub struct RedisSessions {
-    pub(super) conn: redis::aio::ConnectionManager,
+    pub(super) conn: latchkey::RedisConnection,
     pub(super) tokens: Arc<latchkey::RedisStore>,
 }
 
@@ -70,6 +73,11 @@ fn millis(d: Duration) -> u64 {
 impl RedisSessions {
     fn key(&self, key: &str) -> String {
         format!("latchkey-axum:{key}")
+    }
+
+    /// A pending login's key: in the slot of [`LOGINS_INDEX`].
+    fn login_key(&self, key: &str) -> String {
+        format!("latchkey-axum:{{logins}}:{key}")
     }
 
     pub(super) async fn put(
@@ -115,7 +123,7 @@ impl RedisSessions {
     ) -> Result<Result<(), Duration>, WebAuthError> {
         let wait: i64 = START_LOGIN
             .key(LOGINS_INDEX)
-            .key(self.key(key))
+            .key(self.login_key(key))
             .arg(value.expose_secret())
             .arg(millis(ttl))
             .arg(max)
@@ -131,7 +139,7 @@ impl RedisSessions {
     pub(super) async fn take_login(&self, key: &str) -> Result<Option<SecretString>, WebAuthError> {
         TAKE_LOGIN
             .key(LOGINS_INDEX)
-            .key(self.key(key))
+            .key(self.login_key(key))
             .invoke_async::<Option<String>>(&mut self.conn.clone())
             .await
             .map(|v| v.map(SecretString::from))

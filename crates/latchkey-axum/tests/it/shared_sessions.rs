@@ -6,7 +6,7 @@ use crate::support::*;
 use axum::http::StatusCode;
 use latchkey::RedisConfig;
 use latchkey_axum::SessionStore;
-use latchkey_testkit::{Idp, RedisServer};
+use latchkey_testkit::{Idp, RedisCluster, RedisServer};
 use serde_json::Value;
 
 async fn instance(idp: &Idp, redis: &RedisServer) -> axum::Router {
@@ -44,6 +44,20 @@ async fn sessions_are_shared_over_tls_with_an_acl_user() {
         .unwrap()
         .ca_pem(redis.pki().unwrap().ca.clone().into_bytes())
         .password("web-s3cret".to_string().into());
+    let one = with_store(
+        &idp,
+        SessionStore::redis_with(config.clone()).await.unwrap(),
+    )
+    .await;
+    let two = with_store(&idp, SessionStore::redis_with(config).await.unwrap()).await;
+    login_on_one_is_a_session_on_the_other(&idp, one, two).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_shared_on_a_redis_cluster() {
+    let idp = Idp::start().await;
+    let cluster = RedisCluster::start();
+    let config = RedisConfig::new(&cluster.url()).unwrap().cluster();
     let one = with_store(
         &idp,
         SessionStore::redis_with(config.clone()).await.unwrap(),

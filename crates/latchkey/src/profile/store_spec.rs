@@ -43,6 +43,7 @@ pub enum StoreSpec {
 /// ca = "/etc/latchkey/redis-ca.pem"        # trust only this CA
 /// cert = "/etc/latchkey/redis-client.pem"  # mutual TLS: certificate ...
 /// key = "/etc/latchkey/redis-client.key"   # ... and its private key
+/// cluster = true                           # `redis` is one node of a Redis Cluster
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
@@ -57,6 +58,8 @@ pub struct RedisSpec {
     pub cert: Option<PathBuf>,
     /// The PEM private key of `cert`.
     pub key: Option<PathBuf>,
+    /// `redis` is one node of a Redis Cluster.
+    pub cluster: bool,
 }
 
 #[cfg(feature = "redis")]
@@ -71,6 +74,7 @@ impl fmt::Debug for RedisSpec {
             .field("ca", &self.ca)
             .field("cert", &self.cert)
             .field("key", &self.key)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -85,6 +89,7 @@ impl RedisSpec {
             ca: None,
             cert: None,
             key: None,
+            cluster: false,
         })
     }
 
@@ -131,6 +136,9 @@ impl RedisSpec {
             crate::store::RedisConfig::new(self.url.as_str()).map_err(crate::error::Error::from)?;
         if let Some(password) = &self.password {
             config = config.password(password.resolve(profile, "store.password", env).await?);
+        }
+        if self.cluster {
+            config = config.cluster();
         }
         if let Some(ca) = &self.ca {
             config = config.ca_pem(read_pem(profile, "store.ca", ca)?.into_bytes());
@@ -190,6 +198,8 @@ struct RedisTable {
     ca: Option<PathBuf>,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    #[serde(default)]
+    cluster: bool,
 }
 
 impl<'de> Deserialize<'de> for StoreSpec {
@@ -225,6 +235,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             ca: table.ca,
             cert: table.cert,
             key: table.key,
+            cluster: table.cluster,
             ..RedisSpec::from_url(&table.redis).map_err(custom)?
         };
         spec.check().map_err(custom)?;
@@ -424,7 +435,7 @@ mod tests {
     #[test]
     fn a_redis_table_with_tls_files_and_a_password_reference_parses() {
         let spec = table(
-            r#"store = { redis = "rediss://alice@cache:6380/0", password = { env = "REDIS_PW" }, ca = "/etc/ca.pem", cert = "/etc/c.pem", key = "/etc/c.key" }"#,
+            r#"store = { redis = "rediss://alice@cache:6380/0", password = { env = "REDIS_PW" }, ca = "/etc/ca.pem", cert = "/etc/c.pem", key = "/etc/c.key", cluster = true }"#,
         )
         .unwrap();
         let StoreSpec::Redis(redis) = &spec else {

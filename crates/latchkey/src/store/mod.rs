@@ -35,7 +35,7 @@ pub use memory::MemoryStore;
 pub use redis::RedisStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis_config::RedisConfig;
+pub use redis_config::{RedisConfig, RedisConnection};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;

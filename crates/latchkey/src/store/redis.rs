@@ -3,10 +3,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::SecretString;
 
-use super::redis_config::{RedisConfig, scrub};
+use super::redis_config::{RedisConfig, RedisConnection, scrub};
 use super::{StoreError, StoreLock, TokenStore, lease, record, validate_key};
 use crate::token::TokenSet;
 
@@ -52,7 +51,7 @@ return 1";
 ///   that checks the lock's owner and writes the record, so a holder that stalled past its
 ///   lease cannot overwrite its successor.
 /// - [`RedisConfig`] says how to reach the server (TLS, a private CA, a client certificate,
-///   an ACL user and a password kept out of the URL). [`describe`](TokenStore::describe),
+///   an ACL user and a password kept out of the URL, a Redis Cluster). [`describe`](TokenStore::describe),
 ///   `Debug` and error messages never show the password.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -60,7 +59,8 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: RedisConnection,
+    cluster: bool,
     shown: String,
     secrets: Vec<SecretString>,
     prefix: String,
@@ -94,24 +94,13 @@ impl RedisStore {
     /// Connects as `config` says: TLS with a private CA or a client certificate, a password
     /// from a secret store, a key prefix, a lock lease.
     pub async fn connect_config(config: RedisConfig) -> Result<Self, StoreError> {
-        let shown = config.shown();
-        let secrets = config.secrets();
-        let client = config.client()?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, manager)
-            .await
-            .map_err(|e| StoreError::Unavailable {
-                backend: shown.clone(),
-                reason: scrub(&e, &secrets),
-            })?;
+        let conn = config.connect().await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn,
-                shown,
-                secrets,
+                cluster: config.is_cluster(),
+                shown: config.shown(),
+                secrets: config.secrets(),
                 prefix: config.prefix().to_owned(),
                 lease: config.lease(),
                 renew: redis::Script::new(RENEW),
@@ -122,13 +111,23 @@ impl RedisStore {
         })
     }
 
-    /// The Redis key holding `key`'s token set.
+    /// The Redis key holding `key`'s token set (`<prefix>token:<key>`; on a cluster
+    /// `<prefix>token:{<key>}`, in the slot of its lock).
     pub fn token_key(&self, key: &str) -> String {
-        format!("{}token:{key}", self.inner.prefix)
+        self.redis_key("token", key)
     }
 
     fn lock_key(&self, key: &str) -> String {
-        format!("{}lock:{key}", self.inner.prefix)
+        self.redis_key("lock", key)
+    }
+
+    fn redis_key(&self, kind: &str, key: &str) -> String {
+        // Store keys are letters, digits, `.`, `_` and `-` (validate_key): no braces of
+        // their own to confuse the hash tag.
+        match self.inner.cluster {
+            true => format!("{}{kind}:{{{key}}}", self.inner.prefix),
+            false => format!("{}{kind}:{key}", self.inner.prefix),
+        }
     }
 
     fn error(&self, e: redis::RedisError) -> StoreError {

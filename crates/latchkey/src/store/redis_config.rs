@@ -5,7 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::IntoConnectionInfo;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{IntoConnectionInfo, RedisFuture};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -38,7 +40,12 @@ pub struct RedisConfig {
     client_key_pem: Option<SecretString>,
     prefix: String,
     lease: Duration,
+    cluster: bool,
 }
+
+/// How long to wait for a connection, and for each answer, before reporting the store
+/// unavailable: a hung Redis must not hang every caller.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 impl RedisConfig {
     /// A configuration for `url` (`redis://` or `rediss://`), with the key prefix
@@ -64,7 +71,22 @@ impl RedisConfig {
             client_key_pem: None,
             prefix: "latchkey:".into(),
             lease: lease::DEFAULT_LEASE,
+            cluster: false,
         })
+    }
+
+    /// The URL is one node of a Redis Cluster: the client learns the others from it and
+    /// follows `MOVED`/`ASK` redirects while slots move. Keys then carry a hash tag
+    /// (`latchkey:token:{svc}`, `latchkey:lock:{svc}`) so that a token, its lock and the
+    /// scripts that touch both live in one slot.
+    pub fn cluster(mut self) -> Self {
+        self.cluster = true;
+        self
+    }
+
+    /// Whether this is a Redis Cluster (see [`cluster`](Self::cluster)).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// The password of the URL's user (or of `default` when the URL names none), replacing
@@ -125,9 +147,48 @@ impl RedisConfig {
         in_url.into_iter().chain(self.password.clone()).collect()
     }
 
-    /// A client for this server. Fails when a certificate or key does not parse, or when TLS
-    /// material is given for a plain `redis://` URL (it would be silently unused).
-    pub fn client(&self) -> Result<redis::Client, StoreError> {
+    /// Connects: one connection (multiplexed, reconnecting) to a single server, or a cluster
+    /// connection that routes each command to the node owning its slot. Fails with
+    /// [`StoreError::Unavailable`] when the server cannot be reached, a certificate or key
+    /// does not parse, or TLS material is given for a plain `redis://` URL (it would be
+    /// silently unused).
+    pub async fn connect(&self) -> Result<RedisConnection, StoreError> {
+        let unavailable = |e: redis::RedisError| StoreError::Unavailable {
+            backend: self.shown(),
+            reason: scrub(&e, &self.secrets()),
+        };
+        let (info, certificates) = self.connection_info()?;
+        if self.cluster {
+            let mut builder = redis::cluster::ClusterClientBuilder::new(vec![info])
+                .connection_timeout(TIMEOUT)
+                .response_timeout(TIMEOUT)
+                .retries(3);
+            if let Some(certificates) = certificates {
+                builder = builder.certs(certificates);
+            }
+            let client = builder.build().map_err(unavailable)?;
+            let conn = client.get_async_connection().await.map_err(unavailable)?;
+            return Ok(RedisConnection::Cluster(conn));
+        }
+        let client = match certificates {
+            Some(certificates) => redis::Client::build_with_tls(info, certificates),
+            None => redis::Client::open(info),
+        }
+        .map_err(unavailable)?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, manager)
+            .await
+            .map_err(unavailable)?;
+        Ok(RedisConnection::Single(conn))
+    }
+
+    /// The server's address and credentials, and the TLS material when there is any.
+    fn connection_info(
+        &self,
+    ) -> Result<(redis::ConnectionInfo, Option<redis::TlsCertificates>), StoreError> {
         let unavailable = |reason: String| StoreError::Unavailable {
             backend: self.shown(),
             reason,
@@ -162,23 +223,66 @@ impl RedisConfig {
         if self.url.scheme() == "rediss" {
             install_crypto_provider();
         }
-        let client = if tls_material {
-            let certificates = redis::TlsCertificates {
-                client_tls: self
-                    .client_cert_pem
-                    .as_ref()
-                    .zip(self.client_key_pem.as_ref())
-                    .map(|(cert, key)| redis::ClientTlsConfig {
-                        client_cert: cert.clone(),
-                        client_key: key.expose_secret().as_bytes().to_vec(),
-                    }),
-                root_cert: self.ca_pem.clone(),
-            };
-            redis::Client::build_with_tls(info, certificates)
-        } else {
-            redis::Client::open(info)
-        };
-        client.map_err(|e| unavailable(scrub(&e, &self.secrets())))
+        let certificates = tls_material.then(|| redis::TlsCertificates {
+            client_tls: self
+                .client_cert_pem
+                .as_ref()
+                .zip(self.client_key_pem.as_ref())
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.expose_secret().as_bytes().to_vec(),
+                }),
+            root_cert: self.ca_pem.clone(),
+        });
+        Ok((info, certificates))
+    }
+}
+
+/// A connection to Redis: to one server, or to a cluster. Cheap to clone (clones share the
+/// underlying connections); commands and scripts run on it like on any redis-rs connection.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RedisConnection {
+    /// One server (or a managed service's single endpoint), reconnecting when dropped.
+    Single(ConnectionManager),
+    /// A Redis Cluster; each command goes to the node owning its key's slot.
+    Cluster(ClusterConnection),
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RedisConnection::Single(_) => "RedisConnection::Single",
+            RedisConnection::Cluster(_) => "RedisConnection::Cluster",
+        })
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            RedisConnection::Single(conn) => conn.req_packed_command(cmd),
+            RedisConnection::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            RedisConnection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(conn) => conn.get_db(),
+            RedisConnection::Cluster(conn) => conn.get_db(),
+        }
     }
 }
 
@@ -253,6 +357,7 @@ impl fmt::Debug for RedisConfig {
             .field("client_identity", &self.client_cert_pem.is_some())
             .field("prefix", &self.prefix)
             .field("lease", &self.lease)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -294,7 +399,7 @@ mod tests {
         let err = RedisConfig::new("redis://127.0.0.1:6379/")
             .unwrap()
             .ca_pem(b"-----BEGIN CERTIFICATE-----".to_vec())
-            .client()
+            .connection_info()
             .unwrap_err()
             .to_string();
         assert!(err.contains("use rediss://"), "{err}");
@@ -305,7 +410,7 @@ mod tests {
         let err = RedisConfig::new("rediss://127.0.0.1:6379/")
             .unwrap()
             .ca_pem(b"not a certificate".to_vec())
-            .client()
+            .connection_info()
             .unwrap_err()
             .to_string();
         assert!(

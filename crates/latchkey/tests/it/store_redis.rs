@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use latchkey::{RedisConfig, RedisStore, StoreError, TokenSet, TokenStore};
-use latchkey_testkit::{RedisServer, conformance};
+use latchkey_testkit::{RedisCluster, RedisServer, conformance};
 
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(server.url())
@@ -370,4 +370,82 @@ async fn a_wrong_acl_password_is_refused_and_never_shown() {
     .await
     .unwrap();
     assert!(store.load("nothing").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_on_a_cluster_passes_the_conformance_suite() {
+    let cluster = RedisCluster::start();
+    conformance_over(RedisConfig::new(&cluster.url()).unwrap().cluster()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_store_keeps_a_token_and_its_lock_in_one_slot_and_follows_it_when_it_moves() {
+    let cluster = RedisCluster::start();
+    let config = RedisConfig::new(&cluster.url()).unwrap().cluster();
+    let store = RedisStore::connect_config(config).await.unwrap();
+    let now = SystemTime::now();
+    let tokens = |access: &str| {
+        TokenSet::new(access.to_string().into(), now)
+            .with_refresh_token(Some("rt".to_string().into()))
+            .with_refresh_expires_at(Some(now + Duration::from_secs(600)))
+    };
+    store.save("svc", &tokens("before")).await.unwrap();
+
+    let first = cluster.ports()[0];
+    let slot_of = |key: &str| -> u16 {
+        cluster
+            .cli(first, &["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let slot = slot_of(&store.token_key("svc"));
+    assert_eq!(
+        slot,
+        slot_of("latchkey:lock:{svc}"),
+        "token and lock share a slot"
+    );
+    let count_on = |port: u16| -> u64 {
+        cluster
+            .cli(port, &["cluster", "countkeysinslot", &slot.to_string()])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let owner = cluster
+        .ports()
+        .iter()
+        .copied()
+        .find(|p| count_on(*p) == 1)
+        .unwrap();
+    let to = cluster
+        .ports()
+        .iter()
+        .copied()
+        .find(|p| *p != owner)
+        .unwrap();
+
+    // Reshard under the client: it still routes to the old owner, is told MOVED, follows.
+    cluster.move_slot(slot, to);
+    assert_eq!((count_on(owner), count_on(to)), (0, 1), "the key moved");
+    let back = store
+        .load("svc")
+        .await
+        .unwrap()
+        .expect("found after the move");
+    assert!(back.same_access_token(&tokens("before")));
+    // The lock and the fenced save (one script over both keys) run on the new owner.
+    let lock = store.lock("svc", Duration::from_secs(2)).await.unwrap();
+    store
+        .save_locked("svc", &tokens("after"), &lock)
+        .await
+        .unwrap();
+    drop(lock);
+    let back = store.load("svc").await.unwrap().unwrap();
+    assert!(back.same_access_token(&tokens("after")));
+    assert_eq!(count_on(owner), 0, "nothing was written to the old owner");
+    assert!(
+        count_on(to) >= 1,
+        "the token (and perhaps the lock being released) on the new owner"
+    );
 }
