@@ -20,7 +20,7 @@ impl Report {
             .push_str(&format!("{status:<5} {check:<13} {detail}\n"));
         if let Some(hint) = hint {
             // A hint may be a list: its lines line up under the first.
-            let hint = hint.replace('\n', &format!("\n{:<25}", ""));
+            let hint = hint.replace('\n', &format!("\n{:<24}", ""));
             self.text.push_str(&format!("{:<19} hint: {hint}\n", ""));
         }
     }
