@@ -20,8 +20,7 @@
 //!   `oauth2.server.enabled`, off by default; off, `GET /.well-known/openid-configuration`
 //!   answers 404 and `POST /oauth2/token` answers DHIS2's generic HTML 401 with a Basic
 //!   challenge; on, `POST /oauth2/token` answers 301 to `/oauth2/token/` (fixed in 2.42.6);
-//!   clients registered by the settings app authenticate with `client_secret_post`; without
-//!   bearer support the API answers a token with 401 and no Bearer challenge.
+//!   without bearer support the API answers a token with 401 and no Bearer challenge.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,8 +31,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-/// The client the fake's authorization server knows (registered for `client_secret_post`,
-/// as DHIS2's settings app registers clients).
+/// The client the fake's authorization server knows, registered for `client_secret_post`
+/// only, so that a test sees which method a request used (which method DHIS2's registered
+/// clients take is not documented; see docs/seeds-dhis2.md).
 pub const CLIENT: (&str, &str) = ("dhis2-client", "dhis2-client-secret");
 
 /// The access token the fake issues, and the only one its API takes.

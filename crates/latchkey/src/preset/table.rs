@@ -103,8 +103,9 @@ pub static PRESETS: &[Preset] = &[
         },
         // DHIS2 has no fine-grained scopes: `ALL` is the only one it recognises.
         default_scopes: &["ALL"],
-        // What DHIS2's settings app registers OAuth2 clients with; `client_auth` in the
-        // profile still picks `client_secret_basic`.
+        // The secret in the body, as DHIS2 OAuth2 clients are used (not stated by DHIS2's
+        // docs: see docs/seeds-dhis2.md); `client_auth` in the profile still picks
+        // `client_secret_basic`.
         client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
         static_auth: &["basic", "api-token"],
