@@ -1,4 +1,4 @@
-//! AuthScheme JSON (the DHIS2 route `auth` union, one object or a list): parsing, the static
+//! AuthScheme JSON (the DHIS2 route `auth` union, one object or a list, or whole routes): parsing, the static
 //! credential it builds, and the round trip through its own serialisation.
 #![no_main]
 
@@ -23,4 +23,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.type_name(), scheme.type_name());
     }
     let _ = AuthScheme::list_from_json(text);
+    // The same text as a DHIS2 route, or a document of schemes and routes.
+    let _ = AuthScheme::from_route_json(text);
+    let _ = AuthScheme::entries_from_json(text);
 });

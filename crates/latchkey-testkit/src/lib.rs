@@ -11,10 +11,13 @@
 //!   consents, approves device logins, cancels.
 //! - [`keyring`]: GNOME Keyring in a private D-Bus session.
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
+//! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
+//!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
 
 pub mod browser;
 pub mod clients;
 pub mod conformance;
+pub mod fake_dhis2;
 mod idp;
 pub mod keyring;
 pub mod logs;

@@ -9,6 +9,7 @@ use url::Url;
 use crate::client_auth::ClientAuth;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ProviderError, Result};
+use crate::oidc::OidcError;
 use crate::redact::DisplayUrl;
 use crate::response::{ResponseError, parse_error_body, parse_token_response};
 use crate::retry::{RetryPolicy, parse_retry_after};
@@ -32,6 +33,7 @@ struct ClientInner {
     http: reqwest::Client,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    follow_trailing_slash: bool,
 }
 
 /// Whether a failed token request may be sent again.
@@ -56,6 +58,7 @@ impl OAuthClient {
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             allow_insecure_http: false,
+            follow_trailing_slash: false,
         }
     }
 
@@ -166,6 +169,9 @@ impl OAuthClient {
                 uri,
                 retry_after: response.retry_after,
             })),
+            Err(ResponseError::Malformed(_)) if response.no_authorization_server().is_some() => {
+                Err(response.error(url))
+            }
             Err(ResponseError::Malformed(_)) if !status.is_success() => Err(Error::HttpStatus {
                 url: DisplayUrl::new(url),
                 status: status.as_u16(),
@@ -213,9 +219,36 @@ impl OAuthClient {
         Err(response.error(url))
     }
 
+    /// Checks that an authorization server answers at the token endpoint, without asking it
+    /// for anything it could grant: an `authorization_code` request without a code, from
+    /// this client's id alone (no secret, nothing to burn). Any OAuth error answer (RFC 6749
+    /// §5.2: `invalid_request`, `invalid_client`, …) means one does; a web page, a 404 or a
+    /// 405 means none does ([`crate::oidc::OidcError::NotAnAuthorizationServer`]).
+    pub(crate) async fn probe_token_endpoint(&self) -> Result<()> {
+        let url = &self.inner.token_url;
+        let form = vec![
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+            ("client_id".to_owned(), self.inner.client_id.clone()),
+        ];
+        let response = self.post_form(url, &form, None).await?;
+        if parse_error_body(&response.body, response.content_type.as_deref()).is_some() {
+            return Ok(());
+        }
+        if response.status.is_success() {
+            return Err(Error::InvalidResponse {
+                url: DisplayUrl::new(url),
+                reason: format!(
+                    "it answered HTTP {} to a token request without a code, and no OAuth error",
+                    response.status.as_u16()
+                ),
+            });
+        }
+        Err(response.error(url))
+    }
+
     /// The one way latchkey POSTs a form to an identity provider: JSON asked for, the
     /// client's Basic header when its authentication uses one, `Retry-After` read, the body
-    /// read with a size cap, and no redirect ever followed.
+    /// read with a size cap, and no redirect followed but one.
     ///
     /// The form carries the client secret, a refresh token, a code or a token to revoke, and
     /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
@@ -223,6 +256,11 @@ impl OAuthClient {
     /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
     /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
     /// any 3xx, and any answer from another URL than the one asked.
+    ///
+    /// The one exception is opt-in ([`OAuthClientBuilder::follow_trailing_slash_redirect`],
+    /// DHIS2): a 301, 302, 307 or 308 to the same URL with a `/` appended to its path, on the
+    /// same origin, is answered by sending the same form there once. The form stays with the
+    /// server it was meant for; a second redirect is refused like any other.
     pub(crate) async fn post_form(
         &self,
         url: &Url,
@@ -232,6 +270,21 @@ impl OAuthClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
+        let response = self.send_form(url, &body, basic.clone()).await?;
+        if let Some(slashed) = self.trailing_slash_target(url, &response) {
+            tracing::debug!(from = %DisplayUrl::new(url), to = %DisplayUrl::new(&slashed), status = response.status().as_u16(), "following the token endpoint's trailing-slash redirect");
+            let response = self.send_form(&slashed, &body, basic).await?;
+            return self.read_response(&slashed, response).await;
+        }
+        self.read_response(url, response).await
+    }
+
+    async fn send_form(
+        &self,
+        url: &Url,
+        body: &str,
+        basic: Option<http::HeaderValue>,
+    ) -> Result<reqwest::Response> {
         // `Body::wrap` makes a streaming body (not replayable); its exact size still gives
         // the request a Content-Length rather than chunked encoding.
         let mut request = self
@@ -240,11 +293,37 @@ impl OAuthClient {
             .post(url.clone())
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(reqwest::Body::wrap(body));
+            .body(reqwest::Body::wrap(body.to_owned()));
         if let Some(basic) = basic {
             request = request.header(AUTHORIZATION, basic);
         }
-        let response = request.send().await.map_err(|e| Error::network(url, e))?;
+        request.send().await.map_err(|e| Error::network(url, e))
+    }
+
+    /// The trailing-slash variant of `url` when the client follows that redirect and
+    /// `response` is one to it: a 301/302/307/308 whose `Location` is exactly `url` with `/`
+    /// appended to its path (same scheme, host, port and query), or the answer of a
+    /// caller's client that already followed such a 301/302 with a bodiless GET.
+    fn trailing_slash_target(&self, url: &Url, response: &reqwest::Response) -> Option<Url> {
+        if !self.inner.follow_trailing_slash || url.path().ends_with('/') {
+            return None;
+        }
+        let mut slashed = url.clone();
+        slashed.set_path(&format!("{}/", url.path()));
+        let status = response.status().as_u16();
+        let followed = response.url() == &slashed && matches!(status, 200..=599);
+        let redirect = matches!(status, 301 | 302 | 307 | 308)
+            && response.url() == url
+            && response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| url.join(v).ok())
+                .is_some_and(|to| to == slashed);
+        (followed || redirect).then_some(slashed)
+    }
+
+    async fn read_response(&self, url: &Url, response: reqwest::Response) -> Result<RawResponse> {
         let status = response.status();
         if status.is_redirection() || response.url() != url {
             return Err(redirected(url, &response));
@@ -327,12 +406,47 @@ impl RawResponse {
                 uri,
                 retry_after: self.retry_after,
             }),
-            _ => Error::HttpStatus {
-                url: DisplayUrl::new(url),
-                status: self.status.as_u16(),
-                retry_after: self.retry_after,
+            _ => match self.no_authorization_server() {
+                Some(reason) => Error::Oidc(OidcError::NotAnAuthorizationServer {
+                    url: DisplayUrl::new(url),
+                    reason,
+                    server_setup: &[],
+                }),
+                None => Error::HttpStatus {
+                    url: DisplayUrl::new(url),
+                    status: self.status.as_u16(),
+                    retry_after: self.retry_after,
+                },
             },
         }
+    }
+
+    /// Why no authorization server seems to be behind the URL, when the answer (which has no
+    /// OAuth error) says so: an HTML page with 401 (DHIS2's login filter when its
+    /// authorization server is off: the request never reached one), or a 404/405 (nothing
+    /// takes POSTs there). A real token endpoint refuses a client or a grant with an OAuth
+    /// error body (RFC 6749 §5.2), so a bad secret never looks like this; a bare 401 without
+    /// a page still may be one, and stays an HTTP status error.
+    pub(crate) fn no_authorization_server(&self) -> Option<String> {
+        let html = self.content_type.as_deref().is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/html")
+        });
+        let status = self.status.as_u16();
+        match status {
+            401 if html => {}
+            404 | 405 => {}
+            _ => return None,
+        }
+        let what = if html {
+            "with a web page, not an OAuth error"
+        } else {
+            "without an OAuth error"
+        };
+        Some(format!(
+            "no authorization server behind this URL: it answered HTTP {status} {what}"
+        ))
     }
 }
 
@@ -347,6 +461,7 @@ pub struct OAuthClientBuilder {
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     allow_insecure_http: bool,
+    follow_trailing_slash: bool,
 }
 
 impl OAuthClientBuilder {
@@ -395,6 +510,16 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// Follows the token endpoint's redirect to its own trailing-slash variant (DHIS2 answers
+    /// `POST /oauth2/token` with a 301 to `/oauth2/token/`), sending the same form there
+    /// once. Only a 301, 302, 307 or 308 whose `Location` is the same URL with `/` appended
+    /// to its path, on the same origin, is followed; every other redirect is still refused
+    /// (default: off, set by the `dhis2` preset).
+    pub fn follow_trailing_slash_redirect(mut self, follow: bool) -> Self {
+        self.follow_trailing_slash = follow;
+        self
+    }
+
     /// Allows plain-HTTP endpoints that are not loopback. Only for testing.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
@@ -432,6 +557,7 @@ impl OAuthClientBuilder {
                 http,
                 retry: self.retry,
                 clock: self.clock,
+                follow_trailing_slash: self.follow_trailing_slash,
             }),
         })
     }

@@ -120,7 +120,7 @@ pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, Provide
 pub use preset::Preset;
 #[cfg(feature = "profiles")]
 #[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
-pub use profile::{AuthScheme, Profile, ProfileError, SchemeError};
+pub use profile::{AuthScheme, Profile, ProfileError, SchemeEntry, SchemeError};
 
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::{DisplayUrl, scrub_serde_error};

@@ -19,6 +19,8 @@ impl Report {
         self.text
             .push_str(&format!("{status:<5} {check:<13} {detail}\n"));
         if let Some(hint) = hint {
+            // A hint may be a list: its lines line up under the first.
+            let hint = hint.replace('\n', &format!("\n{:<24}", ""));
             self.text.push_str(&format!("{:<19} hint: {hint}\n", ""));
         }
     }
@@ -59,15 +61,22 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
         return Ok(u8::from(r.failed));
     }
 
-    let endpoints = selected.endpoints().await;
-    let (metadata, provider) = match endpoints {
+    // The login's preflight: an authorization server must answer (discovery, or the token
+    // endpoint for explicit URLs); without one nothing below can work.
+    let preflight = match selected.preflight().await {
         Ok(found) => found,
         Err(e) => {
-            r.fail("discovery", e);
+            let check = if p.issuer.is_some() || selected.profile.preset.is_some() {
+                "discovery"
+            } else {
+                "server"
+            };
+            r.fail(check, e);
             output::print(&r.text)?;
             return Ok(1);
         }
     };
+    let (metadata, provider) = (preflight.metadata, preflight.provider);
     let mut present = vec!["token"];
     for (name, set) in [
         ("authorization", metadata.authorization_endpoint.is_some()),
@@ -93,6 +102,10 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
         ),
     );
 
+    if provider.is_none() {
+        r.ok("server", preflight.passed.join("; "));
+    }
+
     match provider.as_ref().and_then(|p| p.jwks().cloned()) {
         Some(jwks) => match jwks.refresh().await {
             Ok(()) => r.ok("jwks", format!("{} signing key(s)", jwks.kids().len())),
@@ -107,8 +120,8 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
     clock(&mut r, metadata.token_endpoint.clone()).await;
 
     if p.auth == AuthKind::AuthorizationCode {
-        let raw = p
-            .redirect_uri
+        let configured = selected.redirect_uri().ok().flatten();
+        let raw = configured
             .as_deref()
             .unwrap_or("http://127.0.0.1:0/callback");
         match url::Url::parse(raw) {

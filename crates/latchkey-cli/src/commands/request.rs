@@ -1,7 +1,7 @@
 //! `request METHOD URL`: one authenticated request, like `gh api`.
 
 use http::HeaderMap;
-use latchkey::profile::{LoginOptions, Selected};
+use latchkey::profile::{LoginOptions, Selected, refusal_hint};
 use latchkey::{BearerChallenge, BearerError};
 use latchkey_reqwest::AuthMiddleware;
 use url::Url;
@@ -97,15 +97,17 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
         let refused =
             status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN;
         match challenge.filter(|_| refused) {
-            Some(challenge) => Err(refusal(status, &challenge, &selected.name)),
+            Some(challenge) => Err(refusal(status, &challenge, &selected)),
             None if refused => Err(CliError::new(
                 code::OTHER,
                 format!("the server answered HTTP {status}"),
             )
-            .with_hint(format!(
-                "check that profile `{}` may access this resource (`latchkey status`)",
-                selected.name
-            ))),
+            .with_hint(refusal_hint(&selected, None).unwrap_or_else(|| {
+                format!(
+                    "check that profile `{}` may access this resource (`latchkey status`)",
+                    selected.name
+                )
+            }))),
             None => Err(CliError::new(
                 code::OTHER,
                 format!("the server answered HTTP {status}"),
@@ -162,7 +164,8 @@ fn check_destination(
 
 /// The error for a 401/403 that carries a Bearer challenge: what the server said, and what
 /// the user can do about it.
-fn refusal(status: http::StatusCode, challenge: &BearerChallenge, profile: &str) -> CliError {
+fn refusal(status: http::StatusCode, challenge: &BearerChallenge, selected: &Selected) -> CliError {
+    let profile = selected.name.as_str();
     let mut message = format!("the server answered HTTP {status}");
     if let Some(error) = &challenge.error {
         message.push_str(&format!(": {}", error.as_str()));
@@ -170,7 +173,9 @@ fn refusal(status: http::StatusCode, challenge: &BearerChallenge, profile: &str)
     if let Some(description) = &challenge.error_description {
         message.push_str(&format!(" ({description})"));
     }
-    let hint = match &challenge.error {
+    // What the server's own words identify comes first (DHIS2's error descriptions).
+    let known = refusal_hint(selected, Some(challenge));
+    let hint = known.unwrap_or_else(|| match &challenge.error {
         Some(BearerError::InsufficientScope) if !challenge.scope.is_empty() => format!(
             "the resource needs scope `{}`: add it to profile `{profile}`'s scopes, then \
              `latchkey login`",
@@ -195,6 +200,6 @@ fn refusal(status: http::StatusCode, challenge: &BearerChallenge, profile: &str)
             format!("sign in again, more strongly or more recently: `latchkey login`{needs}")
         }
         _ => format!("check that profile `{profile}` may access this resource (`latchkey status`)"),
-    };
+    });
     CliError::new(code::OTHER, message).with_hint(hint)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use latchkey::profile::LoginOptions;
+use latchkey::profile::{AuthKind, LoginOptions};
 use latchkey::{BrowserMode, DevicePrompt, ExposeSecret, SecretString, TokenSet};
 
 use crate::context::{Ctx, ENV};
@@ -40,6 +40,16 @@ pub(super) async fn login(
             "profile `{}` uses fixed credentials (auth `{}`); there is nothing to log in to",
             selected.name, selected.profile.auth
         )));
+    }
+    // Before a browser opens or a code is shown: is there an authorization server at all?
+    // (A non-interactive grant's first token request is its own check.)
+    let interactive = device
+        || matches!(
+            selected.profile.auth,
+            AuthKind::AuthorizationCode | AuthKind::DeviceCode
+        );
+    if interactive {
+        selected.preflight().await?;
     }
     let totp = if totp {
         Some(read_one_time_code()?)
@@ -84,7 +94,11 @@ pub(super) async fn login(
         o
     };
     let managed = selected.managed(&ctx.paths, ENV, &options).await?;
-    let result = managed.manager.login().await;
+    let result = managed
+        .manager
+        .login()
+        .await
+        .map_err(|e| selected.advise(e));
     bar.finish_and_clear();
     let tokens = result?;
     let subject = match managed.validate_id_token(&tokens).await {

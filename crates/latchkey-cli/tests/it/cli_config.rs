@@ -439,8 +439,10 @@ fn exec_passes_the_token_and_the_exit_status() {
 #[test]
 fn a_preset_fills_the_endpoints() {
     let world = World::new();
-    // The dhis2 preset derives its OAuth2 endpoints from base_url; nothing listens on port 9,
-    // so only the clock check (which needs the server) warns.
+    // The dhis2 preset derives its OAuth2 endpoints from base_url (a fake DHIS2 with its
+    // authorization server on: doctor's preflight needs one to answer).
+    let fake = latchkey_testkit::fake_dhis2::FakeDhis2::start(Default::default());
+    let base_url = format!("{}/", fake.base_url());
     world
         .cmd()
         .args([
@@ -452,7 +454,7 @@ fn a_preset_fills_the_endpoints() {
             "--preset",
             "dhis2",
             "--base-url",
-            "http://127.0.0.1:9/dhis",
+            &base_url,
             "--client-id",
             "c",
             "--client-secret-env",
@@ -470,7 +472,10 @@ fn a_preset_fills_the_endpoints() {
         .get_output()
         .clone();
     let report = text(&out.stdout);
-    assert!(report.contains("127.0.0.1:9/dhis/oauth2/token"), "{report}");
+    assert!(
+        report.contains(&format!("{}/oauth2/token", fake.base_url())),
+        "{report}"
+    );
     snapshot!(world, "doctor_dhis2_preset", out);
 }
 

@@ -5,5 +5,6 @@
 mod support;
 
 mod cli_config;
+mod cli_dhis2;
 mod cli_idp;
 mod cli_keyring;

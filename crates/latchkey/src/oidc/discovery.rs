@@ -147,6 +147,7 @@ impl ProviderMetadata {
         Err(OidcError::NotAnAuthorizationServer {
             url: DisplayUrl::new(&issuer_url),
             reason: reasons.join("; "),
+            server_setup: &[],
         }
         .into())
     }

@@ -10,15 +10,21 @@ use crate::redact::DisplayUrl;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum OidcError {
-    /// Neither discovery document exists (404, an HTML login page, not JSON).
+    /// No authorization server answers there: neither discovery document exists (404, an
+    /// HTML login page, not JSON), or the token endpoint answers like a web page rather than
+    /// with an OAuth error (DHIS2 without its authorization server sends an HTML 401).
     #[error(
-        "{url} does not expose OAuth2/OIDC endpoints ({reason}) — enable the provider's OAuth2 server"
+        "{url} does not expose OAuth2/OIDC endpoints ({reason}) — {}",
+        server_setup.first().copied().unwrap_or("enable the provider's OAuth2 server")
     )]
     NotAnAuthorizationServer {
-        /// The issuer or discovery URL that was tried, redacted.
+        /// The issuer, discovery or token endpoint URL that was tried, redacted.
         url: DisplayUrl,
         /// What came back instead (e.g. `HTTP 404`, `an HTML page`).
         reason: String,
+        /// What the server needs to expose them, from the provider preset
+        /// ([`crate::Preset::server_setup`]); empty when latchkey does not know the server.
+        server_setup: &'static [&'static str],
     },
 
     /// The metadata names another issuer than the one asked for (OIDC Discovery §4.3): a
@@ -63,8 +69,17 @@ impl OidcError {
     /// What the user should try next.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            OidcError::NotAnAuthorizationServer { server_setup, .. }
+                if !server_setup.is_empty() =>
+            {
+                let steps: Vec<String> = server_setup.iter().map(|s| format!("\n  - {s}")).collect();
+                format!(
+                    "the server has no authorization server running; it needs all of these{}",
+                    steps.concat()
+                )
+            }
             OidcError::NotAnAuthorizationServer { .. } => {
-                "check the issuer URL (Keycloak: https://host/realms/<realm>; Microsoft: https://login.microsoftonline.com/<tenant>/v2.0), or configure `token_url` explicitly / use a preset".into()
+                "check the issuer or token URL (Keycloak: https://host/realms/<realm>; Microsoft: https://login.microsoftonline.com/<tenant>/v2.0), or configure `token_url` explicitly / use a preset".into()
             }
             OidcError::IssuerMismatch { advertised, .. } => format!(
                 "set the issuer to exactly `{advertised}` if you trust it; a reverse proxy may be rewriting the host"

@@ -69,6 +69,13 @@ pub enum Quirk {
     RefreshExpiresIn,
     /// The password grant takes a one-time code in a `totp` parameter (Keycloak OTP).
     TotpParameter,
+    /// The authorization server is off unless the server's configuration turns it on, and
+    /// then announces itself with a discovery document: a login first checks that document,
+    /// so a server without one fails before a browser opens, naming [`Preset::server_setup`].
+    OptionalAuthorizationServer,
+    /// The token endpoint redirects to its trailing-slash variant (`/oauth2/token` →
+    /// `/oauth2/token/`): the client follows that one same-origin redirect, and no other.
+    TokenEndpointTrailingSlash,
 }
 
 /// A provider preset. All fields are static data; see [`PRESETS`].
@@ -93,6 +100,13 @@ pub struct Preset {
     pub extra_auth_params: &'static [(&'static str, &'static str)],
     /// Deviations from the RFCs.
     pub quirks: &'static [Quirk],
+    /// The loopback redirect URI browser logins use when the profile names none (the one
+    /// the provider's OAuth clients are usually registered with); `None`: an ephemeral port.
+    pub default_redirect_uri: Option<&'static str>,
+    /// What the server needs before it answers OAuth requests, for a provider whose
+    /// authorization server is optional: the first entry turns it on, the others are its
+    /// prerequisites. Shown when the server has no authorization server.
+    pub server_setup: &'static [&'static str],
 }
 
 /// Values for a preset's URL templates.

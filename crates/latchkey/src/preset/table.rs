@@ -15,6 +15,8 @@ pub static PRESETS: &[Preset] = &[
         static_auth: &[],
         extra_auth_params: &[],
         quirks: &[],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
     Preset {
         name: "google",
@@ -30,6 +32,8 @@ pub static PRESETS: &[Preset] = &[
         // consent unless `prompt=consent` asks again.
         extra_auth_params: &[("access_type", "offline"), ("prompt", "consent")],
         quirks: &[Quirk::VerificationUrlAlias],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
     Preset {
         name: "github",
@@ -54,6 +58,8 @@ pub static PRESETS: &[Preset] = &[
             Quirk::CommaSeparatedScopes,
             Quirk::RevokeViaDeleteApplicationToken,
         ],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
     Preset {
         name: "microsoft",
@@ -67,6 +73,8 @@ pub static PRESETS: &[Preset] = &[
         static_auth: &[],
         extra_auth_params: &[],
         quirks: &[Quirk::TenantIssuerTemplate],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
     Preset {
         name: "keycloak",
@@ -80,6 +88,8 @@ pub static PRESETS: &[Preset] = &[
         static_auth: &[],
         extra_auth_params: &[],
         quirks: &[Quirk::RefreshExpiresIn, Quirk::TotpParameter],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
     Preset {
         name: "dhis2",
@@ -91,12 +101,32 @@ pub static PRESETS: &[Preset] = &[
             device_authorization: None,
             revocation: None,
         },
+        // DHIS2 has no fine-grained scopes: `ALL` is the only one it recognises.
         default_scopes: &["ALL"],
-        client_auth: ClientAuthMethod::ClientSecretBasic,
+        // The secret in the body, as DHIS2 OAuth2 clients are used (not stated by DHIS2's
+        // docs: see docs/seeds-dhis2.md); `client_auth` in the profile still picks
+        // `client_secret_basic`.
+        client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
         static_auth: &["basic", "api-token"],
         extra_auth_params: &[],
-        quirks: &[],
+        quirks: &[
+            Quirk::OptionalAuthorizationServer,
+            Quirk::TokenEndpointTrailingSlash,
+        ],
+        // DHIS2 OAuth2 clients are registered with this redirect URI (and the generic
+        // provider `oidc.provider.dhis2.redirect_url` names it too).
+        default_redirect_uri: Some("http://localhost:8765"),
+        // The dhis.conf keys DHIS2 needs before /oauth2/* and its discovery document exist
+        // and its tokens work on /api (none is on by default); see docs/seeds-dhis2.md.
+        server_setup: &[
+            "set `oauth2.server.enabled = on` in dhis.conf and restart DHIS2",
+            "set `server.base.url` to the URL clients reach DHIS2 at (it becomes the `iss` of minted tokens)",
+            "set `oidc.jwt.token.authentication.enabled = on` so /api accepts the minted bearer tokens",
+            "set `oidc.oauth2.login.enabled = on` so /oauth2/authorize can sign users in with DHIS2's login form",
+            "register DHIS2 as its own generic provider with every `oidc.provider.dhis2.*` key (client_id, client_secret, issuer_uri, authorization_uri, token_uri, jwk_uri, user_info_uri, redirect_url, scopes = ALL, mapping_claim): DHIS2 does not discover them",
+            "register the OAuth2 client with a BCrypt-hashed secret and non-empty client and token settings (the settings app does both)",
+        ],
     },
     Preset {
         name: "cdse",
@@ -110,5 +140,7 @@ pub static PRESETS: &[Preset] = &[
         static_auth: &[],
         extra_auth_params: &[],
         quirks: &[Quirk::RefreshExpiresIn, Quirk::TotpParameter],
+        default_redirect_uri: None,
+        server_setup: &[],
     },
 ];

@@ -125,6 +125,7 @@ impl Selected {
         let client = metadata
             .client_builder(client_id.clone())
             .auth(self.client_auth(env).await?)
+            .follow_trailing_slash_redirect(self.follows_trailing_slash()?)
             .build()?;
         let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
             (true, Some(preset)) => preset
@@ -199,8 +200,8 @@ impl Selected {
                 }
                 let mut grant =
                     AuthorizationCode::builder(request.build()?).browser(options.browser);
-                if let Some(uri) = &p.redirect_uri {
-                    grant = grant.redirect_uri(uri.clone());
+                if let Some(uri) = self.redirect_uri()? {
+                    grant = grant.redirect_uri(uri);
                 }
                 if let Some(provider) = &provider
                     && wants_id_token

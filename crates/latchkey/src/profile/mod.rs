@@ -30,6 +30,8 @@ pub mod env;
 mod error;
 mod file;
 mod managed;
+mod preflight;
+mod route;
 mod scheme;
 mod secret;
 mod select;
@@ -40,12 +42,14 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use advice::cli_hint;
+pub use advice::{cli_hint, refusal_hint};
 pub use credentials::ProfileAuth;
 pub use error::ProfileError;
 pub use file::{Paths, ProfilesFile};
 pub use managed::{LoginOptions, ManagedProfile};
-pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError};
+pub use preflight::Preflight;
+pub use route::SchemeEntry;
+pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError, UnknownFields};
 pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
@@ -170,7 +174,8 @@ pub struct Profile {
     /// Scopes to request.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// The loopback redirect URI for browser logins (port 0: ephemeral).
+    /// The loopback redirect URI for browser logins (port 0: ephemeral); unset: the preset's
+    /// default (`dhis2`: `http://localhost:8765`), else an ephemeral port.
     pub redirect_uri: Option<String>,
     /// The user name (password grant, basic).
     pub username: Option<String>,

@@ -14,6 +14,7 @@ use super::{AuthKind, LoginOptions, Profile, ProfileAuth, ProfileError, SecretRe
 use super::{StoreSpec, credentials};
 use crate::authenticator::Authenticator;
 use crate::client_auth::ClientAuthMethod;
+use crate::error::Error;
 use crate::store::{MemoryStore, TokenStore};
 
 /// The `type` values [`AuthScheme`] accepts, in the order DHIS2 documents them.
@@ -27,8 +28,14 @@ pub const SCHEME_TYPES: [&str; 5] = [
 
 /// How to authenticate against one upstream API, as a DHIS2 route stores it.
 ///
-/// `Debug` never shows a secret; [`Serialize`] writes them (it produces the wire format),
-/// so only serialize into places as protected as the source.
+/// Every field is optional as DHIS2 sends it: DHIS2 encrypts route secrets at rest and
+/// leaves them out of the routes it returns, so a route read back parses, and only using it
+/// ([`AuthScheme::authenticator`]) fails, naming the field it lacks. Fields latchkey does
+/// not know are kept in `extra` and written back unchanged.
+///
+/// `Debug` never shows a secret (nor the values of unknown fields); [`Serialize`] writes
+/// them (it produces the wire format), so only serialize into places as protected as the
+/// source.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type")]
 #[non_exhaustive]
@@ -37,48 +44,115 @@ pub enum AuthScheme {
     #[serde(rename = "http-basic")]
     HttpBasic {
         /// The user name.
-        username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
         /// The password.
-        #[serde(serialize_with = "expose")]
-        password: SecretString,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "expose"
+        )]
+        password: Option<SecretString>,
+        /// Fields latchkey does not know, kept as they came.
+        #[serde(flatten)]
+        extra: UnknownFields,
     },
     /// `api-token`: `Authorization: ApiToken …` (DHIS2 personal access tokens).
     #[serde(rename = "api-token")]
     ApiToken {
         /// The token.
-        #[serde(serialize_with = "expose")]
-        token: SecretString,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "expose"
+        )]
+        token: Option<SecretString>,
+        /// Fields latchkey does not know, kept as they came.
+        #[serde(flatten)]
+        extra: UnknownFields,
     },
     /// `api-headers`: fixed headers, e.g. `X-API-Key`.
     #[serde(rename = "api-headers")]
     ApiHeaders {
         /// Header name → value.
-        #[serde(serialize_with = "expose_map")]
-        headers: BTreeMap<String, SecretString>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "expose_map"
+        )]
+        headers: Option<BTreeMap<String, SecretString>>,
+        /// Fields latchkey does not know, kept as they came.
+        #[serde(flatten)]
+        extra: UnknownFields,
     },
     /// `api-query-params`: fixed query parameters, e.g. `?api_key=…`.
     #[serde(rename = "api-query-params")]
     ApiQueryParams {
         /// Parameter name → value.
-        #[serde(rename = "queryParams", serialize_with = "expose_map")]
-        query_params: BTreeMap<String, SecretString>,
+        #[serde(
+            rename = "queryParams",
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "expose_map"
+        )]
+        query_params: Option<BTreeMap<String, SecretString>>,
+        /// Fields latchkey does not know, kept as they came.
+        #[serde(flatten)]
+        extra: UnknownFields,
     },
     /// `oauth2-client-credentials`: a bearer token from the client credentials grant.
     #[serde(rename = "oauth2-client-credentials")]
     OAuth2ClientCredentials {
         /// The client id.
-        #[serde(rename = "clientId")]
-        client_id: String,
+        #[serde(rename = "clientId", default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
         /// The client secret (sent with HTTP Basic, RFC 6749 §2.3.1).
-        #[serde(rename = "clientSecret", serialize_with = "expose")]
-        client_secret: SecretString,
+        #[serde(
+            rename = "clientSecret",
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "expose"
+        )]
+        client_secret: Option<SecretString>,
         /// The token endpoint.
-        #[serde(rename = "tokenUri")]
-        token_uri: String,
+        #[serde(rename = "tokenUri", default, skip_serializing_if = "Option::is_none")]
+        token_uri: Option<String>,
         /// The scopes, one space-separated string as DHIS2 stores them (RFC 6749 §3.3).
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        scopes: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scopes: Option<String>,
+        /// Fields latchkey does not know, kept as they came.
+        #[serde(flatten)]
+        extra: UnknownFields,
     },
+}
+
+/// The fields of a JSON object latchkey does not know, kept in order to be written back
+/// unchanged. `Debug` shows their names only: their values may be secrets.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UnknownFields(serde_json::Map<String, serde_json::Value>);
+
+impl UnknownFields {
+    /// The value of the unknown field `name`.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+
+    /// The names of the unknown fields.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for UnknownFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 /// Why an auth scheme document was refused.
@@ -138,23 +212,22 @@ impl AuthScheme {
                 OneOrMany::Many(v) => v,
                 OneOrMany::One(v) => vec![v],
             };
-        values
-            .into_iter()
-            .map(|value| {
-                // Re-serializing a parsed value cannot fail; the error positions then refer
-                // to that object, so check the type first for the useful message.
-                if let Some(t) = value.get("type").and_then(|t| t.as_str())
-                    && !SCHEME_TYPES.contains(&t)
-                {
-                    return Err(SchemeError::UnknownType { found: t.into() });
-                }
-                serde_json::from_value(value).map_err(|e| SchemeError::Invalid {
-                    line: 0,
-                    column: 0,
-                    reason: crate::redact::scrub_serde_error(&e),
-                })
-            })
-            .collect()
+        values.into_iter().map(Self::from_value).collect()
+    }
+
+    /// Parses one scheme from an already parsed JSON value.
+    pub(super) fn from_value(value: serde_json::Value) -> Result<Self, SchemeError> {
+        // The value has no positions left; check the type first for the useful message.
+        if let Some(t) = value.get("type").and_then(|t| t.as_str())
+            && !SCHEME_TYPES.contains(&t)
+        {
+            return Err(SchemeError::UnknownType { found: t.into() });
+        }
+        serde_json::from_value(value).map_err(|e| SchemeError::Invalid {
+            line: 0,
+            column: 0,
+            reason: crate::redact::scrub_serde_error(&e),
+        })
     }
 
     /// The wire name of this scheme's `type`.
@@ -168,32 +241,66 @@ impl AuthScheme {
         }
     }
 
-    /// The profile this scheme describes: the same kinds, fields and defaults a profile
-    /// file would give, so a route and a profile of the same kind build the same client.
-    /// The secrets are handed over as values; OAuth 2 tokens are kept in memory.
-    pub fn to_profile(&self) -> Profile {
-        let value = |secret: &SecretString| SecretRef::Value(secret.clone());
-        let values = |map: &BTreeMap<String, SecretString>| {
-            map.iter().map(|(k, v)| (k.clone(), value(v))).collect()
+    /// The first field this scheme needs and lacks, by its wire name (DHIS2 leaves the
+    /// secrets out of the routes it returns).
+    pub fn missing_field(&self) -> Option<&'static str> {
+        let empty = |map: &Option<BTreeMap<String, SecretString>>| {
+            map.as_ref().is_none_or(BTreeMap::is_empty)
         };
         match self {
-            AuthScheme::HttpBasic { username, password } => {
+            AuthScheme::HttpBasic { username: None, .. } => Some("username"),
+            AuthScheme::HttpBasic { password: None, .. } => Some("password"),
+            AuthScheme::ApiToken { token: None, .. } => Some("token"),
+            AuthScheme::ApiHeaders { headers, .. } if empty(headers) => Some("headers"),
+            AuthScheme::ApiQueryParams { query_params, .. } if empty(query_params) => {
+                Some("queryParams")
+            }
+            AuthScheme::OAuth2ClientCredentials {
+                client_id: None, ..
+            } => Some("clientId"),
+            AuthScheme::OAuth2ClientCredentials {
+                client_secret: None,
+                ..
+            } => Some("clientSecret"),
+            AuthScheme::OAuth2ClientCredentials {
+                token_uri: None, ..
+            } => Some("tokenUri"),
+            _ => None,
+        }
+    }
+
+    /// The profile this scheme describes: the same kinds, fields and defaults a profile
+    /// file would give, so a route and a profile of the same kind build the same client.
+    /// The secrets are handed over as values; OAuth 2 tokens are kept in memory. A field
+    /// the scheme lacks stays unset (see [`AuthScheme::missing_field`]).
+    pub fn to_profile(&self) -> Profile {
+        let value = |secret: &SecretString| SecretRef::Value(secret.clone());
+        let values = |map: &Option<BTreeMap<String, SecretString>>| {
+            map.iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), value(v)))
+                .collect()
+        };
+        match self {
+            AuthScheme::HttpBasic {
+                username, password, ..
+            } => {
                 let mut p = Profile::new(AuthKind::Basic);
-                p.username = Some(username.clone());
-                p.password = Some(value(password));
+                p.username = username.clone();
+                p.password = password.as_ref().map(value);
                 p
             }
-            AuthScheme::ApiToken { token } => {
+            AuthScheme::ApiToken { token, .. } => {
                 let mut p = Profile::new(AuthKind::ApiToken);
-                p.token = Some(value(token));
+                p.token = token.as_ref().map(value);
                 p
             }
-            AuthScheme::ApiHeaders { headers } => {
+            AuthScheme::ApiHeaders { headers, .. } => {
                 let mut p = Profile::new(AuthKind::Headers);
                 p.headers = values(headers);
                 p
             }
-            AuthScheme::ApiQueryParams { query_params } => {
+            AuthScheme::ApiQueryParams { query_params, .. } => {
                 let mut p = Profile::new(AuthKind::Query);
                 p.query = values(query_params);
                 p
@@ -203,14 +310,19 @@ impl AuthScheme {
                 client_secret,
                 token_uri,
                 scopes,
+                ..
             } => {
                 let mut p = Profile::new(AuthKind::ClientCredentials);
-                p.client_id = Some(client_id.clone());
-                p.client_secret = Some(value(client_secret));
+                p.client_id = client_id.clone();
+                p.client_secret = client_secret.as_ref().map(value);
                 // DHIS2 sends route secrets with HTTP Basic (RFC 6749 §2.3.1).
                 p.client_auth = Some(ClientAuthMethod::ClientSecretBasic);
-                p.token_url = Some(token_uri.clone());
-                p.scopes = scopes.split_whitespace().map(str::to_owned).collect();
+                p.token_url = token_uri.clone();
+                p.scopes = scopes
+                    .iter()
+                    .flat_map(|s| s.split_whitespace())
+                    .map(str::to_owned)
+                    .collect();
                 p.store = Some(StoreSpec::Memory);
                 p
             }
@@ -230,6 +342,14 @@ impl AuthScheme {
         store: Arc<dyn TokenStore>,
         key: &str,
     ) -> Result<Arc<dyn Authenticator>, ProfileError> {
+        if let Some(field) = self.missing_field() {
+            return Err(Error::Config(format!(
+                "auth scheme `{}` has no `{field}` (DHIS2 leaves secrets out of the routes it \
+                 returns): set it before using the scheme",
+                self.type_name()
+            ))
+            .into());
+        }
         let selected = Selected::new(key, self.to_profile());
         let auth: ProfileAuth = selected
             .authenticate_with_store(store, &credentials::no_env, &LoginOptions::default())
@@ -238,7 +358,7 @@ impl AuthScheme {
     }
 }
 
-fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
+pub(super) fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
     // serde names an unknown internally-tagged variant in its message; find the `type`
     // value ourselves so the error is ours, with the full list of valid types.
     if let Ok(value) = serde_json::from_str::<serde_json::Value>(json) {
@@ -265,15 +385,22 @@ fn classify(json: &str, err: &serde_json::Error) -> SchemeError {
     }
 }
 
-fn expose<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(secret.expose_secret())
+// `serialize_with` on an `Option` field gets the `Option`; `None` is skipped before this.
+fn expose<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_str(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
 }
 
 fn expose_map<S: Serializer>(
-    map: &BTreeMap<String, SecretString>,
+    map: &Option<BTreeMap<String, SecretString>>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    s.collect_map(map.iter().map(|(k, v)| (k, v.expose_secret())))
+    match map {
+        Some(map) => s.collect_map(map.iter().map(|(k, v)| (k, v.expose_secret()))),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]
@@ -312,13 +439,73 @@ mod tests {
         assert!(matches!(err, SchemeError::UnknownType { .. }), "{err}");
     }
 
+    #[tokio::test]
+    async fn a_missing_field_parses_and_fails_when_used_naming_it() {
+        let cases = [
+            (r#"{"type":"api-token"}"#, "token"),
+            (r#"{"type":"http-basic","username":"admin"}"#, "password"),
+            (r#"{"type":"http-basic","password":"p"}"#, "username"),
+            (r#"{"type":"api-headers","headers":{}}"#, "headers"),
+            (r#"{"type":"api-query-params"}"#, "queryParams"),
+            (
+                r#"{"type":"oauth2-client-credentials","clientId":"c","tokenUri":"https://idp.example/t"}"#,
+                "clientSecret",
+            ),
+            (
+                r#"{"type":"oauth2-client-credentials","clientId":"c","clientSecret":"s"}"#,
+                "tokenUri",
+            ),
+        ];
+        for (json, field) in cases {
+            let scheme = AuthScheme::from_json(json).unwrap();
+            assert_eq!(scheme.missing_field(), Some(field), "{json}");
+            let err = scheme.authenticator().await.map(|_| ()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("`{field}`")) && msg.contains(scheme.type_name()),
+                "{msg}"
+            );
+            // Written back, it is what came.
+            let written = serde_json::to_value(&scheme).unwrap();
+            assert_eq!(
+                written,
+                serde_json::from_str::<serde_json::Value>(json).unwrap()
+            );
+        }
+    }
+
     #[test]
-    fn a_missing_field_or_bad_syntax_is_named() {
-        let err = AuthScheme::from_json("{\n \"type\": \"api-token\"\n}").unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("missing field `token`"), "{msg}");
+    fn bad_syntax_is_named_by_position() {
         let err = AuthScheme::from_json("{\n \"type\": \"api-token\",\n}").unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
+        let err = AuthScheme::from_json(r#"{"type":"api-token","token":["t"]}"#).unwrap_err();
+        assert!(matches!(err, SchemeError::Invalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_written_back_and_not_shown() {
+        let json = r#"{"type":"oauth2-client-credentials","clientId":"c","clientSecret":"s",
+            "tokenUri":"https://idp.example/token","scopes":"ALL","audience":"api-42",
+            "extraParams":{"resource":"urn:x","n":1.10}}"#;
+        let scheme = AuthScheme::from_json(json).unwrap();
+        let AuthScheme::OAuth2ClientCredentials { extra, .. } = &scheme else {
+            panic!("{scheme:?}");
+        };
+        assert_eq!(
+            extra.names().collect::<Vec<_>>(),
+            ["audience", "extraParams"]
+        );
+        let written = serde_json::to_value(&scheme).unwrap();
+        assert_eq!(
+            written,
+            serde_json::from_str::<serde_json::Value>(json).unwrap()
+        );
+        let shown = format!("{scheme:?}");
+        assert!(
+            shown.contains("audience") && !shown.contains("api-42"),
+            "{shown}"
+        );
+        assert!(!shown.contains("urn:x"), "{shown}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod support;
 
 mod client_redirects;
 mod device_flow;
+mod dhis2;
 mod fault_tolerance;
 mod grants;
 mod login_browser;
