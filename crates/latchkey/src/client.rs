@@ -12,6 +12,7 @@ use crate::error::{Error, ProviderError, Result};
 use crate::redact::DisplayUrl;
 use crate::response::{ResponseError, parse_error_body, parse_token_response};
 use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::revocation::RevocationMethod;
 use crate::token::TokenSet;
 
 /// A registered OAuth client at one identity provider: cheap to clone, `Send + Sync`.
@@ -29,6 +30,7 @@ struct ClientInner {
     auth: ClientAuth,
     token_url: Url,
     revocation_url: Option<Url>,
+    revocation_method: RevocationMethod,
     http: reqwest::Client,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -52,6 +54,7 @@ impl OAuthClient {
             auth: ClientAuth::None,
             token_url: None,
             revocation_url: None,
+            revocation_method: RevocationMethod::default(),
             http: None,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
@@ -74,9 +77,14 @@ impl OAuthClient {
         &self.inner.token_url
     }
 
-    /// The revocation endpoint (RFC 7009), when known.
+    /// The revocation endpoint (RFC 7009, or the provider's own API), when known.
     pub fn revocation_url(&self) -> Option<&Url> {
         self.inner.revocation_url.as_ref()
+    }
+
+    /// How tokens are revoked at [`revocation_url`](Self::revocation_url).
+    pub fn revocation_method(&self) -> RevocationMethod {
+        self.inner.revocation_method
     }
 
     /// The clock used for expiry arithmetic.
@@ -190,39 +198,19 @@ impl OAuthClient {
         .await
     }
 
-    /// Revokes `token` (RFC 7009). `hint` is `refresh_token` or `access_token`.
+    /// Revokes `token` at the revocation endpoint, by its
+    /// [`revocation_method`](Self::revocation_method) (RFC 7009 unless configured
+    /// otherwise). `hint` is `refresh_token` or `access_token`.
     pub async fn revoke(&self, token: &secrecy::SecretString, hint: &str) -> Result<()> {
-        use secrecy::ExposeSecret;
         let Some(url) = &self.inner.revocation_url else {
             return Err(Error::Config(
                 "the provider has no revocation endpoint configured".into(),
             ));
         };
-        let mut form = vec![
-            ("token".to_owned(), token.expose_secret().to_owned()),
-            ("token_type_hint".to_owned(), hint.to_owned()),
-        ];
-        let basic = self
-            .inner
-            .auth
-            .apply(&self.inner.client_id, url, &mut form)?;
-        let response = self.post_form(url, &form, basic).await?;
-        if response.status.is_success() {
-            return Ok(());
-        }
-        Err(response.error(url))
+        crate::revocation::revoke(self, url, token, hint).await
     }
 
-    /// The one way latchkey POSTs a form to an identity provider: JSON asked for, the
-    /// client's Basic header when its authentication uses one, `Retry-After` read, the body
-    /// read with a size cap, and no redirect ever followed.
-    ///
-    /// The form carries the client secret, a refresh token, a code or a token to revoke, and
-    /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
-    /// client may follow redirects (reqwest has no per-request policy), so the form goes as a
-    /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
-    /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
-    /// any 3xx, and any answer from another URL than the one asked.
+    /// POSTs a form to an identity provider through [`send`](Self::send).
     pub(crate) async fn post_form(
         &self,
         url: &Url,
@@ -232,14 +220,43 @@ impl OAuthClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
+        self.send(
+            http::Method::POST,
+            url,
+            "application/x-www-form-urlencoded",
+            body,
+            basic,
+        )
+        .await
+    }
+
+    /// The one way latchkey sends a request with credentials in it to an identity provider
+    /// (a form POST, GitHub's JSON `DELETE`): JSON asked for, the client's Basic header when
+    /// its authentication uses one, `Retry-After` read, the body read with a size cap, and
+    /// no redirect ever followed.
+    ///
+    /// The body carries the client secret, a refresh token, a code or a token to revoke, and
+    /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
+    /// client may follow redirects (reqwest has no per-request policy), so the body goes as a
+    /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
+    /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
+    /// any 3xx, and any answer from another URL than the one asked.
+    pub(crate) async fn send(
+        &self,
+        method: http::Method,
+        url: &Url,
+        content_type: &'static str,
+        body: String,
+        basic: Option<http::HeaderValue>,
+    ) -> Result<RawResponse> {
         // `Body::wrap` makes a streaming body (not replayable); its exact size still gives
         // the request a Content-Length rather than chunked encoding.
         let mut request = self
             .inner
             .http
-            .post(url.clone())
+            .request(method, url.clone())
             .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(CONTENT_TYPE, content_type)
             .body(reqwest::Body::wrap(body));
         if let Some(basic) = basic {
             request = request.header(AUTHORIZATION, basic);
@@ -343,6 +360,7 @@ pub struct OAuthClientBuilder {
     auth: ClientAuth,
     token_url: Option<String>,
     revocation_url: Option<String>,
+    revocation_method: RevocationMethod,
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -365,6 +383,13 @@ impl OAuthClientBuilder {
     /// The revocation endpoint (RFC 7009), used by logout.
     pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
         self.revocation_url = Some(url.into());
+        self
+    }
+
+    /// How tokens are revoked at the revocation URL (default RFC 7009;
+    /// [`RevocationMethod::GitHubAppToken`] for GitHub, which the `github` preset selects).
+    pub fn revocation_method(mut self, method: RevocationMethod) -> Self {
+        self.revocation_method = method;
         self
     }
 
@@ -429,6 +454,7 @@ impl OAuthClientBuilder {
                 auth: self.auth,
                 token_url,
                 revocation_url,
+                revocation_method: self.revocation_method,
                 http,
                 retry: self.retry,
                 clock: self.clock,
