@@ -281,6 +281,13 @@ mod tests {
         assert!(tokens.access_valid(at(39), Duration::from_secs(60)));
         assert!(!tokens.access_valid(at(40), Duration::from_secs(60)));
         assert!(!tokens.access_valid(at(100), Duration::ZERO));
+        let refreshable = tokens
+            .with_refresh_token(Some("r".to_string().into()))
+            .with_refresh_expires_at(Some(at(1000)));
+        assert!(refreshable.refresh_valid(at(939), Duration::from_secs(60)));
+        assert!(!refreshable.refresh_valid(at(940), Duration::from_secs(60)));
+        let without = TokenSet::new("a".to_string().into(), at(0));
+        assert!(!without.refresh_valid(at(0), Duration::ZERO));
     }
 
     #[test]
