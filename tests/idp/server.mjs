@@ -160,6 +160,14 @@ const ttls = { ...TTL_DEFAULTS };
 
 const deviceSettings = { interval: null, slowDown: 0 };
 
+// Split metadata (POST /__admin/metadata): models a provider that lists some endpoints only in
+// its RFC 8414 document, as a Django OAuth Toolkit server does with its revocation and
+// introspection endpoints. The OpenID document then lacks SPLIT_FIELDS; the RFC 8414 document
+// (/.well-known/oauth-authorization-server) keeps them, under `rfc8414Issuer` when set (a
+// document about another issuer, which clients must ignore).
+const SPLIT_FIELDS = ['revocation_endpoint', 'introspection_endpoint', 'device_authorization_endpoint'];
+const metadataSettings = { split: false, rfc8414Issuer: null };
+
 const TOKEN_GRANTS = ['client_credentials', 'password', 'refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'];
 function freshCounters() {
   const token = Object.fromEntries(TOKEN_GRANTS.map((g) => [g, 0]));
@@ -172,6 +180,7 @@ function freshCounters() {
     userinfo: 0,
     jwks: 0,
     discovery: 0,
+    oauth_metadata: 0,
     device_authorization: 0,
   };
 }
@@ -462,6 +471,17 @@ function buildProvider() {
       }
     }
 
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && metadataSettings.split
+      && ctx.body && typeof ctx.body === 'object') {
+      const doc = { ...ctx.body };
+      if (ctx.req.latchkeyRfc8414) {
+        if (metadataSettings.rfc8414Issuer !== null) doc.issuer = metadataSettings.rfc8414Issuer;
+      } else {
+        for (const field of SPLIT_FIELDS) delete doc[field];
+      }
+      ctx.body = doc;
+    }
+
     if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
       && deviceSettings.interval !== null) {
       ctx.body = { ...ctx.body, interval: deviceSettings.interval };
@@ -581,10 +601,15 @@ function count(pathname, req, form) {
     case '/me': counters.userinfo += 1; break;
     case '/jwks': counters.jwks += 1; break;
     case '/.well-known/openid-configuration':
-    case '/.well-known/oauth-authorization-server':
       counters.discovery += 1; break;
+    case '/.well-known/oauth-authorization-server':
+      counters.discovery += 1;
+      counters.oauth_metadata += 1;
+      break;
     case '/device/auth': counters.device_authorization += 1; break;
     default:
+      // RFC 8414 §3.1 metadata for an issuer with a path (never this fixture's): counted, 404.
+      if (pathname.startsWith('/.well-known/oauth-authorization-server/')) counters.oauth_metadata += 1;
   }
 }
 
@@ -729,6 +754,19 @@ async function handleAdmin(req, res, pathname, raw) {
       }
       return sendJson(res, 200, { interval: deviceSettings.interval, slow_down: deviceSettings.slowDown });
     }
+    case 'GET /__admin/metadata':
+      return sendJson(res, 200, { split: metadataSettings.split, rfc8414_issuer: metadataSettings.rfc8414Issuer });
+    case 'POST /__admin/metadata': {
+      if (body.split !== undefined) {
+        if (typeof body.split !== 'boolean') return sendJson(res, 400, { error: '"split" must be a boolean' });
+        metadataSettings.split = body.split;
+      }
+      if (body.rfc8414_issuer !== undefined) {
+        if (body.rfc8414_issuer !== null && typeof body.rfc8414_issuer !== 'string') return sendJson(res, 400, { error: '"rfc8414_issuer" must be a string or null' });
+        metadataSettings.rfc8414Issuer = body.rfc8414_issuer;
+      }
+      return sendJson(res, 200, { split: metadataSettings.split, rfc8414_issuer: metadataSettings.rfc8414Issuer });
+    }
     case 'POST /__admin/inspect': {
       const token = typeof body.token === 'string' ? body.token : '';
       for (const [model, kind] of [['AccessToken', 'AccessToken'], ['ClientCredentials', 'AccessToken'], ['RefreshToken', 'RefreshToken']]) {
@@ -814,9 +852,10 @@ async function handle(req, res) {
     }
   }
 
-  // RFC 8414 alias of the discovery document.
+  // RFC 8414 alias of the discovery document (marked, so split metadata can tell them apart).
   if (pathname === '/.well-known/oauth-authorization-server') {
     req.url = `/.well-known/openid-configuration${url.search}`;
+    req.latchkeyRfc8414 = true;
   }
 
   return current.callback(req, res);

@@ -64,7 +64,7 @@ pub(crate) enum Command {
         /// The profile (same as --profile).
         #[arg(value_name = "PROFILE")]
         name: Option<String>,
-        /// Also revoke them at the identity provider (RFC 7009).
+        /// Also revoke them at the identity provider (RFC 7009, or GitHub's app-token API).
         #[arg(long)]
         revoke: bool,
     },

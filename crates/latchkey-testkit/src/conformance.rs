@@ -65,6 +65,8 @@ where
     save_under_a_held_lock(store(), store()).await;
     concurrent_saves_leave_one_whole_record(store()).await;
     describe_shows_no_secret(store()).await;
+    list_keys_shows_saved_keys_only(store(), store()).await;
+    exists_follows_save_and_delete(store(), store()).await;
 }
 
 async fn missing_key_loads_none(store: Arc<dyn TokenStore>) {
@@ -251,5 +253,60 @@ async fn describe_shows_no_secret(store: Arc<dyn TokenStore>) {
     assert!(
         !shown.contains("access-describe") && !shown.contains("refresh-describe"),
         "{shown}"
+    );
+}
+
+/// Other checks share the backend, so only this check's own keys are asserted on.
+async fn list_keys_shows_saved_keys_only(one: Arc<dyn TokenStore>, two: Arc<dyn TokenStore>) {
+    let (a, b, gone) = (
+        unique_key("list-a"),
+        unique_key("list-b"),
+        unique_key("list-gone"),
+    );
+    let never = unique_key("list-never");
+    for key in [&b, &a, &gone] {
+        one.save(key, &sample_tokens("list")).await.expect("save");
+    }
+    one.delete(&gone).await.expect("delete");
+    // A lock alone does not make a key (file stores keep a lock file, Redis a lock key).
+    let _held = one
+        .lock(&never, Duration::from_secs(5))
+        .await
+        .expect("lock");
+    let keys = two.list_keys().await.expect("list_keys");
+    assert!(
+        keys.contains(&a) && keys.contains(&b),
+        "saved keys are listed by another handle: {keys:?}"
+    );
+    assert!(!keys.contains(&gone), "a deleted key is not listed");
+    assert!(
+        !keys.contains(&never),
+        "a locked, never saved key is not listed"
+    );
+    assert!(keys.is_sorted(), "keys come sorted: {keys:?}");
+    assert_eq!(
+        keys.iter().filter(|k| **k == a).count(),
+        1,
+        "each key is listed once"
+    );
+    assert!(
+        keys.iter()
+            .all(|k| latchkey::store::validate_key(k).is_ok()),
+        "only valid keys are listed: {keys:?}"
+    );
+}
+
+async fn exists_follows_save_and_delete(one: Arc<dyn TokenStore>, two: Arc<dyn TokenStore>) {
+    let key = unique_key("exists");
+    assert!(!two.exists(&key).await.expect("exists before save"));
+    one.save(&key, &sample_tokens("exists"))
+        .await
+        .expect("save");
+    assert!(two.exists(&key).await.expect("exists after save"));
+    one.delete(&key).await.expect("delete");
+    assert!(!two.exists(&key).await.expect("exists after delete"));
+    assert!(
+        matches!(two.exists("../x").await, Err(StoreError::InvalidKey { .. })),
+        "an invalid key is refused, not reported absent"
     );
 }

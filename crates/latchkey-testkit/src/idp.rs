@@ -205,6 +205,19 @@ impl Idp {
             .unwrap_or_default()
     }
 
+    /// Splits the metadata: the OpenID document stops listing the revocation,
+    /// introspection and device authorization endpoints, which only the RFC 8414 document
+    /// (`/.well-known/oauth-authorization-server`) still names, as some providers publish
+    /// them. With `rfc8414_issuer`, that document claims this other issuer.
+    pub async fn split_metadata(&self, rfc8414_issuer: Option<&str>) {
+        self.admin(
+            reqwest::Method::POST,
+            "/metadata",
+            Some(json!({ "split": true, "rfc8414_issuer": rfc8414_issuer })),
+        )
+        .await;
+    }
+
     /// Configures the device flow: announced `interval` and how many `slow_down` answers.
     pub async fn device_config(&self, config: Value) {
         self.admin(reqwest::Method::POST, "/device", Some(config))
@@ -233,7 +246,8 @@ impl Counters {
     }
 
     /// Requests to another counted endpoint (`revocation`, `introspection`, `userinfo`,
-    /// `jwks`, `discovery`, `device_authorization`).
+    /// `jwks`, `discovery` (both metadata documents), `oauth_metadata` (the RFC 8414 one
+    /// alone), `device_authorization`).
     pub fn endpoint(&self, name: &str) -> u64 {
         self.0[name].as_u64().unwrap_or(0)
     }

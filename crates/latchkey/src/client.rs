@@ -13,6 +13,7 @@ use crate::oidc::OidcError;
 use crate::redact::DisplayUrl;
 use crate::response::{ResponseError, parse_error_body, parse_token_response};
 use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::revocation::RevocationMethod;
 use crate::token::TokenSet;
 
 /// A registered OAuth client at one identity provider: cheap to clone, `Send + Sync`.
@@ -30,6 +31,7 @@ struct ClientInner {
     auth: ClientAuth,
     token_url: Url,
     revocation_url: Option<Url>,
+    revocation_method: RevocationMethod,
     http: reqwest::Client,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -54,6 +56,7 @@ impl OAuthClient {
             auth: ClientAuth::None,
             token_url: None,
             revocation_url: None,
+            revocation_method: RevocationMethod::default(),
             http: None,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
@@ -77,9 +80,14 @@ impl OAuthClient {
         &self.inner.token_url
     }
 
-    /// The revocation endpoint (RFC 7009), when known.
+    /// The revocation endpoint (RFC 7009, or the provider's own API), when known.
     pub fn revocation_url(&self) -> Option<&Url> {
         self.inner.revocation_url.as_ref()
+    }
+
+    /// How tokens are revoked at [`revocation_url`](Self::revocation_url).
+    pub fn revocation_method(&self) -> RevocationMethod {
+        self.inner.revocation_method
     }
 
     /// The clock used for expiry arithmetic.
@@ -196,27 +204,16 @@ impl OAuthClient {
         .await
     }
 
-    /// Revokes `token` (RFC 7009). `hint` is `refresh_token` or `access_token`.
+    /// Revokes `token` at the revocation endpoint, by its
+    /// [`revocation_method`](Self::revocation_method) (RFC 7009 unless configured
+    /// otherwise). `hint` is `refresh_token` or `access_token`.
     pub async fn revoke(&self, token: &secrecy::SecretString, hint: &str) -> Result<()> {
-        use secrecy::ExposeSecret;
         let Some(url) = &self.inner.revocation_url else {
             return Err(Error::Config(
                 "the provider has no revocation endpoint configured".into(),
             ));
         };
-        let mut form = vec![
-            ("token".to_owned(), token.expose_secret().to_owned()),
-            ("token_type_hint".to_owned(), hint.to_owned()),
-        ];
-        let basic = self
-            .inner
-            .auth
-            .apply(&self.inner.client_id, url, &mut form)?;
-        let response = self.post_form(url, &form, basic).await?;
-        if response.status.is_success() {
-            return Ok(());
-        }
-        Err(response.error(url))
+        crate::revocation::revoke(self, url, token, hint).await
     }
 
     /// Checks that an authorization server answers at the token endpoint, without asking it
@@ -246,21 +243,7 @@ impl OAuthClient {
         Err(response.error(url))
     }
 
-    /// The one way latchkey POSTs a form to an identity provider: JSON asked for, the
-    /// client's Basic header when its authentication uses one, `Retry-After` read, the body
-    /// read with a size cap, and no redirect followed but one.
-    ///
-    /// The form carries the client secret, a refresh token, a code or a token to revoke, and
-    /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
-    /// client may follow redirects (reqwest has no per-request policy), so the form goes as a
-    /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
-    /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
-    /// any 3xx, and any answer from another URL than the one asked.
-    ///
-    /// The one exception is opt-in ([`OAuthClientBuilder::follow_trailing_slash_redirect`],
-    /// DHIS2): a 301, 302, 307 or 308 to the same URL with a `/` appended to its path, on the
-    /// same origin, is answered by sending the same form there once. The form stays with the
-    /// server it was meant for; a second redirect is refused like any other.
+    /// POSTs a form to an identity provider through [`send`](Self::send).
     pub(crate) async fn post_form(
         &self,
         url: &Url,
@@ -270,18 +253,58 @@ impl OAuthClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let response = self.send_form(url, &body, basic.clone()).await?;
+        self.send(
+            http::Method::POST,
+            url,
+            "application/x-www-form-urlencoded",
+            body,
+            basic,
+        )
+        .await
+    }
+
+    /// The one way latchkey sends a request with credentials in it to an identity provider
+    /// (a form POST, GitHub's JSON `DELETE`): JSON asked for, the client's Basic header when
+    /// its authentication uses one, `Retry-After` read, the body read with a size cap, and
+    /// no redirect followed but one.
+    ///
+    /// The body carries the client secret, a refresh token, a code or a token to revoke, and
+    /// reqwest re-sends a replayable body to wherever a 307 or 308 points. A caller-supplied
+    /// client may follow redirects (reqwest has no per-request policy), so the body goes as a
+    /// one-shot body that reqwest cannot replay: it then hands back the 307/308 itself, and
+    /// on 301/302/303 it follows with a bodiless GET. Either way the answer is refused here:
+    /// any 3xx, and any answer from another URL than the one asked.
+    ///
+    /// The one exception is opt-in ([`OAuthClientBuilder::follow_trailing_slash_redirect`],
+    /// DHIS2): a 301, 302, 307 or 308 to the same URL with a `/` appended to its path, on the
+    /// same origin, is answered by sending the same body there once. The body stays with the
+    /// server it was meant for; a second redirect is refused like any other.
+    pub(crate) async fn send(
+        &self,
+        method: http::Method,
+        url: &Url,
+        content_type: &'static str,
+        body: String,
+        basic: Option<http::HeaderValue>,
+    ) -> Result<RawResponse> {
+        let response = self
+            .send_once(method.clone(), url, content_type, &body, basic.clone())
+            .await?;
         if let Some(slashed) = self.trailing_slash_target(url, &response) {
             tracing::debug!(from = %DisplayUrl::new(url), to = %DisplayUrl::new(&slashed), status = response.status().as_u16(), "following the token endpoint's trailing-slash redirect");
-            let response = self.send_form(&slashed, &body, basic).await?;
+            let response = self
+                .send_once(method, &slashed, content_type, &body, basic)
+                .await?;
             return self.read_response(&slashed, response).await;
         }
         self.read_response(url, response).await
     }
 
-    async fn send_form(
+    async fn send_once(
         &self,
+        method: http::Method,
         url: &Url,
+        content_type: &'static str,
         body: &str,
         basic: Option<http::HeaderValue>,
     ) -> Result<reqwest::Response> {
@@ -290,9 +313,9 @@ impl OAuthClient {
         let mut request = self
             .inner
             .http
-            .post(url.clone())
+            .request(method, url.clone())
             .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(CONTENT_TYPE, content_type)
             .body(reqwest::Body::wrap(body.to_owned()));
         if let Some(basic) = basic {
             request = request.header(AUTHORIZATION, basic);
@@ -457,6 +480,7 @@ pub struct OAuthClientBuilder {
     auth: ClientAuth,
     token_url: Option<String>,
     revocation_url: Option<String>,
+    revocation_method: RevocationMethod,
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -480,6 +504,13 @@ impl OAuthClientBuilder {
     /// The revocation endpoint (RFC 7009), used by logout.
     pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
         self.revocation_url = Some(url.into());
+        self
+    }
+
+    /// How tokens are revoked at the revocation URL (default RFC 7009;
+    /// [`RevocationMethod::GitHubAppToken`] for GitHub, which the `github` preset selects).
+    pub fn revocation_method(mut self, method: RevocationMethod) -> Self {
+        self.revocation_method = method;
         self
     }
 
@@ -554,6 +585,7 @@ impl OAuthClientBuilder {
                 auth: self.auth,
                 token_url,
                 revocation_url,
+                revocation_method: self.revocation_method,
                 http,
                 retry: self.retry,
                 clock: self.clock,

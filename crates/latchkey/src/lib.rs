@@ -99,6 +99,7 @@ pub mod profile;
 mod redact;
 pub mod response;
 mod retry;
+mod revocation;
 pub mod store;
 mod token;
 
@@ -125,6 +126,7 @@ pub use profile::{AuthScheme, Profile, ProfileError, SchemeEntry, SchemeError};
 pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
+pub use revocation::RevocationMethod;
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -124,7 +124,8 @@ impl TokenSet {
     }
 
     /// Whether the access token is usable at `now`, treating it as expired `skew` early.
-    /// A token of unknown expiry is valid until the server rejects it.
+    /// A token of unknown expiry is valid until the server rejects it. CDSE's
+    /// `access_valid(skew)` is `access_valid(SystemTime::now(), skew)`.
     pub fn access_valid(&self, now: SystemTime, skew: Duration) -> bool {
         !self.access_token.expose_secret().is_empty()
             && self.expires_at.is_none_or(|at| now + skew < at)
@@ -149,7 +150,8 @@ impl TokenSet {
     }
 
     /// Whether a refresh token grant can still succeed at `now`, treating the refresh token
-    /// as expired `skew` early.
+    /// as expired `skew` early. CDSE's `refresh_valid(skew)` is
+    /// `refresh_valid(SystemTime::now(), skew)`.
     pub fn refresh_valid(&self, now: SystemTime, skew: Duration) -> bool {
         self.refresh_token
             .as_ref()
@@ -279,6 +281,13 @@ mod tests {
         assert!(tokens.access_valid(at(39), Duration::from_secs(60)));
         assert!(!tokens.access_valid(at(40), Duration::from_secs(60)));
         assert!(!tokens.access_valid(at(100), Duration::ZERO));
+        let refreshable = tokens
+            .with_refresh_token(Some("r".to_string().into()))
+            .with_refresh_expires_at(Some(at(1000)));
+        assert!(refreshable.refresh_valid(at(939), Duration::from_secs(60)));
+        assert!(!refreshable.refresh_valid(at(940), Duration::from_secs(60)));
+        let without = TokenSet::new("a".to_string().into(), at(0));
+        assert!(!without.refresh_valid(at(0), Duration::ZERO));
     }
 
     #[test]

@@ -250,6 +250,39 @@ impl TokenManager {
         Ok(live.tokens.clone())
     }
 
+    /// Makes `tokens`, obtained elsewhere, this manager's tokens: stores them under its key
+    /// and hands them out from now on (PyWry's `SessionManager.save_tokens`). For tokens
+    /// from another manager, a web login or an import; later refreshes spend their refresh
+    /// token.
+    ///
+    /// The save is the refresh path's: a refresh already running here finishes first, then
+    /// the store's lock is taken and the tokens are written with
+    /// [`save_locked`](TokenStore::save_locked), so the adopted tokens never interleave with
+    /// a peer's refresh, nor does a refresh that lost its lease overwrite them. Tokens that
+    /// cannot be sent in a header are refused before anything is stored.
+    #[doc(alias = "save_tokens")]
+    pub async fn adopt_tokens(&self, tokens: TokenSet) -> Result<Arc<TokenSet>> {
+        let inner = &self.inner;
+        let live = Arc::new(Live::new(tokens, inner.margin)?);
+        // A refresh that is under way would install its own result after ours.
+        let running = inner
+            .flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
+        let lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+        inner
+            .store
+            .save_locked(&inner.key, &live.tokens, &lock)
+            .await?;
+        inner.current.replace(Some(live.clone()));
+        drop(lock);
+        Ok(live.tokens.clone())
+    }
+
     /// Forgets the tokens here and in the store, then revokes them at the identity provider
     /// (RFC 7009) when it has a revocation endpoint. Local removal happens even when
     /// revocation fails; the error then says so.
@@ -435,9 +468,17 @@ impl TokenManagerBuilder {
     }
 
     /// Refresh this long before expiry (default 60 s; capped at half a token's lifetime).
+    #[doc(alias = "expiry_skew")]
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
         self
+    }
+
+    /// CDSE's name for [`refresh_margin`](Self::refresh_margin) (its `TokenManager`'s
+    /// `expiry_skew`): a token is treated as expired this long early. The same setting; the
+    /// last call wins.
+    pub fn expiry_skew(self, skew: Duration) -> Self {
+        self.refresh_margin(skew)
     }
 
     /// How long to wait for another task or process that is refreshing (default 30 s).

@@ -1,17 +1,17 @@
-//! Provider metadata: OIDC Discovery 1.0 with a fallback to RFC 8414, cached per issuer.
+//! Provider metadata: OIDC Discovery 1.0 completed or replaced by RFC 8414 metadata, cached
+//! per issuer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
 use url::Url;
 
 use super::error::OidcError;
-use super::fetch;
+use super::well_known::{Fetched, RawMetadata, WellKnown, fetch_document};
 use crate::client::OAuthClientBuilder;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::redact::DisplayUrl;
 
 /// What an authorization server announces about itself (OIDC Discovery §3, RFC 8414 §2).
@@ -55,33 +55,6 @@ pub struct ProviderMetadata {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct RawMetadata {
-    issuer: Option<String>,
-    token_endpoint: Option<String>,
-    authorization_endpoint: Option<String>,
-    device_authorization_endpoint: Option<String>,
-    jwks_uri: Option<String>,
-    userinfo_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
-    introspection_endpoint: Option<String>,
-    end_session_endpoint: Option<String>,
-    #[serde(default)]
-    scopes_supported: Vec<String>,
-    #[serde(default)]
-    grant_types_supported: Vec<String>,
-    #[serde(default)]
-    token_endpoint_auth_methods_supported: Vec<String>,
-    #[serde(default)]
-    id_token_signing_alg_values_supported: Vec<String>,
-    #[serde(default)]
-    code_challenge_methods_supported: Vec<String>,
-    #[serde(default)]
-    authorization_response_iss_parameter_supported: bool,
-    #[serde(flatten)]
-    extra: serde_json::Map<String, serde_json::Value>,
-}
-
 impl ProviderMetadata {
     /// Metadata for a provider without discovery (GitHub, a bare OAuth 2 server).
     pub fn new(issuer: impl Into<String>, token_endpoint: Url) -> Self {
@@ -106,43 +79,51 @@ impl ProviderMetadata {
     }
 
     /// Fetches and checks the metadata of `issuer` (uncached; see [`DiscoveryCache`]).
+    ///
+    /// The OpenID document (`<issuer>/.well-known/openid-configuration`) comes first. When it
+    /// lacks an endpoint that a provider may list only in its RFC 8414 document (revocation,
+    /// introspection, device authorization), that document is fetched too and fills the
+    /// gaps; where both name a field, the OpenID document wins. The RFC 8414 document is
+    /// looked for at its §3.1 location, then at the OIDC-style suffix (the same URL, so one
+    /// request, for an issuer without a path). A provider whose OpenID document is complete
+    /// costs one request; one that lacks such an endpoint and has no RFC 8414 document
+    /// costs one or two 404s more, once per cache lifetime. The supplement is optional: a
+    /// document that is missing, failing, malformed or about another issuer is ignored
+    /// (logged at debug level), never merged. Without an OpenID document, the RFC 8414
+    /// document alone is used.
     pub async fn discover(issuer: &str, options: &DiscoveryOptions) -> Result<Self> {
         let issuer_url = crate::http::endpoint("issuer", issuer, options.allow_insecure_http)?;
         let http = match &options.http {
             Some(http) => http.clone(),
             None => crate::http::http_client()?,
         };
-        let mut reasons = Vec::with_capacity(2);
-        for (label, url) in well_known_urls(&issuer_url) {
-            let fetched = fetch::get(&http, &url, None).await?;
-            if fetched.status >= 500 {
-                // The provider exists but is failing: a retryable error, not a wrong URL.
-                return Err(Error::HttpStatus {
-                    url: DisplayUrl::new(&url),
-                    status: fetched.status,
-                    retry_after: None,
-                });
-            }
-            let reason = if fetched.status != 200 {
-                format!("HTTP {}", fetched.status)
-            } else if fetched.is_html() {
-                "an HTML page".to_string()
-            } else {
-                match serde_json::from_slice::<serde_json::Value>(&fetched.body) {
-                    Ok(serde_json::Value::Object(_)) => {
-                        let raw: RawMetadata =
-                            serde_json::from_slice(&fetched.body).map_err(|e| {
-                                OidcError::InvalidDocument {
-                                    url: DisplayUrl::new(&url),
-                                    reason: crate::redact::scrub_serde_error(&e),
-                                }
-                            })?;
-                        return Self::from_raw(raw, issuer, &url, options.allow_insecure_http);
-                    }
-                    _ => "not a JSON object".to_string(),
+        let insecure = options.allow_insecure_http;
+        let urls = WellKnown::new(&issuer_url);
+        let mut reasons = Vec::with_capacity(3);
+        match fetch_document(&http, &urls.openid).await? {
+            Fetched::Document(raw) => {
+                // Checked alone first: a wrong issuer or a missing token endpoint in the
+                // OpenID document is an error whatever the other document says.
+                Self::from_raw((*raw).clone(), issuer, &urls.openid, insecure)?;
+                let mut raw = *raw;
+                let missing = raw.missing_oauth_endpoints();
+                if !missing.is_empty()
+                    && let Some(oauth) =
+                        Self::supplement(&http, &urls.oauth, issuer, insecure, &missing).await
+                {
+                    raw.fill_from(oauth);
                 }
-            };
-            reasons.push(format!("{label}: {reason}"));
+                return Self::from_raw(raw, issuer, &urls.openid, insecure);
+            }
+            Fetched::Nothing(reason) => reasons.push(format!("openid-configuration: {reason}")),
+        }
+        for url in &urls.oauth {
+            match fetch_document(&http, url).await? {
+                Fetched::Document(raw) => return Self::from_raw(*raw, issuer, url, insecure),
+                Fetched::Nothing(reason) => {
+                    reasons.push(format!("oauth-authorization-server: {reason}"));
+                }
+            }
         }
         Err(OidcError::NotAnAuthorizationServer {
             url: DisplayUrl::new(&issuer_url),
@@ -150,6 +131,39 @@ impl ProviderMetadata {
             server_setup: &[],
         }
         .into())
+    }
+
+    /// The RFC 8414 document that completes an OpenID document lacking `missing`, when
+    /// there is a usable one about `issuer`. Every failure here only means "no supplement".
+    async fn supplement(
+        http: &reqwest::Client,
+        urls: &[Url],
+        issuer: &str,
+        insecure: bool,
+        missing: &[&str],
+    ) -> Option<RawMetadata> {
+        for url in urls {
+            let shown = DisplayUrl::new(url);
+            match fetch_document(http, url).await {
+                Ok(Fetched::Document(raw)) => {
+                    // Checked alone: a document about another issuer, or with unusable
+                    // endpoints, must not lend its fields to this one.
+                    match Self::from_raw((*raw).clone(), issuer, url, insecure) {
+                        Ok(_) => return Some(*raw),
+                        Err(err) => {
+                            tracing::debug!(url = %shown, error = %err, "RFC 8414 metadata ignored");
+                        }
+                    }
+                }
+                Ok(Fetched::Nothing(reason)) => {
+                    tracing::debug!(url = %shown, reason, ?missing, "no RFC 8414 metadata here");
+                }
+                Err(err) => {
+                    tracing::debug!(url = %shown, error = %err, "RFC 8414 metadata not fetched");
+                }
+            }
+        }
+        None
     }
 
     fn from_raw(raw: RawMetadata, requested: &str, url: &Url, insecure: bool) -> Result<Self> {
@@ -194,7 +208,8 @@ impl ProviderMetadata {
             id_token_signing_alg_values_supported: raw.id_token_signing_alg_values_supported,
             code_challenge_methods_supported: raw.code_challenge_methods_supported,
             authorization_response_iss_parameter_supported: raw
-                .authorization_response_iss_parameter_supported,
+                .authorization_response_iss_parameter_supported
+                .unwrap_or(false),
             extra: raw.extra,
         })
     }
@@ -219,23 +234,6 @@ impl ProviderMetadata {
         }
         builder
     }
-}
-
-/// The OIDC Discovery URL (issuer + `/.well-known/openid-configuration`, §4) and the RFC 8414
-/// §3.1 URL (the well-known segment goes *before* the issuer's path).
-fn well_known_urls(issuer: &Url) -> [(&'static str, Url); 2] {
-    let path = issuer.path().trim_end_matches('/').to_owned();
-    let mut base = issuer.clone();
-    base.set_query(None);
-    base.set_fragment(None);
-    let mut oidc = base.clone();
-    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
-    let mut oauth = base;
-    oauth.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
-    [
-        ("openid-configuration", oidc),
-        ("oauth-authorization-server", oauth),
-    ]
 }
 
 /// OIDC Discovery §4.3 wants the issuer to be identical; a trailing slash typed by a user
@@ -346,29 +344,6 @@ impl DiscoveryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn well_known_urls_follow_both_specs() {
-        let [(_, oidc), (_, oauth)] =
-            well_known_urls(&Url::parse("https://idp.example/realms/demo/").unwrap());
-        assert_eq!(
-            oidc.as_str(),
-            "https://idp.example/realms/demo/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            oauth.as_str(),
-            "https://idp.example/.well-known/oauth-authorization-server/realms/demo"
-        );
-        let [(_, oidc), (_, oauth)] = well_known_urls(&Url::parse("https://idp.example").unwrap());
-        assert_eq!(
-            oidc.as_str(),
-            "https://idp.example/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            oauth.as_str(),
-            "https://idp.example/.well-known/oauth-authorization-server"
-        );
-    }
 
     #[test]
     fn issuer_comparison() {

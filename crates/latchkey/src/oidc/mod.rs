@@ -23,6 +23,7 @@ pub(crate) mod introspection;
 mod jwks;
 mod provider;
 pub(crate) mod userinfo;
+mod well_known;
 
 pub use discovery::{DiscoveryCache, DiscoveryOptions, ProviderMetadata};
 pub use end_session::EndSessionUrl;

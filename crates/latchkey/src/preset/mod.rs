@@ -2,7 +2,8 @@
 //!
 //! A preset never carries logic of its own: the quirks it lists are handled by the general
 //! code paths (tolerant token parsing, the `{tenantid}` issuer template, …). Templates in
-//! URLs use `{issuer}`, `{base_url}`, `{realm}` and `{tenant}`, filled from [`PresetVars`].
+//! URLs use `{issuer}`, `{base_url}`, `{realm}`, `{tenant}` and `{client_id}`, filled from
+//! [`PresetVars`].
 //!
 //! ```
 //! let google = latchkey::Preset::by_name("google")?;
@@ -39,7 +40,8 @@ pub enum Endpoints {
         token: &'static str,
         /// The device authorization endpoint (RFC 8628), if any.
         device_authorization: Option<&'static str>,
-        /// The RFC 7009 revocation endpoint, if the provider has one.
+        /// The revocation endpoint, if the provider has one (RFC 7009 unless a quirk says
+        /// otherwise).
         revocation: Option<&'static str>,
     },
 }
@@ -57,7 +59,8 @@ pub enum Quirk {
     /// Separates granted scopes with commas (the parser splits on both).
     CommaSeparatedScopes,
     /// Revokes with `DELETE /applications/{client_id}/token`, Basic client credentials and a
-    /// JSON `{"access_token": …}` body instead of RFC 7009.
+    /// JSON `{"access_token": …}` body instead of RFC 7009: a client for this preset gets
+    /// [`RevocationMethod::GitHubAppToken`](crate::RevocationMethod::GitHubAppToken).
     RevokeViaDeleteApplicationToken,
     /// The device authorization response says `verification_url` instead of
     /// `verification_uri` (RFC 8628 §3.2).
@@ -116,6 +119,7 @@ pub struct PresetVars {
     base_url: Option<String>,
     realm: Option<String>,
     tenant: Option<String>,
+    client_id: Option<String>,
 }
 
 impl PresetVars {
@@ -143,13 +147,22 @@ impl PresetVars {
         self
     }
 
+    /// `{client_id}`: the OAuth client id (GitHub's revocation URL names it).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
     fn fill(&self, template: &str) -> Result<String> {
         let mut out = template.to_owned();
-        let vars: [(&str, Option<&str>); 4] = [
+        // A client id is an opaque string: it goes into a path segment percent-encoded.
+        let client_id = self.client_id.as_deref().map(encode_path_segment);
+        let vars: [(&str, Option<&str>); 5] = [
             ("{issuer}", self.issuer.as_deref()),
             ("{base_url}", self.base_url.as_deref()),
             ("{realm}", self.realm.as_deref()),
             ("{tenant}", Some(self.tenant.as_deref().unwrap_or("common"))),
+            ("{client_id}", client_id.as_deref()),
         ];
         for (name, value) in vars {
             if !out.contains(name) {
@@ -165,6 +178,19 @@ impl PresetVars {
         }
         Ok(out)
     }
+}
+
+/// `text` with everything but RFC 3986 unreserved characters percent-encoded.
+fn encode_path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// A preset with its templates filled in.
@@ -231,8 +257,12 @@ impl Preset {
                 metadata.device_authorization_endpoint = device_authorization
                     .map(|t| url("device_authorization_url", t))
                     .transpose()?;
-                metadata.revocation_endpoint =
-                    revocation.map(|t| url("revocation_url", t)).transpose()?;
+                // Revocation is optional: without the client id its URL names, there is none
+                // yet (the token endpoint still works, and `revocation_url` can be given).
+                metadata.revocation_endpoint = revocation
+                    .filter(|t| !t.contains("{client_id}") || vars.client_id.is_some())
+                    .map(|t| url("revocation_url", t))
+                    .transpose()?;
                 metadata.scopes_supported =
                     self.default_scopes.iter().map(|s| s.to_string()).collect();
                 Resolved::Static(Box::new(metadata))
@@ -254,6 +284,25 @@ mod tests {
             "{msg}"
         );
         assert_eq!(Preset::by_name("GitHub").unwrap().name, "github");
+    }
+
+    #[test]
+    fn github_revocation_url_names_the_client_id() {
+        let github = Preset::by_name("github").unwrap();
+        match github.resolve(&PresetVars::default()).unwrap() {
+            Resolved::Static(m) => assert_eq!(m.revocation_endpoint, None, "no client id yet"),
+            other => panic!("{other:?}"),
+        }
+        match github
+            .resolve(&PresetVars::default().client_id("Iv1.ab/c d"))
+            .unwrap()
+        {
+            Resolved::Static(m) => assert_eq!(
+                m.revocation_endpoint.unwrap().as_str(),
+                "https://api.github.com/applications/Iv1.ab%2Fc%20d/token"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -43,8 +43,8 @@ pub static PRESETS: &[Preset] = &[
             authorization: "https://github.com/login/oauth/authorize",
             token: "https://github.com/login/oauth/access_token",
             device_authorization: Some("https://github.com/login/device/code"),
-            // No RFC 7009 endpoint: see `Quirk::RevokeViaDeleteApplicationToken`.
-            revocation: None,
+            // Not RFC 7009: see `Quirk::RevokeViaDeleteApplicationToken`.
+            revocation: Some("https://api.github.com/applications/{client_id}/token"),
         },
         default_scopes: &["read:user"],
         client_auth: ClientAuthMethod::ClientSecretPost,

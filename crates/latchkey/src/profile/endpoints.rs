@@ -42,6 +42,9 @@ impl Selected {
             if let Some(v) = &p.tenant {
                 vars = vars.tenant(v);
             }
+            if let Some(v) = p.client_id.as_deref().or(preset.public_client_id) {
+                vars = vars.client_id(v);
+            }
             match preset.resolve(&vars)? {
                 Resolved::Discover { issuer } => discover = Some(issuer),
                 Resolved::Static(m) => metadata = Some(*m),

@@ -16,6 +16,8 @@ use crate::grant::{
 };
 use crate::manager::TokenManager;
 use crate::oidc::{IdTokenClaims, OidcProvider, ProviderMetadata};
+use crate::preset::Quirk;
+use crate::revocation::RevocationMethod;
 use crate::store::TokenStore;
 use crate::token::TokenSet;
 
@@ -122,11 +124,14 @@ impl Selected {
             .or_else(|| preset.and_then(|p| p.public_client_id).map(Into::into))
             .ok_or_else(|| ProfileError::missing(&self.name, p.auth, "client_id"))?;
         let (metadata, provider) = self.endpoints().await?;
-        let client = metadata
+        let mut client = metadata
             .client_builder(client_id.clone())
             .auth(self.client_auth(env).await?)
-            .follow_trailing_slash_redirect(self.follows_trailing_slash()?)
-            .build()?;
+            .follow_trailing_slash_redirect(self.follows_trailing_slash()?);
+        if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
+            client = client.revocation_method(RevocationMethod::GitHubAppToken);
+        }
+        let client = client.build()?;
         let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
             (true, Some(preset)) => preset
                 .default_scopes

@@ -117,6 +117,35 @@ fn load_file(path: &Path) -> Result<Option<TokenSet>, StoreError> {
         })
 }
 
+/// The keys of the `<key>.json` files in `dir`, sorted; nothing when `dir` does not exist.
+/// Lock files, a save's temporary files (`.<name>.tmp`, never a valid key) and anything
+/// else are skipped. A directory others can write to is refused, as for a load: what it
+/// lists may have been planted.
+fn list_dir(dir: &Path) -> Result<Vec<String>, StoreError> {
+    match crate::fs::dir_exposure(dir) {
+        Ok(None) => {}
+        Ok(Some(exposure)) => {
+            return Err(StoreError::InsecureDirectory {
+                path: dir.to_owned(),
+                reason: exposure.to_string(),
+            });
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    }
+    let mut keys = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        let name = entry.file_name();
+        let key = name.to_str().and_then(|n| n.strip_suffix(".json"));
+        if let Some(key) = key.filter(|k| validate_key(k).is_ok()) {
+            keys.push(key.to_owned());
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
 /// How long a file operation may take before the caller gets an error instead of a hang (a
 /// token directory on a stalled network share). Lock waits are not bounded by it.
 const FILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -157,6 +186,11 @@ impl TokenStore for FileStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::io(path, e)),
         }
+    }
+
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.dir.clone();
+        blocking(&self.dir, move || list_dir(&dir)).await
     }
 
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,12 +53,19 @@ struct Manifest {
 /// - Keyrings have no locks, so [`lock`](TokenStore::lock) uses a lock file per key in
 ///   `<state dir>/keyring-locks` (`flock`, as the [`FileStore`] does): it excludes other
 ///   tasks and processes on this machine, and the kernel releases it when a holder dies.
+/// - Keyrings cannot be searched portably, so [`list_keys`](TokenStore::list_keys) answers
+///   from an index: an empty marker file per saved key in `<state dir>/keyring-index`,
+///   created before the keyring entry and removed after it, and checked against the keyring
+///   when listed (a marker whose entry is missing is skipped). Entries saved by a latchkey
+///   without the index are not listed until saved again.
 /// - When no keyring is reachable, [`open`](Self::open) applies the [`KeyringFallback`];
-///   [`describe`](TokenStore::describe) names the fallback in use, so `status` shows it.
+///   [`describe`](TokenStore::describe) names the fallback in use, so `status` shows it,
+///   and every call, listing included, goes to the fallback store.
 #[derive(Clone)]
 pub struct KeyringStore {
     service: String,
     locks: FileStore,
+    index: PathBuf,
     fallback: Option<(Arc<dyn TokenStore>, String)>,
 }
 
@@ -71,7 +78,9 @@ impl KeyringStore {
         fallback: KeyringFallback,
     ) -> Result<Self, StoreError> {
         let service = service.into();
-        let locks = FileStore::new(state_dir.into().join("keyring-locks"));
+        let state_dir = state_dir.into();
+        let locks = FileStore::new(state_dir.join("keyring-locks"));
+        let index = state_dir.join("keyring-index");
         let backend = format!("keyring:{service}");
         let probe_service = service.clone();
         let probe = blocking::run(&backend, TIMEOUT, move || {
@@ -87,6 +96,7 @@ impl KeyringStore {
                 return Ok(Self {
                     service,
                     locks,
+                    index,
                     fallback: None,
                 });
             }
@@ -106,6 +116,7 @@ impl KeyringStore {
         Ok(Self {
             service,
             locks,
+            index,
             fallback: Some((store, shown)),
         })
     }
@@ -263,6 +274,52 @@ fn delete_blocking(service: &str, key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Records in the index that `key` has (or is about to have) an entry.
+fn mark(index: &Path, key: &str) -> Result<(), StoreError> {
+    super::file::private_dir(index)?;
+    let path = index.join(key);
+    crate::fs::open_or_create_private(&path)
+        .map(drop)
+        .map_err(|e| StoreError::io(path, e))
+}
+
+fn unmark(index: &Path, key: &str) -> Result<(), StoreError> {
+    let path = index.join(key);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// The indexed keys whose main entry is in the keyring.
+fn list_blocking(service: &str, index: &Path) -> Result<Vec<String>, StoreError> {
+    let entries = match std::fs::read_dir(index) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(index, e)),
+    };
+    let mut keys = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(index, e))?;
+        let Some(key) = entry
+            .file_name()
+            .to_str()
+            .filter(|k| validate_key(k).is_ok())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        // A marker without an entry is a save in progress or one that crashed: skipped,
+        // not removed, since removing it could race a save that is about to finish.
+        if get(service, &key)?.is_some() {
+            keys.push(key);
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
 #[async_trait]
 impl TokenStore for KeyringStore {
     fn describe(&self) -> String {
@@ -290,8 +347,14 @@ impl TokenStore for KeyringStore {
             return store.save(key, tokens).await;
         }
         let (key, bytes) = (key.to_owned(), record::encode(tokens));
-        self.call(move |service| save_blocking(service, &key, &bytes))
-            .await
+        let index = self.index.clone();
+        self.call(move |service| {
+            // The marker first: a crash in between leaves a marker without an entry, which
+            // listing drops, never an entry that listing misses.
+            mark(&index, &key)?;
+            save_blocking(service, &key, &bytes)
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -300,7 +363,20 @@ impl TokenStore for KeyringStore {
             return store.delete(key).await;
         }
         let key = key.to_owned();
-        self.call(move |service| delete_blocking(service, &key))
+        let index = self.index.clone();
+        self.call(move |service| {
+            delete_blocking(service, &key)?;
+            unmark(&index, &key)
+        })
+        .await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        if let Some((store, _)) = &self.fallback {
+            return store.list_keys().await;
+        }
+        let index = self.index.clone();
+        self.call(move |service| list_blocking(service, &index))
             .await
     }
 

@@ -63,6 +63,19 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        let mut keys: Vec<String> = self
+            .inner
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
         let mutex = self

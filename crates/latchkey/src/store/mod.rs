@@ -58,6 +58,22 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Removes what is stored under `key`; removing nothing is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Every key that holds a token set, sorted, for administration tools (PyWry's
+    /// `list_keys`). A key whose entry is corrupt is listed: it exists, and loading it is
+    /// the error that says what is wrong. Keys only: no token is read or decoded.
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Whether a token set is stored under `key` (PyWry's `exists`). A corrupt entry
+    /// exists, as [`list_keys`](Self::list_keys) lists it. The default loads the entry; backends
+    /// with a cheaper presence check override it.
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self.load(key).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(StoreError::Corrupt { .. }) => Ok(true),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Takes the refresh lock for `key`, waiting at most `wait`. While one holder has it, no
     /// other task or process that shares this store gets it. Dropping the guard releases it,
     /// and a holder that dies (even by SIGKILL) releases it too.

@@ -303,11 +303,76 @@ impl TokenStore for RedisStore {
             None => self.save(key, tokens).await,
         }
     }
+
+    /// `SCAN … MATCH <prefix>token:*`, never `KEYS`: `KEYS` blocks the server for as long
+    /// as it walks the whole keyspace, which on a shared Redis stalls everyone else.
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        let prefix = self.token_key("");
+        let pattern = format!("{}*", escape_glob(&prefix));
+        let mut conn = self.inner.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.error(e))?;
+            keys.extend(batch.into_iter().filter_map(|raw| {
+                let key = String::from_utf8(raw)
+                    .ok()?
+                    .strip_prefix(&prefix)?
+                    .to_owned();
+                validate_key(&key).is_ok().then_some(key)
+            }));
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        // SCAN may return a key more than once (when the table is rehashed meanwhile).
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        validate_key(key)?;
+        let mut conn = self.inner.conn.clone();
+        let found: i64 = redis::cmd("EXISTS")
+            .arg(self.token_key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(found > 0)
+    }
+}
+
+/// `text` with Redis glob metacharacters escaped, so a prefix matches only itself.
+fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_with_glob_characters_matches_only_itself() {
+        assert_eq!(escape_glob("latchkey:token:"), "latchkey:token:");
+        assert_eq!(escape_glob(r"a*b?[c]\\"), r"a\*b\?\[c\]\\\\");
+    }
 
     #[test]
     fn ttl_follows_the_refresh_token_not_the_access_token() {

@@ -365,6 +365,37 @@ impl TokenStore for SqliteStore {
         .await
     }
 
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.call(|inner| {
+            let conn = inner.conn();
+            let mut statement = conn
+                .prepare("SELECT key FROM tokens ORDER BY key")
+                .map_err(|e| sql_error(&inner.path, e))?;
+            let keys = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| sql_error(&inner.path, e))?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        validate_key(key)?;
+        let key = key.to_owned();
+        self.call(move |inner| {
+            inner
+                .conn()
+                .query_row("SELECT 1 FROM tokens WHERE key = ?1", params![key], |_| {
+                    Ok(())
+                })
+                .optional()
+                .map(|found| found.is_some())
+                .map_err(|e| sql_error(&inner.path, e))
+        })
+        .await
+    }
+
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
         let backend = Arc::new(self.clone());

@@ -21,6 +21,7 @@ mod oidc_id_token;
 mod oidc_jwks;
 mod properties;
 mod provider_quirks;
+mod revocation_github;
 mod store_file;
 #[cfg(feature = "keyring")]
 mod store_keyring;

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use latchkey::{
-    ExposeSecret, FileStore, Grant, ManualClock, RefreshTokenOnly, TokenManager, TokenStore,
+    ExposeSecret, FileStore, Grant, ManualClock, RefreshTokenOnly, TokenManager, TokenSet,
+    TokenStore,
 };
 use latchkey_testkit::Idp;
 
@@ -215,4 +216,87 @@ async fn logout_revokes_at_the_idp_and_empties_the_store() {
     assert!(idp.counters().await.endpoint("revocation") >= 1);
     let status = manager.status().await.unwrap();
     assert!(!status.valid && !status.has_refresh_token);
+}
+
+/// PyWry's `SessionManager.save_tokens`: tokens obtained by one manager are handed to
+/// another, whose own grant needs a person (a device login), so only adoption can give it
+/// tokens. It serves them without a token request, then refreshes them once, itself.
+#[tokio::test]
+async fn tokens_from_one_manager_adopted_by_another_then_refreshed_once() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let obtainer = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
+        .key("alice")
+        .build()
+        .unwrap();
+    let obtained = obtainer.tokens().await.expect("password grant");
+
+    let store = Arc::new(latchkey::MemoryStore::new());
+    let device = latchkey::DeviceCode::builder(idp.url("/device/auth"))
+        .build()
+        .unwrap();
+    let adopter = TokenManager::builder(support::pw_client(&idp, &clock), device)
+        .key("adopted")
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let err = adopter.tokens().await.expect_err("nothing to serve yet");
+    assert!(err.needs_login(), "{err:?}");
+
+    let adopted = adopter
+        .adopt_tokens(TokenSet::clone(&obtained))
+        .await
+        .expect("adopt");
+    assert!(adopted.same_access_token(&obtained));
+    let stored = store.load("adopted").await.unwrap().expect("stored");
+    assert!(stored.same_access_token(&obtained) && stored.same_refresh_token(&obtained));
+    let served = adopter.tokens().await.expect("served from the adopted set");
+    assert!(served.same_access_token(&obtained));
+    assert_eq!(
+        idp.counters().await.token_total(),
+        1,
+        "only the password grant"
+    );
+
+    clock.advance(Duration::from_secs(3600));
+    let refreshed = adopter.tokens().await.expect("refreshed by the adopter");
+    assert!(!refreshed.same_access_token(&obtained));
+    let counters = idp.counters().await;
+    assert_eq!(
+        (
+            counters.token("password"),
+            counters.token("refresh_token"),
+            counters.token_total()
+        ),
+        (1, 1, 2)
+    );
+    assert!(
+        idp.is_active(refreshed.access_token().expose_secret())
+            .await
+    );
+    let stored = store.load("adopted").await.unwrap().expect("stored");
+    assert!(
+        stored.same_refresh_token(&refreshed) && !stored.same_refresh_token(&obtained),
+        "the rotated refresh token is what the adopter keeps"
+    );
+}
+
+/// CDSE's `TokenManager(expiry_skew=…)`: the builder takes the same name for the refresh
+/// margin, and a token is refreshed that long before it expires.
+#[tokio::test]
+async fn cdse_expiry_skew_refreshes_that_long_before_expiry() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let manager = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
+        .expiry_skew(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let first = manager.tokens().await.unwrap();
+    clock.advance(Duration::from_secs(2990));
+    assert!(manager.tokens().await.unwrap().same_access_token(&first));
+    assert_eq!(idp.counters().await.token("refresh_token"), 0);
+    // The fixture's access tokens live 3600 s: 600 s before that, a refresh.
+    clock.advance(Duration::from_secs(20));
+    assert!(!manager.tokens().await.unwrap().same_access_token(&first));
+    assert_eq!(idp.counters().await.token("refresh_token"), 1);
 }

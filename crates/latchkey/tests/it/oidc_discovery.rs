@@ -10,7 +10,7 @@ use axum::response::Html;
 use axum::routing::get;
 use latchkey::grant::Grant;
 use latchkey::oidc::{DiscoveryCache, DiscoveryOptions, OidcError, ProviderMetadata};
-use latchkey::{Error, ManualClock, Password, SecretString};
+use latchkey::{Error, ExposeSecret, ManualClock, Password, SecretString};
 use latchkey_testkit::{Idp, clients};
 use serde_json::json;
 
@@ -40,6 +40,11 @@ async fn discovers_the_fixture_and_builds_a_working_client() {
     );
     assert!(metadata.authorization_response_iss_parameter_supported);
     assert_eq!(idp.counters().await.endpoint("discovery"), 1);
+    assert_eq!(
+        idp.counters().await.endpoint("oauth_metadata"),
+        0,
+        "a complete OpenID document costs no second request"
+    );
 
     // Cached per issuer (a trailing slash is the same issuer) until the TTL runs out.
     cache
@@ -68,6 +73,136 @@ async fn discovers_the_fixture_and_builds_a_working_client() {
         .await
         .unwrap();
     assert_eq!(idp.counters().await.endpoint("revocation"), 1);
+}
+
+/// Issue 18 item 11: a provider that lists its revocation, introspection and device
+/// endpoints only in its RFC 8414 document (the fixture's split metadata). The two
+/// documents are merged: `logout --revoke` and `login --device` work without explicit URLs.
+#[tokio::test]
+async fn split_metadata_is_merged_so_revocation_and_device_endpoints_are_found() {
+    let idp = Idp::start().await;
+    idp.split_metadata(None).await;
+    let cache = DiscoveryCache::new(Duration::from_secs(3600), Arc::new(ManualClock::new()));
+    let metadata = cache
+        .get(idp.issuer(), &DiscoveryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata.revocation_endpoint.as_ref().map(|u| u.as_str()),
+        Some(idp.revocation_url().as_str())
+    );
+    assert_eq!(
+        metadata.introspection_endpoint.as_ref().map(|u| u.as_str()),
+        Some(idp.url("/token/introspection").as_str())
+    );
+    assert_eq!(
+        metadata
+            .device_authorization_endpoint
+            .as_ref()
+            .map(|u| u.as_str()),
+        Some(idp.url("/device/auth").as_str())
+    );
+    assert_eq!(metadata.token_endpoint.as_str(), idp.token_url());
+    let counters = idp.counters().await;
+    assert_eq!(
+        (
+            counters.endpoint("discovery"),
+            counters.endpoint("oauth_metadata")
+        ),
+        (2, 1),
+        "the OpenID document, then the RFC 8414 one"
+    );
+    cache
+        .get(idp.issuer(), &DiscoveryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        idp.counters().await.endpoint("discovery"),
+        2,
+        "a cached provider fetches nothing"
+    );
+
+    // The merged revocation endpoint really revokes.
+    let client = metadata
+        .client_builder(clients::PW_CONFIDENTIAL.0)
+        .auth(latchkey::ClientAuth::SecretBasic(
+            clients::PW_CONFIDENTIAL.1.into(),
+        ))
+        .build()
+        .unwrap();
+    let tokens = Password::new(clients::ALICE.0, SecretString::from(clients::ALICE.1))
+        .obtain(&client)
+        .await
+        .unwrap();
+    client
+        .revoke(tokens.refresh_token().unwrap(), "refresh_token")
+        .await
+        .unwrap();
+    assert_eq!(idp.counters().await.endpoint("revocation"), 1);
+    assert!(
+        !idp.is_active(tokens.refresh_token().unwrap().expose_secret())
+            .await
+    );
+}
+
+/// The RFC 8414 document of a split provider claims another issuer: it is ignored, not
+/// merged, and discovery still succeeds with what the OpenID document says.
+#[tokio::test]
+async fn split_metadata_about_another_issuer_is_ignored() {
+    let idp = Idp::start().await;
+    idp.split_metadata(Some("https://other.example")).await;
+    let metadata = ProviderMetadata::discover(idp.issuer(), &DiscoveryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(metadata.issuer, idp.issuer());
+    assert!(metadata.revocation_endpoint.is_none());
+    assert!(metadata.introspection_endpoint.is_none());
+    assert!(metadata.device_authorization_endpoint.is_none());
+    let counters = idp.counters().await;
+    assert_eq!(
+        (
+            counters.endpoint("discovery"),
+            counters.endpoint("oauth_metadata")
+        ),
+        (2, 1),
+        "fetched once and ignored"
+    );
+}
+
+/// What the CLI runs: a profile with only an issuer gets the device endpoint (`login
+/// --device`) and the revocation endpoint (`logout --revoke`) from the merged metadata.
+#[cfg(feature = "profiles")]
+#[tokio::test]
+async fn a_profile_finds_split_endpoints_without_explicit_urls() {
+    use latchkey::profile::{LoginOptions, ProfilesFile, select};
+
+    let idp = Idp::start().await;
+    idp.split_metadata(None).await;
+    let text = format!(
+        "[profiles.split]\nissuer = \"{}\"\nauth = \"authorization-code\"\nclient_id = \"native-app\"\n",
+        idp.issuer()
+    );
+    let file = ProfilesFile::parse(std::path::Path::new("profiles.toml"), &text).unwrap();
+    let env = |_: &str| None;
+    let selected = select(&file, Some("split"), &env).unwrap();
+    let mut device = LoginOptions::default();
+    device.device = true;
+    let managed = selected
+        .managed_with_store(Arc::new(latchkey::MemoryStore::new()), &env, &device)
+        .await
+        .expect("`login --device` finds the device endpoint");
+    assert_eq!(
+        managed.manager.status().await.unwrap().grant,
+        latchkey::GrantKind::DeviceCode
+    );
+    assert_eq!(
+        managed
+            .metadata
+            .revocation_endpoint
+            .as_ref()
+            .map(|u| u.as_str()),
+        Some(idp.revocation_url().as_str())
+    );
 }
 
 async fn discover(base: &str, issuer_path: &str) -> Result<ProviderMetadata, Error> {

@@ -171,6 +171,36 @@ async fn a_corrupt_file_is_a_clear_error_and_other_keys_are_untouched() {
         std::fs::read(&bad).unwrap(),
         b"{\"version\":1,\"access_token\":"
     );
+    // Administration tools see the corrupt entry: it exists and is listed, so it can be
+    // found and deleted, while its load stays the error above.
+    assert!(store.exists("bad").await.unwrap());
+    assert_eq!(store.list_keys().await.unwrap(), ["bad", "good"]);
+}
+
+#[tokio::test]
+async fn list_keys_skips_lock_temp_and_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    assert_eq!(
+        FileStore::new(dir.path().join("never-created"))
+            .list_keys()
+            .await
+            .unwrap(),
+        Vec::<String>::new(),
+        "a store that never saved lists nothing"
+    );
+    store
+        .save("svc", &conformance::sample_tokens("s"))
+        .await
+        .unwrap();
+    let _lock = store
+        .lock("svc", std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    for name in [".svc.json.1.abc.tmp", "notes.txt", "bad key.json"] {
+        std::fs::write(dir.path().join(name), b"{}").unwrap();
+    }
+    assert_eq!(store.list_keys().await.unwrap(), ["svc"]);
 }
 
 #[tokio::test]

@@ -78,6 +78,10 @@ impl TokenStore for Stall {
         self.store.delete(key).await
     }
 
+    async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.store.list_keys().await
+    }
+
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         self.store.lock(key, wait).await
     }

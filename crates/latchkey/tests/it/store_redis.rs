@@ -113,6 +113,34 @@ async fn keys_carry_the_prefix() {
     assert_eq!(keys, vec!["app1:token:svc".to_string()]);
 }
 
+/// `list_keys` walks with `SCAN … MATCH`, so a prefix's glob characters must be escaped:
+/// `app*:` must not list `app1:`'s keys.
+#[tokio::test]
+async fn list_keys_sees_its_own_prefix_only() {
+    let server = RedisServer::start();
+    let lease = Duration::from_secs(5);
+    let plain = RedisStore::connect_with(&server.url(), "app1:", lease)
+        .await
+        .unwrap();
+    let globby = RedisStore::connect_with(&server.url(), "app*:", lease)
+        .await
+        .unwrap();
+    for key in ["b", "a"] {
+        plain
+            .save(key, &conformance::sample_tokens(key))
+            .await
+            .unwrap();
+    }
+    globby
+        .save("g", &conformance::sample_tokens("g"))
+        .await
+        .unwrap();
+    assert_eq!(plain.list_keys().await.unwrap(), ["a", "b"]);
+    assert_eq!(globby.list_keys().await.unwrap(), ["g"]);
+    assert!(plain.exists("a").await.unwrap());
+    assert!(!globby.exists("a").await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_whose_holder_vanished_lapses_and_a_live_one_is_kept() {
     let server = RedisServer::start();

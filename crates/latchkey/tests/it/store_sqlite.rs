@@ -92,6 +92,8 @@ async fn a_corrupt_row_is_an_error_not_none() {
         store.load("bad").await,
         Err(StoreError::Corrupt { .. })
     ));
+    assert!(store.exists("bad").await.unwrap(), "a corrupt row exists");
+    assert_eq!(store.list_keys().await.unwrap(), ["bad"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Shared set-up for the test modules: `OAuthClient`s for the fixture's registered clients
 //! ([`oidc`] holds the OIDC helpers).
 
+pub(crate) mod fake_github;
 pub(crate) mod oidc;
 
 use std::sync::Arc;
