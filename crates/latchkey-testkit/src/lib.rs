@@ -25,4 +25,6 @@ pub mod person;
 mod redis;
 
 pub use idp::{Counters, Idp};
-pub use redis::{RedisCluster, RedisServer, RedisServerBuilder, TestPki};
+pub use redis::{
+    RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, TestPki,
+};

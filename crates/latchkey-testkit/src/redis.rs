@@ -340,13 +340,7 @@ impl RedisCluster {
 
     /// Runs `redis-cli -p <port> <args>` and returns its output.
     pub fn cli(&self, port: u16, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run redis-cli");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        cli(port, args)
     }
 
     /// Moves hash slot `slot`, with its keys, to the master on `to` (the steps of a live
@@ -402,4 +396,199 @@ impl Drop for RedisCluster {
             let _ = node.wait();
         }
     }
+}
+
+/// A Redis master, one replica and three sentinels watching them (service `mymaster`,
+/// quorum 2, the master declared down after 1 s), on free loopback ports; every process is
+/// killed when dropped.
+#[derive(Debug)]
+pub struct RedisSentinels {
+    master: Option<Child>,
+    replica: Child,
+    sentinels: Vec<Child>,
+    master_port: u16,
+    replica_port: u16,
+    sentinel_ports: Vec<u16>,
+    _dir: TempDir,
+}
+
+/// The service name the sentinels watch.
+pub const SENTINEL_SERVICE: &str = "mymaster";
+
+impl RedisSentinels {
+    /// Starts the master, the replica (waiting until it is in sync) and the sentinels
+    /// (waiting until each knows the master and its replica).
+    ///
+    /// Panics when `redis-server` is missing or the group does not form within 20 s.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the sentinels' throwaway configuration files, not token state"
+    )]
+    pub fn start() -> RedisSentinels {
+        let master_port = free_port();
+        let replica_port = free_port();
+        let sentinel_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let dir = TempDir::new(master_port);
+        let server = |port: u16, extra: &[&str]| {
+            Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start `redis-server`: {e}"))
+        };
+        let master = server(master_port, &[]);
+        let replica = server(
+            replica_port,
+            &["--replicaof", "127.0.0.1", &master_port.to_string()],
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let group_cli = |port: u16, args: &[&str]| cli(port, args);
+        while !group_cli(replica_port, &["info", "replication"]).contains("master_link_status:up") {
+            assert!(Instant::now() < deadline, "the replica did not sync");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let sentinels = sentinel_ports
+            .iter()
+            .map(|port| {
+                // Sentinels rewrite their configuration file: one each, in the temp dir.
+                let config = dir.0.join(format!("sentinel-{port}.conf"));
+                std::fs::write(
+                    &config,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\n\
+                         sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {master_port} 2\n\
+                         sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n\
+                         sentinel failover-timeout {SENTINEL_SERVICE} 5000\n\
+                         sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
+                    ),
+                )
+                .expect("write a sentinel configuration");
+                Command::new("redis-server")
+                    .arg(&config)
+                    .arg("--sentinel")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start a sentinel: {e}"))
+            })
+            .collect();
+        let group = RedisSentinels {
+            master: Some(master),
+            replica,
+            sentinels,
+            master_port,
+            replica_port,
+            sentinel_ports,
+            _dir: dir,
+        };
+        for port in &group.sentinel_ports {
+            loop {
+                let known = cli(*port, &["sentinel", "replicas", SENTINEL_SERVICE]);
+                let others = cli(*port, &["sentinel", "sentinels", SENTINEL_SERVICE]);
+                if known.contains(&replica_port.to_string()) && others.matches("name").count() >= 2
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "sentinel {port} did not see the group"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        group
+    }
+
+    /// `redis+sentinel://127.0.0.1:<first sentinel>/mymaster`.
+    pub fn url(&self) -> String {
+        format!(
+            "redis+sentinel://127.0.0.1:{}/{SENTINEL_SERVICE}",
+            self.sentinel_ports[0]
+        )
+    }
+
+    /// The other two sentinels, `127.0.0.1:<port>`.
+    pub fn more_sentinels(&self) -> Vec<String> {
+        self.sentinel_ports[1..]
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The port of the server the sentinels name as master now.
+    pub fn master_port(&self) -> u16 {
+        let answer = cli(
+            self.sentinel_ports[0],
+            &["sentinel", "get-master-addr-by-name", SENTINEL_SERVICE],
+        );
+        answer
+            .lines()
+            .nth(1)
+            .and_then(|p| p.trim().parse().ok())
+            .expect("the sentinels name a master")
+    }
+
+    /// The original replica's port.
+    pub fn replica_port(&self) -> u16 {
+        self.replica_port
+    }
+
+    /// Runs `redis-cli -p <port> <args>` and returns its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        cli(port, args)
+    }
+
+    /// Kills the original master (SIGKILL: no goodbye to anyone).
+    pub fn kill_master(&mut self) {
+        if let Some(mut master) = self.master.take() {
+            let _ = master.kill();
+            let _ = master.wait();
+        }
+    }
+
+    /// Waits until the sentinels have promoted the replica (within 20 s).
+    pub fn wait_for_failover(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.master_port() != self.replica_port {
+            assert!(Instant::now() < deadline, "no failover within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The port of the master the group started with.
+    pub fn original_master_port(&self) -> u16 {
+        self.master_port
+    }
+}
+
+impl Drop for RedisSentinels {
+    fn drop(&mut self) {
+        let children = self
+            .master
+            .iter_mut()
+            .chain(std::iter::once(&mut self.replica))
+            .chain(self.sentinels.iter_mut());
+        for child in children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `redis-cli -h 127.0.0.1 -p <port> <args>`, its stdout.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `redis-cli`: {e}; install redis-tools (scripts/test.sh does)")
+        });
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -45,6 +45,9 @@ pub enum StoreSpec {
 /// key = "/etc/latchkey/redis-client.key"   # ... and its private key
 /// cluster = true                           # `redis` is one node of a Redis Cluster
 /// ```
+///
+/// Through Redis Sentinel: `redis = "redis+sentinel://s1:26379/mymaster"` (the master's
+/// service name, then optionally `/DB`) and `sentinels = ["s2:26379", "s3:26379"]`.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RedisSpec {
@@ -60,6 +63,8 @@ pub struct RedisSpec {
     pub key: Option<PathBuf>,
     /// `redis` is one node of a Redis Cluster.
     pub cluster: bool,
+    /// More sentinels (`host:port`) for a `redis+sentinel://` URL.
+    pub sentinels: Vec<String>,
 }
 
 #[cfg(feature = "redis")]
@@ -75,6 +80,7 @@ impl fmt::Debug for RedisSpec {
             .field("cert", &self.cert)
             .field("key", &self.key)
             .field("cluster", &self.cluster)
+            .field("sentinels", &self.sentinels)
             .finish()
     }
 }
@@ -90,6 +96,7 @@ impl RedisSpec {
             cert: None,
             key: None,
             cluster: false,
+            sentinels: Vec::new(),
         })
     }
 
@@ -97,7 +104,7 @@ impl RedisSpec {
     fn check(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         let tls_files = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
-        if tls_files && self.url.scheme() != "rediss" {
+        if tls_files && !self.url.scheme().starts_with("rediss") {
             problems.push(
                 "`ca`, `cert` and `key` are TLS files, but `redis` is a redis:// (plain) URL; \
                  use rediss://"
@@ -111,6 +118,13 @@ impl RedisSpec {
             if path.as_deref().is_some_and(|p| !p.is_absolute()) {
                 problems.push(format!("`{field}` must be an absolute path"));
             }
+        }
+        let sentinel = self.url.scheme().ends_with("+sentinel");
+        if !self.sentinels.is_empty() && !sentinel {
+            problems.push("`sentinels` needs a redis+sentinel:// URL".to_owned());
+        }
+        if self.cluster && sentinel {
+            problems.push("a store is a cluster or behind Sentinel, not both".to_owned());
         }
         if self.password.is_some() && self.url.password().is_some() {
             problems.push(
@@ -139,6 +153,9 @@ impl RedisSpec {
         }
         if self.cluster {
             config = config.cluster();
+        }
+        if !self.sentinels.is_empty() {
+            config = config.more_sentinels(self.sentinels.clone());
         }
         if let Some(ca) = &self.ca {
             config = config.ca_pem(read_pem(profile, "store.ca", ca)?.into_bytes());
@@ -181,12 +198,22 @@ impl FromStr for StoreSpec {
             "file" => StoreSpec::File,
             "sqlite" => StoreSpec::Sqlite,
             "keyring" => StoreSpec::Keyring,
-            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                StoreSpec::Redis(RedisSpec::from_url(url)?)
-            }
+            url if is_redis_url(url) => StoreSpec::Redis(RedisSpec::from_url(url)?),
             _ => return Err(format!("is not a known token store; valid: {VALID}")),
         })
     }
+}
+
+/// Whether `text` is a Redis URL: plain, TLS, or through Sentinel.
+fn is_redis_url(text: &str) -> bool {
+    [
+        "redis://",
+        "rediss://",
+        "redis+sentinel://",
+        "rediss+sentinel://",
+    ]
+    .iter()
+    .any(|scheme| text.starts_with(scheme))
 }
 
 /// The `store` table as written (only Redis needs one).
@@ -200,6 +227,8 @@ struct RedisTable {
     key: Option<PathBuf>,
     #[serde(default)]
     cluster: bool,
+    #[serde(default)]
+    sentinels: Vec<String>,
 }
 
 impl<'de> Deserialize<'de> for StoreSpec {
@@ -225,9 +254,11 @@ impl<'de> Visitor<'de> for SpecVisitor {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StoreSpec, A::Error> {
         let table = RedisTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
         let custom = |reason: String| de::Error::custom(format!("`store` {reason}"));
-        if !table.redis.starts_with("redis://") && !table.redis.starts_with("rediss://") {
+        if !is_redis_url(&table.redis) {
             return Err(custom(
-                "table is for Redis: its `redis` must start with redis:// or rediss://".into(),
+                "table is for Redis: its `redis` must start with redis://, rediss://, \
+                 redis+sentinel:// or rediss+sentinel://"
+                    .into(),
             ));
         }
         let spec = RedisSpec {
@@ -236,6 +267,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             cert: table.cert,
             key: table.key,
             cluster: table.cluster,
+            sentinels: table.sentinels,
             ..RedisSpec::from_url(&table.redis).map_err(custom)?
         };
         spec.check().map_err(custom)?;
@@ -472,5 +504,13 @@ mod tests {
         assert!(err.contains("cafile"), "{err}");
         let err = table(r#"store = { redis = "https://cache/" }"#).unwrap_err();
         assert!(err.contains("must start with redis://"), "{err}");
+        let err =
+            table(r#"store = { redis = "redis://cache/", sentinels = ["s2:26379"] }"#).unwrap_err();
+        assert!(err.contains("needs a redis+sentinel:// URL"), "{err}");
+        let spec = table(
+            r#"store = { redis = "redis+sentinel://s1:26379/mymaster", sentinels = ["s2:26379"] }"#,
+        )
+        .unwrap();
+        assert!(matches!(spec, StoreSpec::Redis(r) if r.sentinels == ["s2:26379"]));
     }
 }

@@ -15,6 +15,8 @@ pub mod record;
 mod redis;
 #[cfg(feature = "redis")]
 mod redis_config;
+#[cfg(feature = "redis")]
+mod redis_sentinel;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -36,6 +38,9 @@ pub use redis::RedisStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_config::{RedisConfig, RedisConnection};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis_sentinel::SentinelConnection;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+
 use super::redis_config::{RedisConfig, RedisConnection, scrub};
 use super::{StoreError, StoreLock, TokenStore, lease, record, validate_key};
 use crate::token::TokenSet;
@@ -132,6 +134,48 @@ impl RedisStore {
 
     fn error(&self, e: redis::RedisError) -> StoreError {
         self.inner.error(e)
+    }
+}
+
+impl RedisStore {
+    /// The address of every master of the cluster (`CLUSTER SLOTS`: one entry per slot
+    /// range, its master first).
+    async fn cluster_masters(
+        &self,
+        mut conn: redis::cluster_async::ClusterConnection,
+    ) -> Result<Vec<Option<(String, u16)>>, StoreError> {
+        let ranges: Vec<redis::Value> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut masters = Vec::new();
+        for range in ranges {
+            let Ok(items) = redis::from_redis_value::<Vec<redis::Value>>(range) else {
+                continue;
+            };
+            let Some(master) = items.into_iter().nth(2) else {
+                continue;
+            };
+            // [ip, port, id, (metadata)]
+            let Ok(fields) = redis::from_redis_value::<Vec<redis::Value>>(master) else {
+                continue;
+            };
+            let mut fields = fields.into_iter();
+            let (Some(host), Some(port)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if let (Ok(host), Ok(port)) = (
+                redis::from_redis_value::<String>(host),
+                redis::from_redis_value::<u16>(port),
+            ) {
+                let node = Some((host, port));
+                if !masters.contains(&node) {
+                    masters.push(node);
+                }
+            }
+        }
+        Ok(masters)
     }
 }
 
@@ -305,33 +349,57 @@ impl TokenStore for RedisStore {
     }
 
     /// `SCAN … MATCH <prefix>token:*`, never `KEYS`: `KEYS` blocks the server for as long
-    /// as it walks the whole keyspace, which on a shared Redis stalls everyone else.
+    /// as it walks the whole keyspace, which on a shared Redis stalls everyone else. On a
+    /// cluster every master is scanned (a slot moving meanwhile may hide its keys from one
+    /// listing).
     async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
-        let prefix = self.token_key("");
+        let prefix = format!("{}token:", self.inner.prefix);
         let pattern = format!("{}*", escape_glob(&prefix));
-        let mut conn = self.inner.conn.clone();
-        let mut cursor: u64 = 0;
+        let nodes = match &self.inner.conn {
+            RedisConnection::Cluster(conn) => self.cluster_masters(conn.clone()).await?,
+            _ => vec![None],
+        };
         let mut keys = Vec::new();
-        loop {
-            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.error(e))?;
-            keys.extend(batch.into_iter().filter_map(|raw| {
-                let key = String::from_utf8(raw)
-                    .ok()?
-                    .strip_prefix(&prefix)?
-                    .to_owned();
-                validate_key(&key).is_ok().then_some(key)
-            }));
-            cursor = next;
-            if cursor == 0 {
-                break;
+        for node in nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500);
+                let (next, batch): (u64, Vec<Vec<u8>>) = match (&node, &self.inner.conn) {
+                    (Some((host, port)), RedisConnection::Cluster(conn)) => {
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port: *port,
+                        });
+                        let value = conn
+                            .clone()
+                            .route_command(scan, routing)
+                            .await
+                            .map_err(|e| self.error(e))?;
+                        redis::from_redis_value(value).map_err(|e| self.error(e.into()))?
+                    }
+                    _ => scan
+                        .query_async(&mut self.inner.conn.clone())
+                        .await
+                        .map_err(|e| self.error(e))?,
+                };
+                keys.extend(batch.into_iter().filter_map(|raw| {
+                    let name = String::from_utf8(raw).ok()?;
+                    let name = name.strip_prefix(&prefix)?;
+                    let key = match self.inner.cluster {
+                        true => name.strip_prefix('{')?.strip_suffix('}')?,
+                        false => name,
+                    };
+                    validate_key(key).is_ok().then(|| key.to_owned())
+                }));
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
             }
         }
         // SCAN may return a key more than once (when the table is rehashed meanwhile).

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{IntoConnectionInfo, RedisFuture};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::redis_sentinel::SentinelConnection;
 use super::{StoreError, lease};
 use crate::redact::DisplayUrl;
 
@@ -18,6 +20,9 @@ use crate::redact::DisplayUrl;
 ///
 /// - `redis://host:port/db` is plain TCP; `rediss://` is TLS (rustls), verified against the
 ///   platform's trusted roots, or against [`ca_pem`](Self::ca_pem) alone when one is given.
+/// - `redis+sentinel://sentinel:26379/MASTER[/DB]` (`rediss+sentinel://` for TLS) finds the
+///   master of the service `MASTER` through Redis Sentinel, and finds the new one after a
+///   failover; [`more_sentinels`](Self::more_sentinels) adds the other sentinels.
 /// - An ACL user and password may sit in the URL (`rediss://user:pass@host`), but
 ///   [`password`](Self::password) keeps the password out of configuration files and
 ///   process listings. Neither is ever shown: `Debug`, [`shown`](Self::shown) and every
@@ -41,6 +46,7 @@ pub struct RedisConfig {
     prefix: String,
     lease: Duration,
     cluster: bool,
+    more_sentinels: Vec<String>,
 }
 
 /// How long to wait for a connection, and for each answer, before reporting the store
@@ -57,9 +63,13 @@ impl RedisConfig {
         };
         // The URL may hold a password: the messages name the problem, never the URL.
         let url = Url::parse(url).map_err(|e| invalid(format!("invalid Redis URL: {e}")))?;
-        if !matches!(url.scheme(), "redis" | "rediss") {
+        if !matches!(
+            url.scheme(),
+            "redis" | "rediss" | "redis+sentinel" | "rediss+sentinel"
+        ) {
             return Err(invalid(format!(
-                "a Redis URL starts with redis:// (plain) or rediss:// (TLS), not {}://",
+                "a Redis URL starts with redis:// (plain), rediss:// (TLS), redis+sentinel:// \
+                 or rediss+sentinel://, not {}://",
                 url.scheme()
             )));
         }
@@ -72,7 +82,15 @@ impl RedisConfig {
             prefix: "latchkey:".into(),
             lease: lease::DEFAULT_LEASE,
             cluster: false,
+            more_sentinels: Vec::new(),
         })
+    }
+
+    /// More sentinels (`host:port`) besides the one in a `redis+sentinel://` URL, asked in
+    /// turn when one does not answer.
+    pub fn more_sentinels(mut self, nodes: Vec<String>) -> Self {
+        self.more_sentinels = nodes;
+        self
     }
 
     /// The URL is one node of a Redis Cluster: the client learns the others from it and
@@ -157,6 +175,13 @@ impl RedisConfig {
             backend: self.shown(),
             reason: scrub(&e, &self.secrets()),
         };
+        if let Some(sentinel) = self.sentinel_client()? {
+            let (client, db) = sentinel;
+            let conn = SentinelConnection::connect(client, db)
+                .await
+                .map_err(unavailable)?;
+            return Ok(RedisConnection::Sentinel(conn));
+        }
         let (info, certificates) = self.connection_info()?;
         if self.cluster {
             let mut builder = redis::cluster::ClusterClientBuilder::new(vec![info])
@@ -185,6 +210,85 @@ impl RedisConfig {
         Ok(RedisConnection::Single(conn))
     }
 
+    /// For a `redis+sentinel://` URL: a client that asks the sentinels for the master, and
+    /// the database to select.
+    fn sentinel_client(&self) -> Result<Option<(SentinelClient, i64)>, StoreError> {
+        let tls = match self.url.scheme() {
+            "redis+sentinel" => false,
+            "rediss+sentinel" => true,
+            _ => return Ok(None),
+        };
+        let invalid = |reason: String| StoreError::Unavailable {
+            backend: self.shown(),
+            reason,
+        };
+        if self.cluster {
+            return Err(invalid("a sentinel URL cannot also be a cluster".into()));
+        }
+        let usage = "a sentinel URL is redis+sentinel://SENTINEL:PORT/MASTER[/DB]";
+        let mut segments = self
+            .url
+            .path_segments()
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty());
+        let master = segments
+            .next()
+            .ok_or_else(|| invalid(format!("{usage}: it names no master")))?
+            .to_owned();
+        let db = match segments.next() {
+            Some(db) => db
+                .parse::<i64>()
+                .map_err(|_| invalid(format!("{usage}: `{db}` is not a database number")))?,
+            None => 0,
+        };
+        let first = match (self.url.host_str(), self.url.port()) {
+            (Some(host), port) => format!("{host}:{}", port.unwrap_or(26379)),
+            (None, _) => return Err(invalid(format!("{usage}: it names no sentinel"))),
+        };
+        let scheme = if tls { "rediss" } else { "redis" };
+        let mut sentinels = Vec::new();
+        for node in std::iter::once(&first).chain(&self.more_sentinels) {
+            let info = format!("{scheme}://{node}/")
+                .as_str()
+                .into_connection_info()
+                .map_err(|_| invalid(format!("the sentinel `{node}` is not HOST:PORT")))?;
+            sentinels.push(info.addr().clone());
+        }
+        if tls {
+            install_crypto_provider();
+        }
+        let certificates = self.tls_material()?;
+        let mut builder = SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
+            .map_err(|e| invalid(scrub(&e, &self.secrets())))?
+            .set_client_to_redis_db(db);
+        if tls {
+            builder = builder
+                .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
+                .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+        }
+        if !self.url.username().is_empty() {
+            builder = builder.set_client_to_redis_username(self.url.username());
+        }
+        let password = self
+            .password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned())
+            .or_else(|| self.url.password().map(str::to_owned));
+        if let Some(password) = password {
+            builder = builder.set_client_to_redis_password(password);
+        }
+        if let Some(certificates) = certificates {
+            builder = builder
+                .set_client_to_sentinel_certificates(certificates.clone())
+                .set_client_to_redis_certificates(certificates);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| invalid(scrub(&e, &self.secrets())))?;
+        Ok(Some((client, db)))
+    }
+
     /// The server's address and credentials, and the TLS material when there is any.
     fn connection_info(
         &self,
@@ -193,21 +297,7 @@ impl RedisConfig {
             backend: self.shown(),
             reason,
         };
-        let tls_material = self.ca_pem.is_some() || self.client_cert_pem.is_some();
-        if tls_material && self.url.scheme() != "rediss" {
-            return Err(unavailable(
-                "a CA or client certificate is set, but the URL is redis:// (plain TCP); \
-                 use rediss:// to connect with TLS"
-                    .into(),
-            ));
-        }
-        if let Some(pem) = &self.ca_pem {
-            count_certificates(pem).map_err(|why| unavailable(format!("the CA bundle {why}")))?;
-        }
-        if let Some(pem) = &self.client_cert_pem {
-            count_certificates(pem)
-                .map_err(|why| unavailable(format!("the client certificate {why}")))?;
-        }
+        let certificates = self.tls_material()?;
         let mut info = self
             .url
             .as_str()
@@ -223,6 +313,31 @@ impl RedisConfig {
         if self.url.scheme() == "rediss" {
             install_crypto_provider();
         }
+        Ok((info, certificates))
+    }
+
+    /// The CA and client certificate as redis-rs takes them, checked; `None` when neither
+    /// is set. Fails when they are set for a plain (not TLS) URL.
+    fn tls_material(&self) -> Result<Option<redis::TlsCertificates>, StoreError> {
+        let unavailable = |reason: String| StoreError::Unavailable {
+            backend: self.shown(),
+            reason,
+        };
+        let tls_material = self.ca_pem.is_some() || self.client_cert_pem.is_some();
+        if tls_material && !self.url.scheme().starts_with("rediss") {
+            return Err(unavailable(
+                "a CA or client certificate is set, but the URL is redis:// (plain TCP); \
+                 use rediss:// to connect with TLS"
+                    .into(),
+            ));
+        }
+        if let Some(pem) = &self.ca_pem {
+            count_certificates(pem).map_err(|why| unavailable(format!("the CA bundle {why}")))?;
+        }
+        if let Some(pem) = &self.client_cert_pem {
+            count_certificates(pem)
+                .map_err(|why| unavailable(format!("the client certificate {why}")))?;
+        }
         let certificates = tls_material.then(|| redis::TlsCertificates {
             client_tls: self
                 .client_cert_pem
@@ -234,11 +349,11 @@ impl RedisConfig {
                 }),
             root_cert: self.ca_pem.clone(),
         });
-        Ok((info, certificates))
+        Ok(certificates)
     }
 }
 
-/// A connection to Redis: to one server, or to a cluster. Cheap to clone (clones share the
+/// A connection to Redis: to one server, a cluster, or the master Sentinel names. Cheap to clone (clones share the
 /// underlying connections); commands and scripts run on it like on any redis-rs connection.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -247,6 +362,8 @@ pub enum RedisConnection {
     Single(ConnectionManager),
     /// A Redis Cluster; each command goes to the node owning its key's slot.
     Cluster(ClusterConnection),
+    /// The master Redis Sentinel names, found again after a failover.
+    Sentinel(SentinelConnection),
 }
 
 impl fmt::Debug for RedisConnection {
@@ -254,6 +371,7 @@ impl fmt::Debug for RedisConnection {
         f.write_str(match self {
             RedisConnection::Single(_) => "RedisConnection::Single",
             RedisConnection::Cluster(_) => "RedisConnection::Cluster",
+            RedisConnection::Sentinel(_) => "RedisConnection::Sentinel",
         })
     }
 }
@@ -263,6 +381,7 @@ impl ConnectionLike for RedisConnection {
         match self {
             RedisConnection::Single(conn) => conn.req_packed_command(cmd),
             RedisConnection::Cluster(conn) => conn.req_packed_command(cmd),
+            RedisConnection::Sentinel(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -275,6 +394,7 @@ impl ConnectionLike for RedisConnection {
         match self {
             RedisConnection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             RedisConnection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Sentinel(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -282,6 +402,7 @@ impl ConnectionLike for RedisConnection {
         match self {
             RedisConnection::Single(conn) => conn.get_db(),
             RedisConnection::Cluster(conn) => conn.get_db(),
+            RedisConnection::Sentinel(conn) => conn.get_db(),
         }
     }
 }

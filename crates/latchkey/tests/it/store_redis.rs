@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use latchkey::{RedisConfig, RedisStore, StoreError, TokenSet, TokenStore};
-use latchkey_testkit::{RedisCluster, RedisServer, conformance};
+use latchkey_testkit::{RedisCluster, RedisSentinels, RedisServer, conformance};
 
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(server.url())
@@ -476,4 +476,64 @@ async fn a_cluster_store_keeps_a_token_and_its_lock_in_one_slot_and_follows_it_w
         count_on(to) >= 1,
         "the token (and perhaps the lock being released) on the new owner"
     );
+}
+
+fn sentinel_config(group: &RedisSentinels) -> RedisConfig {
+    RedisConfig::new(&group.url())
+        .unwrap()
+        .more_sentinels(group.more_sentinels())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_through_sentinel_passes_the_conformance_suite() {
+    let group = RedisSentinels::start();
+    conformance_over(sentinel_config(&group)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_store_finds_the_new_master_after_a_failover() {
+    let mut group = RedisSentinels::start();
+    let store = RedisStore::connect_config(sentinel_config(&group))
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    let tokens = |access: &str| {
+        TokenSet::new(access.to_string().into(), now)
+            .with_refresh_token(Some("rt".to_string().into()))
+            .with_refresh_expires_at(Some(now + Duration::from_secs(600)))
+    };
+    store.save("svc", &tokens("before")).await.unwrap();
+    // Replication is asynchronous: wait until the replica holds the record.
+    let replica = group.replica_port();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while group
+        .cli(replica, &["exists", &store.token_key("svc")])
+        .trim()
+        != "1"
+    {
+        assert!(std::time::Instant::now() < deadline, "never replicated");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    group.kill_master();
+    // The first call after the kill waits while the sentinels promote the replica.
+    let back = store.load("svc").await.expect("served by the new master");
+    assert!(
+        back.expect("replicated")
+            .same_access_token(&tokens("before"))
+    );
+    assert_eq!(group.master_port(), replica, "the replica was promoted");
+    store.save("svc", &tokens("after")).await.unwrap();
+    let back = store.load("svc").await.unwrap().unwrap();
+    assert!(back.same_access_token(&tokens("after")));
+    assert_ne!(group.original_master_port(), group.master_port());
+}
+
+#[tokio::test]
+async fn a_sentinel_url_must_name_its_master() {
+    let err = RedisStore::connect("redis+sentinel://127.0.0.1:26379/")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("names no master"), "{err}");
 }
