@@ -29,8 +29,9 @@ pub enum StoreSpec {
     Sqlite,
     /// The platform keyring (feature `keyring`).
     Keyring,
-    /// A Redis server (feature `redis`): `redis://` or `rediss://`.
-    Redis(RedisSpec),
+    /// A Redis server (feature `redis`): `redis://` or `rediss://`, a cluster or a service
+    /// behind Sentinel (boxed: the other variants are empty).
+    Redis(Box<RedisSpec>),
 }
 
 /// A Redis store as a profile names it: `store = "rediss://…"`, or a table when the
@@ -198,7 +199,7 @@ impl FromStr for StoreSpec {
             "file" => StoreSpec::File,
             "sqlite" => StoreSpec::Sqlite,
             "keyring" => StoreSpec::Keyring,
-            url if is_redis_url(url) => StoreSpec::Redis(RedisSpec::from_url(url)?),
+            url if is_redis_url(url) => StoreSpec::Redis(Box::new(RedisSpec::from_url(url)?)),
             _ => return Err(format!("is not a known token store; valid: {VALID}")),
         })
     }
@@ -271,7 +272,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             ..RedisSpec::from_url(&table.redis).map_err(custom)?
         };
         spec.check().map_err(custom)?;
-        Ok(StoreSpec::Redis(spec))
+        Ok(StoreSpec::Redis(Box::new(spec)))
     }
 }
 
