@@ -398,16 +398,16 @@ impl Drop for RedisCluster {
     }
 }
 
-/// A Redis master, one replica and three sentinels watching them (service `mymaster`,
+/// A Redis master, two replicas and three sentinels watching them (service `mymaster`,
 /// quorum 2, the master declared down after 1 s), on free loopback ports; every process is
 /// killed when dropped.
 #[derive(Debug)]
 pub struct RedisSentinels {
     master: Option<Child>,
-    replica: Child,
+    replicas: Vec<Child>,
     sentinels: Vec<Child>,
     master_port: u16,
-    replica_port: u16,
+    replica_ports: Vec<u16>,
     sentinel_ports: Vec<u16>,
     _dir: TempDir,
 }
@@ -416,8 +416,8 @@ pub struct RedisSentinels {
 pub const SENTINEL_SERVICE: &str = "mymaster";
 
 impl RedisSentinels {
-    /// Starts the master, the replica (waiting until it is in sync) and the sentinels
-    /// (waiting until each knows the master and its replica).
+    /// Starts the master, the replicas (waiting until they are in sync) and the sentinels
+    /// (waiting until each knows the master and its replicas).
     ///
     /// Panics when `redis-server` is missing or the group does not form within 20 s.
     #[expect(
@@ -426,7 +426,7 @@ impl RedisSentinels {
     )]
     pub fn start() -> RedisSentinels {
         let master_port = free_port();
-        let replica_port = free_port();
+        let replica_ports = vec![free_port(), free_port()];
         let sentinel_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let dir = TempDir::new(master_port);
         let server = |port: u16, extra: &[&str]| {
@@ -441,15 +441,21 @@ impl RedisSentinels {
                 .unwrap_or_else(|e| panic!("cannot start `redis-server`: {e}"))
         };
         let master = server(master_port, &[]);
-        let replica = server(
-            replica_port,
-            &["--replicaof", "127.0.0.1", &master_port.to_string()],
-        );
+        let replicas = replica_ports
+            .iter()
+            .map(|port| {
+                server(
+                    *port,
+                    &["--replicaof", "127.0.0.1", &master_port.to_string()],
+                )
+            })
+            .collect();
         let deadline = Instant::now() + Duration::from_secs(20);
-        let group_cli = |port: u16, args: &[&str]| cli(port, args);
-        while !group_cli(replica_port, &["info", "replication"]).contains("master_link_status:up") {
-            assert!(Instant::now() < deadline, "the replica did not sync");
-            std::thread::sleep(Duration::from_millis(50));
+        for port in &replica_ports {
+            while !cli(*port, &["info", "replication"]).contains("master_link_status:up") {
+                assert!(Instant::now() < deadline, "a replica did not sync");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         let sentinels = sentinel_ports
             .iter()
@@ -479,10 +485,10 @@ impl RedisSentinels {
             .collect();
         let group = RedisSentinels {
             master: Some(master),
-            replica,
+            replicas,
             sentinels,
             master_port,
-            replica_port,
+            replica_ports: replica_ports.clone(),
             sentinel_ports,
             _dir: dir,
         };
@@ -490,8 +496,8 @@ impl RedisSentinels {
             loop {
                 let known = cli(*port, &["sentinel", "replicas", SENTINEL_SERVICE]);
                 let others = cli(*port, &["sentinel", "sentinels", SENTINEL_SERVICE]);
-                if known.contains(&replica_port.to_string()) && others.matches("name").count() >= 2
-                {
+                let all_known = replica_ports.iter().all(|p| known.contains(&p.to_string()));
+                if all_known && others.matches("name").count() >= 2 {
                     break;
                 }
                 assert!(
@@ -533,9 +539,9 @@ impl RedisSentinels {
             .expect("the sentinels name a master")
     }
 
-    /// The original replica's port.
-    pub fn replica_port(&self) -> u16 {
-        self.replica_port
+    /// The original replicas' ports.
+    pub fn replica_ports(&self) -> &[u16] {
+        &self.replica_ports
     }
 
     /// Runs `redis-cli -p <port> <args>` and returns its output.
@@ -551,10 +557,10 @@ impl RedisSentinels {
         }
     }
 
-    /// Waits until the sentinels have promoted the replica (within 20 s).
+    /// Waits until the sentinels have promoted a replica (within 20 s).
     pub fn wait_for_failover(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.master_port() != self.replica_port {
+        while self.master_port() == self.master_port {
             assert!(Instant::now() < deadline, "no failover within 20 s");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -571,7 +577,7 @@ impl Drop for RedisSentinels {
         let children = self
             .master
             .iter_mut()
-            .chain(std::iter::once(&mut self.replica))
+            .chain(self.replicas.iter_mut())
             .chain(self.sentinels.iter_mut());
         for child in children {
             let _ = child.kill();

@@ -221,6 +221,7 @@ impl OAuthClient {
     /// this client's id alone (no secret, nothing to burn). Any OAuth error answer (RFC 6749
     /// §5.2: `invalid_request`, `invalid_client`, …) means one does; a web page, a 404 or a
     /// 405 means none does ([`crate::oidc::OidcError::NotAnAuthorizationServer`]).
+    #[cfg(feature = "profiles")]
     pub(crate) async fn probe_token_endpoint(&self) -> Result<()> {
         let url = &self.inner.token_url;
         let form = vec![

@@ -4,7 +4,7 @@
 //! ```text
 //! latchkey-store-worker <load|once> <store> <token-url> <key> [--tasks N] [--managers N]
 //!     [--seconds S] [--margin-ms MS] [--lock-wait-ms MS] [--lease-ms MS]
-//! store: file:<dir> | sqlite:<path> | redis:<url>
+//! store: file:<dir> | sqlite:<path> | redis:<url> | redis-sentinel:<url>;<sentinel>;…
 //! ```
 //! `load` runs `tasks` tasks over `managers` token managers for `seconds`, each asking for
 //! the `Authorization` header in a loop; `once` asks once. Every failure is one line
@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use latchkey::{
-    ClientAuth, OAuthClient, Password, RedisStore, SecretString, SqliteStore, TokenManager,
-    TokenStore,
+    ClientAuth, OAuthClient, Password, RedisConfig, RedisStore, SecretString, SqliteStore,
+    TokenManager, TokenStore,
 };
 use latchkey_testkit::clients::{ALICE, PW_CLIENT};
 use serde_json::json;
@@ -75,6 +75,21 @@ async fn open_store(spec: &str, lease: Duration) -> Arc<dyn TokenStore> {
             SqliteStore::open(path)
                 .expect("open sqlite")
                 .with_lock_lease(lease),
+        )
+    } else if let Some(rest) = spec.strip_prefix("redis-sentinel:") {
+        // `redis-sentinel:<redis+sentinel URL>;<more sentinel>;…`, every save and lock
+        // waiting for one replica.
+        let mut parts = rest.split(';');
+        let url = parts.next().expect("a sentinel URL");
+        let config = RedisConfig::new(url)
+            .expect("a sentinel URL")
+            .more_sentinels(parts.map(str::to_owned).collect())
+            .lock_lease(lease)
+            .wait_for_replicas(1, Duration::from_millis(500));
+        Arc::new(
+            RedisStore::connect_config(config)
+                .await
+                .expect("connect through the sentinels"),
         )
     } else if let Some(url) = spec.strip_prefix("redis:") {
         Arc::new(

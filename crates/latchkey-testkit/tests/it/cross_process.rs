@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use latchkey::{FileStore, RedisStore, SqliteStore, TokenStore};
-use latchkey_testkit::{Idp, RedisServer};
+use latchkey_testkit::{Idp, RedisSentinels, RedisServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -256,4 +256,91 @@ async fn redis_store_survives_a_holder_killed_mid_refresh() {
         Arc::new(RedisStore::connect(&url).await.unwrap()) as Arc<dyn TokenStore>
     })
     .await;
+}
+
+/// Issue 23's failover test: 8 processes x 50 tasks refresh one key through Sentinel while
+/// access tokens live 3 s; after 12 s the master is killed (SIGKILL). Every lock and save
+/// waits for a replica (`WAIT 1`), and the connection finds the promoted replica. The IdP's
+/// counters prove that no refresh token was lost or replayed: one password grant in all (a
+/// lost or replayed rotated refresh token fails with `invalid_grant` and forces a second),
+/// and at most one refresh more than the rounds' tokens (a holder whose save the failover
+/// swallowed before a replica had it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel_store_loses_no_refresh_token_when_the_master_dies_mid_storm() {
+    let _serial = SERIAL.lock().await;
+    let idp = Idp::start().await;
+    idp.set_ttl(json!({ "AccessToken": 3 })).await;
+    let mut group = RedisSentinels::start();
+    let store = format!(
+        "redis-sentinel:{};{}",
+        group.url(),
+        group.more_sentinels().join(";")
+    );
+    let seconds = 30;
+    let workers: Vec<Child> = (0..PROCESSES)
+        .map(|_| {
+            spawn(
+                "load",
+                &store,
+                &idp,
+                "shared",
+                &[
+                    "--tasks",
+                    &TASKS.to_string(),
+                    "--managers",
+                    &TASKS.to_string(),
+                    "--seconds",
+                    &seconds.to_string(),
+                    "--margin-ms",
+                    "1000",
+                ],
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    group.kill_master();
+    let mut lines = Vec::new();
+    for worker in workers {
+        lines.extend(report(worker).await);
+    }
+    let counters = idp.counters().await;
+    let errors: Vec<&Value> = lines.iter().filter(|l| l["event"] == "error").collect();
+    let tokens: HashSet<&str> = lines
+        .iter()
+        .filter(|l| l["event"] == "done")
+        .flat_map(|l| {
+            l["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+        })
+        .collect();
+    let calls: u64 = lines.iter().filter_map(|l| l["calls"].as_u64()).sum();
+    let (password, refresh) = (counters.token("password"), counters.token("refresh_token"));
+    eprintln!(
+        "sentinel failover: {calls} calls, {} distinct access tokens, IdP: {password} password \
+         + {refresh} refresh requests, {} errors: {errors:?}",
+        tokens.len(),
+        errors.len()
+    );
+    assert_ne!(
+        group.master_port(),
+        group.original_master_port(),
+        "the sentinels promoted a replica"
+    );
+    assert!(
+        !errors.iter().any(|e| e["invalid_grant"] == true),
+        "a rotated-away refresh token was used: {errors:?}"
+    );
+    assert_eq!(
+        password, 1,
+        "no refresh token was lost: one password grant in all"
+    );
+    assert!(
+        refresh <= tokens.len() as u64,
+        "at most one refresh beyond the rounds' tokens: {refresh} refreshes, {} tokens",
+        tokens.len()
+    );
+    assert!(errors.is_empty(), "callers saw errors: {errors:?}");
 }

@@ -48,7 +48,8 @@ pub enum StoreSpec {
 /// ```
 ///
 /// Through Redis Sentinel: `redis = "redis+sentinel://s1:26379/mymaster"` (the master's
-/// service name, then optionally `/DB`) and `sentinels = ["s2:26379", "s3:26379"]`.
+/// service name, then optionally `/DB`), `sentinels = ["s2:26379", "s3:26379"]`, and
+/// `wait_replicas = 1` so that a failover loses no lock or saved token.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RedisSpec {
@@ -66,6 +67,8 @@ pub struct RedisSpec {
     pub cluster: bool,
     /// More sentinels (`host:port`) for a `redis+sentinel://` URL.
     pub sentinels: Vec<String>,
+    /// Locks and saves count once this many replicas have them (`WAIT`, 500 ms a try).
+    pub wait_replicas: u32,
 }
 
 #[cfg(feature = "redis")]
@@ -82,6 +85,7 @@ impl fmt::Debug for RedisSpec {
             .field("key", &self.key)
             .field("cluster", &self.cluster)
             .field("sentinels", &self.sentinels)
+            .field("wait_replicas", &self.wait_replicas)
             .finish()
     }
 }
@@ -98,6 +102,7 @@ impl RedisSpec {
             key: None,
             cluster: false,
             sentinels: Vec::new(),
+            wait_replicas: 0,
         })
     }
 
@@ -126,6 +131,11 @@ impl RedisSpec {
         }
         if self.cluster && sentinel {
             problems.push("a store is a cluster or behind Sentinel, not both".to_owned());
+        }
+        if self.cluster && self.wait_replicas > 0 {
+            problems.push(
+                "`wait_replicas` is for a single master or Sentinel, not a cluster".to_owned(),
+            );
         }
         if self.password.is_some() && self.url.password().is_some() {
             problems.push(
@@ -157,6 +167,10 @@ impl RedisSpec {
         }
         if !self.sentinels.is_empty() {
             config = config.more_sentinels(self.sentinels.clone());
+        }
+        if self.wait_replicas > 0 {
+            config =
+                config.wait_for_replicas(self.wait_replicas, std::time::Duration::from_millis(500));
         }
         if let Some(ca) = &self.ca {
             config = config.ca_pem(read_pem(profile, "store.ca", ca)?.into_bytes());
@@ -230,6 +244,8 @@ struct RedisTable {
     cluster: bool,
     #[serde(default)]
     sentinels: Vec<String>,
+    #[serde(default)]
+    wait_replicas: u32,
 }
 
 impl<'de> Deserialize<'de> for StoreSpec {
@@ -269,6 +285,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             key: table.key,
             cluster: table.cluster,
             sentinels: table.sentinels,
+            wait_replicas: table.wait_replicas,
             ..RedisSpec::from_url(&table.redis).map_err(custom)?
         };
         spec.check().map_err(custom)?;
@@ -509,9 +526,11 @@ mod tests {
             table(r#"store = { redis = "redis://cache/", sentinels = ["s2:26379"] }"#).unwrap_err();
         assert!(err.contains("needs a redis+sentinel:// URL"), "{err}");
         let spec = table(
-            r#"store = { redis = "redis+sentinel://s1:26379/mymaster", sentinels = ["s2:26379"] }"#,
+            r#"store = { redis = "redis+sentinel://s1:26379/mymaster", sentinels = ["s2:26379"], wait_replicas = 1 }"#,
         )
         .unwrap();
-        assert!(matches!(spec, StoreSpec::Redis(r) if r.sentinels == ["s2:26379"]));
+        assert!(
+            matches!(spec, StoreSpec::Redis(r) if r.sentinels == ["s2:26379"] && r.wait_replicas == 1)
+        );
     }
 }

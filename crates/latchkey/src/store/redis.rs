@@ -63,6 +63,7 @@ pub struct RedisStore {
 struct Inner {
     conn: RedisConnection,
     cluster: bool,
+    wait_replicas: Option<(u32, Duration)>,
     shown: String,
     secrets: Vec<SecretString>,
     prefix: String,
@@ -101,6 +102,7 @@ impl RedisStore {
             inner: Arc::new(Inner {
                 conn,
                 cluster: config.is_cluster(),
+                wait_replicas: config.replicas_to_wait_for(),
                 shown: config.shown(),
                 secrets: config.secrets(),
                 prefix: config.prefix().to_owned(),
@@ -138,6 +140,93 @@ impl RedisStore {
 }
 
 impl RedisStore {
+    /// Whether the writes sent on `conn` since `generation` reached the replicas the
+    /// configuration waits for (always, when it waits for none).
+    async fn replicated(
+        &self,
+        conn: &mut RedisConnection,
+        generation: u64,
+    ) -> Result<bool, StoreError> {
+        let Some((replicas, timeout)) = self.inner.wait_replicas else {
+            return Ok(true);
+        };
+        let acked: i64 = redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(
+                u64::try_from(timeout.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            )
+            .query_async(conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        // A WAIT answered by another master than the write's says nothing about the write.
+        Ok(acked >= i64::from(replicas) && conn.generation() == generation)
+    }
+
+    /// Runs `write` until its result is copied to the replicas the configuration waits for,
+    /// for at most one lock lease. `write` answers whether it wrote (a fenced save that
+    /// finds the lock taken writes nothing, and there is nothing to wait for).
+    async fn write_replicated(&self, what: &str, write: Write<'_>) -> Result<bool, StoreError> {
+        let deadline = std::time::Instant::now() + self.inner.lease;
+        loop {
+            let mut conn = self.inner.conn.clone();
+            let generation = conn.generation();
+            if !self.write_once(&mut conn, write).await? {
+                return Ok(false);
+            }
+            if self.replicated(&mut conn, generation).await? {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                let (replicas, _) = self.inner.wait_replicas.unwrap_or_default();
+                return Err(StoreError::Unavailable {
+                    backend: self.inner.shown.clone(),
+                    reason: format!(
+                        "the {what} was not copied to {replicas} replica(s) in time; a failover \
+                         could lose it. Check that the master has that many replicas in sync \
+                         (INFO replication)"
+                    ),
+                });
+            }
+            tracing::debug!(what, "not yet on the replicas; writing again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn write_once(
+        &self,
+        conn: &mut RedisConnection,
+        write: Write<'_>,
+    ) -> Result<bool, StoreError> {
+        match write {
+            Write::Plain(cmd) => cmd
+                .query_async::<()>(conn)
+                .await
+                .map(|()| true)
+                .map_err(|e| self.error(e)),
+            Write::Fenced {
+                key,
+                owner,
+                record,
+                ttl,
+            } => {
+                let saved: i64 = self
+                    .inner
+                    .save_if_held
+                    .key(self.lock_key(key))
+                    .key(self.token_key(key))
+                    .arg(owner)
+                    .arg(record)
+                    .arg(ttl)
+                    .invoke_async(conn)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                Ok(saved == 1)
+            }
+        }
+    }
+
     /// The address of every master of the cluster (`CLUSTER SLOTS`: one entry per slot
     /// range, its master first).
     async fn cluster_masters(
@@ -198,6 +287,20 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// A write that [`RedisStore::write_replicated`] repeats until replicas have it.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    /// A plain `SET`.
+    Plain(&'a redis::Cmd),
+    /// The record, only while the lock is `owner`'s (the fenced save script).
+    Fenced {
+        key: &'a str,
+        owner: &'a str,
+        record: &'a [u8],
+        ttl: &'a str,
+    },
+}
+
 /// Milliseconds until the refresh token expires; `None` when its expiry is unknown.
 fn ttl_ms(tokens: &TokenSet) -> Option<u64> {
     let at = tokens.refresh_expires_at()?;
@@ -218,6 +321,7 @@ impl lease::LeaseBackend for RedisStore {
 
     async fn try_acquire(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
         let mut conn = self.inner.conn.clone();
+        let generation = conn.generation();
         let set: Option<String> = redis::cmd("SET")
             .arg(self.lock_key(key))
             .arg(owner)
@@ -227,7 +331,16 @@ impl lease::LeaseBackend for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(set.is_some())
+        if set.is_none() {
+            return Ok(false);
+        }
+        // A lock a failover could lose must not send its holder to the identity provider:
+        // give it back, and let the waiting loop take it again once replicas have caught up.
+        if !self.replicated(&mut conn, generation).await? {
+            self.release(key, owner).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     async fn renew(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
@@ -262,20 +375,15 @@ impl lease::LeaseBackend for RedisStore {
         owner: &str,
         tokens: &TokenSet,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.inner.conn.clone();
         let ttl = ttl_ms(tokens).map(|ms| ms.to_string()).unwrap_or_default();
-        let saved: i64 = self
-            .inner
-            .save_if_held
-            .key(self.lock_key(key))
-            .key(self.token_key(key))
-            .arg(owner)
-            .arg(record::encode(tokens))
-            .arg(ttl)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(saved == 1)
+        let record = record::encode(tokens);
+        let write = Write::Fenced {
+            key,
+            owner,
+            record: &record,
+            ttl: &ttl,
+        };
+        self.write_replicated("token record", write).await
     }
 }
 
@@ -311,10 +419,9 @@ impl TokenStore for RedisStore {
         if let Some(ms) = ttl_ms(tokens) {
             cmd.arg("PX").arg(ms);
         }
-        let mut conn = self.inner.conn.clone();
-        cmd.query_async::<()>(&mut conn)
+        self.write_replicated("token record", Write::Plain(&cmd))
             .await
-            .map_err(|e| self.error(e))
+            .map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -47,6 +47,7 @@ pub struct RedisConfig {
     lease: Duration,
     cluster: bool,
     more_sentinels: Vec<String>,
+    wait_replicas: Option<(u32, Duration)>,
 }
 
 /// How long to wait for a connection, and for each answer, before reporting the store
@@ -83,7 +84,23 @@ impl RedisConfig {
             lease: lease::DEFAULT_LEASE,
             cluster: false,
             more_sentinels: Vec::new(),
+            wait_replicas: None,
         })
+    }
+
+    /// Treat a lock or a save as done only once `replicas` replicas have it (`WAIT`), within
+    /// `timeout`: a failover then cannot lose a rotated refresh token that was saved, nor a
+    /// lock whose holder is already refreshing. A lock that is not copied in time is given
+    /// back and taken again; a save is written again until it is copied or the lock's lease
+    /// runs out. Needs at least `replicas` replicas *after* a failover (with one replica to
+    /// wait for, run two). Not for a cluster.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait_replicas = (replicas > 0).then_some((replicas, timeout));
+        self
+    }
+
+    pub(crate) fn replicas_to_wait_for(&self) -> Option<(u32, Duration)> {
+        self.wait_replicas
     }
 
     /// More sentinels (`host:port`) besides the one in a `redis+sentinel://` URL, asked in
@@ -175,6 +192,14 @@ impl RedisConfig {
             backend: self.shown(),
             reason: scrub(&e, &self.secrets()),
         };
+        if self.cluster && self.wait_replicas.is_some() {
+            return Err(StoreError::Unavailable {
+                backend: self.shown(),
+                reason: "waiting for replicas is for a single master (or Sentinel), not a \
+                         cluster"
+                    .into(),
+            });
+        }
         if let Some(sentinel) = self.sentinel_client()? {
             let (client, db) = sentinel;
             let conn = SentinelConnection::connect(client, db)
@@ -376,6 +401,17 @@ impl fmt::Debug for RedisConnection {
     }
 }
 
+impl RedisConnection {
+    /// Changes whenever the connection was made again to another server (a Sentinel
+    /// failover): a `WAIT` after a write counts only if both ran on one connection.
+    pub(crate) fn generation(&self) -> u64 {
+        match self {
+            RedisConnection::Sentinel(conn) => conn.generation(),
+            _ => 0,
+        }
+    }
+}
+
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         match self {
@@ -479,6 +515,7 @@ impl fmt::Debug for RedisConfig {
             .field("prefix", &self.prefix)
             .field("lease", &self.lease)
             .field("cluster", &self.cluster)
+            .field("wait_replicas", &self.wait_replicas)
             .finish()
     }
 }

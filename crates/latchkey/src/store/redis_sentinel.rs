@@ -8,6 +8,7 @@
 //! more, retrying for as long as a failover takes ([`FAILOVER_WAIT`]).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 pub struct SentinelConnection {
     client: Arc<tokio::sync::Mutex<SentinelClient>>,
     current: Arc<Mutex<Option<MultiplexedConnection>>>,
+    generation: Arc<AtomicU64>,
     db: i64,
 }
 
@@ -45,6 +47,7 @@ impl SentinelConnection {
         let conn = Self {
             client: Arc::new(tokio::sync::Mutex::new(client)),
             current: Arc::new(Mutex::new(None)),
+            generation: Arc::new(AtomicU64::new(0)),
             db,
         };
         conn.master().await?;
@@ -63,7 +66,15 @@ impl SentinelConnection {
         }
         let conn = client.get_async_connection().await?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(conn)
+    }
+
+    /// How many times a master was connected to (see [`RedisConnection::generation`]).
+    ///
+    /// [`RedisConnection::generation`]: super::RedisConnection
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn cached(&self) -> Option<MultiplexedConnection> {

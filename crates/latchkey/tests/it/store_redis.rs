@@ -503,16 +503,17 @@ async fn a_sentinel_store_finds_the_new_master_after_a_failover() {
             .with_refresh_expires_at(Some(now + Duration::from_secs(600)))
     };
     store.save("svc", &tokens("before")).await.unwrap();
-    // Replication is asynchronous: wait until the replica holds the record.
-    let replica = group.replica_port();
+    // Replication is asynchronous: wait until the replicas hold the record.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while group
-        .cli(replica, &["exists", &store.token_key("svc")])
-        .trim()
-        != "1"
-    {
-        assert!(std::time::Instant::now() < deadline, "never replicated");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for replica in group.replica_ports().to_vec() {
+        while group
+            .cli(replica, &["exists", &store.token_key("svc")])
+            .trim()
+            != "1"
+        {
+            assert!(std::time::Instant::now() < deadline, "never replicated");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     group.kill_master();
@@ -522,7 +523,10 @@ async fn a_sentinel_store_finds_the_new_master_after_a_failover() {
         back.expect("replicated")
             .same_access_token(&tokens("before"))
     );
-    assert_eq!(group.master_port(), replica, "the replica was promoted");
+    assert!(
+        group.replica_ports().contains(&group.master_port()),
+        "a replica was promoted"
+    );
     store.save("svc", &tokens("after")).await.unwrap();
     let back = store.load("svc").await.unwrap().unwrap();
     assert!(back.same_access_token(&tokens("after")));
@@ -536,4 +540,33 @@ async fn a_sentinel_url_must_name_its_master() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("names no master"), "{err}");
+}
+
+#[tokio::test]
+async fn waiting_for_replicas_refuses_what_no_replica_has() {
+    // A master without replicas: nothing written can be copied anywhere.
+    let server = RedisServer::start();
+    let config = RedisConfig::new(&server.url())
+        .unwrap()
+        .lock_lease(Duration::from_millis(300))
+        .wait_for_replicas(1, Duration::from_millis(50));
+    let store = RedisStore::connect_config(config).await.unwrap();
+    let now = SystemTime::now();
+    let err = store
+        .save("svc", &TokenSet::new("at".to_string().into(), now))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not copied to 1 replica(s)"),
+        "{err}"
+    );
+    // A lock no replica holds is given back, never handed to a caller.
+    assert!(store.lock("svc", Duration::from_millis(400)).await.is_err());
+    let mut conn = raw(&server).await;
+    let lock: Option<String> = redis::cmd("GET")
+        .arg("latchkey:lock:svc")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(lock, None, "the unreplicated lock was released");
 }
