@@ -26,5 +26,6 @@ mod redis;
 
 pub use idp::{Counters, Idp};
 pub use redis::{
-    RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, TestPki,
+    RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, SlotMigration,
+    TestPki,
 };

@@ -345,8 +345,17 @@ impl RedisCluster {
 
     /// Moves hash slot `slot`, with its keys, to the master on `to` (the steps of a live
     /// resharding: IMPORTING/MIGRATING, MIGRATE, then NODE on every master). Clients that
-    /// cached the old owner get `MOVED` (and `ASK` while it runs) and must follow.
+    /// cached the old owner get `MOVED` and must follow.
     pub fn move_slot(&self, slot: u16, to: u16) {
+        let migration = self.start_moving_slot(slot, to);
+        self.finish_moving_slot(migration);
+    }
+
+    /// The first half of [`move_slot`](Self::move_slot): the slot is MIGRATING on its owner
+    /// and IMPORTING on `to`, and its keys are already on `to`. Until
+    /// [`finish_moving_slot`](Self::finish_moving_slot), the old owner answers a command for
+    /// one of those keys with `ASK`: the client must send `ASKING` and the command to `to`.
+    pub fn start_moving_slot(&self, slot: u16, to: u16) -> SlotMigration {
         let from = self
             .ports
             .iter()
@@ -383,10 +392,27 @@ impl RedisCluster {
             let answer = self.cli(from, &args);
             assert!(answer.contains("OK"), "MIGRATE failed: {answer}");
         }
+        SlotMigration { slot, to_id }
+    }
+
+    /// The second half of [`move_slot`](Self::move_slot): every master learns the slot's
+    /// new owner.
+    pub fn finish_moving_slot(&self, migration: SlotMigration) {
+        let slot_text = migration.slot.to_string();
         for port in &self.ports {
-            self.cli(*port, &["cluster", "setslot", &slot_text, "node", &to_id]);
+            self.cli(
+                *port,
+                &["cluster", "setslot", &slot_text, "node", &migration.to_id],
+            );
         }
     }
+}
+
+/// A slot halfway through [`RedisCluster::start_moving_slot`].
+#[derive(Debug)]
+pub struct SlotMigration {
+    slot: u16,
+    to_id: String,
 }
 
 impl Drop for RedisCluster {

@@ -453,9 +453,14 @@ async fn a_cluster_store_keeps_a_token_and_its_lock_in_one_slot_and_follows_it_w
         .find(|p| *p != owner)
         .unwrap();
 
-    // Reshard under the client: it still routes to the old owner, is told MOVED, follows.
-    cluster.move_slot(slot, to);
+    // Reshard under the client. Halfway, the keys are on the new owner while the old one
+    // still owns the slot: it answers ASK, which the client must follow with ASKING.
+    let migration = cluster.start_moving_slot(slot, to);
     assert_eq!((count_on(owner), count_on(to)), (0, 1), "the key moved");
+    let back = store.load("svc").await.unwrap().expect("found through ASK");
+    assert!(back.same_access_token(&tokens("before")));
+    // Then every master names the new owner: the client is told MOVED and follows.
+    cluster.finish_moving_slot(migration);
     let back = store
         .load("svc")
         .await
