@@ -2,7 +2,7 @@
 //! provider fixture cannot: DHIS2's authorization server switched off, its token endpoint's
 //! trailing-slash redirect, and its API's refusals of bearer tokens.
 //!
-//! Sources, and how sure each behaviour is (docs/seeds-dhis2.md keeps the same list):
+//! Sources, and how sure each behaviour is (docs/seeds.md keeps the same list):
 //!
 //! - Verified against the DHIS2 documentation
 //!   (<https://github.com/dhis2/dhis2-docs/blob/master/src/sysadmin/reference/oauth.md>,
@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 
 /// The client the fake's authorization server knows, registered for `client_secret_post`
 /// only, so that a test sees which method a request used (which method DHIS2's registered
-/// clients take is not documented; see docs/seeds-dhis2.md).
+/// clients take is not documented; see docs/seeds.md).
 pub const CLIENT: (&str, &str) = ("dhis2-client", "dhis2-client-secret");
 
 /// The access token the fake issues, and the only one its API takes.

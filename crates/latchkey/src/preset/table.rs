@@ -104,7 +104,7 @@ pub static PRESETS: &[Preset] = &[
         // DHIS2 has no fine-grained scopes: `ALL` is the only one it recognises.
         default_scopes: &["ALL"],
         // The secret in the body, as DHIS2 OAuth2 clients are used (not stated by DHIS2's
-        // docs: see docs/seeds-dhis2.md); `client_auth` in the profile still picks
+        // docs: see docs/seeds.md); `client_auth` in the profile still picks
         // `client_secret_basic`.
         client_auth: ClientAuthMethod::ClientSecretPost,
         public_client_id: None,
@@ -118,7 +118,7 @@ pub static PRESETS: &[Preset] = &[
         // provider `oidc.provider.dhis2.redirect_url` names it too).
         default_redirect_uri: Some("http://localhost:8765"),
         // The dhis.conf keys DHIS2 needs before /oauth2/* and its discovery document exist
-        // and its tokens work on /api (none is on by default); see docs/seeds-dhis2.md.
+        // and its tokens work on /api (none is on by default); see docs/seeds.md.
         server_setup: &[
             "set `oauth2.server.enabled = on` in dhis.conf and restart DHIS2",
             "set `server.base.url` to the URL clients reach DHIS2 at (it becomes the `iss` of minted tokens)",
