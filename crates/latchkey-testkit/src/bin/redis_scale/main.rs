@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("worker") => worker::main(&args[1..]).await,
-        None | Some("--quick") => run::main(args.first().is_some()).await,
+        None | Some("--quick") => run::main(!args.is_empty()).await,
         Some(other) => {
             eprintln!(
                 "unknown argument `{other}`; usage: latchkey-redis-scale [--quick] (see the module docs for `worker`)"
