@@ -7,7 +7,7 @@
 //! latchkey-redis-scale [--quick]                 measure everything, JSON lines on stdout
 //! latchkey-redis-scale worker tokens <store> <token-url> <key-prefix> <keys> <tasks-per-key> <seconds> <margin-ms>
 //! latchkey-redis-scale worker handover <store> <key> <seconds> <hold-ms> <rest-ms>
-//! store: file:<dir> | sqlite:<path> | redis:<url> | redis-cluster:<url>
+//! store: file:<dir> | sqlite:<path> | redis:<url> | redis-cluster:<url> (and memory, in-process)
 //! ```
 //!
 //! Without `worker`, the program starts the fixtures and this same executable as worker

@@ -66,7 +66,7 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Opens `file:<dir>`, `sqlite:<path>`, `redis:<url>` or `redis-cluster:<url>` with the
+/// Opens `file:<dir>`, `sqlite:<path>`, `redis:<url>`, `redis-cluster:<url>` or `memory` with the
 /// store's default lock lease, as an application would.
 pub(crate) async fn open_store(spec: &str) -> Arc<dyn TokenStore> {
     if spec == "memory" {
