@@ -264,7 +264,7 @@ async fn status(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
             "sub": user.sub(),
             "name": user.name(),
             "email": user.email(),
-            "expires_at": unix(user.expires_at()),
+            "expires_at": user.expires_at().map(rfc3339),
         }),
         Err(WebAuthError::NotSignedIn)
         | Err(WebAuthError::Latchkey(latchkey::Error::LoginRequired { .. })) => {
@@ -277,6 +277,13 @@ async fn status(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// RFC 3339 in UTC, whole seconds (`2026-11-29T17:20:00Z`), as the CLI's `status --json`.
+fn rfc3339(at: SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+        .unwrap_or_else(|_| "invalid-time".into())
 }
 
 fn unix(at: Option<SystemTime>) -> Option<u64> {

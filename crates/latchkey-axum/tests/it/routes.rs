@@ -26,6 +26,14 @@ async fn full_login_shows_the_user_and_logout_revokes_and_clears() {
     assert_eq!(shown["sub"], "alice");
     assert_eq!(shown["name"], "Alice Example");
     assert_eq!(shown["email"], "alice@example.org");
+    let expires_at = shown["expires_at"]
+        .as_str()
+        .expect("expires_at is a string");
+    let expires_at: jiff::Timestamp = expires_at.parse().expect("expires_at is RFC 3339");
+    assert!(
+        expires_at > jiff::Timestamp::now() && shown["expires_at"].as_str().unwrap().ends_with('Z'),
+        "a future UTC time: {shown}"
+    );
     assert!(
         !shown.to_string().contains("token"),
         "no token in status: {shown}"
