@@ -59,6 +59,7 @@ mod extract;
 #[doc(hidden)]
 pub mod fuzz;
 mod guard;
+mod page;
 mod routes;
 mod session;
 mod store;

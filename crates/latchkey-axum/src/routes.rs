@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::error::WebAuthError;
 use crate::guard::{safe_return_to, same_origin};
+use crate::page;
 use crate::session::{self, PendingRecord, SessionRecord, random_id};
 use crate::{WebAuth, login_key, session_key, token_key};
 
@@ -23,7 +24,7 @@ pub(crate) fn router(auth: WebAuth) -> Router {
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
+        .route("/auth/logout", get(logout_page).post(logout))
         .route("/auth/userinfo", get(userinfo))
         .route("/auth/status", get(status))
         .with_state(auth)
@@ -242,6 +243,23 @@ async fn logout(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
     see_other(&target, vec![clear])
 }
 
+/// `GET /auth/logout`: a page whose button POSTs to `/auth/logout`, so a plain link can lead
+/// to sign-out while the sign-out itself stays a same-origin POST.
+async fn logout_page(
+    State(auth): State<WebAuth>,
+    headers: HeaderMap,
+) -> Result<Response, WebAuthError> {
+    let who = match auth.session(&headers).await {
+        Ok((_, record)) => {
+            let claims = record.claims;
+            Some(claims.name.or(claims.email).unwrap_or(claims.sub))
+        }
+        Err(WebAuthError::NotSignedIn) => None,
+        Err(other) => return Err(other),
+    };
+    Ok(page::sign_out(who.as_deref()))
+}
+
 /// `GET /auth/userinfo`: the provider's userinfo for the signed-in user.
 async fn userinfo(
     State(auth): State<WebAuth>,
@@ -264,7 +282,7 @@ async fn status(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
             "sub": user.sub(),
             "name": user.name(),
             "email": user.email(),
-            "expires_at": unix(user.expires_at()),
+            "expires_at": user.expires_at().map(rfc3339),
         }),
         Err(WebAuthError::NotSignedIn)
         | Err(WebAuthError::Latchkey(latchkey::Error::LoginRequired { .. })) => {
@@ -277,6 +295,13 @@ async fn status(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// RFC 3339 in UTC, whole seconds (`2026-11-29T17:20:00Z`), as the CLI's `status --json`.
+fn rfc3339(at: SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
+        .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
+        .unwrap_or_else(|_| "invalid-time".into())
 }
 
 fn unix(at: Option<SystemTime>) -> Option<u64> {

@@ -26,6 +26,14 @@ async fn full_login_shows_the_user_and_logout_revokes_and_clears() {
     assert_eq!(shown["sub"], "alice");
     assert_eq!(shown["name"], "Alice Example");
     assert_eq!(shown["email"], "alice@example.org");
+    let expires_at = shown["expires_at"]
+        .as_str()
+        .expect("expires_at is a string");
+    let expires_at: jiff::Timestamp = expires_at.parse().expect("expires_at is RFC 3339");
+    assert!(
+        expires_at > jiff::Timestamp::now() && shown["expires_at"].as_str().unwrap().ends_with('Z'),
+        "a future UTC time: {shown}"
+    );
     assert!(
         !shown.to_string().contains("token"),
         "no token in status: {shown}"
@@ -314,6 +322,63 @@ async fn forwarded_for_counts_only_the_address_the_proxy_appended() {
         };
         assert_eq!(response.status(), expected, "request {i}");
     }
+}
+
+#[tokio::test]
+async fn get_logout_shows_a_sign_out_form_that_posts_same_origin() {
+    let idp = Idp::start().await;
+    let (_, app) = memory_app(&idp).await;
+    let header = |response: &axum::http::Response<axum::body::Body>, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let (response, body) = send(
+        &app,
+        request("GET", "/auth/logout", &Jar::default(), [10, 0, 0, 1]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    assert!(header(&response, "content-type").starts_with("text/html"));
+    let csp = header(&response, "content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    assert!(
+        body.contains(r#"<form method="post" action="/auth/logout">"#),
+        "{body}"
+    );
+    assert!(body.contains("not signed in"), "{body}");
+
+    let jar = log_in(&idp, &app).await;
+    let (response, body) = send(&app, request("GET", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    assert!(body.contains("signed in as Alice Example"), "{body}");
+    assert_eq!(
+        status(&app, &jar).await["authenticated"],
+        true,
+        "GET signs nobody out"
+    );
+
+    // The form's POST still goes through the same-origin check.
+    let mut cross = request("POST", "/auth/logout", &jar, [10, 0, 0, 1]);
+    cross
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    let (response, _) = send(&app, cross).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (response, _) = send(&app, request("POST", "/auth/logout", &jar, [10, 0, 0, 1])).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(&app, &jar).await["authenticated"], false);
 }
 
 #[tokio::test]
