@@ -123,7 +123,7 @@ pub use preset::Preset;
 #[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
 pub use profile::{AuthScheme, Profile, ProfileError, SchemeEntry, SchemeError};
 
-pub use manager::{TokenManager, TokenManagerBuilder, TokenStatus};
+pub use manager::{FirstCallLogin, TokenManager, TokenManagerBuilder, TokenStatus};
 pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
 pub use revocation::RevocationMethod;

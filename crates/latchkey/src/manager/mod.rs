@@ -2,6 +2,7 @@
 
 mod background;
 mod current;
+mod first_call;
 mod live;
 mod refresh;
 
@@ -26,6 +27,7 @@ use crate::grant::{Grant, GrantKind};
 use crate::store::{MemoryStore, TokenStore, validate_key};
 use crate::token::TokenSet;
 use current::Current;
+pub use first_call::FirstCallLogin;
 use live::Live;
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Live>>>>;
@@ -65,6 +67,7 @@ pub(crate) struct Inner {
     current: Current,
     flight: Mutex<Option<Flight>>,
     on_reauth_required: Option<ReauthCallback>,
+    first_call_login: FirstCallLogin,
     background: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -161,6 +164,7 @@ impl TokenManager {
             failure_cooldown: Duration::from_secs(5),
             background_refresh: false,
             on_reauth_required: None,
+            first_call_login: FirstCallLogin::Off,
         }
     }
 
@@ -452,6 +456,7 @@ pub struct TokenManagerBuilder {
     failure_cooldown: Duration,
     background_refresh: bool,
     on_reauth_required: Option<ReauthCallback>,
+    first_call_login: FirstCallLogin,
 }
 
 impl TokenManagerBuilder {
@@ -507,6 +512,17 @@ impl TokenManagerBuilder {
         self
     }
 
+    /// Whether the first call with no usable token stored runs the grant's interactive
+    /// login (default [`FirstCallLogin::Off`]: it fails with
+    /// [`Error::LoginRequired`]). Concurrent first callers share one login. Pass
+    /// [`FirstCallLogin::Unavailable`] when the opt-in is set but nobody can answer here,
+    /// so the error says why it did not apply. Grants that run unattended are unaffected.
+    #[doc(alias = "login_auto")]
+    pub fn first_call_login(mut self, policy: FirstCallLogin) -> Self {
+        self.first_call_login = policy;
+        self
+    }
+
     /// Checks the configuration and builds the manager.
     pub fn build(self) -> Result<TokenManager> {
         validate_key(&self.key).map_err(|e| Error::Config(format!("`key`: {e}")))?;
@@ -526,6 +542,7 @@ impl TokenManagerBuilder {
             current: Current::new(),
             flight: Mutex::new(None),
             on_reauth_required: self.on_reauth_required,
+            first_call_login: self.first_call_login,
             background: Mutex::new(None),
         });
         if self.background_refresh {

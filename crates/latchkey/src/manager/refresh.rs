@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Inner;
 use super::live::Live;
+use super::{FirstCallLogin, Inner};
 use crate::error::{Error, Result};
 use crate::store::{StoreError, StoreLock};
 use crate::token::TokenSet;
@@ -107,6 +107,12 @@ async fn obtain_fresh_once(
         .or_else(|| inner.grant.seed());
     let tokens = match base.filter(|b| b.refresh_valid(now, Duration::ZERO)) {
         Some(base) => refresh_or_reauth(inner, &lock, base).await?,
+        None if inner.first_call_login == FirstCallLogin::On
+            && !inner.grant.can_run_unattended() =>
+        {
+            drop(lock);
+            return login_on_first_call(inner).await;
+        }
         None => reauth(inner, None).await?,
     };
     // Persist before handing out: a rotated refresh token must survive this process. A lost
@@ -116,6 +122,26 @@ async fn obtain_fresh_once(
         Err(err @ StoreError::LeaseLost { .. }) => return Err(Error::Store(err)),
         Err(err) => Some(err),
     };
+    Ok(Fresh {
+        live: Arc::new(Live::new(tokens, inner.margin)?),
+        save_error,
+    })
+}
+
+/// The interactive login, run for the first caller (the others wait on the same flight).
+/// The store's lock is not held while a person takes their time: a lease would lapse and
+/// make the login run twice. It is taken again to save, as [`TokenManager::login`] does.
+///
+/// [`TokenManager::login`]: super::TokenManager::login
+async fn login_on_first_call(inner: &Inner) -> Result<Fresh> {
+    tracing::info!(key = %inner.key, grant = %inner.grant.kind(), "nothing stored: logging in on first call");
+    let tokens = inner.grant.obtain(&inner.client).await?;
+    let lock = inner.store.lock(&inner.key, inner.lock_wait).await?;
+    let save_error = inner
+        .store
+        .save_locked(&inner.key, &tokens, &lock)
+        .await
+        .err();
     Ok(Fresh {
         live: Arc::new(Live::new(tokens, inner.margin)?),
         save_error,
@@ -166,12 +192,15 @@ async fn reauth(inner: &Inner, cause: Option<Error>) -> Result<TokenSet> {
         tracing::info!(key = %inner.key, grant = %inner.grant.kind(), "obtaining new tokens");
         return inner.grant.obtain(&inner.client).await;
     }
-    let reason = match cause {
-        Some(err) => format!("the refresh token was rejected ({err})"),
-        None => {
-            "no valid access or refresh token is stored, and this grant needs a person to log in"
-                .to_string()
-        }
+    const NOTHING_STORED: &str =
+        "no valid access or refresh token is stored, and this grant needs a person to log in";
+    let reason = match (cause, &inner.first_call_login) {
+        (Some(err), _) => format!("the refresh token was rejected ({err})"),
+        // `On` logs in before getting here (see `login_on_first_call`).
+        (None, FirstCallLogin::Off | FirstCallLogin::On) => NOTHING_STORED.to_string(),
+        (None, FirstCallLogin::Unavailable { reason }) => format!(
+            "{NOTHING_STORED}; login on first call (`login = \"auto\"`) is set but did not apply: {reason}"
+        ),
     };
     Err(Error::LoginRequired {
         key: inner.key.clone(),

@@ -239,6 +239,24 @@ base_url = "https://api.example.org"
     }
 
     #[test]
+    fn login_mode_parses_when_the_file_loads() {
+        let text = "[profiles.a]\nauth = \"device-code\"\nlogin = \"auto\"\n";
+        let file = ProfilesFile::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(
+            file.profiles["a"].login,
+            Some(crate::profile::LoginMode::Auto)
+        );
+        let text = "[profiles.a]\nauth = \"device-code\"\nlogin = \"always\"\n";
+        let err = ProfilesFile::parse(Path::new("p.toml"), text).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("p.toml:3:"), "{message}");
+        assert!(
+            message.contains("`manual`") && message.contains("`auto`"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_missing_file_is_empty() {
         let file = ProfilesFile::load(Path::new("/nonexistent/latchkey.toml")).unwrap();
         assert!(file.profiles.is_empty());

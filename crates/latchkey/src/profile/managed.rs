@@ -7,14 +7,14 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{AuthKind, Paths, ProfileError, Selected};
+use super::{AuthKind, LoginMode, Paths, ProfileError, Selected};
 use crate::authorization::AuthorizationRequest;
 use crate::error::{Error, Result};
 use crate::grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
     RefreshTokenOnly,
 };
-use crate::manager::TokenManager;
+use crate::manager::{FirstCallLogin, TokenManager};
 use crate::oidc::{IdTokenClaims, OidcProvider, ProviderMetadata};
 use crate::preset::Quirk;
 use crate::revocation::RevocationMethod;
@@ -152,6 +152,7 @@ impl Selected {
         };
         let build = |grant: Arc<dyn Grant>| -> Result<TokenManager, ProfileError> {
             Ok(TokenManager::builder(client.clone(), grant)
+                .first_call_login(first_call_login(p.login.unwrap_or_default(), env))
                 .key(self.name.clone())
                 .store(store.clone())
                 .build()?)
@@ -229,5 +230,50 @@ impl Selected {
             provider,
             client_id,
         })
+    }
+}
+
+/// The manager's policy for a profile's `login` mode. Whether a person can answer is decided
+/// here, not in the core: a terminal on stdin and stderr, or a display for the browser.
+fn first_call_login(mode: LoginMode, env: Env<'_>) -> FirstCallLogin {
+    use std::io::IsTerminal;
+    match mode {
+        LoginMode::Manual => FirstCallLogin::Off,
+        LoginMode::Auto => match nobody_to_answer(
+            std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            env,
+        ) {
+            None => FirstCallLogin::On,
+            Some(reason) => FirstCallLogin::Unavailable { reason },
+        },
+    }
+}
+
+/// Why no person can answer a login here, or `None` when one can: a terminal, or a display
+/// a browser can open on.
+pub(crate) fn nobody_to_answer(
+    terminal: bool,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    if terminal || BrowserMode::Auto.can_open(var) {
+        return None;
+    }
+    Some("stdin or stderr is not a terminal and no display is available (DISPLAY, WAYLAND_DISPLAY; not over SSH)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nobody_to_answer;
+
+    #[test]
+    fn a_terminal_or_a_display_means_someone_can_answer() {
+        let none = |_: &str| None;
+        assert_eq!(nobody_to_answer(true, none), None);
+        let reason = nobody_to_answer(false, none).expect("nobody");
+        assert!(reason.contains("not a terminal"), "{reason}");
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            let display = |n: &str| (n == "DISPLAY").then(|| ":0".to_string());
+            assert_eq!(nobody_to_answer(false, display), None);
+        }
     }
 }

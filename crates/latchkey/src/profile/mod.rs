@@ -200,6 +200,22 @@ pub struct Profile {
     pub realm: Option<String>,
     /// The Microsoft tenant, for the `microsoft` preset (default `common`).
     pub tenant: Option<String>,
+    /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
+    /// with nothing stored runs the login, when a person can answer here.
+    pub login: Option<LoginMode>,
+}
+
+/// The `login` field of a profile: when the interactive login runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LoginMode {
+    /// Only when asked (`latchkey login`, `TokenManager::login`).
+    #[default]
+    Manual,
+    /// Also on the first call with nothing stored (dhis2w's behaviour), when a terminal or
+    /// a display says a person can answer.
+    Auto,
 }
 
 impl Profile {
@@ -230,6 +246,7 @@ impl Profile {
             base_url: None,
             realm: None,
             tenant: None,
+            login: None,
         }
     }
 

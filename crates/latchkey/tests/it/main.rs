@@ -8,6 +8,7 @@ mod client_redirects;
 mod device_flow;
 mod dhis2;
 mod fault_tolerance;
+mod first_call_login;
 mod grants;
 mod login_browser;
 mod login_http;
