@@ -484,9 +484,11 @@ mod tests {
 
     #[test]
     fn a_redis_table_with_tls_files_and_a_password_reference_parses() {
-        let spec = table(
-            r#"store = { redis = "rediss://alice@cache:6380/0", password = { env = "REDIS_PW" }, ca = "/etc/ca.pem", cert = "/etc/c.pem", key = "/etc/c.key", cluster = true }"#,
-        )
+        // An absolute path on this platform.
+        let etc = if cfg!(windows) { "C:/etc" } else { "/etc" };
+        let spec = table(&format!(
+            r#"store = {{ redis = "rediss://alice@cache:6380/0", password = {{ env = "REDIS_PW" }}, ca = "{etc}/ca.pem", cert = "{etc}/c.pem", key = "{etc}/c.key", cluster = true }}"#
+        ))
         .unwrap();
         let StoreSpec::Redis(redis) = &spec else {
             panic!("not redis: {spec}")
@@ -494,8 +496,9 @@ mod tests {
         assert!(matches!(&redis.password, Some(SecretRef::Env { env }) if env == "REDIS_PW"));
         assert_eq!(
             redis.ca.as_deref(),
-            Some(std::path::Path::new("/etc/ca.pem"))
+            Some(std::path::Path::new(&format!("{etc}/ca.pem")))
         );
+        assert!(redis.cluster);
         assert_eq!(spec.to_string(), "rediss://cache:6380/0");
     }
 
