@@ -30,6 +30,9 @@ export PATH="$PATH:/usr/lib/wine"
 export WINEPREFIX="$PWD/target/wine" WINEDEBUG=-all
 if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
   wine64 wineboot --init >/dev/null 2>&1
+  # wineboot returns while the new prefix's services still start; a test process created in
+  # that window can fail with ERROR_INTERNAL_ERROR (1359). Wait until they have settled.
+  wineserver -w
   # Rust's std needs bcryptprimitives!ProcessPrng, which Wine 8 lacks (scripts/wine/).
   x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
     scripts/wine/bcryptprimitives.c -ladvapi32
