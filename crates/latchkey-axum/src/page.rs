@@ -2,27 +2,11 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use latchkey::html::escape_html;
 
 /// No scripts, styles, images or frames; the form may post only to this origin; no site may
 /// frame the page (a framed sign-out button is a clickjacking target).
 const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-/// Escapes text for an HTML element body or a quoted attribute value (OWASP XSS prevention
-/// rule #1: these five characters are the complete set that can change its meaning there).
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The sign-out page: a form that POSTs to `/auth/logout`, naming `who` (escaped here) when
 /// someone is signed in.

@@ -88,6 +88,7 @@ mod fs;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod grant;
+pub mod html;
 mod http;
 pub mod loopback;
 mod manager;

@@ -1,23 +1,6 @@
 //! The small HTML pages the loopback receiver answers the browser with.
 
-/// Escapes text for an HTML element body or a quoted attribute value.
-///
-/// The five characters below are the complete set that can change the meaning of text in
-/// those contexts (OWASP XSS prevention rule #1); everything else is copied as is.
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape_html;
 
 /// A complete HTML document with `title` and `message`, both escaped here.
 pub(crate) fn document(title: &str, message: &str) -> String {
