@@ -23,6 +23,8 @@ pub mod keyring;
 pub mod logs;
 pub mod person;
 mod redis;
+#[cfg(feature = "stores")]
+pub mod worker_store;
 
 pub use idp::{Counters, Idp};
 pub use redis::{

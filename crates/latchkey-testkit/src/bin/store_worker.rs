@@ -16,15 +16,12 @@
 )]
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use latchkey::{
-    ClientAuth, OAuthClient, Password, RedisConfig, RedisStore, SecretString, SqliteStore,
-    TokenManager, TokenStore,
-};
+use latchkey::{ClientAuth, OAuthClient, Password, SecretString, TokenManager};
 use latchkey_testkit::clients::{ALICE, PW_CLIENT};
+use latchkey_testkit::worker_store::{fingerprint, open_store};
 use serde_json::json;
 
 struct Args {
@@ -67,47 +64,6 @@ fn parse() -> Args {
     }
 }
 
-async fn open_store(spec: &str, lease: Duration) -> Arc<dyn TokenStore> {
-    if let Some(dir) = spec.strip_prefix("file:") {
-        Arc::new(latchkey::FileStore::new(dir))
-    } else if let Some(path) = spec.strip_prefix("sqlite:") {
-        Arc::new(
-            SqliteStore::open(path)
-                .expect("open sqlite")
-                .with_lock_lease(lease),
-        )
-    } else if let Some(rest) = spec.strip_prefix("redis-sentinel:") {
-        // `redis-sentinel:<redis+sentinel URL>;<more sentinel>;…`, every save and lock
-        // waiting for one replica.
-        let mut parts = rest.split(';');
-        let url = parts.next().expect("a sentinel URL");
-        let config = RedisConfig::new(url)
-            .expect("a sentinel URL")
-            .more_sentinels(parts.map(str::to_owned).collect())
-            .lock_lease(lease)
-            .wait_for_replicas(1, Duration::from_millis(500));
-        Arc::new(
-            RedisStore::connect_config(config)
-                .await
-                .expect("connect through the sentinels"),
-        )
-    } else if let Some(url) = spec.strip_prefix("redis:") {
-        Arc::new(
-            RedisStore::connect_with(url, "latchkey:", lease)
-                .await
-                .expect("connect redis"),
-        )
-    } else {
-        panic!("unknown store {spec}")
-    }
-}
-
-fn fingerprint(header: &[u8]) -> String {
-    let mut hasher = DefaultHasher::new();
-    header.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
-}
-
 fn report(value: serde_json::Value) {
     println!("{value}");
 }
@@ -115,7 +71,7 @@ fn report(value: serde_json::Value) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = parse();
-    let store = open_store(&args.store, args.lease).await;
+    let store = open_store(&args.store, Some(args.lease)).await;
     let client = OAuthClient::builder(PW_CLIENT)
         .auth(ClientAuth::None)
         .token_url(&args.token_url)

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use latchkey::{SecretString, TokenSet, TokenStore};
+use latchkey_testkit::worker_store::open_store;
 use latchkey_testkit::{Idp, RedisCluster, RedisServer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::stats::{self, Acquisition};
-use crate::worker::open_store;
 
 /// The figures' sizes. `--quick` shortens the timed parts only: the shapes stay the same.
 struct Plan {
@@ -319,7 +319,7 @@ fn live_tokens(key: &str) -> TokenSet {
 
 /// One process, `read_tasks` tasks calling `load` on 100 stored keys: loads per second.
 async fn reads(plan: &Plan, name: &str, spec: &str) {
-    let store = open_store(spec).await;
+    let store = open_store(spec, None).await;
     let keys: Arc<Vec<String>> = Arc::new((0..100).map(|i| format!("read-{i}")).collect());
     for key in keys.iter() {
         store

@@ -1,16 +1,13 @@
 //! The worker processes: many OS processes share one store, each reports once on stdout.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use latchkey::{
-    ClientAuth, OAuthClient, Password, RedisConfig, RedisStore, SecretString, SqliteStore,
-    TokenManager, TokenStore,
-};
+use latchkey::{ClientAuth, OAuthClient, Password, SecretString, TokenManager, TokenStore};
 use latchkey_testkit::clients::{ALICE, PW_CLIENT};
+use latchkey_testkit::worker_store::{fingerprint, open_store};
 use serde_json::json;
 
 /// How long a waiter may wait for a lock: far beyond any hand-over, so a slow one shows up
@@ -26,7 +23,7 @@ pub(crate) async fn main(args: &[String]) -> ExitCode {
             else {
                 return usage();
             };
-            let store = open_store(&args[1]).await;
+            let store = open_store(&args[1], None).await;
             tokens(
                 store,
                 &args[2],
@@ -43,7 +40,7 @@ pub(crate) async fn main(args: &[String]) -> ExitCode {
             let (Some(seconds), Some(hold), Some(rest)) = (number(3), number(4), number(5)) else {
                 return usage();
             };
-            let store = open_store(&args[1]).await;
+            let store = open_store(&args[1], None).await;
             handover(
                 store,
                 &args[2],
@@ -66,40 +63,8 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Opens `file:<dir>`, `sqlite:<path>`, `redis:<url>`, `redis-cluster:<url>` or `memory` with the
-/// store's default lock lease, as an application would.
-pub(crate) async fn open_store(spec: &str) -> Arc<dyn TokenStore> {
-    if spec == "memory" {
-        Arc::new(latchkey::MemoryStore::new())
-    } else if let Some(dir) = spec.strip_prefix("file:") {
-        Arc::new(latchkey::FileStore::new(dir))
-    } else if let Some(path) = spec.strip_prefix("sqlite:") {
-        Arc::new(SqliteStore::open(path).expect("open the SQLite store"))
-    } else if let Some(url) = spec.strip_prefix("redis:") {
-        Arc::new(RedisStore::connect(url).await.expect("connect to Redis"))
-    } else if let Some(url) = spec.strip_prefix("redis-cluster:") {
-        let config = RedisConfig::new(url).expect("a Redis URL").cluster();
-        Arc::new(
-            RedisStore::connect_config(config)
-                .await
-                .expect("connect to the Redis Cluster"),
-        )
-    } else {
-        panic!(
-            "unknown store {spec}: file:<dir>, sqlite:<path>, redis:<url>, redis-cluster:<url> or memory"
-        )
-    }
-}
-
 fn report(value: serde_json::Value) {
     println!("{value}");
-}
-
-/// A stable stand-in for an access token: the report compares tokens, never shows them.
-fn fingerprint(header: &[u8]) -> String {
-    let mut hasher = DefaultHasher::new();
-    header.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 /// `keys` keys (`<prefix>-0` …), `tasks_per_key` tasks each with its own token manager, all
