@@ -53,16 +53,15 @@ async fn report(mut child: Child) -> Vec<Value> {
     out
 }
 
-async fn single_flight_under_load(store: &str) {
-    let _serial = SERIAL.lock().await;
-    let idp = Idp::start().await;
-    idp.set_ttl(json!({ "AccessToken": 3 })).await;
-    let workers: Vec<Child> = (0..PROCESSES)
+/// Starts `PROCESSES` workers, each `TASKS` tasks asking for the shared key's header for
+/// `seconds`, refreshing 1 s before expiry.
+fn start_storm(store: &str, idp: &Idp, seconds: u64) -> Vec<Child> {
+    (0..PROCESSES)
         .map(|_| {
             spawn(
                 "load",
                 store,
-                &idp,
+                idp,
                 "shared",
                 &[
                     "--tasks",
@@ -70,20 +69,36 @@ async fn single_flight_under_load(store: &str) {
                     "--managers",
                     &TASKS.to_string(),
                     "--seconds",
-                    &SECONDS.to_string(),
+                    &seconds.to_string(),
                     "--margin-ms",
                     "1000",
                 ],
             )
         })
-        .collect();
+        .collect()
+}
+
+/// What the workers of a storm reported, added up.
+struct Tally {
+    /// Every `{"event":"error",…}` line.
+    errors: Vec<Value>,
+    /// The distinct access tokens (as fingerprints) any caller saw.
+    tokens: HashSet<String>,
+    /// Header calls in all.
+    calls: u64,
+}
+
+async fn tally(workers: Vec<Child>) -> Tally {
     let mut lines = Vec::new();
     for worker in workers {
         lines.extend(report(worker).await);
     }
-    let counters = idp.counters().await;
-    let errors: Vec<&Value> = lines.iter().filter(|l| l["event"] == "error").collect();
-    let tokens: HashSet<&str> = lines
+    let errors = lines
+        .iter()
+        .filter(|l| l["event"] == "error")
+        .cloned()
+        .collect();
+    let tokens = lines
         .iter()
         .filter(|l| l["event"] == "done")
         .flat_map(|l| {
@@ -91,10 +106,27 @@ async fn single_flight_under_load(store: &str) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|t| t.as_str().unwrap())
+                .map(|t| t.as_str().unwrap().to_owned())
         })
         .collect();
-    let calls: u64 = lines.iter().filter_map(|l| l["calls"].as_u64()).sum();
+    let calls = lines.iter().filter_map(|l| l["calls"].as_u64()).sum();
+    Tally {
+        errors,
+        tokens,
+        calls,
+    }
+}
+
+async fn single_flight_under_load(store: &str) {
+    let _serial = SERIAL.lock().await;
+    let idp = Idp::start().await;
+    idp.set_ttl(json!({ "AccessToken": 3 })).await;
+    let Tally {
+        errors,
+        tokens,
+        calls,
+    } = tally(start_storm(store, &idp, SECONDS)).await;
+    let counters = idp.counters().await;
     let (password, refresh) = (counters.token("password"), counters.token("refresh_token"));
     eprintln!(
         "{store}: {PROCESSES} processes x {TASKS} tasks, {calls} calls, {} distinct access tokens, \
@@ -276,47 +308,15 @@ async fn redis_sentinel_store_loses_no_refresh_token_when_the_master_dies_mid_st
         group.url(),
         group.more_sentinels().join(";")
     );
-    let seconds = 30;
-    let workers: Vec<Child> = (0..PROCESSES)
-        .map(|_| {
-            spawn(
-                "load",
-                &store,
-                &idp,
-                "shared",
-                &[
-                    "--tasks",
-                    &TASKS.to_string(),
-                    "--managers",
-                    &TASKS.to_string(),
-                    "--seconds",
-                    &seconds.to_string(),
-                    "--margin-ms",
-                    "1000",
-                ],
-            )
-        })
-        .collect();
+    let workers = start_storm(&store, &idp, 30);
     tokio::time::sleep(Duration::from_secs(12)).await;
     group.kill_master();
-    let mut lines = Vec::new();
-    for worker in workers {
-        lines.extend(report(worker).await);
-    }
+    let Tally {
+        errors,
+        tokens,
+        calls,
+    } = tally(workers).await;
     let counters = idp.counters().await;
-    let errors: Vec<&Value> = lines.iter().filter(|l| l["event"] == "error").collect();
-    let tokens: HashSet<&str> = lines
-        .iter()
-        .filter(|l| l["event"] == "done")
-        .flat_map(|l| {
-            l["tokens"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-        })
-        .collect();
-    let calls: u64 = lines.iter().filter_map(|l| l["calls"].as_u64()).sum();
     let (password, refresh) = (counters.token("password"), counters.token("refresh_token"));
     eprintln!(
         "sentinel failover: {calls} calls, {} distinct access tokens, IdP: {password} password \

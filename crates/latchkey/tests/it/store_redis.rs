@@ -17,18 +17,7 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_store_passes_the_conformance_suite() {
     let server = RedisServer::start();
-    let store = RedisStore::connect(&server.url()).await.expect("connect");
-    // Clones share one connection manager; a second store models a second process.
-    let other = RedisStore::connect(&server.url()).await.expect("connect");
-    let flip = std::sync::atomic::AtomicBool::new(false);
-    conformance::run(|| {
-        if flip.fetch_xor(true, std::sync::atomic::Ordering::Relaxed) {
-            Arc::new(other.clone()) as Arc<dyn TokenStore>
-        } else {
-            Arc::new(store.clone()) as Arc<dyn TokenStore>
-        }
-    })
-    .await;
+    conformance_over(RedisConfig::new(&server.url()).unwrap()).await;
 }
 
 #[tokio::test]
@@ -285,7 +274,8 @@ async fn a_released_lock_is_taken_at_the_first_attempt_by_the_next_local_waiter(
     assert_eq!(attempts, rounds, "SET NX attempts for {rounds} locks");
 }
 
-/// The suite against `store` and a second store (a second process) made from `config`.
+/// The suite against a store and a second store (a second process) made from `config`;
+/// clones of one store share one connection.
 async fn conformance_over(config: RedisConfig) {
     let store = RedisStore::connect_config(config.clone())
         .await
