@@ -454,6 +454,26 @@ await test('authorization_code + PKCE for native-app (any loopback port) with de
   eq(rr.status, 200, 'refresh');
 });
 
+await test('the demo\'s scripted person (person.mjs) approves a device login as alice', async () => {
+  const run = (url, ...rest) => new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(HERE, 'person.mjs'), url, ...rest], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (b) => { err += b; });
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  const deviceToken = (d) => token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: 'native-app', device_code: d.data.device_code });
+  const wrong = await call('POST', '/device/auth', { form: { client_id: 'native-app', scope: 'openid' } });
+  const refused = await run(wrong.data.verification_uri_complete, 'alice', 'not-her-password');
+  assert(refused.code !== 0, 'a wrong password is not an approval', refused);
+  eq((await deviceToken(wrong)).data.error, 'authorization_pending', 'still pending');
+  const d = await call('POST', '/device/auth', { form: { client_id: 'native-app', scope: 'openid' } });
+  const approved = await run(d.data.verification_uri_complete);
+  eq(approved.code, 0, `person.mjs exit code (${approved.err})`);
+  const t = await deviceToken(d);
+  eq(t.status, 200, `device token ${t.text}`);
+  eq(jwtPayload(t.data.id_token).sub, 'alice', 'sub');
+});
+
 await test('stdout carries only the ready line', async () => {
   eq(stdoutLines.length, 1, 'one stdout line');
   eq(Object.keys(ready), ['ready', 'issuer', 'port'], 'ready line keys');
