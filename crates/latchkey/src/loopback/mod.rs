@@ -27,6 +27,7 @@
 
 mod close;
 mod page;
+mod wire;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -35,7 +36,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
@@ -43,6 +43,7 @@ use url::Url;
 
 pub use crate::authorization::ExpectedResponse;
 use crate::authorization::{Verdict, judge};
+use wire::{Rejection, parse_head, read_request, respond};
 
 use crate::error::{Error, LoginError, Result};
 
@@ -437,68 +438,6 @@ async fn serve(mut stream: TcpStream, slot: PendingSlot, tx: mpsc::Sender<Outcom
     }
 }
 
-/// What the receiver reads of a request head.
-struct Head {
-    target: String,
-    /// The `Host` header; `None` when absent or given more than once.
-    host: Option<String>,
-}
-
-enum Rejection {
-    BadRequest,
-    Method,
-    Closed,
-}
-
-/// Reads one request head.
-async fn read_request(stream: &mut TcpStream) -> std::result::Result<Head, Rejection> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|_| Rejection::Closed)?;
-        if n == 0 {
-            return Err(Rejection::Closed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(head) = parse_head(&buf)? {
-            return Ok(head);
-        }
-    }
-}
-
-/// Parses a request head: its target and host once complete, `None` while more bytes may
-/// follow.
-fn parse_head(buf: &[u8]) -> std::result::Result<Option<Head>, Rejection> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut request = httparse::Request::new(&mut headers);
-    match request.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => {
-            if request.method != Some("GET") {
-                return Err(Rejection::Method);
-            }
-            let target = request.path.ok_or(Rejection::BadRequest)?.to_owned();
-            let mut hosts = request
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("host"));
-            // RFC 9112 §3.2: a request with more than one Host is answered 400, as is a
-            // value that is not text.
-            let host = match (hosts.next(), hosts.next()) {
-                (Some(h), None) => std::str::from_utf8(h.value)
-                    .ok()
-                    .map(|v| v.trim().to_owned()),
-                _ => None,
-            };
-            Ok(Some(Head { target, host }))
-        }
-        Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => Ok(None),
-        Ok(httparse::Status::Partial) | Err(_) => Err(Rejection::BadRequest),
-    }
-}
-
 /// Fuzzing entry point: the status the receiver answers to the bytes of one request, for a
 /// login expecting `state` at `http://127.0.0.1:8765/callback` (0: incomplete, the receiver
 /// would read on).
@@ -556,32 +495,5 @@ fn route(target: &str, shared: &Shared) -> (u16, String, Option<Outcome>) {
             };
             (400, page, Some(Err(err)))
         }
-    }
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, body: &str, csp: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Error",
-    };
-    // no-referrer: the page must never pass the redirect URL (with its code) anywhere; the
-    // policy lets nothing run and nothing load but the page's own style (and logo).
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nContent-Security-Policy: {csp}\r\nCache-Control: no-store\r\n\
-         Referrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    );
-    let written = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
-        stream.shutdown().await
-    };
-    if let Err(err) = written.await {
-        tracing::debug!(error = %err, "loopback receiver could not answer a connection");
     }
 }
