@@ -119,7 +119,9 @@ async fn headless_chromium_renders_the_branded_page_with_no_csp_violation() {
         .unwrap();
     let control = browser::console_messages(&browser).await;
     assert!(
-        control.iter().any(|m| m.contains("Content Security Policy")),
+        control
+            .iter()
+            .any(|m| m.contains("Content Security Policy")),
         "the console read shows no CSP violation for the control page: {control:?}"
     );
 
@@ -146,7 +148,9 @@ async fn headless_chromium_renders_the_branded_page_with_no_csp_violation() {
 
     let messages = browser::console_messages(&browser).await;
     assert!(
-        !messages.iter().any(|m| m.contains("Content Security Policy")),
+        !messages
+            .iter()
+            .any(|m| m.contains("Content Security Policy")),
         "Chromium refused part of the page: {messages:?}"
     );
     // The stylesheet applied: the accent colour is on the card, the success mark is green.

@@ -612,3 +612,36 @@ async fn the_close_hook_hears_a_timeout_too() {
     );
     assert_eq!(*calls.lock().unwrap(), [LoginOutcome::TimedOut]);
 }
+
+/// pywry's `AuthFlowManager.cancel()`: cancelling a login is dropping its future (here,
+/// aborting its task); the receiver stops listening and a pinned port is free again.
+#[tokio::test]
+async fn cancelling_the_wait_stops_listening_and_frees_the_port() {
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap();
+    let port = receiver.redirect_uri().port().unwrap();
+    let task = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!task.is_finished());
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let mut rebound = None;
+    for _ in 0..50 {
+        match LoopbackReceiver::bind(&format!("http://127.0.0.1:{port}/callback")).await {
+            Ok(receiver) => {
+                rebound = Some(receiver);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(
+        rebound.is_some(),
+        "port {port} is still taken after the cancel"
+    );
+}
