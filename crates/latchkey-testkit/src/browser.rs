@@ -6,8 +6,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use url::{ParseError, Url};
 
 use crate::person::{LOGIN_FIELD, PASSWORD_FIELD};
 
@@ -145,11 +147,49 @@ impl Driver {
             "goog:chromeOptions".into(),
             json!({ "binary": CHROMIUM, "args": args }),
         );
+        // Keeps the page's console, so tests can see what Chromium refused (CSP).
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         ClientBuilder::rustls()
             .expect("webdriver HTTP connector")
             .capabilities(caps)
             .connect(&self.url)
             .await
             .expect("a chromium session")
+    }
+}
+
+/// The messages Chromium's console logged since the last call (a CSP violation shows up
+/// as "… violates the following Content Security Policy directive …"), read through
+/// chromedriver's log endpoint.
+pub async fn console_messages(browser: &Client) -> Vec<String> {
+    let entries = browser
+        .issue_cmd(BrowserLog)
+        .await
+        .unwrap_or_else(|e| panic!("reading Chromium's console: {e}"));
+    entries
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["message"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the `browser` log.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &Url, session: Option<&str>) -> Result<Url, ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _url: &Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
     }
 }

@@ -15,7 +15,9 @@ use crate::authorization::{
 };
 use crate::client::OAuthClient;
 use crate::error::{Error, LoginError, Result};
-use crate::loopback::{DEFAULT_LOGIN_TIMEOUT, LoopbackReceiver};
+use crate::loopback::{
+    CloseHook, DEFAULT_LOGIN_TIMEOUT, LoginOutcome, LoopbackPage, LoopbackReceiver,
+};
 use crate::token::TokenSet;
 
 /// A browser login: authorization code with PKCE S256, `state` and `nonce`, and a loopback
@@ -32,6 +34,8 @@ pub struct AuthorizationCode {
     opener: UrlOpener,
     capturer: Option<Arc<dyn RedirectCapturer>>,
     id_token_check: Option<Arc<dyn IdTokenCheck>>,
+    page: LoopbackPage,
+    close_hook: Option<CloseHook>,
 }
 
 impl AuthorizationCode {
@@ -45,6 +49,8 @@ impl AuthorizationCode {
             opener: None,
             capturer: None,
             id_token_check: None,
+            page: LoopbackPage::default(),
+            close_hook: None,
         }
     }
 
@@ -69,9 +75,13 @@ impl AuthorizationCode {
     /// Binds the loopback receiver, shows the URL, and waits for the redirect.
     async fn receive(&self, client_id: &str, one: &OneTime) -> Result<(SecretString, Url)> {
         // Bound before the browser opens, so the redirect cannot beat the listener.
-        let receiver = LoopbackReceiver::bind(&self.redirect_uri)
+        let mut receiver = LoopbackReceiver::bind(&self.redirect_uri)
             .await?
-            .with_timeout(self.timeout);
+            .with_timeout(self.timeout)
+            .with_page(self.page.clone());
+        if let Some(hook) = &self.close_hook {
+            receiver = receiver.with_close_hook(hook.clone());
+        }
         let redirect_uri = receiver.redirect_uri().clone();
         let request = self.request.url(client_id, &redirect_uri, one);
         tracing::debug!(url = %crate::redact::DisplayUrl::new(&request), "authorization request");
@@ -123,6 +133,11 @@ impl fmt::Debug for AuthorizationCode {
                 "capturer",
                 &self.capturer.as_ref().map(|_| Callback("RedirectCapturer")),
             )
+            .field("page", &self.page)
+            .field(
+                "close_hook",
+                &self.close_hook.as_ref().map(|_| Callback("CloseHook")),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +151,8 @@ pub struct AuthorizationCodeBuilder {
     opener: Option<UrlOpener>,
     capturer: Option<Arc<dyn RedirectCapturer>>,
     id_token_check: Option<Arc<dyn IdTokenCheck>>,
+    page: LoopbackPage,
+    close_hook: Option<CloseHook>,
 }
 
 impl AuthorizationCodeBuilder {
@@ -176,6 +193,27 @@ impl AuthorizationCodeBuilder {
         self
     }
 
+    /// Brands the loopback receiver's pages and names the profile logging in (default:
+    /// latchkey's branding, no profile). Not used with a redirect capturer, which serves
+    /// no page.
+    pub fn page(mut self, page: LoopbackPage) -> Self {
+        self.page = page;
+        self
+    }
+
+    /// Calls `hook` once per login when the browser part ends (pywry's `close_window`):
+    /// after the loopback receiver answered this login's redirect, success or error, or
+    /// when no redirect came in time. A desktop application closes the window or web view
+    /// it opened for the login here. The hook runs before the code is exchanged, so
+    /// [`LoginOutcome::CodeReceived`] does not yet mean tokens: the login's result says
+    /// that. It must return quickly (send on a channel or spawn for slow work). Not called
+    /// with a redirect capturer, which owns its window itself.
+    #[doc(alias = "close_window")]
+    pub fn close_hook(mut self, hook: impl Fn(LoginOutcome) + Send + Sync + 'static) -> Self {
+        self.close_hook = Some(Arc::new(hook));
+        self
+    }
+
     /// Checks the configuration and builds the grant.
     pub fn build(self) -> Result<AuthorizationCode> {
         let redirect = Url::parse(&self.redirect_uri)
@@ -196,6 +234,8 @@ impl AuthorizationCodeBuilder {
             opener: self.opener.unwrap_or_else(|| default_opener(self.browser)),
             capturer: self.capturer,
             id_token_check: self.id_token_check,
+            page: self.page,
+            close_hook: self.close_hook,
         })
     }
 }

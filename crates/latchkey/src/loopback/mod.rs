@@ -19,16 +19,23 @@
 //!   400: a web page reaching the port through DNS rebinding carries its own host name.
 //! - Other paths get 404; a wrong or missing `state` gets 400 and the receiver keeps waiting;
 //!   an `error` with the right `state` ends the login with that error.
+//! - Every page is styled and branded ([`LoopbackPage`]) and sent with a strict
+//!   `Content-Security-Policy` (no script; the one stylesheet allowed by its hash),
+//!   `nosniff`, `no-referrer` and `no-store`.
+//! - A [`CloseHook`] learns once how the browser part ended, so a desktop application can
+//!   close the window it opened for the login.
 
+mod close;
 mod page;
+mod wire;
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use secrecy::SecretString;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
@@ -36,8 +43,12 @@ use url::Url;
 
 pub use crate::authorization::ExpectedResponse;
 use crate::authorization::{Verdict, judge};
+use wire::{Rejection, parse_head, read_request, respond};
 
 use crate::error::{Error, LoginError, Result};
+
+pub use close::{CloseHook, LoginOutcome};
+pub use page::{DEFAULT_ACCENT_COLOR, DEFAULT_PRODUCT_NAME, LoopbackPage, LoopbackPageBuilder};
 
 /// How long a login may take by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -52,12 +63,26 @@ pub const MAX_PENDING_CONNECTIONS: usize = 64;
 type Outcome = std::result::Result<SecretString, LoginError>;
 
 /// Listens on a loopback address for the authorization redirect.
-#[derive(Debug)]
 pub struct LoopbackReceiver {
     listeners: Vec<TcpListener>,
     redirect_uri: Url,
     timeout: Duration,
     read_timeout: Duration,
+    page: LoopbackPage,
+    close_hook: Option<CloseHook>,
+}
+
+impl fmt::Debug for LoopbackReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopbackReceiver")
+            .field("listeners", &self.listeners)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("page", &self.page)
+            .field("close_hook", &close::HookSet(self.close_hook.is_some()))
+            .finish()
+    }
 }
 
 impl LoopbackReceiver {
@@ -97,7 +122,23 @@ impl LoopbackReceiver {
             redirect_uri: uri,
             timeout: DEFAULT_LOGIN_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            page: LoopbackPage::default(),
+            close_hook: None,
         })
+    }
+
+    /// Brands the pages served to the browser (default: latchkey's).
+    pub fn with_page(mut self, page: LoopbackPage) -> Self {
+        self.page = page;
+        self
+    }
+
+    /// Calls `hook` once when the browser part ends: after the page for this login's
+    /// redirect was written, or when the wait times out.
+    #[doc(alias = "close_window")]
+    pub fn with_close_hook(mut self, hook: CloseHook) -> Self {
+        self.close_hook = Some(hook);
+        self
     }
 
     /// Gives up after this long without a matching response (default 300 s).
@@ -127,10 +168,12 @@ impl LoopbackReceiver {
 
     /// Serves the browser until a response for `expected` arrives, and returns its code.
     ///
-    /// Stops listening before returning, whatever the outcome.
+    /// Stops listening before returning, whatever the outcome, then calls the close hook.
     pub async fn wait(self, expected: &ExpectedResponse) -> Result<SecretString> {
         let port = self.redirect_uri.port_or_known_default().unwrap_or(80);
         let shared = Arc::new(Shared {
+            csp: self.page.content_security_policy(),
+            page: self.page.clone(),
             path: self.redirect_uri.path().to_owned(),
             expected: expected.clone(),
             read_timeout: self.read_timeout,
@@ -149,17 +192,27 @@ impl LoopbackReceiver {
         let outcome = tokio::time::timeout(self.timeout, rx.recv()).await;
         // Dropping the acceptors closes the listeners and aborts every open connection.
         acceptors.abort_all();
+        let hook = self.close_hook.as_ref();
         match outcome {
-            Ok(Some(Ok(code))) => Ok(code),
-            Ok(Some(Err(err))) => Err(err.into()),
+            Ok(Some(Ok(code))) => {
+                close::notify(hook, LoginOutcome::CodeReceived);
+                Ok(code)
+            }
+            Ok(Some(Err(err))) => {
+                close::notify(hook, LoginOutcome::Refused);
+                Err(err.into())
+            }
             Ok(None) => Err(Error::Internal(
                 "the loopback receiver stopped unexpectedly".into(),
             )),
-            Err(_) => Err(LoginError::Timeout {
-                redirect_uri: self.redirect_uri.to_string(),
-                waited: self.timeout,
+            Err(_) => {
+                close::notify(hook, LoginOutcome::TimedOut);
+                Err(LoginError::Timeout {
+                    redirect_uri: self.redirect_uri.to_string(),
+                    waited: self.timeout,
+                }
+                .into())
             }
-            .into()),
         }
     }
 }
@@ -230,6 +283,9 @@ fn bind_error(addr: SocketAddr, err: &std::io::Error) -> Error {
 
 struct Shared {
     path: String,
+    page: LoopbackPage,
+    /// The page's `Content-Security-Policy`, computed once.
+    csp: String,
     expected: ExpectedResponse,
     read_timeout: Duration,
     hosts: AllowedHosts,
@@ -342,11 +398,23 @@ async fn serve(mut stream: TcpStream, slot: PendingSlot, tx: mpsc::Sender<Outcom
     let head = match head {
         Ok(Ok(head)) => head,
         Ok(Err(Rejection::BadRequest)) => {
-            respond(&mut stream, 400, &page::bad_request()).await;
+            respond(
+                &mut stream,
+                400,
+                &page::bad_request(&shared.page),
+                &shared.csp,
+            )
+            .await;
             return;
         }
         Ok(Err(Rejection::Method)) => {
-            respond(&mut stream, 405, &page::bad_request()).await;
+            respond(
+                &mut stream,
+                405,
+                &page::bad_request(&shared.page),
+                &shared.csp,
+            )
+            .await;
             return;
         }
         // Idle pre-connects and closed sockets: nothing to answer.
@@ -355,9 +423,10 @@ async fn serve(mut stream: TcpStream, slot: PendingSlot, tx: mpsc::Sender<Outcom
     let (status, body, outcome) = if shared.hosts.allows(head.host.as_deref()) {
         route(&head.target, &shared)
     } else {
-        (400, page::bad_request(), None)
+        (400, page::bad_request(&shared.page), None)
     };
-    if tokio::time::timeout(shared.read_timeout, respond(&mut stream, status, &body))
+    let answer = respond(&mut stream, status, &body, &shared.csp);
+    if tokio::time::timeout(shared.read_timeout, answer)
         .await
         .is_err()
     {
@@ -369,68 +438,6 @@ async fn serve(mut stream: TcpStream, slot: PendingSlot, tx: mpsc::Sender<Outcom
     }
 }
 
-/// What the receiver reads of a request head.
-struct Head {
-    target: String,
-    /// The `Host` header; `None` when absent or given more than once.
-    host: Option<String>,
-}
-
-enum Rejection {
-    BadRequest,
-    Method,
-    Closed,
-}
-
-/// Reads one request head.
-async fn read_request(stream: &mut TcpStream) -> std::result::Result<Head, Rejection> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|_| Rejection::Closed)?;
-        if n == 0 {
-            return Err(Rejection::Closed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(head) = parse_head(&buf)? {
-            return Ok(head);
-        }
-    }
-}
-
-/// Parses a request head: its target and host once complete, `None` while more bytes may
-/// follow.
-fn parse_head(buf: &[u8]) -> std::result::Result<Option<Head>, Rejection> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut request = httparse::Request::new(&mut headers);
-    match request.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => {
-            if request.method != Some("GET") {
-                return Err(Rejection::Method);
-            }
-            let target = request.path.ok_or(Rejection::BadRequest)?.to_owned();
-            let mut hosts = request
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case("host"));
-            // RFC 9112 §3.2: a request with more than one Host is answered 400, as is a
-            // value that is not text.
-            let host = match (hosts.next(), hosts.next()) {
-                (Some(h), None) => std::str::from_utf8(h.value)
-                    .ok()
-                    .map(|v| v.trim().to_owned()),
-                _ => None,
-            };
-            Ok(Some(Head { target, host }))
-        }
-        Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_BYTES => Ok(None),
-        Ok(httparse::Status::Partial) | Err(_) => Err(Rejection::BadRequest),
-    }
-}
-
 /// Fuzzing entry point: the status the receiver answers to the bytes of one request, for a
 /// login expecting `state` at `http://127.0.0.1:8765/callback` (0: incomplete, the receiver
 /// would read on).
@@ -439,6 +446,8 @@ fn parse_head(buf: &[u8]) -> std::result::Result<Option<Head>, Rejection> {
 pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
     let shared = Shared {
         path: "/callback".into(),
+        page: LoopbackPage::default(),
+        csp: String::new(),
         expected: ExpectedResponse::new(SecretString::from(state))
             .issuer("https://i.example", false),
         read_timeout: DEFAULT_READ_TIMEOUT,
@@ -461,54 +470,30 @@ pub fn fuzz_request(bytes: &[u8], state: &str) -> u16 {
 fn route(target: &str, shared: &Shared) -> (u16, String, Option<Outcome>) {
     // Only origin-form targets (RFC 9112 §3.2.1); `//host/x` would re-point the base URL.
     if !target.starts_with('/') || target.starts_with("//") {
-        return (400, page::bad_request(), None);
+        return (400, page::bad_request(&shared.page), None);
     }
     let base = Url::parse("http://127.0.0.1/").expect("a constant, valid URL");
     let Ok(url) = base.join(target) else {
-        return (400, page::bad_request(), None);
+        return (400, page::bad_request(&shared.page), None);
     };
     if url.path() != shared.path {
-        return (404, page::not_found(), None);
+        return (404, page::not_found(&shared.page), None);
     }
+    let branding = &shared.page;
     match judge(url.query_pairs(), &shared.expected) {
-        Verdict::Code(code) => (200, page::success(), Some(Ok(code))),
-        Verdict::Foreign => (400, page::foreign(), None),
+        Verdict::Code(code) => (200, page::success(branding), Some(Ok(code))),
+        Verdict::Foreign => (400, page::foreign(branding), None),
         Verdict::Failed(err) => {
             let page = match &err {
                 LoginError::AccessDenied { description } => {
-                    page::failure("access_denied", description.as_deref())
+                    page::failure(branding, "access_denied", description.as_deref())
                 }
                 LoginError::Authorization { error, description } => {
-                    page::failure(error, description.as_deref())
+                    page::failure(branding, error, description.as_deref())
                 }
-                other => page::document("Login failed", &other.to_string()),
+                other => page::failed(branding, &other.to_string()),
             };
             (400, page, Some(Err(err)))
         }
-    }
-}
-
-async fn respond(stream: &mut TcpStream, status: u16, body: &str) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Error",
-    };
-    // no-referrer: the page must never pass the redirect URL (with its code) anywhere.
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
-         X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let written = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
-        stream.shutdown().await
-    };
-    if let Err(err) = written.await {
-        tracing::debug!(error = %err, "loopback receiver could not answer a connection");
     }
 }

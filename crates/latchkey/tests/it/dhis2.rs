@@ -256,3 +256,31 @@ async fn an_ordinary_oidc_profile_preflights_with_discovery_alone() {
     assert_eq!(idp.counters().await.token_total(), 0);
     assert_eq!(selected.redirect_uri().unwrap(), None);
 }
+
+/// Seed 002: "/api/routes and /api/webhooks objects carry an auth block". `from_route` reads
+/// the `auth` of any such object; here one with a webhook's top-level `type` (which is not an
+/// auth scheme and must not be read as one), once with its secret and once read back
+/// without it, as DHIS2 returns secrets.
+#[test]
+fn a_webhook_auth_block_reads_like_a_routes() {
+    use latchkey::AuthScheme;
+    let webhook = serde_json::json!({
+        "type": "webhook",
+        "url": "https://hooks.example/dhis2",
+        "auth": {"type": "api-token", "token": "d2p_secret"}
+    });
+    let scheme = AuthScheme::from_route(&webhook)
+        .unwrap()
+        .expect("an auth block");
+    assert!(matches!(scheme, AuthScheme::ApiToken { .. }), "{scheme:?}");
+    assert_eq!(scheme.missing_field(), None);
+    assert!(!format!("{scheme:?}").contains("d2p_secret"));
+
+    let read_back = serde_json::json!({
+        "type": "webhook",
+        "url": "https://hooks.example/dhis2",
+        "auth": {"type": "api-token"}
+    });
+    let scheme = AuthScheme::from_route(&read_back).unwrap().unwrap();
+    assert_eq!(scheme.missing_field(), Some("token"));
+}

@@ -266,3 +266,32 @@ async fn a_capturer_returning_a_forged_state_is_refused() {
         "a forged code is never exchanged"
     );
 }
+
+/// dhis2w's `profile verify` probe: a capturer that refuses to open a browser ends the
+/// login with its own error, and nothing is asked of the identity provider.
+#[tokio::test]
+async fn a_capturer_that_fails_ends_the_login_with_its_error() {
+    let idp = Idp::start().await;
+    let client = OAuthClient::builder(NATIVE_APP)
+        .token_url(idp.token_url())
+        .build()
+        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .build()
+            .unwrap(),
+    )
+    .redirect_uri("http://127.0.0.1:9/callback")
+    .redirect_capturer(|_auth: Url, _redirect_uri: Url| async move {
+        Err(Error::Config("no browser here: log in first".into()))
+    })
+    .build()
+    .unwrap();
+    let manager = TokenManager::builder(client, grant).build().unwrap();
+    let err = manager.login().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("no browser here")),
+        "{err:?}"
+    );
+    assert_eq!(idp.counters().await.token_total(), 0);
+}

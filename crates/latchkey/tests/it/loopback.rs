@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use latchkey::authorization::AuthorizationRequest;
-use latchkey::loopback::{ExpectedResponse, LoopbackReceiver};
+use latchkey::loopback::{ExpectedResponse, LoginOutcome, LoopbackPage, LoopbackReceiver};
 use latchkey::{AuthorizationCode, Error, ExposeSecret, LoginError, OAuthClient, TokenManager};
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, NATIVE_APP};
@@ -249,6 +249,16 @@ async fn non_loopback_redirect_uris_are_refused() {
 /// Sends one request head over a raw TCP connection (so the `Host` line is exactly what the
 /// test says, which no HTTP client allows) and returns the answer's status code.
 async fn raw_get(port: u16, host: Option<&str>, target: &str) -> u16 {
+    let answer = raw_answer(port, host, target).await;
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+/// Like [`raw_get`], but returns the whole answer: status line, headers and page.
+async fn raw_answer(port: u16, host: Option<&str>, target: &str) -> String {
     use tokio::io::AsyncReadExt;
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -264,10 +274,6 @@ async fn raw_get(port: u16, host: Option<&str>, target: &str) -> u16 {
         .expect("an answer within 10 s")
         .unwrap();
     answer
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
 }
 
 /// DNS rebinding: a web page whose host name resolves to 127.0.0.1 reaches the receiver with
@@ -384,4 +390,258 @@ async fn finding_loopback_receiver_caps_connections_and_the_redirect_still_gets_
         200
     );
     assert_eq!(wait.await.unwrap().unwrap().expose_secret(), "c64");
+}
+
+/// The header of `name` in a raw answer, if present once.
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let (head, _) = answer.split_once("\r\n\r\n")?;
+    let mut values = head.lines().skip(1).filter_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then_some(v.trim())
+    });
+    match (values.next(), values.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_page_carries_a_strict_csp_and_the_other_safety_headers() {
+    let page = LoopbackPage::builder()
+        .logo_url("https://cdn.example/logo.svg")
+        .build()
+        .unwrap();
+    let csp = page.content_security_policy();
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_secs(30))
+        .with_page(page);
+    let port = receiver.redirect_uri().port().unwrap();
+    let wait = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    let host = format!("127.0.0.1:{port}");
+    let mut answers = Vec::new();
+    for target in [
+        "/favicon.ico",                     // 404
+        "/callback?code=c&state=other-tab", // 400, foreign state
+        "/callback?code=c&state=st",        // 200, ends the login
+    ] {
+        answers.push(raw_answer(port, Some(&host), target).await);
+    }
+    assert_eq!(wait.await.unwrap().unwrap().expose_secret(), "c");
+    for answer in &answers {
+        let policy =
+            header(answer, "Content-Security-Policy").unwrap_or_else(|| panic!("no CSP: {answer}"));
+        assert_eq!(policy, csp);
+        // Nothing runs; only the page's own style (by hash) and the logo's origin load.
+        assert!(
+            policy.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{policy}"
+        );
+        assert!(policy.contains("img-src https://cdn.example;"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("script-src"));
+        assert_eq!(header(answer, "X-Content-Type-Options"), Some("nosniff"));
+        assert_eq!(header(answer, "Referrer-Policy"), Some("no-referrer"));
+        assert_eq!(header(answer, "Cache-Control"), Some("no-store"));
+        assert!(!answer.contains("<script"), "{answer}");
+    }
+    assert!(answers[2].starts_with("HTTP/1.1 200"), "{}", answers[2]);
+    assert!(answers[2].contains("Login complete"), "{}", answers[2]);
+}
+
+#[tokio::test]
+async fn branding_and_profile_names_are_html_escaped() {
+    let page = LoopbackPage::builder()
+        .product_name("<script>alert(1)</script>")
+        .profile("\"><img src=x onerror=alert(2)>")
+        .return_to("<b>the app</b>")
+        .build()
+        .unwrap();
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap()
+        .with_page(page);
+    let uri = receiver.redirect_uri().clone();
+    let wait = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    let shown = UserAgent::new()
+        .get(&with_path(&uri, "/callback?code=c&state=st"))
+        .await;
+    wait.await.unwrap().unwrap();
+    let body = shown.body;
+    assert!(
+        !body.contains("<script>") && !body.contains("<img") && !body.contains("<b>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "{body}"
+    );
+    assert!(body.contains("&lt;b&gt;the app&lt;/b&gt;"), "{body}");
+}
+
+#[test]
+fn an_invalid_accent_colour_is_refused_with_a_clear_error() {
+    for bad in ["red", "#12345", "#abc;} body{display:none", "rgb(1,2,3)"] {
+        let err = LoopbackPage::builder()
+            .accent_color(bad)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{bad}: {err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("`accent_color`") && message.contains("hex colour"),
+            "{bad}: {message}"
+        );
+    }
+    assert!(
+        LoopbackPage::builder()
+            .accent_color("#0A7D55")
+            .build()
+            .is_ok()
+    );
+}
+
+/// A login through the fixture (completed, or cancelled at the provider) whose grant
+/// records its close hook calls; returns the login's result, the calls and the status of
+/// the page the browser got.
+async fn login_with_close_hook(
+    cancel: bool,
+) -> (
+    latchkey::Result<std::sync::Arc<latchkey::TokenSet>>,
+    Vec<LoginOutcome>,
+    u16,
+) {
+    let idp = Idp::start().await;
+    let origin = idp.issuer().to_owned();
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (page_tx, mut page_rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = OAuthClient::builder(NATIVE_APP)
+        .token_url(idp.token_url())
+        .build()
+        .unwrap();
+    let grant = AuthorizationCode::builder(
+        AuthorizationRequest::builder(idp.url("/auth"))
+            .scopes(["openid"])
+            .issuer(idp.issuer(), true)
+            .build()
+            .unwrap(),
+    )
+    .timeout(Duration::from_secs(60))
+    .page(LoopbackPage::builder().profile("prod").build().unwrap())
+    .close_hook({
+        let calls = calls.clone();
+        move |outcome| calls.lock().unwrap().push(outcome)
+    })
+    .on_authorization_url(move |auth: &Url| {
+        let (auth, origin, page_tx) = (auth.clone(), origin.clone(), page_tx.clone());
+        tokio::spawn(async move {
+            let agent = UserAgent::new();
+            let redirect = if cancel {
+                latchkey_testkit::person::cancel_login(&agent, &auth, &origin).await
+            } else {
+                agent
+                    .log_in_and_consent(&auth, &origin, ALICE)
+                    .await
+                    .expect_err("redirect to the client")
+            };
+            let shown = agent.get(&redirect).await;
+            let _ = page_tx.send(shown.status.as_u16());
+        });
+    })
+    .build()
+    .unwrap();
+    let manager = TokenManager::builder(client, grant).build().unwrap();
+    let result = manager.login().await;
+    let status = page_rx.recv().await.expect("the browser got a page");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = calls.lock().unwrap().clone();
+    (result, calls, status)
+}
+
+#[tokio::test]
+async fn the_close_hook_is_called_once_after_a_successful_redirect() {
+    let (result, calls, status) = login_with_close_hook(false).await;
+    result.expect("login");
+    assert_eq!(status, 200);
+    assert_eq!(calls, [LoginOutcome::CodeReceived]);
+}
+
+#[tokio::test]
+async fn the_close_hook_is_called_once_after_an_error_redirect() {
+    let (result, calls, status) = login_with_close_hook(true).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, Error::Login(LoginError::AccessDenied { .. })),
+        "{err:?}"
+    );
+    assert_eq!(status, 400);
+    assert_eq!(calls, [LoginOutcome::Refused]);
+}
+
+#[tokio::test]
+async fn the_close_hook_hears_a_timeout_too() {
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook_calls = calls.clone();
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap()
+        .with_timeout(Duration::from_millis(200))
+        .with_close_hook(std::sync::Arc::new(move |o| {
+            hook_calls.lock().unwrap().push(o)
+        }));
+    let err = receiver
+        .wait(&ExpectedResponse::new("st".to_owned().into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Login(LoginError::Timeout { .. })),
+        "{err:?}"
+    );
+    assert_eq!(*calls.lock().unwrap(), [LoginOutcome::TimedOut]);
+}
+
+/// pywry's `AuthFlowManager.cancel()`: cancelling a login is dropping its future (here,
+/// aborting its task); the receiver stops listening and a pinned port is free again.
+#[tokio::test]
+async fn cancelling_the_wait_stops_listening_and_frees_the_port() {
+    let receiver = LoopbackReceiver::bind("http://127.0.0.1:0/callback")
+        .await
+        .unwrap();
+    let port = receiver.redirect_uri().port().unwrap();
+    let task = tokio::spawn(async move {
+        receiver
+            .wait(&ExpectedResponse::new("st".to_owned().into()))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!task.is_finished());
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let mut rebound = None;
+    for _ in 0..50 {
+        match LoopbackReceiver::bind(&format!("http://127.0.0.1:{port}/callback")).await {
+            Ok(receiver) => {
+                rebound = Some(receiver);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(
+        rebound.is_some(),
+        "port {port} is still taken after the cancel"
+    );
 }
