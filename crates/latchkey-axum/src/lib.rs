@@ -10,12 +10,27 @@
 //! | `GET /auth/callback` | finishes it, sets the session cookie, goes to `return_to` |
 //! | `POST /auth/refresh` | refreshes the session's access token now (same-origin only) |
 //! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin only) |
-//! | `GET /auth/userinfo` | the IdP's userinfo for the signed-in user |
-//! | `GET /auth/status` | `{"authenticated": …, "sub", "name", "email", "expires_at"}` |
+//! | `GET /auth/userinfo` | the IdP's userinfo for the signed-in user, plus the app's `roles` |
+//! | `GET /auth/status` | `{"authenticated": …, "sub", "name", "email", "roles", "expires_at"}` |
 //!
 //! Handlers get the user with the [`AuthenticatedUser`] extractor, which hands out a fresh
 //! access token: the session's tokens are kept by a [`latchkey::TokenManager`] (one refresh
 //! per session at a time, across instances when the store is shared).
+//!
+//! - **Roles**: [`WebAuthBuilder::default_roles`] go to every user at sign-in,
+//!   [`ADMIN_ROLE`] also to [`WebAuthBuilder::admin_users`]; they are kept in the session.
+//!   [`RequireRole<R>`] (and [`RequireAdmin`]) or [`AuthenticatedUser::require_role`] let a
+//!   handler run only for holders: `403` JSON otherwise, `401` JSON signed out
+//!   ([`AuthRejection`]).
+//! - **Protect everything**: [`WebAuth::attach_protected`] puts [`require_login`] in front
+//!   of every route but [`WebAuthBuilder::public_paths`] and `/auth/*`: browsers are sent to
+//!   sign in and come back to the page they asked for, API clients get `401` JSON.
+//! - **Without cookies**: the session also answers to `Authorization: Bearer <session
+//!   token>` and, when [`WebAuthBuilder::session_in_websocket_query`] allows it, to
+//!   `?session=<session token>` on WebSocket upgrades. The app hands the token out with
+//!   [`AuthenticatedUser::session_token`]; logout through any of them ends the session.
+//! - **Cross-site request forgery**: state-changing requests that ride on the cookie must
+//!   come from the app's origin or one of [`WebAuthBuilder::trusted_origins`].
 //!
 //! - The session cookie is HttpOnly, SameSite=Lax, Secure (unless
 //!   [`WebAuthBuilder::loopback_development`]), and signed with HMAC-SHA256 under the
@@ -155,7 +170,8 @@ impl WebAuth {
 
     /// [`attach`](Self::attach), with every route of `app` behind [`require_login`]
     /// except the [public paths](WebAuthBuilder::public_paths): browsers are sent to sign
-    /// in and come back, API clients get `401` JSON.
+    /// in and come back, API clients get `401` JSON. Give `app` its fallback before this
+    /// call, so that paths without a route are behind the layer too.
     pub fn attach_protected(&self, app: Router) -> Router {
         let guarded = app.layer(axum::middleware::from_fn_with_state(
             self.clone(),

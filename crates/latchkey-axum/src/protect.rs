@@ -74,18 +74,24 @@ fn has_dot_segment(path: &str) -> bool {
 ///   cookie must come from this site or a
 ///   [trusted origin](crate::WebAuthBuilder::trusted_origins), else `403` JSON.
 ///
+/// - A CORS preflight (`OPTIONS` with `Access-Control-Request-Method`) passes: browsers
+///   never attach credentials to one, so it could not pass otherwise, and it runs no
+///   handler of the app's own.
+///
 /// The signed-in user is handed on to the [`AuthenticatedUser`](crate::AuthenticatedUser)
 /// extractor, which then does not look the session up again.
 ///
 /// [`WebAuth::attach_protected`] installs it; by hand it is
 /// `axum::middleware::from_fn_with_state(auth.clone(), require_login)` on the top-level
-/// router (paths are matched as that router sees them).
+/// router (paths are matched as that router sees them). axum puts a layer in front of the
+/// routes and the fallback the router has when the layer is added: give the app its own
+/// fallback first, or a path without a route answers `404` to anyone.
 pub async fn require_login(
     State(auth): State<WebAuth>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if auth.inner.public_paths.allows(request.uri().path()) {
+    if auth.inner.public_paths.allows(request.uri().path()) || is_preflight(&request) {
         return next.run(request).await;
     }
     let view = RequestView::of(request.method(), request.uri(), request.headers());
@@ -114,6 +120,13 @@ pub async fn require_login(
         ) if wants_a_page(&request) => to_login(&request),
         Err(err) => AuthRejection::from(err).into_response(),
     }
+}
+
+fn is_preflight(request: &Request) -> bool {
+    *request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// A browser navigating: `GET`/`HEAD` that accepts HTML.

@@ -88,6 +88,28 @@ async fn public_paths_and_login_routes_are_open_the_rest_is_401_json() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A CORS preflight carries no credentials: it passes to the app (here: no OPTIONS
+    // handler, 405), it is not answered 401.
+    let (response, _) = send(
+        &app,
+        request_with(
+            "OPTIONS",
+            "/api/data",
+            &nobody,
+            &[
+                ("origin", TRUSTED),
+                ("access-control-request-method", "POST"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let (response, _) = send(&app, request_with("OPTIONS", "/api/data", &nobody, &[])).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "not a preflight"
+    );
     // Unknown paths too (the app's fallback is behind the layer): nothing tells a stranger
     // which pages exist.
     let (response, _) = send(&app, request_with("GET", "/no/such/page", &nobody, &[API])).await;
