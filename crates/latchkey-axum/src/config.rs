@@ -197,8 +197,9 @@ impl WebAuthBuilder {
 
     /// Paths that [`WebAuth::attach_protected`] (and [`crate::require_login`]) leave open
     /// to everyone: an entry ending in `/` is a prefix (`/static/` opens `/static/app.js`),
-    /// any other entry one exact path (`/`, `/healthz`). `/auth/*` is always open. Paths
-    /// with `.` or `..` segments are never public.
+    /// any other entry one exact path (`/`, `/healthz`). The six login routes are always
+    /// open. A path with a `.` or `..` segment or an encoded slash or backslash is never
+    /// public.
     pub fn public_paths<I, S>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = S>,

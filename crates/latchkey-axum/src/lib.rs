@@ -23,7 +23,7 @@
 //!   handler run only for holders: `403` JSON otherwise, `401` JSON signed out
 //!   ([`AuthRejection`]).
 //! - **Protect everything**: [`WebAuth::attach_protected`] puts [`require_login`] in front
-//!   of every route but [`WebAuthBuilder::public_paths`] and `/auth/*`: browsers are sent to
+//!   of every route but [`WebAuthBuilder::public_paths`] and the login routes: browsers are sent to
 //!   sign in and come back to the page they asked for, API clients get `401` JSON.
 //! - **Without cookies**: the session also answers to `Authorization: Bearer <session
 //!   token>` and, when [`WebAuthBuilder::session_in_websocket_query`] allows it, to

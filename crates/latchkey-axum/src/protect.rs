@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::WebAuth;
 use crate::error::{AuthRejection, WebAuthError};
 use crate::guard::safe_return_to;
+use crate::routes;
 use crate::session_token::{RequestView, Source};
 
 /// The paths anyone may reach: exact paths, and prefixes (entries ending in `/`).
@@ -43,19 +44,21 @@ impl PublicPaths {
 
     /// Whether `path` (a request's path, as routed) is public. The login routes always are.
     pub(crate) fn allows(&self, path: &str) -> bool {
-        // A dot segment (`/static/../admin`, also percent-encoded) is never public: whatever
-        // resolves it later (a proxy, a file server) would reach a path outside the prefix.
-        if has_dot_segment(path) {
+        // A dot segment (`/static/../admin`, also percent-encoded) or an encoded slash or
+        // backslash (`/static/..%2fadmin`) is never public: whatever decodes and resolves
+        // it later (a proxy, a file server) would reach a path outside the prefix.
+        let lower = path.to_ascii_lowercase();
+        if has_dot_segment(&lower) || lower.contains("%2f") || lower.contains("%5c") {
             return false;
         }
-        path.starts_with("/auth/")
+        routes::PATHS.contains(&path)
             || self.exact.iter().any(|p| p == path)
             || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
     }
 }
 
 fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|segment| {
+    path.split(['/', '\\']).any(|segment| {
         let segment = segment.to_ascii_lowercase().replace("%2e", ".");
         segment == "." || segment == ".."
     })
@@ -64,7 +67,7 @@ fn has_dot_segment(path: &str) -> bool {
 /// Middleware that lets a request through only when it carries a live session (cookie,
 /// bearer session token, or `?session=` on a WebSocket upgrade when allowed), or when its
 /// path is public ([`WebAuthBuilder::public_paths`](crate::WebAuthBuilder::public_paths);
-/// `/auth/*` always is).
+/// the login routes always are).
 ///
 /// - A browser (`Accept` naming `text/html`) asking with `GET` or `HEAD` is sent (`303`) to
 ///   `/auth/login?return_to=<path and query>`, and comes back there after signing in.

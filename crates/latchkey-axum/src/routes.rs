@@ -20,14 +20,32 @@ use crate::session::{self, PendingRecord, SessionRecord, random_id};
 use crate::session_token::{Presented, RequestView, Source};
 use crate::{WebAuth, login_key, session_key, token_key};
 
+/// The paths of the login routes: public whatever the app protects.
+pub(crate) const PATHS: [&str; 6] = [
+    "/auth/login",
+    "/auth/callback",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/userinfo",
+    "/auth/status",
+];
+
 pub(crate) fn router(auth: WebAuth) -> Router {
+    let [
+        login_path,
+        callback_path,
+        refresh_path,
+        logout_path,
+        userinfo_path,
+        status_path,
+    ] = PATHS;
     Router::new()
-        .route("/auth/login", get(login))
-        .route("/auth/callback", get(callback))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", get(logout_page).post(logout))
-        .route("/auth/userinfo", get(userinfo))
-        .route("/auth/status", get(status))
+        .route(login_path, get(login))
+        .route(callback_path, get(callback))
+        .route(refresh_path, post(refresh))
+        .route(logout_path, get(logout_page).post(logout))
+        .route(userinfo_path, get(userinfo))
+        .route(status_path, get(status))
         .with_state(auth)
 }
 
