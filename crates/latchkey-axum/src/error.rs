@@ -26,7 +26,9 @@ pub enum WebAuthError {
     UnsafeReturnTo,
     /// A state-changing request came from another origin (or named none). The origin it
     /// named is not kept: the error page would hand it back to whoever chose it.
-    #[error("cross-origin request refused: only pages of {expected} may send it")]
+    #[error(
+        "cross-origin request refused: only pages of {expected} (or a trusted origin) may send it"
+    )]
     OriginMismatch {
         /// This application's origin.
         expected: String,

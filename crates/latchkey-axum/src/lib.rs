@@ -8,8 +8,8 @@
 //! |---|---|
 //! | `GET /auth/login?return_to=/path` | starts a login (rate-limited per client; `503` past [`WebAuthBuilder::max_pending_logins`]) |
 //! | `GET /auth/callback` | finishes it, sets the session cookie, goes to `return_to` |
-//! | `POST /auth/refresh` | refreshes the session's access token now (same-origin only) |
-//! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin only) |
+//! | `POST /auth/refresh` | refreshes the session's access token now (same-origin or trusted origin, unless signed in by a bearer session token) |
+//! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin or trusted origin, unless signed in by a bearer session token) |
 //! | `GET /auth/userinfo` | the IdP's userinfo for the signed-in user, plus the app's `roles` |
 //! | `GET /auth/status` | `{"authenticated": …, "sub", "name", "email", "roles", "expires_at"}` |
 //!
@@ -23,8 +23,8 @@
 //!   handler run only for holders: `403` JSON otherwise, `401` JSON signed out
 //!   ([`AuthRejection`]).
 //! - **Protect everything**: [`WebAuth::attach_protected`] puts [`require_login`] in front
-//!   of every route but [`WebAuthBuilder::public_paths`] and the login routes: browsers are sent to
-//!   sign in and come back to the page they asked for, API clients get `401` JSON.
+//!   of every route but [`WebAuthBuilder::public_paths`] and the login routes: browsers are
+//!   sent to sign in and come back to the page they asked for, API clients get `401` JSON.
 //! - **Without cookies**: the session also answers to `Authorization: Bearer <session
 //!   token>` and, when [`WebAuthBuilder::session_in_websocket_query`] allows it, to
 //!   `?session=<session token>` on WebSocket upgrades. The app hands the token out with
