@@ -11,7 +11,9 @@ use secrecy::{ExposeSecret, SecretSlice};
 use url::Url;
 
 use crate::error::WebAuthError;
-use crate::guard::RateLimiter;
+use crate::guard::{RateLimiter, parse_origin};
+use crate::protect::PublicPaths;
+use crate::roles::RoleRules;
 use crate::session::CookieConfig;
 use crate::store::SessionStore;
 use crate::{Inner, WebAuth};
@@ -34,6 +36,11 @@ pub struct WebAuthBuilder {
     refresh_margin: Duration,
     trust_forwarded_for: bool,
     max_pending_logins: usize,
+    default_roles: Vec<String>,
+    admin_users: Vec<String>,
+    public_paths: Vec<String>,
+    trusted_origins: Vec<String>,
+    session_in_websocket_query: bool,
 }
 
 impl WebAuthBuilder {
@@ -57,6 +64,11 @@ impl WebAuthBuilder {
             refresh_margin: Duration::from_secs(60),
             trust_forwarded_for: false,
             max_pending_logins: 10_000,
+            default_roles: Vec::new(),
+            admin_users: Vec::new(),
+            public_paths: Vec::new(),
+            trusted_origins: Vec::new(),
+            session_in_websocket_query: false,
         }
     }
 
@@ -160,6 +172,70 @@ impl WebAuthBuilder {
         self
     }
 
+    /// Roles every signed-in user gets (default none), e.g. `["viewer"]`. Roles are fixed
+    /// at sign-in and kept in the session: a change here applies from the next sign-in.
+    pub fn default_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.default_roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Users who also get the [`admin`](crate::ADMIN_ROLE) role: each entry is a subject
+    /// (`sub`, the provider's stable user id) or an email address (compared without case,
+    /// and only when the provider marks it `email_verified`).
+    pub fn admin_users<I, S>(mut self, users: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.admin_users = users.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Paths that [`WebAuth::attach_protected`] (and [`crate::require_login`]) leave open
+    /// to everyone: an entry ending in `/` is a prefix (`/static/` opens `/static/app.js`),
+    /// any other entry one exact path (`/`, `/healthz`). The six login routes are always
+    /// open. A path with a `.` or `..` segment or an encoded slash or backslash is never
+    /// public.
+    pub fn public_paths<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.public_paths = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Origins (`https://admin.example.org`) besides the app's own whose pages may send
+    /// state-changing requests signed in by the session cookie: `POST /auth/logout`,
+    /// `POST /auth/refresh`, and every non-`GET` route behind [`crate::require_login`].
+    /// Any other `Origin` gets `403`. Only list sites you trust as much as your own: their
+    /// pages act with the user's session.
+    pub fn trusted_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept the session token in a `?session=` query parameter on WebSocket upgrades
+    /// (`GET` with `Upgrade: websocket`), for browser clients that open a WebSocket to this
+    /// app from another origin and cannot set headers on it (default off).
+    ///
+    /// URLs end up in access logs, proxy logs and monitoring: a token in one can be read
+    /// there and replayed for as long as the session lives. Hence off by default, and only
+    /// on upgrades even when on (a plain link carrying `?session=` never signs anyone in).
+    /// Prefer the cookie (sent on same-origin WebSockets) or `Authorization: Bearer`.
+    pub fn session_in_websocket_query(mut self, allowed: bool) -> Self {
+        self.session_in_websocket_query = allowed;
+        self
+    }
+
     /// Checks the settings and builds the routes' state.
     pub fn build(self) -> Result<WebAuth, WebAuthError> {
         let public = Url::parse(&self.public_url).map_err(|e| {
@@ -217,6 +293,27 @@ impl WebAuthBuilder {
                 "the login rate limit, `max_pending_logins` and the TTLs must be positive".into(),
             ));
         }
+        let roles = role_rules(self.default_roles, self.admin_users)?;
+        let public_paths = PublicPaths::new(self.public_paths).map_err(|entry| {
+            WebAuthError::Config(format!(
+                "the public path `{}` must start with `/` and hold no `?`, `#`, `*`, `\\`, \
+                 control character or `.`/`..` segment (end it with `/` for a prefix)",
+                entry.escape_debug()
+            ))
+        })?;
+        let trusted_origins = self
+            .trusted_origins
+            .iter()
+            .map(|raw| {
+                parse_origin(raw).ok_or_else(|| {
+                    WebAuthError::Config(format!(
+                        "the trusted origin `{}` must be an http(s) origin alone, like \
+                         `https://admin.example.org` (no path, query or user)",
+                        raw.escape_debug()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let metadata = self.provider.metadata();
         let authorization_endpoint = metadata.authorization_endpoint.clone().ok_or_else(|| {
             WebAuthError::Config(format!(
@@ -268,6 +365,10 @@ impl WebAuthBuilder {
                 refresh_margin: self.refresh_margin,
                 trust_forwarded_for: self.trust_forwarded_for,
                 max_pending_logins: self.max_pending_logins,
+                roles,
+                public_paths,
+                trusted_origins,
+                session_in_websocket_query: self.session_in_websocket_query,
                 managers: Mutex::new(HashMap::new()),
             }),
         })
@@ -284,6 +385,33 @@ impl fmt::Debug for WebAuthBuilder {
             )
             .field("store", &self.store)
             .field("scopes", &self.scopes)
+            .field("default_roles", &self.default_roles)
+            .field("public_paths", &self.public_paths)
+            .field("trusted_origins", &self.trusted_origins)
             .finish_non_exhaustive()
     }
+}
+
+/// The role settings, checked: role names and admin entries are non-empty printable text.
+fn role_rules(
+    default_roles: Vec<String>,
+    admin_users: Vec<String>,
+) -> Result<RoleRules, WebAuthError> {
+    let bad = |what: &str, value: &str| {
+        WebAuthError::Config(format!(
+            "the {what} `{}` must be non-empty, without spaces or control characters",
+            value.escape_debug()
+        ))
+    };
+    let plain = |v: &str| !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if let Some(role) = default_roles.iter().find(|r| !plain(r)) {
+        return Err(bad("role", role));
+    }
+    if let Some(user) = admin_users.iter().find(|u| !plain(u)) {
+        return Err(bad("admin user", user));
+    }
+    Ok(RoleRules {
+        default_roles,
+        admin_users,
+    })
 }

@@ -26,10 +26,18 @@ pub enum WebAuthError {
     UnsafeReturnTo,
     /// A state-changing request came from another origin (or named none). The origin it
     /// named is not kept: the error page would hand it back to whoever chose it.
-    #[error("cross-origin request refused: only pages of {expected} may send it")]
+    #[error(
+        "cross-origin request refused: only pages of {expected} (or a trusted origin) may send it"
+    )]
     OriginMismatch {
         /// This application's origin.
         expected: String,
+    },
+    /// The signed-in user lacks a role the route requires.
+    #[error("this needs the `{role}` role, which the signed-in user does not have")]
+    MissingRole {
+        /// The role required.
+        role: String,
     },
     /// Too many logins started from one address.
     #[error("too many login attempts from this address; retry in {} s", ceil_secs(*retry_after))]
@@ -79,6 +87,9 @@ impl WebAuthError {
                 "send state-changing requests from this site's own pages (POST with an Origin header)"
                     .into()
             }
+            WebAuthError::MissingRole { .. } => {
+                "ask the site's operator for the role (roles are given at sign-in: sign out and in again after a change)".into()
+            }
             WebAuthError::RateLimited { .. } => "wait a minute before trying again".into(),
             WebAuthError::TooManyPendingLogins { .. } => {
                 "start the login again after the time given; operators: see `max_pending_logins` and `login_rate_limit`".into()
@@ -106,7 +117,9 @@ impl WebAuthError {
             WebAuthError::LoginCookie
             | WebAuthError::LoginExpired
             | WebAuthError::UnsafeReturnTo => StatusCode::BAD_REQUEST,
-            WebAuthError::OriginMismatch { .. } => StatusCode::FORBIDDEN,
+            WebAuthError::OriginMismatch { .. } | WebAuthError::MissingRole { .. } => {
+                StatusCode::FORBIDDEN
+            }
             WebAuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebAuthError::TooManyPendingLogins { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebAuthError::Store { .. } | WebAuthError::Config(_) => {
@@ -217,6 +230,86 @@ impl IntoResponse for WebAuthError {
     }
 }
 
+/// The JSON answer of [`crate::RequireRole`], [`crate::AuthenticatedUser::require_role`] and
+/// [`crate::require_login`] (API clients want a body they can parse, not a page):
+///
+/// ```json
+/// {"error": "missing_role", "message": "this needs the `admin` role, …", "hint": "…", "role": "admin"}
+/// ```
+///
+/// `error` is `not_signed_in` (401), `missing_role` (403, with `role`), `origin_refused`
+/// (403) or, for anything else, `server_error`. Sent `no-store`.
+#[derive(Debug)]
+pub struct AuthRejection(WebAuthError);
+
+impl AuthRejection {
+    /// The error behind the answer.
+    pub fn error(&self) -> &WebAuthError {
+        &self.0
+    }
+
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn code(&self) -> &'static str {
+        match &self.0 {
+            WebAuthError::NotSignedIn
+            | WebAuthError::Latchkey(latchkey::Error::LoginRequired { .. }) => "not_signed_in",
+            WebAuthError::MissingRole { .. } => "missing_role",
+            WebAuthError::OriginMismatch { .. } => "origin_refused",
+            _ => "server_error",
+        }
+    }
+}
+
+impl From<WebAuthError> for AuthRejection {
+    fn from(error: WebAuthError) -> Self {
+        Self(error)
+    }
+}
+
+impl std::fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for AuthRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let line = self.0.page_line();
+        if status.is_server_error() {
+            tracing::warn!(error = %line, "request refused");
+        } else {
+            tracing::debug!(error = %line, "request refused");
+        }
+        let mut body = serde_json::json!({
+            "error": self.code(),
+            "message": line,
+            "hint": self.0.hint(),
+        });
+        if let WebAuthError::MissingRole { role } = &self.0 {
+            body["role"] = serde_json::Value::from(printable(role, 64));
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +321,40 @@ mod tests {
         assert_eq!(long.len(), MAX_DESCRIPTION);
         assert!(long.ends_with("..."));
         assert_eq!(printable(&"x".repeat(200), 200), "x".repeat(200));
+    }
+
+    #[tokio::test]
+    async fn rejections_are_json_with_a_code_and_the_missing_role() {
+        let cases = [
+            (WebAuthError::NotSignedIn, 401, "not_signed_in"),
+            (
+                WebAuthError::MissingRole {
+                    role: "editor".into(),
+                },
+                403,
+                "missing_role",
+            ),
+            (
+                WebAuthError::OriginMismatch {
+                    expected: "https://app.example".into(),
+                },
+                403,
+                "origin_refused",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let response = AuthRejection::from(error).into_response();
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["error"], code, "{body}");
+            assert!(body["hint"].is_string(), "{body}");
+            if code == "missing_role" {
+                assert_eq!(body["role"], "editor");
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Request checks: open-redirect-safe `return_to`, same-origin state changes, and a
-//! per-client rate limit on starting logins.
+//! Request checks: open-redirect-safe `return_to`, same-origin (or trusted-origin) state
+//! changes, and a per-client rate limit on starting logins.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -51,9 +51,14 @@ pub fn safe_return_to(raw: &str) -> Result<String, WebAuthError> {
 }
 
 /// Refuses a state-changing request unless its `Origin` (or, when a browser sends none, its
-/// `Referer`) is `expected` (`scheme://host[:port]`). A request naming neither is refused
-/// too: browsers always send one of them on a form POST.
-pub(crate) fn same_origin(headers: &HeaderMap, expected: &str) -> Result<(), WebAuthError> {
+/// `Referer`) is `expected` (`scheme://host[:port]`) or one of the `trusted` origins. A
+/// request naming neither header is refused too: browsers always send one of them on a form
+/// POST.
+pub(crate) fn same_origin(
+    headers: &HeaderMap,
+    expected: &str,
+    trusted: &[String],
+) -> Result<(), WebAuthError> {
     let sent = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -66,7 +71,7 @@ pub(crate) fn same_origin(headers: &HeaderMap, expected: &str) -> Result<(), Web
                 .map(|u| u.origin().ascii_serialization())
         });
     match sent {
-        Some(origin) if origin == expected => Ok(()),
+        Some(origin) if origin == expected || trusted.contains(&origin) => Ok(()),
         other => {
             tracing::debug!(
                 origin = other.as_deref().map(|o| o.escape_debug().to_string()),
@@ -77,6 +82,20 @@ pub(crate) fn same_origin(headers: &HeaderMap, expected: &str) -> Result<(), Web
             })
         }
     }
+}
+
+/// The origin (`scheme://host[:port]`, as browsers send it in `Origin`) of a trusted-origin
+/// setting; `None` when it is not an http(s) origin alone.
+pub(crate) fn parse_origin(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let origin_only = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    origin_only.then(|| url.origin().ascii_serialization())
 }
 
 /// Most clients tracked at once; past it the older generation is dropped early (see
@@ -218,17 +237,61 @@ mod tests {
     #[test]
     fn origin_check_uses_origin_then_referer() {
         let mut h = HeaderMap::new();
-        assert!(same_origin(&h, "http://app.example").is_err());
+        assert!(same_origin(&h, "http://app.example", &[]).is_err());
         h.insert(
             header::REFERER,
             HeaderValue::from_static("http://app.example/page"),
         );
-        assert!(same_origin(&h, "http://app.example").is_ok());
+        assert!(same_origin(&h, "http://app.example", &[]).is_ok());
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://evil.example"),
         );
-        assert!(same_origin(&h, "http://app.example").is_err());
+        assert!(same_origin(&h, "http://app.example", &[]).is_err());
+    }
+
+    #[test]
+    fn trusted_origins_pass_the_origin_check_and_nothing_else_does() {
+        let trusted = vec!["https://admin.example".to_owned()];
+        let with_origin = |origin: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ORIGIN, HeaderValue::from_static(origin));
+            same_origin(&h, "https://app.example", &trusted)
+        };
+        assert!(with_origin("https://app.example").is_ok());
+        assert!(with_origin("https://admin.example").is_ok());
+        for refused in [
+            "https://evil.example",
+            "http://admin.example",
+            "https://admin.example:8443",
+            "https://sub.admin.example",
+            "null",
+        ] {
+            assert!(with_origin(refused).is_err(), "{refused} was accepted");
+        }
+    }
+
+    #[test]
+    fn trusted_origin_settings_must_be_origins() {
+        assert_eq!(
+            parse_origin("https://Admin.Example:443/").as_deref(),
+            Some("https://admin.example")
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "admin.example",
+            "https://admin.example/app",
+            "https://admin.example/?",
+            "https://user@admin.example",
+            "ftp://admin.example",
+            "null",
+            "*",
+        ] {
+            assert_eq!(parse_origin(bad), None, "{bad} was accepted");
+        }
     }
 
     #[test]

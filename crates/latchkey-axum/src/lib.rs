@@ -8,14 +8,29 @@
 //! |---|---|
 //! | `GET /auth/login?return_to=/path` | starts a login (rate-limited per client; `503` past [`WebAuthBuilder::max_pending_logins`]) |
 //! | `GET /auth/callback` | finishes it, sets the session cookie, goes to `return_to` |
-//! | `POST /auth/refresh` | refreshes the session's access token now (same-origin only) |
-//! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin only) |
-//! | `GET /auth/userinfo` | the IdP's userinfo for the signed-in user |
-//! | `GET /auth/status` | `{"authenticated": …, "sub", "name", "email", "expires_at"}` |
+//! | `POST /auth/refresh` | refreshes the session's access token now (same-origin or trusted origin, unless signed in by a bearer session token) |
+//! | `POST /auth/logout` | revokes the refresh token, ends the session, optionally ends the IdP session (same-origin or trusted origin, unless signed in by a bearer session token) |
+//! | `GET /auth/userinfo` | the IdP's userinfo for the signed-in user, plus the app's `roles` |
+//! | `GET /auth/status` | `{"authenticated": …, "sub", "name", "email", "roles", "expires_at"}` |
 //!
 //! Handlers get the user with the [`AuthenticatedUser`] extractor, which hands out a fresh
 //! access token: the session's tokens are kept by a [`latchkey::TokenManager`] (one refresh
 //! per session at a time, across instances when the store is shared).
+//!
+//! - **Roles**: [`WebAuthBuilder::default_roles`] go to every user at sign-in,
+//!   [`ADMIN_ROLE`] also to [`WebAuthBuilder::admin_users`]; they are kept in the session.
+//!   [`RequireRole<R>`] (and [`RequireAdmin`]) or [`AuthenticatedUser::require_role`] let a
+//!   handler run only for holders: `403` JSON otherwise, `401` JSON signed out
+//!   ([`AuthRejection`]).
+//! - **Protect everything**: [`WebAuth::attach_protected`] puts [`require_login`] in front
+//!   of every route but [`WebAuthBuilder::public_paths`] and the login routes: browsers are
+//!   sent to sign in and come back to the page they asked for, API clients get `401` JSON.
+//! - **Without cookies**: the session also answers to `Authorization: Bearer <session
+//!   token>` and, when [`WebAuthBuilder::session_in_websocket_query`] allows it, to
+//!   `?session=<session token>` on WebSocket upgrades. The app hands the token out with
+//!   [`AuthenticatedUser::session_token`]; logout through any of them ends the session.
+//! - **Cross-site request forgery**: state-changing requests that ride on the cookie must
+//!   come from the app's origin or one of [`WebAuthBuilder::trusted_origins`].
 //!
 //! - The session cookie is HttpOnly, SameSite=Lax, Secure (unless
 //!   [`WebAuthBuilder::loopback_development`]), and signed with HMAC-SHA256 under the
@@ -60,8 +75,11 @@ mod extract;
 pub mod fuzz;
 mod guard;
 mod page;
+mod protect;
+mod roles;
 mod routes;
 mod session;
+mod session_token;
 mod store;
 
 use std::collections::HashMap;
@@ -76,14 +94,17 @@ use latchkey::{OAuthClient, OidcProvider, RefreshTokenOnly, TokenManager, WebLog
 use secrecy::SecretString;
 
 pub use config::WebAuthBuilder;
-pub use error::WebAuthError;
+pub use error::{AuthRejection, WebAuthError};
 pub use extract::AuthenticatedUser;
 pub use guard::safe_return_to;
+pub use protect::require_login;
+pub use roles::{ADMIN_ROLE, Admin, RequireAdmin, RequireRole, Role};
 #[cfg(feature = "redis")]
 pub use store::RedisSessions;
 pub use store::{MemorySessions, SessionStore};
 
 use session::{CookieConfig, SessionRecord};
+use session_token::{Presented, RequestView, Source};
 
 /// The login routes and the session state behind them. Cheap to clone.
 #[derive(Clone)]
@@ -105,6 +126,12 @@ pub(crate) struct Inner {
     pub(crate) refresh_margin: Duration,
     pub(crate) trust_forwarded_for: bool,
     pub(crate) max_pending_logins: usize,
+    pub(crate) roles: roles::RoleRules,
+    pub(crate) public_paths: protect::PublicPaths,
+    /// Origins besides `origin` whose pages may send state-changing requests.
+    pub(crate) trusted_origins: Vec<String>,
+    /// Whether a WebSocket upgrade may name its session in `?session=`.
+    pub(crate) session_in_websocket_query: bool,
     /// One manager per session seen by this instance: the single-flight point for its refreshes.
     managers: Mutex<HashMap<String, TokenManager>>,
 }
@@ -141,6 +168,18 @@ impl WebAuth {
         app.merge(self.router()).layer(self.layer())
     }
 
+    /// [`attach`](Self::attach), with every route of `app` behind [`require_login`]
+    /// except the [public paths](WebAuthBuilder::public_paths): browsers are sent to sign
+    /// in and come back, API clients get `401` JSON. Give `app` its fallback before this
+    /// call, so that paths without a route are behind the layer too.
+    pub fn attach_protected(&self, app: Router) -> Router {
+        let guarded = app.layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            require_login,
+        ));
+        self.attach(guarded)
+    }
+
     /// The application's origin (`scheme://host[:port]`).
     pub fn origin(&self) -> &str {
         &self.inner.origin
@@ -151,32 +190,70 @@ impl WebAuth {
         &self.inner.provider
     }
 
-    /// The signed-in user of a request with these headers.
+    /// The signed-in user of a request with these headers (the session cookie or an
+    /// `Authorization: Bearer` session token).
     pub async fn user(&self, headers: &HeaderMap) -> Result<AuthenticatedUser, WebAuthError> {
-        let (id, record) = self.session(headers).await?;
-        let manager = self.manager(&id).await?;
-        let tokens = manager.tokens().await?;
-        Ok(AuthenticatedUser::new(record.claims, tokens))
+        self.user_of(RequestView::headers(headers))
+            .await
+            .map(|(user, _)| user)
     }
 
-    /// The session id from the cookie and its record; [`WebAuthError::NotSignedIn`] when
-    /// either is missing (including a cookie whose signature fails).
+    /// The signed-in user of a request, and how it named its session.
+    pub(crate) async fn user_of(
+        &self,
+        view: RequestView<'_>,
+    ) -> Result<(AuthenticatedUser, Source), WebAuthError> {
+        let (presented, record) = self.session(view).await?;
+        let manager = self.manager(&presented.id).await?;
+        let tokens = manager.tokens().await?;
+        let user = AuthenticatedUser::new(
+            record.claims,
+            record.roles,
+            tokens,
+            self.clone(),
+            presented.id,
+        );
+        Ok((user, presented.source))
+    }
+
+    /// The session a request presents (see [`session_token::find`]).
+    pub(crate) fn presented(&self, view: RequestView<'_>) -> Option<Presented> {
+        session_token::find(
+            &self.inner.cookies,
+            self.inner.session_in_websocket_query,
+            view,
+        )
+    }
+
+    /// The session a request presents and its record; [`WebAuthError::NotSignedIn`] when
+    /// either is missing (including a cookie or token whose signature fails).
     pub(crate) async fn session(
         &self,
-        headers: &HeaderMap,
-    ) -> Result<(String, SessionRecord), WebAuthError> {
-        let cookies = &self.inner.cookies;
-        let id = cookies
-            .read(headers, &cookies.session_name)
-            .ok_or(WebAuthError::NotSignedIn)?;
-        match self.inner.store.get(&session_key(&id)).await? {
-            Some(raw) => Ok((id, session::open(&raw)?)),
+        view: RequestView<'_>,
+    ) -> Result<(Presented, SessionRecord), WebAuthError> {
+        let presented = self.presented(view).ok_or(WebAuthError::NotSignedIn)?;
+        match self.inner.store.get(&session_key(&presented.id)).await? {
+            Some(raw) => Ok((presented, session::open(&raw)?)),
             None => {
                 // Ended elsewhere (logout on another instance, or expired).
-                self.forget_manager(&id);
+                self.forget_manager(&presented.id);
                 Err(WebAuthError::NotSignedIn)
             }
         }
+    }
+
+    /// The session token of session `id` (see [`AuthenticatedUser::session_token`]).
+    pub(crate) fn session_token(&self, id: &str) -> Result<SecretString, WebAuthError> {
+        self.inner
+            .cookies
+            .session_token(id)
+            .ok_or_else(|| WebAuthError::Config("signing the session token failed".into()))
+    }
+
+    /// The cross-site request forgery check of state-changing requests signed in by the
+    /// cookie: the request must come from this site or a trusted origin.
+    pub(crate) fn check_origin(&self, headers: &HeaderMap) -> Result<(), WebAuthError> {
+        guard::same_origin(headers, &self.inner.origin, &self.inner.trusted_origins)
     }
 
     /// The token manager of session `id`, built from the token store when this instance

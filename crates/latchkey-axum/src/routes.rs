@@ -14,19 +14,38 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::error::WebAuthError;
-use crate::guard::{safe_return_to, same_origin};
+use crate::guard::safe_return_to;
 use crate::page;
 use crate::session::{self, PendingRecord, SessionRecord, random_id};
+use crate::session_token::{Presented, RequestView, Source};
 use crate::{WebAuth, login_key, session_key, token_key};
 
+/// The paths of the login routes: public whatever the app protects.
+pub(crate) const PATHS: [&str; 6] = [
+    "/auth/login",
+    "/auth/callback",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/userinfo",
+    "/auth/status",
+];
+
 pub(crate) fn router(auth: WebAuth) -> Router {
+    let [
+        login_path,
+        callback_path,
+        refresh_path,
+        logout_path,
+        userinfo_path,
+        status_path,
+    ] = PATHS;
     Router::new()
-        .route("/auth/login", get(login))
-        .route("/auth/callback", get(callback))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", get(logout_page).post(logout))
-        .route("/auth/userinfo", get(userinfo))
-        .route("/auth/status", get(status))
+        .route(login_path, get(login))
+        .route(callback_path, get(callback))
+        .route(refresh_path, post(refresh))
+        .route(logout_path, get(logout_page).post(logout))
+        .route(userinfo_path, get(userinfo))
+        .route(status_path, get(status))
         .with_state(auth)
 }
 
@@ -138,6 +157,7 @@ async fn callback(State(auth): State<WebAuth>, request: Request) -> Result<Respo
         .await
         .map_err(latchkey::Error::from)?;
     let session = SessionRecord {
+        roles: inner.roles.roles_for(&claims),
         claims,
         id_token: tokens.id_token().map(|t| t.expose_secret().to_owned()),
     };
@@ -189,14 +209,26 @@ async fn complete_profile(auth: &WebAuth, claims: &mut IdTokenClaims, tokens: &T
         .or_else(|| info.claims.get("email_verified").and_then(|v| v.as_bool()));
 }
 
+/// The session a state-changing `/auth/*` request presents, after the cross-site request
+/// forgery check: a request that may ride on the browser's cookie (signed in by it, or not
+/// signed in at all) must come from this site or a trusted origin. A bearer session token
+/// is not something a page of another site can make the browser send.
+fn state_changing(auth: &WebAuth, headers: &HeaderMap) -> Result<Option<Presented>, WebAuthError> {
+    let presented = auth.presented(RequestView::headers(headers));
+    if presented.as_ref().map(|p| p.source) != Some(Source::Bearer) {
+        auth.check_origin(headers)?;
+    }
+    Ok(presented)
+}
+
 /// `POST /auth/refresh`: renews the access token now.
 async fn refresh(
     State(auth): State<WebAuth>,
     headers: HeaderMap,
 ) -> Result<Response, WebAuthError> {
-    same_origin(&headers, &auth.inner.origin)?;
-    let (id, _) = auth.session(&headers).await?;
-    let manager = auth.manager(&id).await?;
+    state_changing(&auth, &headers)?;
+    let (presented, _) = auth.session(RequestView::headers(&headers)).await?;
+    let manager = auth.manager(&presented.id).await?;
     manager.invalidate().await?;
     let tokens = manager.tokens().await?;
     Ok(Json(json!({ "refreshed": true, "expires_at": unix(tokens.expires_at()) })).into_response())
@@ -206,9 +238,8 @@ async fn refresh(
 /// the cookie, and goes to `/` (or to the IdP's end-session endpoint when configured).
 async fn logout(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Response, WebAuthError> {
     let inner = &auth.inner;
-    same_origin(&headers, &inner.origin)?;
     let mut id_token = None;
-    if let Some(id) = inner.cookies.read(&headers, &inner.cookies.session_name) {
+    if let Some(Presented { id, .. }) = state_changing(&auth, &headers)? {
         if let Some(raw) = inner.store.take(&session_key(&id)).await? {
             id_token = session::open::<SessionRecord>(&raw)?.id_token;
         }
@@ -249,7 +280,7 @@ async fn logout_page(
     State(auth): State<WebAuth>,
     headers: HeaderMap,
 ) -> Result<Response, WebAuthError> {
-    let who = match auth.session(&headers).await {
+    let who = match auth.session(RequestView::headers(&headers)).await {
         Ok((_, record)) => {
             let claims = record.claims;
             Some(claims.name.or(claims.email).unwrap_or(claims.sub))
@@ -260,17 +291,20 @@ async fn logout_page(
     Ok(page::sign_out(who.as_deref()))
 }
 
-/// `GET /auth/userinfo`: the provider's userinfo for the signed-in user.
+/// `GET /auth/userinfo`: the provider's userinfo for the signed-in user, with the user's
+/// roles in this app as `roles` (in place of any claim of that name: the app's roles are
+/// the ones it checks).
 async fn userinfo(
     State(auth): State<WebAuth>,
     headers: HeaderMap,
 ) -> Result<Response, WebAuthError> {
     let user = auth.user(&headers).await?;
-    let info = auth
+    let mut info = auth
         .inner
         .provider
         .userinfo(user.access_token(), Some(user.sub()))
         .await?;
+    info.claims.insert("roles".into(), json!(user.roles()));
     Ok(Json(info).into_response())
 }
 
@@ -282,6 +316,7 @@ async fn status(State(auth): State<WebAuth>, headers: HeaderMap) -> Result<Respo
             "sub": user.sub(),
             "name": user.name(),
             "email": user.email(),
+            "roles": user.roles(),
             "expires_at": user.expires_at().map(rfc3339),
         }),
         Err(WebAuthError::NotSignedIn)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use latchkey::IdTokenClaims;
 use rand::RngExt;
@@ -19,7 +20,7 @@ use crate::error::WebAuthError;
 /// A random id with 256 bits of entropy, URL-safe (43 characters).
 pub(crate) fn random_id() -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// How cookies are named, signed and flagged.
@@ -51,6 +52,35 @@ impl CookieConfig {
         }
         jar.signed(&self.key())
             .get(name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// The session token of session `id`: the session cookie's signed value with its
+    /// signature in URL-safe base64, so it fits a URL and an RFC 6750 `b64token` unencoded.
+    pub(crate) fn session_token(&self, id: &str) -> Option<SecretString> {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key())
+            .add(Cookie::new(self.session_name.clone(), id.to_owned()));
+        let signed = jar.get(&self.session_name)?.value().to_owned();
+        let (digest, value) = split_at_checked(&signed, STANDARD_DIGEST_LEN)?;
+        let digest = STANDARD.decode(digest).ok()?;
+        Some(SecretString::from(format!(
+            "{}{value}",
+            URL_SAFE_NO_PAD.encode(digest)
+        )))
+    }
+
+    /// The session id a session token was made for; `None` when its signature fails.
+    pub(crate) fn verify_session_token(&self, token: &str) -> Option<String> {
+        let (digest, value) = split_at_checked(token, URL_SAFE_DIGEST_LEN)?;
+        let digest = URL_SAFE_NO_PAD.decode(digest).ok()?;
+        let mut jar = CookieJar::new();
+        jar.add_original(Cookie::new(
+            self.session_name.clone(),
+            format!("{}{value}", STANDARD.encode(digest)),
+        ));
+        jar.signed(&self.key())
+            .get(&self.session_name)
             .map(|c| c.value().to_owned())
     }
 
@@ -88,6 +118,15 @@ impl CookieConfig {
     }
 }
 
+/// Length of the cookie crate's signature (HMAC-SHA256, standard base64 with padding) and of
+/// the same 32 bytes in URL-safe base64 without padding.
+const STANDARD_DIGEST_LEN: usize = 44;
+const URL_SAFE_DIGEST_LEN: usize = 43;
+
+fn split_at_checked(text: &str, at: usize) -> Option<(&str, &str)> {
+    text.is_char_boundary(at).then(|| text.split_at(at))
+}
+
 fn header_value(cookie: &Cookie<'_>) -> Result<HeaderValue, WebAuthError> {
     HeaderValue::from_str(&cookie.to_string())
         .map_err(|e| WebAuthError::Config(format!("cookie is not a valid header ({e})")))
@@ -108,6 +147,10 @@ pub(crate) struct SessionRecord {
     pub(crate) claims: IdTokenClaims,
     /// The raw ID token, kept as the end-session `id_token_hint`.
     pub(crate) id_token: Option<String>,
+    /// The roles given at sign-in (`default_roles`, and `admin` for `admin_users`). Absent
+    /// in records written before roles existed: those sessions have none.
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
 }
 
 /// Serializes a record that holds secrets straight into a secret box.
@@ -161,6 +204,29 @@ mod tests {
         let text = err.to_string();
         assert!(!text.contains("jane"), "{text}");
         assert!(text.contains("expected u64 at line 1 column"), "{text}");
+    }
+
+    #[test]
+    fn session_tokens_are_url_safe_and_verify_only_under_their_key() {
+        let id = random_id();
+        let token = config(1).session_token(&id).unwrap();
+        let token = token.expose_secret();
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')),
+            "{token}"
+        );
+        assert_eq!(
+            config(1).verify_session_token(token).as_deref(),
+            Some(id.as_str())
+        );
+        assert_eq!(config(2).verify_session_token(token), None);
+        // Another id under the same signature, a cut token, non-ASCII and nothing at all.
+        let forged = format!("{}{}", &token[..URL_SAFE_DIGEST_LEN], random_id());
+        for bad in [forged.as_str(), &token[..40], "é".repeat(30).as_str(), ""] {
+            assert_eq!(config(1).verify_session_token(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

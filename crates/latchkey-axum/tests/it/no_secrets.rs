@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use axum::http::StatusCode;
+use latchkey::ExposeSecret;
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{ALICE, WEB_APP};
 use latchkey_testkit::logs::{CapturedLogs, assert_no_secret};
@@ -49,6 +50,22 @@ async fn a_whole_session_leaks_no_secret() {
     secrets.extend([first, second]);
     let user = auth.user(&jar_headers(&jar)).await.unwrap();
     shown.push(format!("{user:?}"));
+    // The session token, used as a bearer (and a forged one refused on the way).
+    let token = user.session_token().unwrap().expose_secret().to_owned();
+    for bearer in [format!("Bearer {token}"), format!("Bearer {token}x")] {
+        let (_, body) = send(
+            &app,
+            request_with(
+                "GET",
+                "/auth/status",
+                &Jar::default(),
+                &[("authorization", &bearer)],
+            ),
+        )
+        .await;
+        shown.push(body);
+    }
+    secrets.push(token);
     for path in ["/auth/status", "/auth/userinfo"] {
         shown.push(
             send(&app, request("GET", path, &jar, [10, 0, 0, 1]))

@@ -27,6 +27,11 @@ pub(crate) fn key() -> secrecy::SecretSlice<u8> {
 
 /// A builder for the web-app client at the fixture, with cookies usable over plain HTTP.
 pub(crate) async fn builder(idp: &Idp) -> WebAuthBuilder {
+    builder_at(idp, ORIGIN).await
+}
+
+/// [`builder`] for an app served at `origin`.
+pub(crate) async fn builder_at(idp: &Idp, origin: &str) -> WebAuthBuilder {
     let provider = OidcProvider::discover(idp.issuer())
         .await
         .expect("discovery");
@@ -35,7 +40,7 @@ pub(crate) async fn builder(idp: &Idp) -> WebAuthBuilder {
         .auth(ClientAuth::SecretBasic(WEB_APP.1.to_string().into()))
         .build()
         .expect("client");
-    WebAuth::builder(provider, client, ORIGIN)
+    WebAuth::builder(provider, client, origin)
         .cookie_key(key())
         .loopback_development(true)
         // offline_access needs an explicit consent at oidc-provider.
@@ -131,6 +136,32 @@ pub(crate) fn request_from(
         request.extensions_mut().insert(ConnectInfo(peer));
     }
     request
+}
+
+/// A request like [`request`] (from 10.0.0.1) with `headers` set on top; an empty value
+/// removes the header (the `Origin` POSTs get by default, say).
+pub(crate) fn request_with(
+    method: &str,
+    uri: &str,
+    jar: &Jar,
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let mut request = request(method, uri, jar, [10, 0, 0, 1]);
+    for (name, value) in headers {
+        let name = header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        if value.is_empty() {
+            request.headers_mut().remove(&name);
+        } else {
+            let value = header::HeaderValue::from_str(value).unwrap();
+            request.headers_mut().insert(name, value);
+        }
+    }
+    request
+}
+
+/// The JSON body of a response.
+pub(crate) fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// Sends `request` through `app` and reads the whole response.
