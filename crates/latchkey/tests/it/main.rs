@@ -16,6 +16,7 @@ mod loopback;
 mod manager_concurrency;
 mod manager_faults;
 mod manager_refresh;
+mod manager_store_key;
 mod no_secrets;
 mod oidc_discovery;
 mod oidc_id_token;
