@@ -21,6 +21,7 @@ mod no_secrets;
 mod oidc_discovery;
 mod oidc_id_token;
 mod oidc_jwks;
+mod profiles_project;
 mod properties;
 mod provider_quirks;
 mod revocation_github;
