@@ -26,6 +26,12 @@ fn target_file(ctx: &Ctx, project: bool) -> Result<PathBuf, CliError> {
             .join(PROJECT_DIR),
     };
     project::create_project_dir(&dir)?;
+    if crate::context::env(latchkey::profile::env::CONFIG).is_some_and(|v| !v.is_empty()) {
+        tracing::warn!(
+            "LATCHKEY_CONFIG is set: it is the one profiles file read, so the project file \
+             written here is ignored until it is unset"
+        );
+    }
     Ok(dir.join(PROJECT_FILE))
 }
 
