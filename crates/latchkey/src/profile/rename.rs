@@ -24,7 +24,8 @@ pub enum TokensMoved {
 
 /// Renames profile `old` to `new` in the profiles file of `origin`, keeping its comments
 /// and place, and moves its stored token set to the new name under the store's lock, so
-/// the user stays logged in. Refuses when `new` is taken or `old` is missing.
+/// the user stays logged in. Refuses when `new` is taken (in either file) or `old` is
+/// missing.
 ///
 /// The tokens are copied before the file changes and the old entry is deleted after, so
 /// a failure at any step leaves a profile that still finds its tokens.
@@ -48,11 +49,21 @@ pub async fn rename(
             known: file.names(),
         });
     };
-    if file.profiles.contains_key(new) {
+    // Taken in either file: a project profile and a user profile of one name would share
+    // their tokens in a store both use (keyring, Redis).
+    let all = ProfilesFile::load_all(paths)?;
+    if file.profiles.contains_key(new) || all.profiles.contains_key(new) {
+        let holder = paths
+            .file_of(all.origin(new))
+            .filter(|_| !file.profiles.contains_key(new))
+            .unwrap_or_else(|| path.clone());
         return Err(ProfileError::invalid(
             new,
             "name",
-            format!("is taken in {}: remove that profile first", path.display()),
+            format!(
+                "is taken in {}: remove that profile first",
+                holder.display()
+            ),
         ));
     }
     crate::store::validate_key(new)
@@ -75,6 +86,9 @@ pub async fn rename(
     };
     let Some(tokens) = store.load(old).await? else {
         edit::rename(&path, old, new)?;
+        // Tokens left under the new name (by a profile removed earlier) are not this
+        // profile's: it must not sign in as someone else.
+        store.delete(new).await?;
         return Ok(TokensMoved::NoneStored);
     };
     store.save_locked(new, &tokens, new_lock).await?;

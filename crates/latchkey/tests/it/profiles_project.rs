@@ -88,6 +88,16 @@ async fn the_project_file_overrides_and_keeps_its_tokens_in_the_project_folder()
     // The user's `svc` shows through again.
     assert_eq!(all.origin("svc"), Origin::User);
 
+    // Nothing stored under the old name: tokens a removed profile left under the new name
+    // are not handed to the renamed one.
+    store.delete("ci").await.unwrap();
+    store.save("later", &tokens("someone-elses")).await.unwrap();
+    let moved = profile::rename(&paths, Origin::Project, "ci", "later", &|_| None)
+        .await
+        .unwrap();
+    assert_eq!(moved, TokensMoved::NoneStored);
+    assert!(store.load("later").await.unwrap().is_none());
+
     // A static profile has no tokens to move; a taken name is refused.
     let moved = profile::rename(&paths, Origin::User, "mine", "yours", &|_| None)
         .await
@@ -97,6 +107,15 @@ async fn the_project_file_overrides_and_keeps_its_tokens_in_the_project_folder()
         .await
         .unwrap_err();
     assert!(err.to_string().contains("is taken"), "{err}");
+    // Taken in the other file counts too: the project's `later` blocks the user's rename.
+    let err = profile::rename(&paths, Origin::User, "yours", "later", &|_| None)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("is taken") && message.contains(".latchkey"),
+        "{message}"
+    );
 }
 
 #[test]
