@@ -25,6 +25,10 @@ fn ok(out: &std::process::Output) -> String {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "the user's file is found through XDG_CONFIG_HOME here; Windows uses a known folder"
+)]
 async fn project_profiles_override_the_users_and_keep_their_tokens_beside_them() {
     let idp = Idp::start().await;
     let world = World::new();
