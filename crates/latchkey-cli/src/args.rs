@@ -30,7 +30,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Manage profiles in the profiles file.
+    /// Manage profiles in the profiles file (the user's, or the project's with --project).
     #[command(subcommand)]
     Profile(ProfileCommand),
     /// Log in interactively (browser, or --device) and store the tokens.
@@ -117,7 +117,7 @@ pub(crate) enum Command {
 pub(crate) enum ProfileCommand {
     /// Add a profile.
     Add(Box<ProfileAdd>),
-    /// List the profiles (`*` marks the default).
+    /// List the profiles (`*` marks the default) and where each is defined (user, project).
     List,
     /// Show a profile as TOML (literal secrets redacted).
     Show {
@@ -128,11 +128,39 @@ pub(crate) enum ProfileCommand {
     Remove {
         /// The profile.
         name: String,
+        /// Change the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
     },
     /// Make a profile the default.
     Default {
         /// The profile.
         name: String,
+        /// Change the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
+    },
+    /// Rename a profile, keeping its comments and its stored tokens (no new login).
+    Rename {
+        /// The profile's name now.
+        old: String,
+        /// Its new name.
+        new: String,
+        /// Change the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
+    },
+    /// Check a profile's credentials against its server and show who it says you are.
+    ///
+    /// GETs the dhis2 preset's `/api/me`, an OIDC profile's userinfo endpoint, or the
+    /// profile's base_url, through the same path as `request`. Exit 1 when refused.
+    Verify {
+        /// The profile (same as --profile).
+        #[arg(value_name = "PROFILE")]
+        name: Option<String>,
+        /// GET this URL instead (relative: joined to the profile's base_url).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -149,6 +177,10 @@ pub(crate) struct ProfileAdd {
     /// The issuer (OIDC discovery).
     #[arg(long)]
     pub issuer: Option<String>,
+    /// Run OIDC discovery on this issuer now and write it with the endpoints found (a
+    /// discovery failure writes nothing).
+    #[arg(long, value_name = "ISSUER", conflicts_with = "issuer")]
+    pub from_discovery: Option<String>,
     /// The token endpoint (when not discovered).
     #[arg(long)]
     pub token_url: Option<String>,
@@ -209,6 +241,10 @@ pub(crate) struct ProfileAdd {
     /// Replace a profile of the same name.
     #[arg(long)]
     pub force: bool,
+    /// Write to the project's `.latchkey/profiles.toml` (the nearest one, else one created
+    /// in the working directory), not the user's file.
+    #[arg(long)]
+    pub project: bool,
 }
 
 /// `--auth`: the kinds the profiles file accepts, from its one list.

@@ -29,9 +29,9 @@ impl Ctx {
         })
     }
 
-    /// The profiles file (empty when it does not exist yet).
+    /// The user's profiles file with the project's on top (empty when neither exists yet).
     pub(crate) fn file(&self) -> Result<ProfilesFile, CliError> {
-        Ok(ProfilesFile::load(&self.paths.config)?)
+        Ok(ProfilesFile::load_all(&self.paths)?)
     }
 
     /// The profile this run uses.

@@ -33,8 +33,23 @@ pub(crate) enum Cmd {
     ProfileAdd(ProfileAdd),
     ProfileList,
     ProfileShow(Option<String>),
-    ProfileRemove(String),
-    ProfileDefault(String),
+    ProfileRemove {
+        name: String,
+        project: bool,
+    },
+    ProfileDefault {
+        name: String,
+        project: bool,
+    },
+    ProfileRename {
+        old: String,
+        new: String,
+        project: bool,
+    },
+    /// `profile verify`: GET this URL (else the profile's own check target).
+    ProfileVerify {
+        url: Option<String>,
+    },
     Login {
         device: bool,
         browser: BrowserMode,
@@ -77,6 +92,10 @@ pub(crate) struct ProfileAdd {
     pub fields: Vec<(&'static str, FieldValue)>,
     pub make_default: bool,
     pub overwrite: bool,
+    /// Write to the project's file.
+    pub project: bool,
+    /// Discover this issuer and write what was found.
+    pub from_discovery: Option<String>,
 }
 
 /// `request`.
@@ -107,8 +126,15 @@ impl Plan {
                 ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
                 ProfileCommand::List => Cmd::ProfileList,
                 ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
-                ProfileCommand::Remove { name } => Cmd::ProfileRemove(name),
-                ProfileCommand::Default { name } => Cmd::ProfileDefault(name),
+                ProfileCommand::Remove { name, project } => Cmd::ProfileRemove { name, project },
+                ProfileCommand::Default { name, project } => Cmd::ProfileDefault { name, project },
+                ProfileCommand::Rename { old, new, project } => {
+                    Cmd::ProfileRename { old, new, project }
+                }
+                ProfileCommand::Verify { name, url } => {
+                    profile = positional(profile, name)?;
+                    Cmd::ProfileVerify { url }
+                }
             },
             args::Command::Login {
                 name,
@@ -263,6 +289,8 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
         fields,
         make_default: a.default,
         overwrite: a.force,
+        project: a.project,
+        from_discovery: a.from_discovery,
     })
 }
 

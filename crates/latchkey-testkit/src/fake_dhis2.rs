@@ -344,6 +344,10 @@ async fn authorize(
     (StatusCode::FOUND, [(header::LOCATION, to.to_string())]).into_response()
 }
 
+/// `GET /api/me`: the signed-in user, as DHIS2's "current user information" resource
+/// answers it (<https://github.com/dhis2/dhis2-docs/blob/master/src/developer/web-api/users.md>,
+/// published at docs.dhis2.org under "Users" → "Current user information"): a JSON user
+/// with `username` and `name` among its fields (trimmed here to those two and `id`).
 async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     record(&shared, "GET", "/api/me", &headers, &HashMap::new());
     let bearer = headers
@@ -354,7 +358,10 @@ async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return html_401();
     }
     match &shared.options.api {
-        ApiAnswer::Ok => json(StatusCode::OK, serde_json::json!({ "username": "admin" })),
+        ApiAnswer::Ok => json(
+            StatusCode::OK,
+            serde_json::json!({ "id": "M5zQapPyTZI", "username": "admin", "name": "admin admin" }),
+        ),
         ApiAnswer::UnmappedUser { claim, value } => {
             let challenge = format!(
                 "Bearer error=\"invalid_token\", error_description=\"Found no matching DHIS2 user for the mapping claim: '{claim}' with the value: '{value}'\", error_uri=\"https://tools.ietf.org/html/rfc6750#section-3.1\""

@@ -124,7 +124,9 @@ pub use preset::Preset;
 #[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
 pub use profile::{AuthScheme, Profile, ProfileError, SchemeEntry, SchemeError};
 
-pub use manager::{FirstCallLogin, TokenManager, TokenManagerBuilder, TokenStatus};
+pub use manager::{
+    FirstCallLogin, TokenManager, TokenManagerBuilder, TokenStatus, default_store_key,
+};
 pub use redact::{DisplayUrl, scrub_serde_error};
 pub use retry::RetryPolicy;
 pub use revocation::RevocationMethod;

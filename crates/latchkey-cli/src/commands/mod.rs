@@ -7,6 +7,7 @@ mod profile;
 mod request;
 mod scheme;
 mod session;
+mod verify;
 
 use crate::context::Ctx;
 use crate::error::CliError;
@@ -29,11 +30,15 @@ pub(crate) fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliE
 /// Runs one command; returns the exit code on success (`exec` passes its child's through).
 pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
     match command {
-        Cmd::ProfileAdd(add) => profile::add(ctx, add)?,
+        Cmd::ProfileAdd(add) => profile::add(ctx, add).await?,
         Cmd::ProfileList => profile::list(ctx)?,
         Cmd::ProfileShow(name) => profile::show(ctx, name)?,
-        Cmd::ProfileRemove(name) => profile::remove(ctx, &name)?,
-        Cmd::ProfileDefault(name) => profile::set_default(ctx, &name)?,
+        Cmd::ProfileRemove { name, project } => profile::remove(ctx, &name, project)?,
+        Cmd::ProfileDefault { name, project } => profile::set_default(ctx, &name, project)?,
+        Cmd::ProfileRename { old, new, project } => {
+            profile::rename(ctx, &old, &new, project).await?
+        }
+        Cmd::ProfileVerify { url } => return verify::run(ctx, url).await,
         Cmd::Login {
             device,
             browser,

@@ -16,13 +16,42 @@ use crate::plan::Request;
 /// (exit 1) on a non-2xx status.
 pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     let selected = ctx.select()?;
-    let url = match Url::parse(&request.target) {
-        Ok(url) => url,
+    let url = resolve_url(&request.target, &selected)?;
+    let answer = send(
+        ctx,
+        &selected,
+        Outgoing {
+            method: request.method,
+            url,
+            headers: request.headers.iter().cloned().collect(),
+            body: request.body,
+            allow_other_host: request.allow_other_host,
+        },
+    )
+    .await?;
+    output::print_bytes(&answer.body)?;
+    if !answer.body.is_empty()
+        && !answer.body.ends_with(b"\n")
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        output::print("\n")?;
+    }
+    if answer.status.is_success() {
+        Ok(0)
+    } else {
+        Err(failure(&answer, &selected))
+    }
+}
+
+/// `target` as a URL: absolute as given, relative joined to the profile's `base_url`.
+pub(super) fn resolve_url(target: &str, selected: &Selected) -> Result<Url, CliError> {
+    match Url::parse(target) {
+        Ok(url) => Ok(url),
         Err(url::ParseError::RelativeUrlWithoutBase) => {
             let base = selected.profile.base_url.as_deref().ok_or_else(|| {
                 CliError::usage(format!(
-                    "`{}` is relative and profile `{}` has no base_url",
-                    request.target, selected.name
+                    "`{target}` is relative and profile `{}` has no base_url",
+                    selected.name
                 ))
                 .with_hint("pass a full URL, or add `base_url = \"https://…\"` to the profile")
             })?;
@@ -30,33 +59,50 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             let base = Url::parse(&format!("{}/", base.trim_end_matches('/'))).map_err(|e| {
                 CliError::usage(format!("the profile's base_url is not a URL: {e}"))
             })?;
-            base.join(request.target.trim_start_matches('/'))
-                .map_err(|e| {
-                    CliError::usage(format!("cannot join `{}` to {base}: {e}", request.target))
-                })?
+            base.join(target.trim_start_matches('/'))
+                .map_err(|e| CliError::usage(format!("cannot join `{target}` to {base}: {e}")))
         }
-        Err(e) => {
-            return Err(CliError::usage(format!(
-                "`{}` is not a URL: {e}",
-                request.target
-            )));
-        }
-    };
-    check_destination(&url, &selected, request.allow_other_host)?;
-    // The reqwest middleware applies the credentials and owns the 401 policy (renew once,
-    // retry once, unless the challenge says a new token cannot help), as for library users.
+        Err(e) => Err(CliError::usage(format!("`{target}` is not a URL: {e}"))),
+    }
+}
+
+/// A request to send with a profile's credentials.
+pub(super) struct Outgoing {
+    pub method: http::Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Vec<u8>>,
+    /// The URL may leave the origin of the profile's base_url.
+    pub allow_other_host: bool,
+}
+
+/// What the server answered.
+pub(super) struct Answer {
+    pub status: http::StatusCode,
+    /// The Bearer challenge of a refusal, when there was one.
+    pub challenge: Option<BearerChallenge>,
+    pub body: Vec<u8>,
+}
+
+/// Sends `out` with the profile's credentials: the destination is checked first, and the
+/// reqwest middleware applies the credentials and owns the 401 policy (renew once, retry
+/// once, unless the challenge says a new token cannot help), as for library users.
+pub(super) async fn send(
+    ctx: &Ctx,
+    selected: &Selected,
+    out: Outgoing,
+) -> Result<Answer, CliError> {
+    let url = out.url;
+    check_destination(&url, selected, out.allow_other_host)?;
     let auth = selected
         .authenticate(&ctx.paths, ENV, &LoginOptions::default())
         .await?;
     let http = reqwest_middleware::ClientBuilder::new(latchkey::http_client()?)
         .with(AuthMiddleware::from_arc(auth.authenticator()))
         .build();
-    let headers: HeaderMap = request.headers.iter().cloned().collect();
-    let mut builder = http
-        .request(request.method.clone(), url.clone())
-        .headers(headers);
-    if let Some(body) = &request.body {
-        builder = builder.body(body.clone());
+    let mut builder = http.request(out.method, url.clone()).headers(out.headers);
+    if let Some(body) = out.body {
+        builder = builder.body(body);
     }
     let response = builder.send().await.map_err(|err| match err {
         reqwest_middleware::Error::Middleware(err) => match err.downcast::<latchkey::Error>() {
@@ -84,35 +130,27 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
             ),
         )
     })?;
-    output::print_bytes(&body)?;
-    if !body.is_empty()
-        && !body.ends_with(b"\n")
-        && std::io::IsTerminal::is_terminal(&std::io::stdout())
-    {
-        output::print("\n")?;
-    }
-    if status.is_success() {
-        Ok(0)
-    } else {
-        let refused =
-            status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN;
-        match challenge.filter(|_| refused) {
-            Some(challenge) => Err(refusal(status, &challenge, &selected)),
-            None if refused => Err(CliError::new(
-                code::OTHER,
-                format!("the server answered HTTP {status}"),
-            )
-            .with_hint(refusal_hint(&selected, None).unwrap_or_else(|| {
+    Ok(Answer {
+        status,
+        challenge,
+        body: body.to_vec(),
+    })
+}
+
+/// The error for a non-2xx answer (exit 1); a 401 or 403 says what the user can change.
+pub(super) fn failure(answer: &Answer, selected: &Selected) -> CliError {
+    let status = answer.status;
+    let refused = status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN;
+    match answer.challenge.as_ref().filter(|_| refused) {
+        Some(challenge) => refusal(status, challenge, selected),
+        None if refused => CliError::new(code::OTHER, format!("the server answered HTTP {status}"))
+            .with_hint(refusal_hint(selected, None).unwrap_or_else(|| {
                 format!(
                     "check that profile `{}` may access this resource (`latchkey status`)",
                     selected.name
                 )
-            }))),
-            None => Err(CliError::new(
-                code::OTHER,
-                format!("the server answered HTTP {status}"),
-            )),
-        }
+            })),
+        None => CliError::new(code::OTHER, format!("the server answered HTTP {status}")),
     }
 }
 

@@ -224,7 +224,10 @@ fn profile_commands_keep_comments_and_redact_literals() {
         .get_output()
         .stdout
         .clone();
-    assert_eq!(text(&list), "* legacy               bearer\n");
+    assert_eq!(
+        text(&list),
+        "* legacy               bearer               user\n"
+    );
     // Adding a profile whose name is taken fails without --force.
     world
         .cmd()

@@ -8,3 +8,4 @@ mod cli_config;
 mod cli_dhis2;
 mod cli_idp;
 mod cli_keyring;
+mod cli_profiles;

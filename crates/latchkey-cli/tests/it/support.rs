@@ -37,6 +37,15 @@ impl World {
             "LATCHKEY_AUTH",
             "LATCHKEY_USERNAME",
             "LATCHKEY_PASSWORD",
+            "LATCHKEY_ISSUER",
+            "LATCHKEY_TOKEN_URL",
+            "LATCHKEY_CLIENT_ID",
+            "LATCHKEY_CLIENT_SECRET",
+            "LATCHKEY_CLIENT_AUTH",
+            "LATCHKEY_GRANT",
+            "LATCHKEY_SCOPES",
+            "LATCHKEY_REFRESH_TOKEN",
+            "LATCHKEY_STORE",
         ] {
             cmd.remove(var);
         }
@@ -74,6 +83,31 @@ impl World {
     pub(crate) async fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
         let mut cmd = self.tokio_cmd();
         cmd.args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().await.expect("run latchkey")
+    }
+
+    /// Where the user's profiles file is when `LATCHKEY_CONFIG` is not set: the XDG config
+    /// dir that [`World::run_in`] points at.
+    pub(crate) fn user_config(&self) -> PathBuf {
+        self.dir.path().join("xdg-config/latchkey/profiles.toml")
+    }
+
+    /// Runs `latchkey ARGS` in `cwd` without `LATCHKEY_CONFIG` (so the project file is
+    /// searched for from `cwd`), the user's file at [`World::user_config`].
+    pub(crate) async fn run_in(
+        &self,
+        cwd: &std::path::Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Output {
+        let mut cmd = self.tokio_cmd();
+        cmd.env_remove("LATCHKEY_CONFIG")
+            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg-config"))
+            .current_dir(cwd)
+            .args(args);
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -134,7 +168,7 @@ impl World {
     }
 
     /// Runs `args` (a whole `profile add …` line); fails the test if refused.
-    async fn add_profile(&self, args: &[&str]) {
+    pub(crate) async fn add_profile(&self, args: &[&str]) {
         let out = self.run(args, &[]).await;
         assert!(
             out.status.success(),

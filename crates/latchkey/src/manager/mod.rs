@@ -5,6 +5,7 @@ mod current;
 mod first_call;
 mod live;
 mod refresh;
+mod store_key;
 
 use std::fmt;
 use std::pin::Pin;
@@ -29,6 +30,7 @@ use crate::token::TokenSet;
 use current::Current;
 pub use first_call::FirstCallLogin;
 use live::Live;
+pub use store_key::default_store_key;
 
 type Flight = Shared<BoxFuture<'static, Result<Arc<Live>>>>;
 type ReauthCallback = Arc<dyn Fn(&Error) + Send + Sync>;
@@ -158,7 +160,7 @@ impl TokenManager {
             client,
             grant: Arc::new(grant),
             store: None,
-            key: "default".into(),
+            key: None,
             margin: Self::DEFAULT_REFRESH_MARGIN,
             lock_wait: Duration::from_secs(30),
             failure_cooldown: Duration::from_secs(5),
@@ -450,7 +452,7 @@ pub struct TokenManagerBuilder {
     client: OAuthClient,
     grant: Arc<dyn Grant>,
     store: Option<Arc<dyn TokenStore>>,
-    key: String,
+    key: Option<String>,
     margin: Duration,
     lock_wait: Duration,
     failure_cooldown: Duration,
@@ -466,9 +468,11 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// The key tokens are stored under, usually the profile name (default `default`).
+    /// The key tokens are stored under, usually the profile name. Unset, it is derived from
+    /// the client's token endpoint and client id ([`default_store_key`]), so managers for
+    /// different servers or clients that share one store never read each other's tokens.
     pub fn key(mut self, key: impl Into<String>) -> Self {
-        self.key = key.into();
+        self.key = Some(key.into());
         self
     }
 
@@ -525,12 +529,16 @@ impl TokenManagerBuilder {
 
     /// Checks the configuration and builds the manager.
     pub fn build(self) -> Result<TokenManager> {
-        validate_key(&self.key).map_err(|e| Error::Config(format!("`key`: {e}")))?;
+        let key = match self.key {
+            Some(key) => key,
+            None => default_store_key(self.client.token_url(), self.client.client_id()),
+        };
+        validate_key(&key).map_err(|e| Error::Config(format!("`key`: {e}")))?;
         if self.lock_wait.is_zero() {
             return Err(Error::Config("`lock_wait` must be positive".into()));
         }
         let inner = Arc::new(Inner {
-            key: self.key,
+            key,
             clock: self.client.clock().clone(),
             system_clock: self.client.clock().is_system_clock(),
             client: self.client,

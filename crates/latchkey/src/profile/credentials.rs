@@ -54,6 +54,7 @@ impl Selected {
             name: name.into(),
             profile,
             source: super::SelectionSource::Flag,
+            origin: super::Origin::User,
         }
     }
 

@@ -148,6 +148,43 @@ pub fn remove(path: &Path, name: &str) -> Result<(), ProfileError> {
     write(path, &doc)
 }
 
+/// Renames profile `old` to `new` in place: its comments, its place in the file and
+/// `default` (when it named `old`) follow. Refuses when `new` is taken or `old` is missing.
+/// Only the file: moving the stored tokens is [`super::rename`]'s job.
+pub fn rename(path: &Path, old: &str, new: &str) -> Result<(), ProfileError> {
+    crate::store::validate_key(new)
+        .map_err(|e| ProfileError::invalid(new, "name", e.to_string()))?;
+    let known = ProfilesFile::load(path)?.names();
+    let (_, mut doc) = read(path)?;
+    let profiles = profiles_table(&mut doc, path)?;
+    if profiles.contains_key(new) {
+        return Err(ProfileError::invalid(
+            new,
+            "name",
+            format!("is taken in {}: remove that profile first", path.display()),
+        ));
+    }
+    let Some((key, item)) = profiles.remove_entry(old) else {
+        return Err(ProfileError::Unknown {
+            name: old.into(),
+            path: path.to_path_buf(),
+            known,
+        });
+    };
+    let mut renamed = toml_edit::Key::new(new);
+    *renamed.leaf_decor_mut() = key.leaf_decor().clone();
+    // A `[profiles.NAME]` table keeps its position in the document, so it stays where it was.
+    profiles.insert_formatted(&renamed, item);
+    if let Some(default) = doc.get_mut("default").and_then(Item::as_value_mut)
+        && default.as_str() == Some(old)
+    {
+        let decor = default.decor().clone();
+        *default = new.into();
+        *default.decor_mut() = decor;
+    }
+    write(path, &doc)
+}
+
 /// Makes `name` the default profile.
 pub fn set_default(path: &Path, name: &str) -> Result<(), ProfileError> {
     let file = ProfilesFile::load(path)?;
@@ -265,5 +302,31 @@ mod tests {
                 .to_string()
                 .contains("old")
         );
+    }
+
+    #[test]
+    fn rename_keeps_comments_place_and_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        let before = "# mine\ndefault = \"old\"   # the usual one\n\n[profiles.first]\nauth = \"bearer\"\n\n# the old one\n[profiles.old]   # keep me\nauth = \"basic\"  # basic!\nusername = \"u\"\n\n[profiles.last]\nauth = \"bearer\"\n";
+        std::fs::write(&path, before).unwrap();
+        rename(&path, "old", "new").unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            after,
+            before
+                .replace("default = \"old\"", "default = \"new\"")
+                .replace("[profiles.old]", "[profiles.new]")
+        );
+        let err = rename(&path, "new", "first").unwrap_err().to_string();
+        assert!(err.contains("is taken"), "{err}");
+        let err = rename(&path, "nwe", "x").unwrap_err();
+        assert!(err.to_string().contains("`nwe`"), "{err}");
+        assert!(
+            err.hint().unwrap().contains("did you mean `new`"),
+            "{err:?}"
+        );
+        assert!(rename(&path, "new", "bad name").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
     }
 }

@@ -15,17 +15,35 @@ pub const URL: &str = "LATCHKEY_URL";
 pub const TOKEN: &str = "LATCHKEY_TOKEN";
 /// The env-only profile's kind for [`TOKEN`]: `bearer` (default) or `api-token`.
 pub const AUTH: &str = "LATCHKEY_AUTH";
-/// The env-only profile's Basic user name.
+/// The env-only profile's Basic (or password grant) user name.
 pub const USERNAME: &str = "LATCHKEY_USERNAME";
 /// The env-only profile's Basic password.
 pub const PASSWORD: &str = "LATCHKEY_PASSWORD";
+/// The env-only OAuth profile's issuer (OIDC discovery).
+pub const ISSUER: &str = "LATCHKEY_ISSUER";
+/// The env-only OAuth profile's token endpoint, instead of discovery.
+pub const TOKEN_URL: &str = "LATCHKEY_TOKEN_URL";
+/// The env-only OAuth profile's client id.
+pub const CLIENT_ID: &str = "LATCHKEY_CLIENT_ID";
+/// The env-only OAuth profile's client secret.
+pub const CLIENT_SECRET: &str = "LATCHKEY_CLIENT_SECRET";
+/// The env-only OAuth profile's client authentication (`client_secret_basic`, …).
+pub const CLIENT_AUTH: &str = "LATCHKEY_CLIENT_AUTH";
+/// The env-only OAuth profile's grant (default `client-credentials`).
+pub const GRANT: &str = "LATCHKEY_GRANT";
+/// The env-only OAuth profile's scopes, separated by spaces or commas.
+pub const SCOPES: &str = "LATCHKEY_SCOPES";
+/// The env-only OAuth profile's refresh token (grant `refresh-token`).
+pub const REFRESH_TOKEN: &str = "LATCHKEY_REFRESH_TOKEN";
+/// The env-only profile's token store (default `memory`).
+pub const STORE: &str = "LATCHKEY_STORE";
 /// `1`, `true` or `yes`: never open a browser for a login, only show the URL.
 pub const NO_BROWSER: &str = "LATCHKEY_NO_BROWSER";
 /// Set by `latchkey exec` for the child: the `Authorization` header value.
 pub const AUTHORIZATION: &str = "LATCHKEY_AUTHORIZATION";
 
 /// Every variable with its meaning, for help texts and docs.
-pub const ALL: [(&str, &str); 10] = [
+pub const ALL: [(&str, &str); 19] = [
     (CONFIG, "the profiles file"),
     (STATE_DIR, "the token state directory"),
     (PROFILE, "the profile to use"),
@@ -39,7 +57,25 @@ pub const ALL: [(&str, &str); 10] = [
         "the env-only profile's token kind: bearer or api-token",
     ),
     (USERNAME, "the env-only profile's Basic user name"),
-    (PASSWORD, "the env-only profile's Basic password"),
+    (
+        PASSWORD,
+        "the env-only profile's Basic or password-grant password",
+    ),
+    (ISSUER, "the env-only OAuth profile's issuer (discovery)"),
+    (TOKEN_URL, "the env-only OAuth profile's token endpoint"),
+    (CLIENT_ID, "the env-only OAuth profile's client id"),
+    (CLIENT_SECRET, "the env-only OAuth profile's client secret"),
+    (
+        CLIENT_AUTH,
+        "the env-only OAuth profile's client authentication",
+    ),
+    (
+        GRANT,
+        "the env-only OAuth profile's grant (default client-credentials)",
+    ),
+    (SCOPES, "the env-only OAuth profile's scopes"),
+    (REFRESH_TOKEN, "the env-only OAuth profile's refresh token"),
+    (STORE, "the env-only profile's token store (default memory)"),
     (NO_BROWSER, "1: never open a browser for a login"),
     (
         AUTHORIZATION,

@@ -117,6 +117,35 @@ fn list(known: &[String]) -> String {
     }
 }
 
+/// The known name nearest `name` when it is close enough to be a typo (at most two edits,
+/// fewer than the name's length).
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= 2 && *d < name.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 impl ProfileError {
     /// What to do about it, in the words of the `latchkey` command line.
     pub fn hint(&self) -> Option<String> {
@@ -131,9 +160,11 @@ impl ProfileError {
             ProfileError::Unknown { known, .. } if known.is_empty() => {
                 "create one with `latchkey profile add NAME --auth KIND …`".into()
             }
-            ProfileError::Unknown { .. } => {
-                "pick one of the known profiles, or create it with `latchkey profile add`".into()
-            }
+            ProfileError::Unknown { name, known, .. } => match closest(name, known) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "pick one of the known profiles, or create it with `latchkey profile add`"
+                    .into(),
+            },
             ProfileError::NoneSelected { .. } => {
                 "pass --profile NAME, set LATCHKEY_PROFILE, or run `latchkey profile default NAME`"
                     .into()
@@ -142,6 +173,10 @@ impl ProfileError {
             ProfileError::Keyring { name, .. } => format!(
                 "store the secret with `secret-tool store --label=latchkey service latchkey username {name}` (or your platform's keyring tool), or use {{ env = \"VAR\" }}"
             ),
+            // The env-only profile names its variables, not file fields.
+            ProfileError::MissingField { field, .. } if field.starts_with("LATCHKEY_") => {
+                format!("export {field}=… and run again")
+            }
             ProfileError::MissingField { field, .. } => {
                 format!("add `{field} = …` to the profile")
             }
@@ -200,5 +235,29 @@ impl From<crate::store::StoreError> for ProfileError {
 impl From<crate::oidc::OidcError> for ProfileError {
     fn from(err: crate::oidc::OidcError) -> Self {
         ProfileError::Core(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_near_miss_is_suggested() {
+        let known = vec!["prod".to_owned(), "staging".to_owned()];
+        let unknown = |name: &str| ProfileError::Unknown {
+            name: name.into(),
+            path: "p.toml".into(),
+            known: known.clone(),
+        };
+        assert!(
+            unknown("prdo")
+                .hint()
+                .unwrap()
+                .contains("did you mean `prod`")
+        );
+        assert!(unknown("stagin").hint().unwrap().contains("`staging`"));
+        assert!(!unknown("dev").hint().unwrap().contains("did you mean"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -7,27 +7,47 @@ use std::sync::Mutex;
 use etcetera::BaseStrategy as _;
 use serde::Deserialize;
 
+use super::project::{self, Origin};
 use super::{Profile, ProfileError, SecretRef};
 
-/// The profiles file and the state directory, from the environment or XDG defaults.
+/// The profiles files and the state directory, from the environment or XDG defaults.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Paths {
-    /// The profiles file.
+    /// The user's profiles file.
     pub config: PathBuf,
     /// The directory for token state (file store, SQLite database, lock files).
     pub state_dir: PathBuf,
+    /// The project folder (`.latchkey`) whose `profiles.toml` is read on top of the user's
+    /// file, when one was found.
+    pub project: Option<PathBuf>,
 }
 
 impl Paths {
     /// `$LATCHKEY_CONFIG` or `<config>/latchkey/profiles.toml`, and `$LATCHKEY_STATE_DIR`
-    /// or `<state>/latchkey`, reading variables through `env`.
+    /// or `<state>/latchkey`, reading variables through `env`; and the project folder
+    /// nearest the working directory (see [`from_env_in`](Self::from_env_in)).
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProfileError> {
+        let cwd = std::env::current_dir().ok();
+        Self::from_env_in(env, cwd.as_deref())
+    }
+
+    /// As [`from_env`](Self::from_env), searching for the project folder (`.latchkey` with
+    /// a `profiles.toml`) from `cwd` upwards. `$LATCHKEY_CONFIG` names the one file to
+    /// read: when it is set, no project file is searched for.
+    pub fn from_env_in(
+        env: &dyn Fn(&str) -> Option<String>,
+        cwd: Option<&Path>,
+    ) -> Result<Self, ProfileError> {
         let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         // Only ask for the home directory when a variable is missing: it can fail in
         // minimal containers, where setting both variables must be enough.
-        let config = match set(super::env::CONFIG) {
-            Some(path) => path,
-            None => base("config")?.config_dir().join("latchkey/profiles.toml"),
+        let (config, project) = match set(super::env::CONFIG) {
+            Some(path) => (path, None),
+            None => (
+                base("config")?.config_dir().join("latchkey/profiles.toml"),
+                cwd.and_then(project::find_project_dir),
+            ),
         };
         let state_dir = match set(super::env::STATE_DIR) {
             Some(path) => path,
@@ -38,7 +58,39 @@ impl Paths {
                     .join("latchkey")
             }
         };
-        Ok(Self { config, state_dir })
+        Ok(Self {
+            config,
+            state_dir,
+            project,
+        })
+    }
+
+    /// The project's profiles file, when a project folder was found.
+    pub fn project_file(&self) -> Option<PathBuf> {
+        self.project
+            .as_ref()
+            .map(|dir| dir.join(project::PROJECT_FILE))
+    }
+
+    /// The profiles file that holds profiles of `origin`, if there is one.
+    pub fn file_of(&self, origin: Origin) -> Option<PathBuf> {
+        match origin {
+            Origin::User => Some(self.config.clone()),
+            Origin::Project => self.project_file(),
+        }
+    }
+
+    /// The paths a profile of `origin` keeps its tokens under: a project profile's state
+    /// lives in the project folder beside its file (`.latchkey/tokens/`…), not in the
+    /// user's state directory.
+    pub fn for_origin(&self, origin: Origin) -> Paths {
+        match (origin, &self.project) {
+            (Origin::Project, Some(dir)) => Paths {
+                state_dir: dir.clone(),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
     }
 }
 
@@ -59,6 +111,9 @@ pub struct ProfilesFile {
     pub default: Option<String>,
     /// The profiles by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// Where each profile of [`load_all`](Self::load_all) was defined; a name not listed
+    /// is the user's.
+    pub origins: BTreeMap<String, Origin>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +146,30 @@ impl ProfilesFile {
             }
         }
         Ok(parsed)
+    }
+
+    /// The user's file and, on top, the project's (when [`Paths::project`] names one): a
+    /// project profile replaces the user's profile of the same name, and the project's
+    /// `default` wins over the user's.
+    pub fn load_all(paths: &Paths) -> Result<Self, ProfileError> {
+        let mut all = Self::load(&paths.config)?;
+        let Some(path) = paths.project_file() else {
+            return Ok(all);
+        };
+        let project = Self::load(&path)?;
+        for (name, profile) in project.profiles {
+            all.origins.insert(name.clone(), Origin::Project);
+            all.profiles.insert(name, profile);
+        }
+        if project.default.is_some() {
+            all.default = project.default;
+        }
+        Ok(all)
+    }
+
+    /// Where profile `name` was defined.
+    pub fn origin(&self, name: &str) -> Origin {
+        self.origins.get(name).copied().unwrap_or_default()
     }
 
     /// `profile.field` for every secret written in the file itself.
@@ -138,6 +217,7 @@ impl ProfilesFile {
             path: path.to_path_buf(),
             default: raw.default,
             profiles: raw.profiles,
+            origins: BTreeMap::new(),
         })
     }
 

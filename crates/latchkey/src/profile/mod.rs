@@ -14,6 +14,8 @@
 //! ```
 //!
 //! - [`ProfilesFile::load`] parses the file; a syntax or field error names `path:line:column`.
+//!   [`ProfilesFile::load_all`] adds the project's `.latchkey/profiles.toml` on top
+//!   ([`project`]), unless `$LATCHKEY_CONFIG` names the one file to read.
 //! - [`select`] picks the profile: `--profile`, then `LATCHKEY_PROFILE`, then the env-only
 //!   profile (`LATCHKEY_URL` + `LATCHKEY_TOKEN` or `LATCHKEY_USERNAME` + `LATCHKEY_PASSWORD`),
 //!   then the file's `default`.
@@ -31,6 +33,8 @@ mod error;
 mod file;
 mod managed;
 mod preflight;
+pub mod project;
+mod rename;
 mod route;
 mod scheme;
 mod secret;
@@ -48,6 +52,8 @@ pub use error::ProfileError;
 pub use file::{Paths, ProfilesFile};
 pub use managed::{LoginOptions, ManagedProfile};
 pub use preflight::Preflight;
+pub use project::Origin;
+pub use rename::{TokensMoved, rename};
 pub use route::SchemeEntry;
 pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError, UnknownFields};
 pub use secret::{KEYRING_SERVICE, SecretRef};

@@ -419,14 +419,19 @@ impl StoreSpec {
 }
 
 impl Selected {
-    /// Opens the profile's token store (`store = …`, default `file` under the state dir);
-    /// `env` resolves a Redis password given as `{ env = … }`.
+    /// Opens the profile's token store (`store = …`, default `file` under the state dir,
+    /// or the project folder for a project profile); `env` resolves a Redis password given
+    /// as `{ env = … }`.
     pub async fn open_store(
         &self,
         paths: &Paths,
         env: Env<'_>,
     ) -> Result<Arc<dyn TokenStore>, ProfileError> {
-        self.profile.store_spec().open(&self.name, paths, env).await
+        let paths = paths.for_origin(self.origin);
+        self.profile
+            .store_spec()
+            .open(&self.name, &paths, env)
+            .await
     }
 
     /// The stored token set, read on the calling thread (see
@@ -434,7 +439,7 @@ impl Selected {
     pub fn stored_tokens_now(&self, paths: &Paths) -> Option<TokenSet> {
         self.profile
             .store_spec()
-            .stored_tokens_now(&self.name, paths)
+            .stored_tokens_now(&self.name, &paths.for_origin(self.origin))
     }
 }
 

@@ -304,6 +304,9 @@ impl StoreError {
     }
 }
 
+/// The longest key [`validate_key`] accepts.
+pub(crate) const MAX_KEY_LEN: usize = 128;
+
 /// Checks that `key` is usable as a file name and a database key everywhere.
 pub fn validate_key(key: &str) -> Result<(), StoreError> {
     let invalid = |reason: &str| {
@@ -315,7 +318,7 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
     if key.is_empty() {
         return invalid("it is empty");
     }
-    if key.len() > 128 {
+    if key.len() > MAX_KEY_LEN {
         return invalid("it is longer than 128 characters");
     }
     if key.starts_with('.') {
