@@ -312,6 +312,12 @@ async fn browser_login_without_a_browser_prints_the_url_and_receives_the_redirec
     );
     let page = agent.get(&redirect).await;
     assert!(page.status.is_success(), "{}", page.body);
+    assert!(
+        page.body
+            .contains("You are logged in to profile <strong>web</strong>."),
+        "the page names the profile: {}",
+        page.body
+    );
     let mut rest = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         rest.push_str(&line);

@@ -14,6 +14,7 @@ use crate::grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
     RefreshTokenOnly,
 };
+use crate::loopback::LoopbackPage;
 use crate::manager::{FirstCallLogin, TokenManager};
 use crate::oidc::{IdTokenClaims, OidcProvider, ProviderMetadata};
 use crate::preset::Quirk;
@@ -206,6 +207,12 @@ impl Selected {
                 }
                 let mut grant =
                     AuthorizationCode::builder(request.build()?).browser(options.browser);
+                // The page names the profile the person is logging in to; a name the page
+                // cannot show (over its length limit) leaves the page unnamed, not the login
+                // failed.
+                if let Ok(page) = LoopbackPage::builder().profile(self.name.clone()).build() {
+                    grant = grant.page(page);
+                }
                 if let Some(uri) = self.redirect_uri()? {
                     grant = grant.redirect_uri(uri);
                 }
