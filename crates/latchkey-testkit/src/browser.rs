@@ -59,6 +59,33 @@ pub async fn log_in_and_consent(browser: &Client, (user, password): (&str, &str)
     click_submit(browser, "the consent form").await;
 }
 
+/// The text of the first element matching `css`, once it shows up. Panics naming `css` when
+/// it does not.
+pub async fn text_of(browser: &Client, css: &str) -> String {
+    wait_for(browser, css, "the page")
+        .await
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading the text of `{css}`: {e}"))
+}
+
+/// Clicks the first element matching `css`, once it shows up.
+pub async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css, "the page")
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking `{css}`: {e}"));
+}
+
+/// Where a browser test keeps a screenshot or page dump named `name`:
+/// `target/artifacts/` at the workspace root (created when missing).
+pub fn artifact(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir.join(name)
+}
+
 async fn wait_for(browser: &Client, css: &str, what: &str) -> fantoccini::elements::Element {
     browser
         .wait()

@@ -11,20 +11,18 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use axum::Router;
 use axum::extract::RawQuery;
 use axum::response::Html;
 use axum::routing::get;
-use fantoccini::{Client, Locator};
 use latchkey::html::escape_html;
 use latchkey_axum::{AuthenticatedUser, RequireAdmin};
 use latchkey_testkit::Idp;
 use latchkey_testkit::browser::{self, Driver};
 use latchkey_testkit::clients::ALICE;
 
-use crate::support::{WAIT, builder_at};
+use crate::support::builder_at;
 
 /// A protected app on a free loopback port (`/` public); returns its origin.
 async fn start_protected_app(idp: &Idp) -> String {
@@ -73,18 +71,6 @@ async fn start_protected_app(idp: &Idp) -> String {
     origin
 }
 
-async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_is_sent_to_sign_in_and_back_to_the_protected_page_with_roles() {
     if !browser::available("deploy_browser") {
@@ -103,28 +89,29 @@ async fn headless_chromium_is_sent_to_sign_in_and_back_to_the_protected_page_wit
     // Sent away to the IdP's login form, not shown the page.
     browser::log_in_and_consent(&browser, ALICE).await;
 
-    assert_eq!(text_of(&browser, "#name").await, "Alice Example");
+    assert_eq!(browser::text_of(&browser, "#name").await, "Alice Example");
     assert_eq!(browser.current_url().await.unwrap().as_str(), asked);
-    assert_eq!(text_of(&browser, "#query").await, "year=2026&q=a%20b");
-    assert_eq!(text_of(&browser, "#roles").await, "viewer admin");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(
+        browser::text_of(&browser, "#query").await,
+        "year=2026&q=a%20b"
+    );
+    assert_eq!(browser::text_of(&browser, "#roles").await, "viewer admin");
     let screenshot = browser.screenshot().await.unwrap();
     assert!(screenshot.starts_with(b"\x89PNG"));
-    std::fs::write(dir.join("deploy-protected.png"), &screenshot).unwrap();
+    std::fs::write(browser::artifact("deploy-protected.png"), &screenshot).unwrap();
 
     browser.goto(&format!("{origin}/admin")).await.unwrap();
-    assert_eq!(text_of(&browser, "#admin").await, "admin alice");
+    assert_eq!(browser::text_of(&browser, "#admin").await, "admin alice");
     browser
         .goto(&format!("{origin}/auth/status"))
         .await
         .unwrap();
-    let status = text_of(&browser, "body").await;
+    let status = browser::text_of(&browser, "body").await;
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["roles"], serde_json::json!(["viewer", "admin"]));
 
     // The public page is served as it is.
     browser.goto(&format!("{origin}/")).await.unwrap();
-    assert_eq!(text_of(&browser, "#home").await, "home");
+    assert_eq!(browser::text_of(&browser, "#home").await, "home");
     browser.close().await.unwrap();
 }

@@ -2,7 +2,6 @@
 //! requests, and a full login driven by the scripted person.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -238,6 +237,3 @@ pub(crate) async fn log_in(idp: &Idp, app: &Router) -> Jar {
     );
     jar
 }
-
-/// How long the tests wait for anything at most.
-pub(crate) const WAIT: Duration = Duration::from_secs(30);

@@ -19,15 +19,11 @@
 mod web_app;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
-use fantoccini::{Client, Locator};
 use latchkey_testkit::Idp;
 use latchkey_testkit::browser::{self, Driver};
 use latchkey_testkit::clients::{ALICE, WEB_APP};
 use serde_json::json;
-
-use crate::support::WAIT;
 
 /// Starts the example app on a free loopback port; returns its origin.
 async fn start_example(idp: &Idp) -> String {
@@ -55,36 +51,6 @@ async fn start_example(idp: &Idp) -> String {
     origin
 }
 
-fn artifact(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn click(browser: &Client, css: &str) {
-    browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` to click: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
     if !browser::available("web_app_browser") {
@@ -99,18 +65,21 @@ async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
         .await;
 
     browser.goto(&format!("{origin}/")).await.unwrap();
-    assert_eq!(text_of(&browser, "#status").await, "Not signed in.");
-    click(&browser, "#login").await;
+    assert_eq!(
+        browser::text_of(&browser, "#status").await,
+        "Not signed in."
+    );
+    browser::click(&browser, "#login").await;
 
     // The IdP's own login form, then its consent form.
     browser::log_in_and_consent(&browser, ALICE).await;
 
     // Back at the app, signed in.
-    assert_eq!(text_of(&browser, "#name").await, "Alice Example");
+    assert_eq!(browser::text_of(&browser, "#name").await, "Alice Example");
     let landed = browser.current_url().await.unwrap();
     assert_eq!(landed.as_str(), format!("{origin}/"));
     let screenshot = browser.screenshot().await.unwrap();
-    std::fs::write(artifact("web-app.png"), &screenshot).unwrap();
+    std::fs::write(browser::artifact("web-app.png"), &screenshot).unwrap();
     assert!(screenshot.starts_with(b"\x89PNG"));
     // The session cookie is not readable by scripts (HttpOnly).
     let script_cookies = browser
@@ -119,21 +88,24 @@ async fn headless_chromium_signs_in_calls_the_api_and_signs_out() {
         .unwrap();
     assert_eq!(script_cookies, json!(""));
 
-    click(&browser, "#call-api").await;
-    let answer = text_of(&browser, "#api-result").await;
+    browser::click(&browser, "#call-api").await;
+    let answer = browser::text_of(&browser, "#api-result").await;
     assert!(
         answer.contains("200 OK: Hello, Alice Example! (sub alice)"),
         "{answer}"
     );
     std::fs::write(
-        artifact("web-app-api.png"),
+        browser::artifact("web-app-api.png"),
         browser.screenshot().await.unwrap(),
     )
     .unwrap();
 
-    click(&browser, "#back").await;
-    click(&browser, "#logout").await;
-    assert_eq!(text_of(&browser, "#status").await, "Not signed in.");
+    browser::click(&browser, "#back").await;
+    browser::click(&browser, "#logout").await;
+    assert_eq!(
+        browser::text_of(&browser, "#status").await,
+        "Not signed in."
+    );
     assert!(
         idp.counters().await.endpoint("revocation") >= 1,
         "logout revoked"

@@ -43,7 +43,9 @@ use url::Url;
 
 pub use crate::authorization::ExpectedResponse;
 use crate::authorization::{Verdict, judge};
-use wire::{Rejection, parse_head, read_request, respond};
+#[cfg(feature = "fuzzing")]
+use wire::parse_head;
+use wire::{Rejection, read_request, respond};
 
 use crate::error::{Error, LoginError, Result};
 
