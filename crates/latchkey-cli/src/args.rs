@@ -150,6 +150,12 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         project: bool,
     },
+    /// Use the project's `.latchkey/profiles.toml`, after reading it.
+    ///
+    /// A project file comes with a checkout and decides where its profiles send
+    /// credentials, so it is used only once trusted with its current content; a change to
+    /// the file needs a new `trust` (latchkey's own --project edits keep it trusted).
+    Trust,
     /// Check a profile's credentials against its server and show who it says you are.
     ///
     /// GETs the dhis2 preset's `/api/me`, an OIDC profile's userinfo endpoint, or the

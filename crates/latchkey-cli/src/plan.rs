@@ -46,6 +46,7 @@ pub(crate) enum Cmd {
         new: String,
         project: bool,
     },
+    ProfileTrust,
     /// `profile verify`: GET this URL (else the profile's own check target).
     ProfileVerify {
         url: Option<String>,
@@ -131,6 +132,7 @@ impl Plan {
                 ProfileCommand::Rename { old, new, project } => {
                     Cmd::ProfileRename { old, new, project }
                 }
+                ProfileCommand::Trust => Cmd::ProfileTrust,
                 ProfileCommand::Verify { name, url } => {
                     profile = positional(profile, name)?;
                     Cmd::ProfileVerify { url }

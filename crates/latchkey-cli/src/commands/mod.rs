@@ -38,6 +38,7 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::ProfileRename { old, new, project } => {
             profile::rename(ctx, &old, &new, project).await?
         }
+        Cmd::ProfileTrust => profile::trust(ctx)?,
         Cmd::ProfileVerify { url } => return verify::run(ctx, url).await,
         Cmd::Login {
             device,

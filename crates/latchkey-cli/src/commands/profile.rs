@@ -35,6 +35,21 @@ fn target_file(ctx: &Ctx, project: bool) -> Result<PathBuf, CliError> {
     Ok(dir.join(PROJECT_FILE))
 }
 
+/// Runs `change` on the file a writing command changes. A project file that was trusted (or
+/// new) stays trusted after the user's own change; an untrusted one stays untrusted.
+fn write_to<T>(
+    ctx: &Ctx,
+    path: &std::path::Path,
+    project: bool,
+    change: impl FnOnce() -> Result<T, latchkey::ProfileError>,
+) -> Result<T, CliError> {
+    if project {
+        Ok(project::change_trusted(&ctx.paths, path, change)?)
+    } else {
+        Ok(change()?)
+    }
+}
+
 /// Refuses to change the user's file for a profile that only the project file defines:
 /// the change would not touch the profile the user sees.
 fn check_user_owns(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError> {
@@ -71,14 +86,16 @@ pub(super) async fn add(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliError> 
         discovered_fields(&mut add, provider.metadata());
     }
     let path = target_file(ctx, add.project)?;
-    edit::add(
-        &path,
-        &add.name,
-        add.auth,
-        &add.fields,
-        add.make_default,
-        add.overwrite,
-    )?;
+    write_to(ctx, &path, add.project, || {
+        edit::add(
+            &path,
+            &add.name,
+            add.auth,
+            &add.fields,
+            add.make_default,
+            add.overwrite,
+        )
+    })?;
     eprintln!("Added profile `{}` to {}.", add.name, path.display());
     Ok(())
 }
@@ -162,14 +179,16 @@ pub(super) fn show(ctx: &Ctx, name: Option<String>) -> Result<(), CliError> {
 
 pub(super) fn remove(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError> {
     check_user_owns(ctx, name, project)?;
-    edit::remove(&target_file(ctx, project)?, name)?;
+    let path = target_file(ctx, project)?;
+    write_to(ctx, &path, project, || edit::remove(&path, name))?;
     eprintln!("Removed profile `{name}`.");
     Ok(())
 }
 
 pub(super) fn set_default(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError> {
     check_user_owns(ctx, name, project)?;
-    edit::set_default(&target_file(ctx, project)?, name)?;
+    let path = target_file(ctx, project)?;
+    write_to(ctx, &path, project, || edit::set_default(&path, name))?;
     eprintln!("`{name}` is now the default profile.");
     Ok(())
 }
@@ -189,6 +208,30 @@ pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, project: bool) -> Re
     };
     let moved = latchkey::profile::rename(&ctx.paths, origin, old, new, ENV).await?;
     report_rename(old, new, moved)
+}
+
+/// `profile trust`: the user has read the project's profiles file and wants it used.
+pub(super) fn trust(ctx: &Ctx) -> Result<(), CliError> {
+    let Some(file) = ctx.paths.project_file() else {
+        return Err(CliError::usage(format!(
+            "no {PROJECT_DIR}/{PROJECT_FILE} in the working directory or above"
+        ))
+        .with_hint("run it inside the project whose profiles file you read"));
+    };
+    let digest = project::trust(&ctx.paths, &file)?;
+    let names = latchkey::profile::ProfilesFile::load(&file)?.names();
+    eprintln!(
+        "Trusted {} (sha256 {}); its profiles are used from now on: {}. A change to the file \
+         needs a new `latchkey profile trust`.",
+        file.display(),
+        &digest[..16],
+        if names.is_empty() {
+            "none yet".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    Ok(())
 }
 
 fn report_rename(old: &str, new: &str, moved: TokensMoved) -> Result<(), CliError> {

@@ -126,6 +126,50 @@ async fn project_profiles_override_the_users_and_keep_their_tokens_beside_them()
     );
 }
 
+/// A project file that came with a checkout (not written by latchkey) is not used until the
+/// user trusts it; a change to it needs a new trust.
+#[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "the user's file is found through XDG_CONFIG_HOME here; Windows uses a known folder"
+)]
+async fn a_checked_out_project_file_is_used_only_once_trusted() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    let project = world.dir.path().join("checkout");
+    let dir = project.join(".latchkey");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = format!(
+        "[profiles.ci]\nauth = \"client-credentials\"\ntoken_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = {{ env = \"SVC_SECRET\" }}\nclient_auth = \"client_secret_post\"\n",
+        idp.token_url(),
+        SVC_POST.0
+    );
+    std::fs::write(dir.join("profiles.toml"), &file).unwrap();
+    let env = [("SVC_SECRET", SVC_POST.1)];
+
+    let refused = world.run_in(&project, &["-p", "ci", "token"], &env).await;
+    assert_eq!(refused.status.code(), Some(2));
+    snapshot!(world, "project_file_untrusted", refused);
+    assert_eq!(
+        idp.counters().await.token_total(),
+        0,
+        "nothing was sent for an untrusted file"
+    );
+
+    let trusted = world.run_in(&project, &["profile", "trust"], &[]).await;
+    snapshot!(world, "project_file_trusted", trusted, r"sha256 [0-9a-f]{16}" => "sha256 [DIGEST]");
+    ok(&world.run_in(&project, &["-p", "ci", "token"], &env).await);
+    assert_eq!(idp.counters().await.token_total(), 1);
+
+    // Changed after it was trusted: refused again, until trusted again.
+    std::fs::write(dir.join("profiles.toml"), file.replace("ci]", "ci2]")).unwrap();
+    let changed = world.run_in(&project, &["-p", "ci2", "token"], &env).await;
+    assert_eq!(changed.status.code(), Some(2), "{}", text(&changed.stderr));
+    assert!(text(&changed.stderr).contains("not trusted"));
+    ok(&world.run_in(&project, &["profile", "trust"], &[]).await);
+    ok(&world.run_in(&project, &["-p", "ci2", "token"], &env).await);
+}
+
 #[tokio::test]
 async fn rename_keeps_comments_and_the_login() {
     let idp = Idp::start().await;

@@ -35,6 +35,17 @@ pub enum ProfileError {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// The profile is defined only in a project file the user has not trusted.
+    #[error(
+        "profile `{name}` is defined in the project file {}, which is not trusted (new, or changed since it was trusted)",
+        path.display()
+    )]
+    UntrustedProject {
+        /// The name asked for.
+        name: String,
+        /// The project's profiles file.
+        path: std::path::PathBuf,
+    },
     /// No profile of that name.
     #[error("no profile named `{name}` in {}; known profiles: {}", path.display(), list(known))]
     Unknown {
@@ -157,6 +168,10 @@ impl ProfileError {
             ProfileError::Io { .. } => {
                 "check that the file exists and is readable, or set LATCHKEY_CONFIG".into()
             }
+            ProfileError::UntrustedProject { path, .. } => format!(
+                "read {}: it decides where the profile's credentials are sent; then run `latchkey profile trust` to use it",
+                path.display()
+            ),
             ProfileError::Unknown { known, .. } if known.is_empty() => {
                 "create one with `latchkey profile add NAME --auth KIND …`".into()
             }

@@ -114,6 +114,19 @@ pub struct ProfilesFile {
     /// Where each profile of [`load_all`](Self::load_all) was defined; a name not listed
     /// is the user's.
     pub origins: BTreeMap<String, Origin>,
+    /// A project profiles file that [`load_all`](Self::load_all) found but did not use,
+    /// because the user has not trusted its content (see [`project`](super::project)).
+    pub untrusted_project: Option<UntrustedProject>,
+}
+
+/// A project profiles file left out until the user trusts it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct UntrustedProject {
+    /// The file.
+    pub path: PathBuf,
+    /// The profiles it defines (none of them is used).
+    pub names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,13 +142,20 @@ impl ProfilesFile {
     /// holds a literal secret and that other users can read is used, but warned about (once
     /// per file and process), with the command that fixes it.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        Ok(Self::load_text(path)?.0)
+    }
+
+    /// As [`load`](Self::load), also returning the text read (`None` for a missing file),
+    /// so what is checked and what is parsed are the same bytes.
+    fn load_text(path: &Path) -> Result<(Self, Option<String>), ProfileError> {
         let Some((text, file)) = crate::fs::read_text_capped(path, crate::fs::MAX_READ)
             .map_err(|e| ProfileError::io(path, e))?
         else {
-            return Ok(Self {
+            let empty = Self {
                 path: path.to_path_buf(),
                 ..Self::default()
-            });
+            };
+            return Ok((empty, None));
         };
         let parsed = Self::parse(path, &text)?;
         let literals = parsed.literal_secrets();
@@ -145,18 +165,31 @@ impl ProfilesFile {
                 warn_exposed_once(path, &literals, &exposure);
             }
         }
-        Ok(parsed)
+        Ok((parsed, Some(text)))
     }
 
-    /// The user's file and, on top, the project's (when [`Paths::project`] names one): a
-    /// project profile replaces the user's profile of the same name, and the project's
-    /// `default` wins over the user's.
+    /// The user's file and, on top, the project's (when [`Paths::project`] names one and
+    /// the user trusted its content, see [`project`](super::project)): a project profile
+    /// replaces the user's profile of the same name, and the project's `default` wins over
+    /// the user's. An untrusted project file is left out, named in
+    /// [`untrusted_project`](Self::untrusted_project) and warned about.
     pub fn load_all(paths: &Paths) -> Result<Self, ProfileError> {
         let mut all = Self::load(&paths.config)?;
         let Some(path) = paths.project_file() else {
             return Ok(all);
         };
-        let project = Self::load(&path)?;
+        let (project, text) = Self::load_text(&path)?;
+        let Some(text) = text else {
+            return Ok(all);
+        };
+        if !project::is_trusted(paths, &path, text.as_bytes())? {
+            warn_untrusted_once(&path);
+            all.untrusted_project = Some(UntrustedProject {
+                path,
+                names: project.names(),
+            });
+            return Ok(all);
+        }
         for (name, profile) in project.profiles {
             all.origins.insert(name.clone(), Origin::Project);
             all.profiles.insert(name, profile);
@@ -218,12 +251,28 @@ impl ProfilesFile {
             default: raw.default,
             profiles: raw.profiles,
             origins: BTreeMap::new(),
+            untrusted_project: None,
         })
     }
 
     /// The profile names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
+    }
+}
+
+fn warn_untrusted_once(path: &Path) {
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = WARNED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(path.to_path_buf());
+    if first {
+        tracing::warn!(
+            path = %path.display(),
+            hint = "read it, then run `latchkey profile trust` to use its profiles",
+            "the project profiles file is not trusted (new, or changed since it was trusted), so its profiles are not used"
+        );
     }
 }
 

@@ -49,7 +49,7 @@ use serde::Deserialize;
 pub use advice::{cli_hint, refusal_hint};
 pub use credentials::ProfileAuth;
 pub use error::ProfileError;
-pub use file::{Paths, ProfilesFile};
+pub use file::{Paths, ProfilesFile, UntrustedProject};
 pub use managed::{LoginOptions, ManagedProfile};
 pub use preflight::Preflight;
 pub use project::Origin;

@@ -68,10 +68,17 @@ pub async fn rename(
     }
     crate::store::validate_key(new)
         .map_err(|e| ProfileError::invalid(new, "name", e.to_string()))?;
+    // A trusted project file stays trusted after this change of the user's own.
+    let rename_file = || match origin {
+        Origin::Project => {
+            super::project::change_trusted(paths, &path, || edit::rename(&path, old, new))
+        }
+        _ => edit::rename(&path, old, new),
+    };
     let mut selected = Selected::new(old, profile.clone());
     selected.origin = origin;
     if profile.auth.is_static() || matches!(profile.store_spec(), StoreSpec::Memory) {
-        edit::rename(&path, old, new)?;
+        rename_file()?;
         return Ok(TokensMoved::NotKept);
     }
     let store = selected.open_store(paths, env).await?;
@@ -85,14 +92,14 @@ pub async fn rename(
         &lock_second
     };
     let Some(tokens) = store.load(old).await? else {
-        edit::rename(&path, old, new)?;
+        rename_file()?;
         // Tokens left under the new name (by a profile removed earlier) are not this
         // profile's: it must not sign in as someone else.
         store.delete(new).await?;
         return Ok(TokensMoved::NoneStored);
     };
     store.save_locked(new, &tokens, new_lock).await?;
-    if let Err(err) = edit::rename(&path, old, new) {
+    if let Err(err) = rename_file() {
         // The profile keeps its old name: take the copy back (the original is untouched).
         if let Err(undo) = store.delete(new).await {
             tracing::warn!(key = new, error = %undo, "could not remove the copied tokens");

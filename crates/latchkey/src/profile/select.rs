@@ -50,10 +50,18 @@ pub fn select(
                 source,
                 origin: file.origin(name),
             })
-            .ok_or_else(|| ProfileError::Unknown {
-                name: name.to_owned(),
-                path: file.path.clone(),
-                known: file.names(),
+            .ok_or_else(|| match &file.untrusted_project {
+                Some(untrusted) if untrusted.names.iter().any(|n| n == name) => {
+                    ProfileError::UntrustedProject {
+                        name: name.to_owned(),
+                        path: untrusted.path.clone(),
+                    }
+                }
+                _ => ProfileError::Unknown {
+                    name: name.to_owned(),
+                    path: file.path.clone(),
+                    known: file.names(),
+                },
             })
     };
     if let Some(name) = flag {

@@ -50,6 +50,7 @@ async fn the_project_file_overrides_and_keeps_its_tokens_in_the_project_folder()
     );
     let paths = paths(&home, &cwd);
     assert_eq!(paths.project, Some(project.join(".latchkey")));
+    profile::project::trust(&paths, &project.join(".latchkey/profiles.toml")).unwrap();
     let all = ProfilesFile::load_all(&paths).unwrap();
     assert_eq!(all.names(), ["mine", "svc"]);
     assert_eq!(
@@ -115,6 +116,71 @@ async fn the_project_file_overrides_and_keeps_its_tokens_in_the_project_folder()
     assert!(
         message.contains("is taken") && message.contains(".latchkey"),
         "{message}"
+    );
+}
+
+/// A checkout's project file decides where its profiles send credentials: until the user
+/// trusts its exact content it is not used, and a profile named like the user's is not
+/// replaced by it.
+#[tokio::test]
+async fn an_untrusted_or_changed_project_file_is_not_used() {
+    let root = tempfile::tempdir().unwrap();
+    let home = root.path().join("home");
+    let project = root.path().join("repo");
+    std::fs::create_dir_all(&project).unwrap();
+    write(
+        &home.join("xdg/latchkey/profiles.toml"),
+        "default = \"work\"\n[profiles.work]\nauth = \"client-credentials\"\ntoken_url = \"https://idp.example.org/token\"\nclient_id = \"work\"\nclient_secret = { env = \"WORK_SECRET\" }\n",
+    );
+    let hostile = "default = \"work\"\n[profiles.work]\nauth = \"client-credentials\"\ntoken_url = \"https://attacker.example/token\"\nclient_id = \"work\"\nclient_secret = { env = \"WORK_SECRET\" }\n[profiles.extra]\nauth = \"bearer\"\n";
+    let file = project.join(".latchkey/profiles.toml");
+    write(&file, hostile);
+    let paths = paths(&home, &project);
+
+    let all = ProfilesFile::load_all(&paths).unwrap();
+    assert_eq!(all.origin("work"), Origin::User);
+    assert_eq!(
+        all.profiles["work"].token_url.as_deref(),
+        Some("https://idp.example.org/token"),
+        "the user's profile is not replaced"
+    );
+    let untrusted = all.untrusted_project.as_ref().expect("named as untrusted");
+    assert_eq!(untrusted.names, ["extra", "work"]);
+    // A profile only the project defines is refused with what to do.
+    let err = profile::select(&all, Some("extra"), &|_| None).unwrap_err();
+    assert!(err.to_string().contains("not trusted"), "{err}");
+    assert!(
+        err.hint().unwrap().contains("latchkey profile trust"),
+        "{:?}",
+        err.hint()
+    );
+
+    // Trusted: used.
+    profile::project::trust(&paths, &file).unwrap();
+    let all = ProfilesFile::load_all(&paths).unwrap();
+    assert!(all.untrusted_project.is_none());
+    assert_eq!(all.origin("work"), Origin::Project);
+    assert_eq!(all.origin("extra"), Origin::Project);
+
+    // Changed behind the user's back: not used until trusted again.
+    write(&file, &hostile.replace("extra", "more"));
+    let all = ProfilesFile::load_all(&paths).unwrap();
+    assert_eq!(all.origin("work"), Origin::User);
+    assert!(all.untrusted_project.is_some());
+
+    // latchkey's own edit of a trusted file keeps it trusted; of an untrusted one, not.
+    profile::project::trust(&paths, &file).unwrap();
+    profile::rename(&paths, Origin::Project, "more", "renamed", &|_| None)
+        .await
+        .unwrap();
+    let all = ProfilesFile::load_all(&paths).unwrap();
+    assert_eq!(all.origin("renamed"), Origin::Project);
+    write(&file, hostile);
+    profile::project::change_trusted(&paths, &file, || Ok(())).unwrap();
+    let all = ProfilesFile::load_all(&paths).unwrap();
+    assert!(
+        all.untrusted_project.is_some(),
+        "an edit does not trust what it did not write"
     );
 }
 
