@@ -75,6 +75,31 @@ async fn include_json_and_output_file_on_userinfo() {
     assert_eq!(again, written);
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`), a JSON body is
+/// pretty-printed; the tests above show it unchanged in a pipe.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn json_is_pretty_on_a_terminal() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    world
+        .add_password_profile(
+            &idp,
+            "alice",
+            (ALICE.0, "ALICE_PASSWORD"),
+            &["--scope", "openid", "--base-url", idp.issuer(), "--default"],
+        )
+        .await;
+    let command = format!("'{}' request GET me", crate::support::bin());
+    let mut script = world.tokio_cmd_of("script");
+    script
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("ALICE_PASSWORD", ALICE.1);
+    let out = script.output().await.expect("util-linux `script` runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    snapshot!(world, "request_pretty_on_a_terminal", out, "\r" => "");
+}
+
 /// The token the paginated API accepts.
 const API_TOKEN: &str = "api-token-4711";
 
