@@ -73,7 +73,8 @@ pub(crate) enum Command {
         #[arg(long)]
         revoke: bool,
     },
-    /// Send an authenticated request and print the response body.
+    /// Send an authenticated request and print the response body (or, with -i or --json, the
+    /// status and headers too).
     ///
     /// The profile's credentials go only to the origin (scheme, host, port) of its base_url,
     /// unless --allow-other-host; never over plain http to a host other than loopback.
