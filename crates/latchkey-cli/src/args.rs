@@ -24,6 +24,11 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Show each request to the identity provider and its answer on stderr, secrets masked
+    /// (also shown by -vv).
+    #[arg(long, global = true)]
+    pub debug_http: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,7 +73,8 @@ pub(crate) enum Command {
         #[arg(long)]
         revoke: bool,
     },
-    /// Send an authenticated request and print the response body.
+    /// Send an authenticated request and print the response body (or, with -i or --json, the
+    /// status and headers too).
     ///
     /// The profile's credentials go only to the origin (scheme, host, port) of its base_url,
     /// unless --allow-other-host; never over plain http to a host other than loopback.
@@ -86,6 +92,23 @@ pub(crate) enum Command {
         /// The request body (`@FILE` reads a file, `@-` stdin).
         #[arg(short, long)]
         data: Option<String>,
+        /// Print the status line and the response headers before the body.
+        #[arg(short, long)]
+        include: bool,
+        /// Print one JSON object: {"status", "headers", "body"} (implies --include).
+        #[arg(long)]
+        json: bool,
+        /// Write the body to FILE (replacing it) instead of stdout.
+        #[arg(short, long, value_name = "FILE", conflicts_with = "json")]
+        output: Option<PathBuf>,
+        /// Follow `Link: <…>; rel="next"` on the same origin and print the pages' JSON
+        /// arrays as one array.
+        #[arg(long, conflicts_with_all = ["include", "json"])]
+        paginate: bool,
+        /// The most pages --paginate fetches.
+        #[arg(long, value_name = "N", default_value_t = 100, requires = "paginate",
+              value_parser = clap::value_parser!(u32).range(1..))]
+        max_pages: u32,
     },
     /// Run a command with the access token in LATCHKEY_TOKEN.
     Exec {
@@ -263,12 +286,25 @@ fn auth_kind_parser() -> impl clap::builder::TypedValueParser<Value = AuthKind> 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CredentialCommand {
     /// git's credential helper protocol: `git config credential.helper '!latchkey -p NAME credential git'`.
+    ///
+    /// `latchkey credential git setup [--global]` configures git to ask latchkey for the
+    /// profile's host.
     Git {
-        /// git's operation: get, store or erase.
+        /// git's operation: get, store or erase; or `setup` to write the git config.
         operation: String,
+        /// With `setup`: write the user's git config, not the current repository's.
+        #[arg(long)]
+        global: bool,
     },
     /// A kubectl exec credential (client.authentication.k8s.io/v1 ExecCredential).
-    Kubectl,
+    ///
+    /// With `interactiveMode: IfAvailable` and a person at the terminal, a missing login
+    /// starts one.
+    Kubectl {
+        /// Print the kubeconfig `users:` entry that runs this command, instead.
+        #[arg(long)]
+        print_kubeconfig: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

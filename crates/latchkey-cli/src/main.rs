@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod context;
 mod error;
+mod link;
 mod output;
 mod plan;
 mod quick;
@@ -62,17 +63,53 @@ fn run(plan: plan::Plan) -> Result<u8, CliError> {
     runtime.block_on(commands::run(&ctx, plan.command))
 }
 
+/// Logs go to stderr: latchkey's own at the level asked for (the transport libraries' only
+/// from -vvv), and, with `--debug-http` or -vv, the exchanges with the identity provider as
+/// plain blocks (the library renders them, secrets masked).
 fn init_logging(plan: &plan::Plan) {
-    if plan.quiet {
-        return;
-    }
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let level = if plan.quiet {
+        LevelFilter::OFF
+    } else {
+        LevelFilter::from_level(plan.log_level)
+    };
+    let others = if plan.log_level >= tracing::Level::TRACE {
+        level
+    } else {
+        LevelFilter::WARN.min(level)
+    };
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_max_level(plan.log_level)
         .with_ansi(color)
         .with_target(plan.log_level > tracing::Level::INFO)
         .without_time()
-        .init();
+        .with_filter(
+            Targets::new()
+                .with_default(others)
+                .with_target("latchkey", level)
+                .with_target("latchkey_reqwest", level)
+                .with_target(latchkey::HTTP_TRACE_TARGET, LevelFilter::OFF),
+        );
+    let exchanges = plan.debug_http.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_level(false)
+            .with_target(false)
+            .without_time()
+            .with_filter(
+                Targets::new().with_target(latchkey::HTTP_TRACE_TARGET, LevelFilter::DEBUG),
+            )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(exchanges)
+        .try_init();
 }

@@ -23,6 +23,8 @@ pub(crate) struct Plan {
     pub log_level: tracing::Level,
     /// Whether to show warnings at all.
     pub quiet: bool,
+    /// Show the exchanges with the identity provider (`--debug-http`, `-vv`).
+    pub debug_http: bool,
     /// What to do.
     pub command: Cmd,
 }
@@ -77,7 +79,13 @@ pub(crate) enum Cmd {
     CredentialGit {
         operation: GitOperation,
     },
+    /// `credential git setup`: configure git (the user's config with `global`).
+    CredentialGitSetup {
+        global: bool,
+    },
     CredentialKubectl,
+    /// `credential kubectl --print-kubeconfig`.
+    CredentialKubeconfig,
     /// The completion script, generated while planning (it needs clap's command tree).
     Completions(Vec<u8>),
     SchemeCheck {
@@ -108,6 +116,23 @@ pub(crate) struct Request {
     pub body: Option<Vec<u8>>,
     /// `--allow-other-host`: an absolute URL may leave the origin of the profile's base_url.
     pub allow_other_host: bool,
+    /// How to show the answer.
+    pub show: Show,
+    /// `-o FILE`: the body goes there.
+    pub output: Option<PathBuf>,
+    /// `--paginate`: follow `rel="next"` links, at most this many pages in all.
+    pub paginate: Option<u32>,
+}
+
+/// What `request` prints of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// The body.
+    Body,
+    /// `-i`: status line and headers, then the body.
+    Include,
+    /// `--json`: one object with status, headers and body.
+    Json,
 }
 
 /// git's credential helper operations.
@@ -164,7 +189,21 @@ impl Plan {
                 headers,
                 data,
                 allow_other_host,
-            } => Cmd::Request(request(&method, url, &headers, data, allow_other_host)?),
+                include,
+                json,
+                output,
+                paginate,
+                max_pages,
+            } => Cmd::Request(Request {
+                show: match (json, include) {
+                    (true, _) => Show::Json,
+                    (false, true) => Show::Include,
+                    (false, false) => Show::Body,
+                },
+                output,
+                paginate: paginate.then_some(max_pages),
+                ..request(&method, url, &headers, data, allow_other_host)?
+            }),
             args::Command::Exec { command } => {
                 let mut command = command.into_iter();
                 let program = command
@@ -187,19 +226,40 @@ impl Plan {
                 .to_owned(),
             },
             args::Command::Doctor => Cmd::Doctor,
-            args::Command::Credential(CredentialCommand::Git { operation }) => Cmd::CredentialGit {
-                operation: match operation.as_str() {
-                    "get" => GitOperation::Get,
-                    "store" | "erase" => GitOperation::Ignored,
-                    other => {
-                        return Err(CliError::usage(format!(
-                            "unknown git credential operation `{other}`"
-                        ))
-                        .with_hint("git calls the helper with get, store or erase"));
-                    }
-                },
-            },
-            args::Command::Credential(CredentialCommand::Kubectl) => Cmd::CredentialKubectl,
+            args::Command::Credential(CredentialCommand::Git { operation, global })
+                if operation == "setup" =>
+            {
+                Cmd::CredentialGitSetup { global }
+            }
+            args::Command::Credential(CredentialCommand::Git { global: true, .. }) => {
+                return Err(CliError::usage(
+                    "--global goes with `credential git setup` only",
+                ));
+            }
+            args::Command::Credential(CredentialCommand::Git { operation, .. }) => {
+                Cmd::CredentialGit {
+                    operation: match operation.as_str() {
+                        "get" => GitOperation::Get,
+                        "store" | "erase" => GitOperation::Ignored,
+                        other => {
+                            return Err(CliError::usage(format!(
+                                "unknown git credential operation `{other}`"
+                            ))
+                            .with_hint(
+                                "git calls the helper with get, store or erase; \
+                             `latchkey credential git setup` configures git",
+                            ));
+                        }
+                    },
+                }
+            }
+            args::Command::Credential(CredentialCommand::Kubectl { print_kubeconfig }) => {
+                if print_kubeconfig {
+                    Cmd::CredentialKubeconfig
+                } else {
+                    Cmd::CredentialKubectl
+                }
+            }
             args::Command::Completions { shell } => {
                 let mut script = Vec::new();
                 clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut script);
@@ -216,6 +276,7 @@ impl Plan {
                 _ => tracing::Level::TRACE,
             },
             quiet: cli.quiet,
+            debug_http: cli.debug_http || cli.verbose >= 2,
             command,
         })
     }
@@ -323,6 +384,9 @@ fn request(
         headers,
         body,
         allow_other_host,
+        show: Show::Body,
+        output: None,
+        paginate: None,
     })
 }
 

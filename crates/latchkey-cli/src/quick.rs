@@ -45,6 +45,7 @@ pub(crate) fn plan(args: impl IntoIterator<Item = OsString>) -> Option<Plan> {
         profile,
         log_level: tracing::Level::WARN,
         quiet,
+        debug_http: false,
         command: command?,
     })
 }

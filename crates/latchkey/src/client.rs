@@ -311,6 +311,7 @@ impl OAuthClient {
     ) -> Result<reqwest::Response> {
         // `Body::wrap` makes a streaming body (not replayable); its exact size still gives
         // the request a Content-Length rather than chunked encoding.
+        let method_shown = method.clone();
         let mut request = self
             .inner
             .http
@@ -318,9 +319,21 @@ impl OAuthClient {
             .header(ACCEPT, "application/json")
             .header(CONTENT_TYPE, content_type)
             .body(reqwest::Body::wrap(body.to_owned()));
-        if let Some(basic) = basic {
-            request = request.header(AUTHORIZATION, basic);
+        let mut traced = vec![
+            ("accept", "application/json"),
+            ("content-type", content_type),
+        ];
+        if let Some(basic) = &basic {
+            request = request.header(AUTHORIZATION, basic.clone());
+            traced.push(("authorization", basic.to_str().unwrap_or("Basic")));
         }
+        crate::http_trace::request(
+            &method_shown,
+            url,
+            &traced,
+            Some(content_type),
+            body.as_bytes(),
+        );
         request.send().await.map_err(|e| Error::network(url, e))
     }
 
@@ -350,8 +363,10 @@ impl OAuthClient {
     async fn read_response(&self, url: &Url, response: reqwest::Response) -> Result<RawResponse> {
         let status = response.status();
         if status.is_redirection() || response.url() != url {
+            crate::http_trace::response(response.url(), status, response.headers(), None);
             return Err(redirected(url, &response));
         }
+        let headers = response.headers().clone();
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -363,6 +378,7 @@ impl OAuthClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, self.inner.clock.now()));
         let body = crate::http::read_body(response, url).await?;
+        crate::http_trace::response(url, status, &headers, Some(&body));
         Ok(RawResponse {
             status,
             content_type,

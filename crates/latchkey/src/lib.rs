@@ -90,6 +90,7 @@ pub mod fuzz;
 pub mod grant;
 pub mod html;
 mod http;
+mod http_trace;
 pub mod loopback;
 mod manager;
 pub mod oidc;
@@ -117,6 +118,7 @@ pub use grant::{
 };
 pub use grant::{PendingLogin, WebLogin, WebLoginOutcome};
 pub use http::{http_client, is_loopback};
+pub use http_trace::HTTP_TRACE_TARGET;
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};
 pub use preset::Preset;

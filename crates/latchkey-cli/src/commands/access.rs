@@ -209,7 +209,7 @@ pub(super) async fn git(ctx: &Ctx, operation: GitOperation) -> Result<(), CliErr
 
 /// `credential kubectl`: an ExecCredential for kubectl's exec plugin mechanism.
 pub(super) async fn kubectl(ctx: &Ctx) -> Result<(), CliError> {
-    let access = access(ctx).await?;
+    let access = kubectl_access(ctx).await?;
     let token = access.token.as_ref().ok_or_else(|| no_token(&access))?;
     let mut status = serde_json::json!({ "token": token.expose_secret() });
     if let Some(at) = access.expires_at {
@@ -221,4 +221,151 @@ pub(super) async fn kubectl(ctx: &Ctx) -> Result<(), CliError> {
         "status": status,
     });
     output::print(&format!("{credential:#}\n"))
+}
+
+/// `KUBERNETES_EXEC_INFO`: kubectl's ExecCredential input; `spec.interactive` says whether a
+/// person can answer on the terminal (kubectl sets it with `interactiveMode: IfAvailable`
+/// when its stdin is one).
+fn kubectl_is_interactive() -> bool {
+    crate::context::env("KUBERNETES_EXEC_INFO")
+        .and_then(|info| serde_json::from_str::<serde_json::Value>(&info).ok())
+        .and_then(|info| info["spec"]["interactive"].as_bool())
+        .unwrap_or(false)
+}
+
+/// The credential for kubectl: when nothing valid is stored and kubectl says a person is
+/// there, the profile's login runs first (on stderr), as kubelogin does; without a person,
+/// the login-required error (exit 3).
+async fn kubectl_access(ctx: &Ctx) -> Result<Access, CliError> {
+    match access(ctx).await {
+        Err(err) if err.code == code::LOGIN_REQUIRED && kubectl_is_interactive() => {
+            eprintln!("kubectl needs a credential and there is no valid login: logging in.");
+            let browser = latchkey::profile::env::browser_mode(false, ENV);
+            super::session::login(ctx, false, browser, false).await?;
+            access(ctx).await
+        }
+        other => other,
+    }
+}
+
+/// `credential kubectl --print-kubeconfig`: the kubeconfig `users:` entry whose exec plugin
+/// runs `credential kubectl` for the selected profile (YAML; the scalars JSON-quoted, which
+/// YAML reads as double-quoted strings).
+pub(super) fn kubeconfig(ctx: &Ctx) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    let quote = |s: &str| serde_json::Value::from(s).to_string();
+    let exe = this_binary()?;
+    let mut text = format!(
+        "users:\n- name: {}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      args:\n",
+        quote(&format!("latchkey-{}", selected.name)),
+        quote(&exe)
+    );
+    for arg in ["-p", &selected.name, "credential", "kubectl"] {
+        text.push_str(&format!("      - {}\n", quote(arg)));
+    }
+    // kubectl runs the plugin in its own environment: the files this run used are pinned.
+    let pinned: Vec<(&str, String)> = ["LATCHKEY_CONFIG", "LATCHKEY_STATE_DIR"]
+        .into_iter()
+        .filter_map(|name| crate::context::env(name).map(|value| (name, value)))
+        .collect();
+    if pinned.is_empty() {
+        text.push_str("      env: null\n");
+    } else {
+        text.push_str("      env:\n");
+        for (name, value) in pinned {
+            text.push_str(&format!(
+                "      - name: {name}\n        value: {}\n",
+                quote(&value)
+            ));
+        }
+    }
+    text.push_str("      interactiveMode: IfAvailable\n      provideClusterInfo: false\n");
+    output::print(&text)
+}
+
+/// The absolute path of this `latchkey`, for configs that run it later from elsewhere.
+fn this_binary() -> Result<String, CliError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(code::OTHER, format!("cannot find this program's path: {e}")))?;
+    exe.to_str().map(str::to_owned).ok_or_else(|| {
+        CliError::new(
+            code::OTHER,
+            format!("this program's path {} is not UTF-8", exe.display()),
+        )
+    })
+}
+
+/// `credential git setup [--global]`: tells git to ask this profile for the credentials of
+/// its base_url's origin, as `gh auth setup-git` does: the helper list for that URL is
+/// reset (an empty value), then `!'/path/to/latchkey' -p NAME credential git` is added.
+/// Without `--global` the current repository's config is written (refused outside one).
+pub(super) fn git_setup(ctx: &Ctx, global: bool) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    let base_url = selected.profile.base_url.as_deref().ok_or_else(|| {
+        CliError::usage(format!(
+            "profile `{}` has no base_url, so there is no host to configure git for",
+            selected.name
+        ))
+        .with_hint("add `base_url = \"https://git.example.org\"` to the profile")
+    })?;
+    let origin = url::Url::parse(base_url)
+        .map_err(|e| CliError::usage(format!("the profile's base_url is not a URL: {e}")))?
+        .origin();
+    if !origin.is_tuple() {
+        return Err(CliError::usage(format!(
+            "the profile's base_url `{base_url}` has no host for git"
+        )));
+    }
+    let origin = origin.ascii_serialization();
+    let scope = if global { "--global" } else { "--local" };
+    if !global && !run_git(&["rev-parse", "--git-dir"]).is_ok_and(|out| out.status.success()) {
+        return Err(CliError::usage(
+            "not inside a git repository; there is no repository config to write",
+        )
+        .with_hint("run it inside the repository, or pass --global for every repository"));
+    }
+    let quoted = |s: &str| {
+        shlex::try_quote(s)
+            .map(|q| q.into_owned())
+            .map_err(|e| CliError::usage(format!("cannot quote `{s}` for git: {e}")))
+    };
+    let helper = format!(
+        "!{} -p {} credential git",
+        quoted(&this_binary()?)?,
+        quoted(&selected.name)?
+    );
+    let key = format!("credential.{origin}.helper");
+    for args in [
+        ["config", scope, "--replace-all", key.as_str(), ""],
+        ["config", scope, "--add", key.as_str(), helper.as_str()],
+    ] {
+        let out = run_git(&args).map_err(|e| {
+            CliError::new(code::OTHER, format!("cannot run git: {e}"))
+                .with_hint("install git, or check your PATH")
+        })?;
+        if !out.status.success() {
+            return Err(CliError::new(
+                code::OTHER,
+                format!(
+                    "`git {}` failed: {}",
+                    args[..3].join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ));
+        }
+    }
+    eprintln!(
+        "git now asks profile `{}` for {origin} ({} config):\n  {key} = {helper}",
+        selected.name,
+        if global {
+            "your global"
+        } else {
+            "this repository's"
+        }
+    );
+    Ok(())
+}
+
+fn run_git(args: &[&str]) -> std::io::Result<std::process::Output> {
+    std::process::Command::new("git").args(args).output()
 }

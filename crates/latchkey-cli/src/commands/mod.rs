@@ -54,7 +54,9 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::Decode { jwt } => decode::run(&jwt)?,
         Cmd::Doctor => return doctor::run(ctx).await,
         Cmd::CredentialGit { operation } => access::git(ctx, operation).await?,
+        Cmd::CredentialGitSetup { global } => access::git_setup(ctx, global)?,
         Cmd::CredentialKubectl => access::kubectl(ctx).await?,
+        Cmd::CredentialKubeconfig => access::kubeconfig(ctx)?,
         Cmd::Completions(script) => output::print_bytes(&script)?,
         Cmd::SchemeCheck { file } => scheme::check(&file).await?,
     }

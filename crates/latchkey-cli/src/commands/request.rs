@@ -4,43 +4,213 @@ use http::HeaderMap;
 use latchkey::profile::{LoginOptions, Selected, refusal_hint};
 use latchkey::{BearerChallenge, BearerError};
 use latchkey_reqwest::AuthMiddleware;
+use serde_json::Value;
 use url::Url;
 
 use crate::context::{Ctx, ENV};
 use crate::error::{CliError, code};
 use crate::output;
-use crate::plan::Request;
+use crate::plan::{Request, Show};
 
 /// Sends the request with the profile's credentials, once more after a 401 with renewed
-/// ones (OAuth profiles, through the reqwest middleware), prints the body, and fails
-/// (exit 1) on a non-2xx status.
+/// ones (OAuth profiles, through the reqwest middleware), prints the answer as asked (body,
+/// `-i`, `--json`, `-o FILE`, `--paginate`), and fails (exit 1) on a non-2xx status.
 pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
     let selected = ctx.select()?;
     let url = resolve_url(&request.target, &selected)?;
-    let answer = send(
-        ctx,
-        &selected,
-        Outgoing {
-            method: request.method,
-            url,
-            headers: request.headers.iter().cloned().collect(),
-            body: request.body,
-            allow_other_host: request.allow_other_host,
-        },
-    )
-    .await?;
-    output::print_bytes(&answer.body)?;
-    if !answer.body.is_empty()
-        && !answer.body.ends_with(b"\n")
-        && std::io::IsTerminal::is_terminal(&std::io::stdout())
-    {
-        output::print("\n")?;
+    let outgoing = Outgoing {
+        method: request.method,
+        url,
+        headers: request.headers.iter().cloned().collect(),
+        body: request.body,
+        allow_other_host: request.allow_other_host,
+    };
+    if let Some(max_pages) = request.paginate {
+        return paginate(
+            ctx,
+            &selected,
+            outgoing,
+            max_pages,
+            request.output.as_deref(),
+        )
+        .await;
+    }
+    let answer = send(ctx, &selected, outgoing).await?;
+    match request.show {
+        Show::Json => output::print(&format!("{}\n", json_json(&json_answer(&answer))))?,
+        Show::Include => {
+            output::print(&head(&answer))?;
+            if request.output.is_none() {
+                output::print("\n")?;
+            }
+        }
+        Show::Body => {}
+    }
+    if request.show != Show::Json {
+        match &request.output {
+            Some(path) => write_file(path, &answer.body)?,
+            None => print_body(&answer.body)?,
+        }
     }
     if answer.status.is_success() {
         Ok(0)
     } else {
         Err(failure(&answer, &selected))
     }
+}
+
+/// The body on stdout: JSON pretty-printed for a person at a terminal, as received otherwise.
+fn print_body(body: &[u8]) -> Result<(), CliError> {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if terminal && let Ok(json) = serde_json::from_slice::<Value>(body) {
+        return output::print(&format!("{json:#}\n"));
+    }
+    output::print_bytes(body)?;
+    if !body.is_empty() && !body.ends_with(b"\n") && terminal {
+        output::print("\n")?;
+    }
+    Ok(())
+}
+
+/// JSON made by latchkey: pretty at a terminal, one line in a pipe.
+fn json_json(value: &Value) -> String {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        format!("{value:#}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// `-i`: the status line and the headers, as curl shows them.
+fn head(answer: &Answer) -> String {
+    let mut text = format!("{:?} {}\n", answer.version, answer.status);
+    for (name, value) in &answer.headers {
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    text
+}
+
+/// `--json`: `{"status": 200, "headers": {"name": "value"}, "body": …}`. Header names are
+/// lower case, repeated headers joined with `, `; the body is its JSON when it is JSON, else
+/// its text, `null` when empty.
+fn json_answer(answer: &Answer) -> Value {
+    let mut headers = serde_json::Map::new();
+    for name in answer.headers.keys() {
+        let joined = answer
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        headers.insert(name.as_str().to_owned(), Value::String(joined));
+    }
+    let body = if answer.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()))
+    };
+    serde_json::json!({
+        "status": answer.status.as_u16(),
+        "headers": headers,
+        "body": body,
+    })
+}
+
+/// `-o FILE`: the body replaces FILE's content, as with curl. A response body is the user's
+/// data, not a secret: the file gets the usual permissions, not latchkey's owner-only ones.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "latchkey's fs helpers make owner-only files for secrets; this is the user's output"
+)]
+fn write_file(path: &std::path::Path, body: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, body).map_err(|e| {
+        CliError::new(
+            code::OTHER,
+            format!("cannot write the response body to {}: {e}", path.display()),
+        )
+    })
+}
+
+/// `--paginate`: the first answer's JSON array, then each `rel="next"` page's, as one array;
+/// the next link must stay on the first URL's origin (the credentials go with it).
+async fn paginate(
+    ctx: &Ctx,
+    selected: &Selected,
+    first: Outgoing,
+    max_pages: u32,
+    output: Option<&std::path::Path>,
+) -> Result<u8, CliError> {
+    let origin = first.url.origin();
+    let (headers, allow_other_host) = (first.headers.clone(), first.allow_other_host);
+    let mut items = Vec::new();
+    let mut next = Some(first);
+    let mut pages = 0;
+    while let Some(out) = next.take() {
+        let url = out.url.clone();
+        let answer = send(ctx, selected, out).await?;
+        pages += 1;
+        if !answer.status.is_success() {
+            print_body(&answer.body)?;
+            return Err(failure(&answer, selected));
+        }
+        match serde_json::from_slice::<Value>(&answer.body) {
+            Ok(Value::Array(page)) => items.extend(page),
+            _ => {
+                return Err(CliError::new(
+                    code::OTHER,
+                    format!(
+                        "page {pages} ({}) is not a JSON array; --paginate joins arrays",
+                        latchkey::DisplayUrl::new(&url)
+                    ),
+                )
+                .with_hint("leave out --paginate to see the answer as it is"));
+            }
+        }
+        let Some(link) = crate::link::next(&answer.headers) else {
+            break;
+        };
+        let to = url.join(&link).map_err(|e| {
+            CliError::new(
+                code::OTHER,
+                format!("page {pages}'s next link `{link}` is not a URL: {e}"),
+            )
+        })?;
+        if to.origin() != origin {
+            return Err(CliError::new(
+                code::OTHER,
+                format!(
+                    "page {pages}'s next link leads to {}, another origin than {}",
+                    to.origin().ascii_serialization(),
+                    origin.ascii_serialization()
+                ),
+            )
+            .with_hint("--paginate follows next links on the first URL's origin only"));
+        }
+        if pages >= max_pages {
+            tracing::warn!(
+                "stopped after {pages} pages; more remain (raise --max-pages to fetch them)"
+            );
+            break;
+        }
+        next = Some(Outgoing {
+            method: http::Method::GET,
+            url: to,
+            headers: headers.clone(),
+            body: None,
+            allow_other_host,
+        });
+    }
+    let merged = Value::Array(items);
+    match output {
+        Some(path) => write_file(path, format!("{merged}\n").as_bytes())?,
+        None => output::print(&format!("{}\n", json_json(&merged)))?,
+    }
+    Ok(0)
 }
 
 /// `target` as a URL: absolute as given, relative joined to the profile's `base_url`.
@@ -79,6 +249,9 @@ pub(super) struct Outgoing {
 /// What the server answered.
 pub(super) struct Answer {
     pub status: http::StatusCode,
+    /// The HTTP version the server answered with (for `-i`).
+    pub version: http::Version,
+    pub headers: HeaderMap,
     /// The Bearer challenge of a refusal, when there was one.
     pub challenge: Option<BearerChallenge>,
     pub body: Vec<u8>,
@@ -120,6 +293,8 @@ pub(super) async fn send(
         .with_hint("check the URL and your network"),
     })?;
     let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
     let challenge = BearerChallenge::from_headers(response.headers());
     let body = response.bytes().await.map_err(|e| {
         CliError::new(
@@ -132,6 +307,8 @@ pub(super) async fn send(
     })?;
     Ok(Answer {
         status,
+        version,
+        headers,
         challenge,
         body: body.to_vec(),
     })

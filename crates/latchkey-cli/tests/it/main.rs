@@ -5,7 +5,10 @@
 mod support;
 
 mod cli_config;
+mod cli_debug_http;
 mod cli_dhis2;
+mod cli_helpers;
 mod cli_idp;
 mod cli_keyring;
 mod cli_profiles;
+mod cli_request;

@@ -30,10 +30,23 @@ pub(crate) async fn get(
     bearer: Option<&SecretString>,
 ) -> Result<Fetched> {
     let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
-    if let Some(token) = bearer {
-        let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| Error::Config("the access token cannot be put in a header".into()))?;
-        value.set_sensitive(true);
+    let mut traced = vec![("accept", "application/json")];
+    let authorization = match bearer {
+        Some(token) => {
+            let mut value =
+                http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(
+                    |_| Error::Config("the access token cannot be put in a header".into()),
+                )?;
+            value.set_sensitive(true);
+            Some(value)
+        }
+        None => None,
+    };
+    if let Some(value) = &authorization {
+        traced.push(("authorization", value.to_str().unwrap_or("Bearer")));
+    }
+    crate::http_trace::request(&http::Method::GET, url, &traced, None, b"");
+    if let Some(value) = authorization.clone() {
         request = request.header(AUTHORIZATION, value);
     }
     let response = request.send().await.map_err(|e| Error::network(url, e))?;
@@ -46,8 +59,11 @@ pub(crate) async fn get(
     };
     let content_type = header(CONTENT_TYPE);
     let cache_control = header(CACHE_CONTROL);
-    let status = response.status().as_u16();
+    let status_code = response.status();
+    let status = status_code.as_u16();
+    let headers = response.headers().clone();
     let body = read_body(response, url).await?;
+    crate::http_trace::response(url, status_code, &headers, Some(&body));
     Ok(Fetched {
         status,
         content_type,
