@@ -204,6 +204,13 @@ pub fn add(
     write(path, &doc)
 }
 
+/// Replaces the whole file at `path` with `text` (an edited copy) once it parses; check the
+/// profile it was edited for with [`check_profile`] first.
+pub fn replace(path: &Path, text: &str) -> Result<(), ProfileError> {
+    ProfilesFile::parse(path, text)?;
+    crate::fs::write_atomic(path, text.as_bytes()).map_err(|e| ProfileError::io(path, e))
+}
+
 /// Sets `field` (`headers.NAME` and `query.NAME` for one entry of those tables) of profile
 /// `name` to `value`, keeping the rest of the file as it is. The profile must still be
 /// usable afterwards ([`ProfileError::Unusable`] otherwise, the file untouched).
