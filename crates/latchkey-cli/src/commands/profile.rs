@@ -194,9 +194,18 @@ pub(super) fn edit(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError>
     let path = target_file_of(ctx, name, project)?;
     let original = std::fs::read_to_string(&path)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    let editor = ["VISUAL", "EDITOR"]
+        .into_iter()
+        .filter_map(crate::context::env)
+        .find(|command| !command.trim().is_empty())
+        .ok_or_else(|| {
+            CliError::usage("no editor: VISUAL and EDITOR are unset")
+                .with_hint("set EDITOR to your editor's command (e.g. `export EDITOR=nano`)")
+        })?;
     let mut text = original.clone();
     loop {
         let edited = dialoguer::Editor::new()
+            .executable(&editor)
             .extension(".toml")
             .require_save(false)
             .edit(&text)
@@ -219,14 +228,14 @@ pub(super) fn edit(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError>
                 let err = CliError::from(err);
                 if !super::setup::can_ask() || !reopen(&err)? {
                     return Err(CliError::usage(format!(
-                        "{}\n(the file was left unchanged)",
-                        err.message
+                        "{}\n(the edited copy was not saved: {} is unchanged)",
+                        err.message,
+                        path.display()
                     ))
-                    .with_hint(
-                        err.hint.unwrap_or_else(|| {
-                            "fix it and run `latchkey profile edit` again".into()
-                        }),
-                    ));
+                    .with_hint(format!(
+                        "run `latchkey profile edit {name}` again and fix what is listed, or \
+                         change one field with `latchkey profile set {name} FIELD VALUE`"
+                    )));
                 }
                 text = edited;
             }
