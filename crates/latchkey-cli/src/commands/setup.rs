@@ -97,7 +97,15 @@ pub(super) async fn guided(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliErro
         }
         _ => {}
     }
-    let scopes = scopes(&ask, &metadata, auth)?;
+    // A preset's fixed endpoints come with its default scopes, not a list of what the
+    // provider supports: only a discovery document says that.
+    let discovered = preset.is_none_or(|p| matches!(p.endpoints, Endpoints::Discovery { .. }));
+    let supported: &[String] = if discovered {
+        &metadata.scopes_supported
+    } else {
+        &[]
+    };
+    let scopes = scopes(&ask, supported, preset, auth)?;
     if !scopes.is_empty() {
         fields.push(("scopes".into(), FieldValue::List(scopes)));
     }
@@ -147,10 +155,11 @@ impl Asker {
         let mut input = Input::<String>::with_theme(&*self.theme)
             .with_prompt(prompt)
             .validate_with(|s: &String| check(s.trim()));
-        if let Some(default) = default {
-            input = input.default(default.to_owned());
-        } else {
-            input = input.allow_empty(false);
+        match default {
+            // An empty answer is a valid one (no scopes), without an empty `()` shown.
+            Some("") => input = input.allow_empty(true),
+            Some(default) => input = input.default(default.to_owned()),
+            None => input = input.allow_empty(false),
         }
         Ok(input.interact_text().map_err(stopped)?.trim().to_owned())
     }
@@ -412,20 +421,27 @@ fn secret_source(ask: &Asker, what: &str, none_ok: bool) -> Result<Option<FieldV
     })
 }
 
-/// The scopes, each one checked against `scopes_supported` when the provider lists them.
+/// The scopes, each one checked against `supported` (discovery's `scopes_supported`) when
+/// the provider lists them. Offered: a preset's default scopes, else `openid offline_access`
+/// for a person's login where supported.
 fn scopes(
     ask: &Asker,
-    metadata: &ProviderMetadata,
+    supported: &[String],
+    preset: Option<&Preset>,
     auth: AuthKind,
 ) -> Result<Vec<String>, CliError> {
-    let supported = &metadata.scopes_supported;
     let person = matches!(auth, AuthKind::DeviceCode | AuthKind::AuthorizationCode);
-    let default: Vec<&str> = ["openid", "offline_access"]
-        .into_iter()
-        .filter(|s| person && supported.iter().any(|x| x == s))
-        .collect();
-    let prompt = if supported.is_empty() {
+    let default: Vec<&str> = match preset {
+        Some(preset) if !preset.default_scopes.is_empty() => preset.default_scopes.to_vec(),
+        _ => ["openid", "offline_access"]
+            .into_iter()
+            .filter(|s| person && supported.iter().any(|x| x == s))
+            .collect(),
+    };
+    let prompt = if supported.is_empty() && default.is_empty() {
         "Scopes, separated by spaces (empty for none)".to_owned()
+    } else if supported.is_empty() {
+        "Scopes, separated by spaces".to_owned()
     } else {
         format!(
             "Scopes, separated by spaces (the provider lists: {})",
