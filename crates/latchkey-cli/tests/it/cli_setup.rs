@@ -7,8 +7,6 @@
     reason = "tests write and read fixture files directly"
 )]
 
-use latchkey_testkit::Idp;
-
 use crate::support::{World, snapshot, text};
 
 fn ok(out: &std::process::Output) -> String {
@@ -270,14 +268,12 @@ async fn profile_set_and_unset_check_the_profile() {
 }
 
 /// An editor that runs `script` on the file it is given.
+#[cfg(unix)]
 fn editor(world: &World, name: &str, script: &str) -> String {
     let path = world.dir.path().join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
@@ -345,6 +341,7 @@ async fn profile_edit_checks_the_file_before_saving_it() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guided_profile_add_on_a_terminal_ends_logged_in() {
+    use latchkey_testkit::Idp;
     use latchkey_testkit::clients::{ALICE, NATIVE_APP};
 
     let idp = Idp::start().await;
@@ -406,4 +403,56 @@ async fn guided_profile_add_on_a_terminal_ends_logged_in() {
     // The profile is the default and its tokens are stored: no further login.
     let token = ok(&world.run(&["token"], &[]).await);
     assert!(idp.is_active(token.trim()).await);
+}
+
+/// On a terminal an invalid edit is shown and offered again; declining leaves the file as it
+/// was.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_edit_on_a_terminal_offers_the_copy_again() {
+    let world = World::new();
+    ok(&world
+        .run(
+            &[
+                "profile",
+                "add",
+                "api",
+                "--auth",
+                "bearer",
+                "--token-env",
+                "API_TOKEN",
+            ],
+            &[],
+        )
+        .await);
+    let before = read(&world.config);
+    let bad = editor(
+        &world,
+        "bad-editor",
+        r#"printf 'base_url = "ftp://api.example"\n' >> "$1""#,
+    );
+    let mut cmd = world.std_cmd();
+    cmd.args(["profile", "edit", "api"])
+        .env("EDITOR", &bad)
+        .env_remove("VISUAL")
+        .env("TERM", "xterm");
+    let (shown, status) = tokio::task::spawn_blocking(move || {
+        let options = rexpect::reader::Options::new()
+            .timeout_ms(Some(30_000))
+            .strip_ansi_escape_codes(true);
+        let mut p = rexpect::session::spawn_with_options(cmd, options).expect("spawn on a pty");
+        let shown = p
+            .exp_string("Edit again?")
+            .expect("the offer to edit again");
+        p.send("n").unwrap();
+        p.flush().unwrap();
+        let rest = p.exp_eof().expect("the command ends");
+        let status = p.process_mut().wait().unwrap();
+        (format!("{shown}{rest}"), format!("{status:?}"))
+    })
+    .await
+    .unwrap();
+    assert!(shown.contains("`base_url` has the scheme `ftp`"), "{shown}");
+    assert!(status.ends_with(", 2)"), "{status}\n{shown}");
+    assert_eq!(read(&world.config), before, "the file is unchanged");
 }
