@@ -138,8 +138,47 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ProfileCommand {
-    /// Add a profile.
+    /// Add a profile: on a terminal without --auth, asked step by step; else from the flags.
+    ///
+    /// The profile is checked before it is written: every missing or unusable field is listed
+    /// at once and nothing is written. The first profile of a file becomes its default.
     Add(Box<ProfileAdd>),
+    /// Set one field of a profile (`profile set svc scopes "a b"`), checked like the file.
+    ///
+    /// Secrets take `env:VAR`, `keyring:NAME`, or `literal:VALUE` (written into the file);
+    /// `headers.NAME` and `query.NAME` set one entry of those tables.
+    Set {
+        /// The profile.
+        name: String,
+        /// The field (docs/cli.md lists them).
+        key: String,
+        /// Its new value.
+        value: String,
+        /// Change the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
+    },
+    /// Remove one field of a profile (it must still be usable without it).
+    Unset {
+        /// The profile.
+        name: String,
+        /// The field.
+        key: String,
+        /// Change the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
+    },
+    /// Edit the profiles file holding a profile in $VISUAL or $EDITOR, checked on save.
+    ///
+    /// The editor gets a private copy; the file changes only when the copy is valid. An invalid
+    /// copy is offered again on a terminal, else refused with its problems.
+    Edit {
+        /// The profile.
+        name: String,
+        /// Edit the project's `.latchkey/profiles.toml`, not the user's file.
+        #[arg(long)]
+        project: bool,
+    },
     /// List the profiles (`*` marks the default) and where each is defined (user, project).
     List,
     /// Show a profile as TOML (literal secrets redacted).
@@ -195,11 +234,11 @@ pub(crate) enum ProfileCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct ProfileAdd {
-    /// The profile name (letters, digits, `.`, `_`, `-`).
-    pub name: String,
-    /// How to authenticate.
+    /// The profile name (letters, digits, `.`, `_`, `-`); asked for on a terminal.
+    pub name: Option<String>,
+    /// How to authenticate (without it, on a terminal, every answer is asked step by step).
     #[arg(long, value_parser = auth_kind_parser())]
-    pub auth: AuthKind,
+    pub auth: Option<AuthKind>,
     /// A provider preset (oidc, google, github, microsoft, keycloak, dhis2, cdse).
     #[arg(long)]
     pub preset: Option<String>,
@@ -264,6 +303,35 @@ pub(crate) struct ProfileAdd {
     /// The Keycloak realm (keycloak preset).
     #[arg(long)]
     pub realm: Option<String>,
+    /// The Microsoft tenant (microsoft preset; default `common`).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Read the PEM private key (private_key_jwt) from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub private_key_env: Option<String>,
+    /// Read the PEM private key from this keyring entry.
+    #[arg(long, value_name = "NAME")]
+    pub private_key_keyring: Option<String>,
+    /// The key id (`kid`) sent with private_key_jwt.
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Read the refresh token (refresh-token) from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub refresh_token_env: Option<String>,
+    /// Read the refresh token from this keyring entry.
+    #[arg(long, value_name = "NAME")]
+    pub refresh_token_keyring: Option<String>,
+    /// A header to send (headers): `NAME=env:VAR`, `NAME=keyring:ENTRY` or
+    /// `NAME=literal:VALUE` (written into the file). Repeat for more.
+    #[arg(long = "header", value_name = "NAME=SOURCE")]
+    pub headers: Vec<String>,
+    /// A query parameter to send (query), as --header.
+    #[arg(long = "query", value_name = "NAME=SOURCE")]
+    pub query: Vec<String>,
+    /// manual (default: run `latchkey login` first) | auto (log in on first use when a
+    /// person can answer).
+    #[arg(long, value_parser = ["manual", "auto"])]
+    pub login: Option<String>,
     /// Make it the default profile.
     #[arg(long)]
     pub default: bool,

@@ -113,6 +113,10 @@ impl From<Error> for CliError {
 /// for the command line.
 impl From<ProfileError> for CliError {
     fn from(err: ProfileError) -> Self {
+        if let ProfileError::Unusable { profile, problems } = &err {
+            return Self::new(code::USAGE, unusable_message(profile, problems))
+                .with_hint(err.hint().unwrap_or_default());
+        }
         let message = err.to_string();
         let mut causes = Vec::new();
         let mut source = std::error::Error::source(&err);
@@ -131,6 +135,18 @@ impl From<ProfileError> for CliError {
             hint: err.hint(),
         }
     }
+}
+
+/// Every problem of an unusable profile, one a line.
+fn unusable_message(profile: &str, problems: &[ProfileError]) -> String {
+    let prefix = format!("profile `{profile}`: ");
+    let mut message = format!("profile `{profile}` cannot be used as written:");
+    for problem in problems {
+        let text = problem.to_string();
+        message.push_str("\n  - ");
+        message.push_str(text.strip_prefix(&prefix).unwrap_or(&text));
+    }
+    message
 }
 
 impl From<latchkey::StoreError> for CliError {

@@ -49,6 +49,17 @@ pub(crate) enum Cmd {
         project: bool,
     },
     ProfileTrust,
+    /// `profile set` (`value: None`: `profile unset`).
+    ProfileSet {
+        name: String,
+        key: String,
+        value: Option<String>,
+        project: bool,
+    },
+    ProfileEdit {
+        name: String,
+        project: bool,
+    },
     /// `profile verify`: GET this URL (else the profile's own check target).
     ProfileVerify {
         url: Option<String>,
@@ -96,9 +107,11 @@ pub(crate) enum Cmd {
 /// `profile add`.
 #[derive(Debug)]
 pub(crate) struct ProfileAdd {
-    pub name: String,
-    pub auth: AuthKind,
-    pub fields: Vec<(&'static str, FieldValue)>,
+    /// `None`: asked for (guided setup).
+    pub name: Option<String>,
+    /// `None`: asked for on a terminal (guided setup), a usage error elsewhere.
+    pub auth: Option<AuthKind>,
+    pub fields: Vec<(String, FieldValue)>,
     pub make_default: bool,
     pub overwrite: bool,
     /// Write to the project's file.
@@ -158,6 +171,24 @@ impl Plan {
                     Cmd::ProfileRename { old, new, project }
                 }
                 ProfileCommand::Trust => Cmd::ProfileTrust,
+                ProfileCommand::Set {
+                    name,
+                    key,
+                    value,
+                    project,
+                } => Cmd::ProfileSet {
+                    name,
+                    key,
+                    value: Some(value),
+                    project,
+                },
+                ProfileCommand::Unset { name, key, project } => Cmd::ProfileSet {
+                    name,
+                    key,
+                    value: None,
+                    project,
+                },
+                ProfileCommand::Edit { name, project } => Cmd::ProfileEdit { name, project },
                 ProfileCommand::Verify { name, url } => {
                     profile = positional(profile, name)?;
                     Cmd::ProfileVerify { url }
@@ -292,24 +323,24 @@ fn positional(flag: Option<String>, name: Option<String>) -> Result<Option<Strin
 }
 
 fn secret(
-    field: &'static str,
+    field: &str,
     env: Option<String>,
     keyring: Option<String>,
-) -> Result<Option<(&'static str, FieldValue)>, CliError> {
+) -> Result<Option<(String, FieldValue)>, CliError> {
     Ok(match (env, keyring) {
         (Some(_), Some(_)) => {
             return Err(CliError::usage(format!(
                 "`{field}`: give either an environment variable or a keyring entry, not both"
             )));
         }
-        (Some(var), None) => Some((field, FieldValue::Env(var))),
-        (None, Some(name)) => Some((field, FieldValue::Keyring(name))),
+        (Some(var), None) => Some((field.to_owned(), FieldValue::Env(var))),
+        (None, Some(name)) => Some((field.to_owned(), FieldValue::Keyring(name))),
         (None, None) => None,
     })
 }
 
 fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
-    let mut fields: Vec<(&'static str, FieldValue)> = Vec::new();
+    let mut fields: Vec<(String, FieldValue)> = Vec::new();
     let strings = [
         ("preset", a.preset),
         ("issuer", a.issuer),
@@ -324,10 +355,13 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
         ("store", a.store),
         ("base_url", a.base_url),
         ("realm", a.realm),
+        ("tenant", a.tenant),
+        ("key_id", a.key_id),
+        ("login", a.login),
     ];
     for (field, value) in strings {
         if let Some(value) = value {
-            fields.push((field, FieldValue::Str(value)));
+            fields.push((field.to_owned(), FieldValue::Str(value)));
         }
     }
     let scopes: Vec<String> = a
@@ -337,7 +371,7 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
         .map(str::to_owned)
         .collect();
     if !scopes.is_empty() {
-        fields.push(("scopes", FieldValue::List(scopes)));
+        fields.push(("scopes".to_owned(), FieldValue::List(scopes)));
     }
     fields.extend(secret(
         "client_secret",
@@ -346,6 +380,33 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
     )?);
     fields.extend(secret("password", a.password_env, a.password_keyring)?);
     fields.extend(secret("token", a.token_env, a.token_keyring)?);
+    fields.extend(secret(
+        "private_key",
+        a.private_key_env,
+        a.private_key_keyring,
+    )?);
+    fields.extend(secret(
+        "refresh_token",
+        a.refresh_token_env,
+        a.refresh_token_keyring,
+    )?);
+    for (table, entries) in [("headers", &a.headers), ("query", &a.query)] {
+        for entry in entries {
+            let flag = if table == "headers" {
+                "header"
+            } else {
+                "query"
+            };
+            let (key, source) = entry.split_once('=').ok_or_else(|| {
+                CliError::usage(format!("--{flag} `{entry}` is not NAME=SOURCE"))
+                    .with_hint(format!("e.g. --{flag} X-Api-Key=env:API_KEY"))
+            })?;
+            let field = format!("{table}.{key}");
+            let profile = a.name.as_deref().unwrap_or("new");
+            let value = FieldValue::parse(profile, &field, source)?;
+            fields.push((field, value));
+        }
+    }
     Ok(ProfileAdd {
         name: a.name,
         auth: a.auth,

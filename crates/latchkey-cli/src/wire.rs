@@ -71,7 +71,7 @@ pub(crate) fn git_origin_matches(
     };
     let Some(base_url) = base_url else {
         return Err("it has no base_url naming the host to answer for \
-                    (add `base_url = \"https://git.example.org\"`)"
+                    (set it with `latchkey profile set NAME base_url https://git.example.org`)"
             .into());
     };
     let ours = url::Url::parse(base_url)

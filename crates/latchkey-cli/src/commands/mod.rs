@@ -7,6 +7,7 @@ mod profile;
 mod request;
 mod scheme;
 mod session;
+mod setup;
 mod verify;
 
 use crate::context::Ctx;
@@ -39,6 +40,13 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
             profile::rename(ctx, &old, &new, project).await?
         }
         Cmd::ProfileTrust => profile::trust(ctx)?,
+        Cmd::ProfileSet {
+            name,
+            key,
+            value,
+            project,
+        } => profile::set(ctx, &name, &key, value.as_deref(), project)?,
+        Cmd::ProfileEdit { name, project } => profile::edit(ctx, &name, project)?,
         Cmd::ProfileVerify { url } => return verify::run(ctx, url).await,
         Cmd::Login {
             device,

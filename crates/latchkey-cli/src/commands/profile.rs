@@ -1,11 +1,11 @@
-//! `profile add|list|show|remove|default|rename`.
+//! `profile add|set|unset|edit|list|show|remove|default|rename`.
 
 use std::path::PathBuf;
 
 use latchkey::oidc::OidcProvider;
 use latchkey::profile::edit::{self, FieldValue};
 use latchkey::profile::project::{self, PROJECT_DIR, PROJECT_FILE};
-use latchkey::profile::{AuthKind, Origin, TokensMoved};
+use latchkey::profile::{AuthKind, Origin, ProfileError, ProfilesFile, TokensMoved};
 
 use crate::context::{Ctx, ENV};
 use crate::error::CliError;
@@ -15,7 +15,7 @@ use crate::plan::ProfileAdd;
 /// The file a writing command changes: the user's, or with `--project` the project's (the
 /// one found from the working directory, else a new `.latchkey/` there, created private
 /// and git-ignored).
-fn target_file(ctx: &Ctx, project: bool) -> Result<PathBuf, CliError> {
+pub(super) fn target_file(ctx: &Ctx, project: bool) -> Result<PathBuf, CliError> {
     if !project {
         return Ok(ctx.paths.config.clone());
     }
@@ -37,16 +37,16 @@ fn target_file(ctx: &Ctx, project: bool) -> Result<PathBuf, CliError> {
 
 /// Runs `change` on the file a writing command changes. A project file that was trusted (or
 /// new) stays trusted after the user's own change; an untrusted one stays untrusted.
-fn write_to<T>(
+pub(super) fn write_to<T>(
     ctx: &Ctx,
     path: &std::path::Path,
     project: bool,
-    change: impl FnOnce() -> Result<T, latchkey::ProfileError>,
-) -> Result<T, CliError> {
+    change: impl FnOnce() -> Result<T, ProfileError>,
+) -> Result<T, ProfileError> {
     if project {
-        Ok(project::change_trusted(&ctx.paths, path, change)?)
+        project::change_trusted(&ctx.paths, path, change)
     } else {
-        Ok(change()?)
+        change()
     }
 }
 
@@ -74,6 +74,23 @@ fn check_user_owns(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError>
 }
 
 pub(super) async fn add(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliError> {
+    let (Some(name), Some(auth)) = (add.name.clone(), add.auth) else {
+        if super::setup::can_ask() {
+            return super::setup::guided(ctx, add).await;
+        }
+        let missing = if add.auth.is_none() {
+            "--auth KIND"
+        } else {
+            "NAME"
+        };
+        return Err(CliError::usage(format!(
+            "`profile add` needs {missing} when there is no terminal to ask on"
+        ))
+        .with_hint(
+            "pass `latchkey profile add NAME --auth KIND …` (see `latchkey profile add --help`), \
+             or run it on a terminal without --auth to be asked step by step",
+        ));
+    };
     if let Some(issuer) = add.from_discovery.take() {
         // Before anything is written: a failed discovery leaves every file as it was.
         let provider = OidcProvider::discover(&issuer).await.map_err(|e| {
@@ -87,23 +104,180 @@ pub(super) async fn add(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliError> 
     }
     let path = target_file(ctx, add.project)?;
     write_to(ctx, &path, add.project, || {
-        edit::add(
-            &path,
-            &add.name,
-            add.auth,
-            &add.fields,
-            add.make_default,
-            add.overwrite,
-        )
-    })?;
-    eprintln!("Added profile `{}` to {}.", add.name, path.display());
+        write_new(&path, &name, auth, &add)
+    })
+    .map_err(with_flag_hint)?;
     Ok(())
+}
+
+/// Writes the profile `add` describes and says so.
+pub(super) fn write_new(
+    path: &std::path::Path,
+    name: &str,
+    auth: AuthKind,
+    add: &ProfileAdd,
+) -> Result<(), ProfileError> {
+    let fields: Vec<(&str, FieldValue)> = add
+        .fields
+        .iter()
+        .map(|(field, value)| (field.as_str(), value.clone()))
+        .collect();
+    edit::add(path, name, auth, &fields, add.make_default, add.overwrite)?;
+    let default = ProfilesFile::load(path)?.default.as_deref() == Some(name);
+    let default = if default {
+        " (the default profile)"
+    } else {
+        ""
+    };
+    eprintln!("Added profile `{name}` to {}{default}.", path.display());
+    Ok(())
+}
+
+/// An unusable profile from the flags: the hint names the flags to add.
+fn with_flag_hint(err: ProfileError) -> CliError {
+    let flags: Vec<String> = match &err {
+        ProfileError::Unusable { problems, .. } => problems
+            .iter()
+            .map(|problem| match problem {
+                ProfileError::MissingField { field, .. } => flag_for(field),
+                ProfileError::Invalid { field, .. } => {
+                    format!("a valid --{}", field.replace('_', "-"))
+                }
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => return err.into(),
+    };
+    CliError::from(err).with_hint(format!("pass {}", flags.join(", ")))
+}
+
+/// The `profile add` flag that sets `field`.
+fn flag_for(field: &str) -> String {
+    let field = field.split('`').next().unwrap_or(field);
+    match field {
+        "client_secret" | "password" | "token" | "refresh_token" | "private_key" => {
+            format!("--{}-env VAR", field.replace('_', "-"))
+        }
+        "headers" => "--header NAME=env:VAR".into(),
+        "query" => "--query NAME=env:VAR".into(),
+        "scopes" => "--scope SCOPE".into(),
+        "issuer" => "--issuer URL (or --token-url URL)".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
+/// `profile set NAME KEY VALUE` (and `profile unset NAME KEY` when `value` is `None`).
+pub(super) fn set(
+    ctx: &Ctx,
+    name: &str,
+    key: &str,
+    value: Option<&str>,
+    project: bool,
+) -> Result<(), CliError> {
+    check_user_owns(ctx, name, project)?;
+    let path = target_file_of(ctx, name, project)?;
+    match value {
+        Some(text) => {
+            let value = FieldValue::parse(name, key, text)?;
+            write_to(ctx, &path, project, || edit::set(&path, name, key, &value))?;
+            eprintln!("Set `{key}` of profile `{name}`.");
+        }
+        None => {
+            write_to(ctx, &path, project, || edit::unset(&path, name, key))?;
+            eprintln!("Removed `{key}` from profile `{name}`.");
+        }
+    }
+    Ok(())
+}
+
+/// The file holding profile `name` for a change: the project's with `--project`, else the
+/// user's (which must exist: set and edit change a profile, they do not create one).
+fn target_file_of(ctx: &Ctx, name: &str, project: bool) -> Result<PathBuf, CliError> {
+    let path = target_file(ctx, project)?;
+    let file = ProfilesFile::load(&path)?;
+    if !file.profiles.contains_key(name) {
+        return Err(ProfileError::Unknown {
+            name: name.into(),
+            path,
+            known: file.names(),
+        }
+        .into());
+    }
+    Ok(path)
+}
+
+/// `profile edit NAME`: the file in the editor, checked before it replaces the original.
+pub(super) fn edit(ctx: &Ctx, name: &str, project: bool) -> Result<(), CliError> {
+    check_user_owns(ctx, name, project)?;
+    let path = target_file_of(ctx, name, project)?;
+    let original = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    let editor = ["VISUAL", "EDITOR"]
+        .into_iter()
+        .filter_map(crate::context::env)
+        .find(|command| !command.trim().is_empty())
+        .ok_or_else(|| {
+            CliError::usage("no editor: VISUAL and EDITOR are unset")
+                .with_hint("set EDITOR to your editor's command (e.g. `export EDITOR=nano`)")
+        })?;
+    let mut text = original.clone();
+    loop {
+        let edited = dialoguer::Editor::new()
+            .executable(&editor)
+            .extension(".toml")
+            .require_save(false)
+            .edit(&text)
+            .map_err(|e| {
+                CliError::usage(format!("cannot run the editor: {e}"))
+                    .with_hint("set VISUAL or EDITOR to your editor's command")
+            })?
+            .unwrap_or_else(|| text.clone());
+        if edited == original {
+            eprintln!("No changes to profile `{name}`.");
+            return Ok(());
+        }
+        match edit::check_profile(&path, &edited, name) {
+            Ok(()) => {
+                write_to(ctx, &path, project, || edit::replace(&path, &edited))?;
+                eprintln!("Saved profile `{name}` to {}.", path.display());
+                return Ok(());
+            }
+            Err(err) => {
+                let err = CliError::from(err);
+                if !super::setup::can_ask() || !reopen(&err)? {
+                    return Err(CliError::usage(format!(
+                        "{}\n(the edited copy was not saved: {} is unchanged)",
+                        err.message,
+                        path.display()
+                    ))
+                    .with_hint(format!(
+                        "run `latchkey profile edit {name}` again and fix what is listed, or \
+                         change one field with `latchkey profile set {name} FIELD VALUE`"
+                    )));
+                }
+                text = edited;
+            }
+        }
+    }
+}
+
+/// Shows `err` and asks whether to edit again.
+fn reopen(err: &CliError) -> Result<bool, CliError> {
+    err.print();
+    dialoguer::Confirm::new()
+        .with_prompt("Edit again? (no leaves the file unchanged)")
+        .default(true)
+        .interact()
+        .map_err(|e| CliError::usage(format!("cannot ask: {e}")))
 }
 
 /// The issuer and the endpoints `add.auth` needs, from discovery; an endpoint given on the
 /// command line wins.
 fn discovered_fields(add: &mut ProfileAdd, metadata: &latchkey::oidc::ProviderMetadata) {
-    let interactive = matches!(add.auth, AuthKind::AuthorizationCode | AuthKind::DeviceCode);
+    let interactive = matches!(
+        add.auth.unwrap_or(AuthKind::Basic),
+        AuthKind::AuthorizationCode | AuthKind::DeviceCode
+    );
     let found = [
         ("issuer", Some(metadata.issuer.clone())),
         ("token_url", Some(metadata.token_endpoint.to_string())),
@@ -112,7 +286,7 @@ fn discovered_fields(add: &mut ProfileAdd, metadata: &latchkey::oidc::ProviderMe
             metadata
                 .authorization_endpoint
                 .as_ref()
-                .filter(|_| add.auth == AuthKind::AuthorizationCode)
+                .filter(|_| add.auth == Some(AuthKind::AuthorizationCode))
                 .map(ToString::to_string),
         ),
         (
@@ -133,9 +307,9 @@ fn discovered_fields(add: &mut ProfileAdd, metadata: &latchkey::oidc::ProviderMe
         ),
     ];
     for (field, value) in found {
-        let given = add.fields.iter().any(|(f, _)| *f == field);
+        let given = add.fields.iter().any(|(f, _)| f == field);
         if let Some(value) = value.filter(|_| !given) {
-            add.fields.push((field, FieldValue::Str(value)));
+            add.fields.push((field.to_owned(), FieldValue::Str(value)));
         }
     }
 }

@@ -223,7 +223,10 @@ pub(super) fn resolve_url(target: &str, selected: &Selected) -> Result<Url, CliE
                     "`{target}` is relative and profile `{}` has no base_url",
                     selected.name
                 ))
-                .with_hint("pass a full URL, or add `base_url = \"https://…\"` to the profile")
+                .with_hint(format!(
+                    "pass a full URL, or set it with `latchkey profile set {} base_url https://…`",
+                    selected.name
+                ))
             })?;
             // A base without a trailing slash would lose its last segment in `join`.
             let base = Url::parse(&format!("{}/", base.trim_end_matches('/'))).map_err(|e| {

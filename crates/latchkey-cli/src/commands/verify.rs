@@ -81,7 +81,10 @@ async fn target(selected: &Selected) -> Result<(url::Url, bool), CliError> {
             "profile `{}` has no base_url and no userinfo endpoint to check against",
             selected.name
         ))
-        .with_hint("pass --url URL, or add `base_url = \"https://…\"` to the profile")),
+        .with_hint(format!(
+            "pass --url URL, or set it with `latchkey profile set {} base_url https://…`",
+            selected.name
+        ))),
     }
 }
 

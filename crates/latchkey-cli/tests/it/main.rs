@@ -12,3 +12,4 @@ mod cli_idp;
 mod cli_keyring;
 mod cli_profiles;
 mod cli_request;
+mod cli_setup;

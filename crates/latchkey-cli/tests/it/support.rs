@@ -65,6 +65,14 @@ impl World {
         cmd
     }
 
+    /// A `std::process::Command` for `latchkey`, for tests that run it on a pseudo-terminal.
+    #[cfg(unix)]
+    pub(crate) fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(bin());
+        self.prepare(&mut cmd);
+        cmd
+    }
+
     /// An async `latchkey` command, for tests that talk to the IdP fixture meanwhile.
     pub(crate) fn tokio_cmd(&self) -> tokio::process::Command {
         self.tokio_cmd_of(&bin())
@@ -248,6 +256,15 @@ trait CommandEnv {
 }
 
 impl CommandEnv for assert_cmd::Command {
+    fn set(&mut self, k: &str, v: &str) {
+        self.env(k, v);
+    }
+    fn remove(&mut self, k: &str) {
+        self.env_remove(k);
+    }
+}
+
+impl CommandEnv for std::process::Command {
     fn set(&mut self, k: &str, v: &str) {
         self.env(k, v);
     }

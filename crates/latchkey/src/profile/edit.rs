@@ -21,6 +21,89 @@ pub enum FieldValue {
     Keyring(String),
 }
 
+/// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
+pub const FIELDS: [&str; 25] = [
+    "auth",
+    "preset",
+    "issuer",
+    "token_url",
+    "authorization_url",
+    "device_authorization_url",
+    "revocation_url",
+    "client_id",
+    "client_secret",
+    "client_auth",
+    "private_key",
+    "key_id",
+    "scopes",
+    "redirect_uri",
+    "username",
+    "password",
+    "token",
+    "refresh_token",
+    "headers",
+    "query",
+    "store",
+    "base_url",
+    "realm",
+    "tenant",
+    "login",
+];
+
+/// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.
+pub fn placeholder(field: &str) -> &'static str {
+    match field {
+        f if SECRET_FIELDS.contains(&f) => "env:VAR",
+        "scopes" => "\"SCOPE …\"",
+        f if f.ends_with("_url") || f == "issuer" || f == "redirect_uri" => "https://…",
+        _ => "VALUE",
+    }
+}
+
+impl FieldValue {
+    /// `text` as a value of `field`, as `latchkey profile set` takes it: scopes split on
+    /// spaces and commas; a secret as `env:VAR`, `keyring:NAME` or, only when asked for in
+    /// so many words, `literal:VALUE` (written into the file); anything else as given.
+    pub fn parse(profile: &str, field: &str, text: &str) -> Result<Self, ProfileError> {
+        if field == "scopes" {
+            return Ok(FieldValue::List(
+                text.split(|c: char| c.is_whitespace() || c == ',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ));
+        }
+        let secret = SECRET_FIELDS.contains(&field.split('.').next().unwrap_or(field));
+        if !secret {
+            return Ok(FieldValue::Str(text.to_owned()));
+        }
+        let (kind, rest) = text.split_once(':').unwrap_or(("", text));
+        match kind {
+            "env" if !rest.is_empty() => Ok(FieldValue::Env(rest.to_owned())),
+            "keyring" if !rest.is_empty() => Ok(FieldValue::Keyring(rest.to_owned())),
+            "literal" => Ok(FieldValue::Str(rest.to_owned())),
+            _ => Err(ProfileError::invalid(
+                profile,
+                field,
+                "holds a secret: give `env:VAR` (read from that environment variable), \
+                 `keyring:NAME` (the platform keyring, service `latchkey`), or \
+                 `literal:VALUE` to write the secret itself into the file",
+            )),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            FieldValue::Str(s) => s.as_str().into(),
+            FieldValue::List(items) => {
+                Value::Array(items.iter().map(String::as_str).collect::<Array>())
+            }
+            FieldValue::Env(var) => reference("env", var),
+            FieldValue::Keyring(entry) => reference("keyring", entry),
+        }
+    }
+}
+
 /// Fields that hold secrets: `show` never prints their literal values.
 const SECRET_FIELDS: [&str; 7] = [
     "client_secret",
@@ -79,7 +162,9 @@ fn profiles_table<'a>(
 }
 
 /// Adds profile `name` (replacing one of that name only with `overwrite`), optionally making
-/// it the default.
+/// it the default; the first profile of a file without a `default` becomes the default.
+/// A profile that could not be used is refused with all its problems
+/// ([`ProfileError::Unusable`]), and the file is left as it was.
 pub fn add(
     path: &Path,
     name: &str,
@@ -99,20 +184,14 @@ pub fn add(
             "is taken: remove the profile first, or pass --force",
         ));
     }
+    let first = profiles.is_empty();
     let mut table = Table::new();
     table.insert("auth", toml_edit::value(auth.name()));
     for (field, value) in fields {
-        let value: Value = match value {
-            FieldValue::Str(s) => s.as_str().into(),
-            FieldValue::List(items) => {
-                Value::Array(items.iter().map(String::as_str).collect::<Array>())
-            }
-            FieldValue::Env(var) => reference("env", var),
-            FieldValue::Keyring(entry) => reference("keyring", entry),
-        };
-        table.insert(field, Item::Value(value));
+        insert_field(&mut table, field, value);
     }
     profiles.insert(name, Item::Table(table));
+    let make_default = make_default || (first && doc.get("default").is_none());
     if make_default {
         doc.insert("default", toml_edit::value(name));
         // `default` reads best at the top of the file.
@@ -121,7 +200,132 @@ pub fn add(
         }
         doc.sort_values_by(|a, _, b, _| (a.get() != "default").cmp(&(b.get() != "default")));
     }
+    check_profile(path, &doc.to_string(), name)?;
     write(path, &doc)
+}
+
+/// Replaces the whole file at `path` with `text` (an edited copy) once it parses; check the
+/// profile it was edited for with [`check_profile`] first.
+pub fn replace(path: &Path, text: &str) -> Result<(), ProfileError> {
+    ProfilesFile::parse(path, text)?;
+    crate::fs::write_atomic(path, text.as_bytes()).map_err(|e| ProfileError::io(path, e))
+}
+
+/// Sets `field` (`headers.NAME` and `query.NAME` for one entry of those tables) of profile
+/// `name` to `value`, keeping the rest of the file as it is. The profile must still be
+/// usable afterwards ([`ProfileError::Unusable`] otherwise, the file untouched).
+pub fn set(path: &Path, name: &str, field: &str, value: &FieldValue) -> Result<(), ProfileError> {
+    known_field(name, field)?;
+    let (_, mut doc) = read(path)?;
+    let table = profile_table(&mut doc, path, name)?;
+    insert_field(table, field, value);
+    check_profile(path, &doc.to_string(), name)?;
+    write(path, &doc)
+}
+
+/// Removes `field` (or one `headers.NAME` / `query.NAME` entry) from profile `name`; as
+/// [`set`], the profile must still be usable afterwards.
+pub fn unset(path: &Path, name: &str, field: &str) -> Result<(), ProfileError> {
+    known_field(name, field)?;
+    if field == "auth" {
+        return Err(ProfileError::invalid(
+            name,
+            "auth",
+            "cannot be removed: every profile has one (change it with `profile set`)",
+        ));
+    }
+    let (_, mut doc) = read(path)?;
+    let table = profile_table(&mut doc, path, name)?;
+    let removed = match field.split_once('.') {
+        Some((outer, key)) => table
+            .get_mut(outer)
+            .and_then(Item::as_table_like_mut)
+            .and_then(|t| t.remove(key))
+            .is_some(),
+        None => table.remove(field).is_some(),
+    };
+    if !removed {
+        return Err(ProfileError::invalid(name, field, "is not set"));
+    }
+    check_profile(path, &doc.to_string(), name)?;
+    write(path, &doc)
+}
+
+/// Checks `text`, the would-be content of the profiles file at `path`: it must parse, hold
+/// profile `name`, and that profile must be usable ([`ProfileError::Unusable`] lists every
+/// problem).
+pub fn check_profile(path: &Path, text: &str, name: &str) -> Result<(), ProfileError> {
+    let file = ProfilesFile::parse(path, text)?;
+    let Some(profile) = file.profiles.get(name) else {
+        return Err(ProfileError::Unknown {
+            name: name.into(),
+            path: path.to_path_buf(),
+            known: file.names(),
+        });
+    };
+    let problems = super::Selected::new(name, profile.clone()).problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ProfileError::Unusable {
+            profile: name.into(),
+            problems,
+        })
+    }
+}
+
+fn known_field(profile: &str, field: &str) -> Result<(), ProfileError> {
+    let known = match field.split_once('.') {
+        Some((outer, key)) => matches!(outer, "headers" | "query") && !key.is_empty(),
+        None => FIELDS.contains(&field),
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(ProfileError::UnknownField {
+            profile: profile.into(),
+            field: field.into(),
+        })
+    }
+}
+
+fn profile_table<'a>(
+    doc: &'a mut DocumentMut,
+    path: &Path,
+    name: &str,
+) -> Result<&'a mut Table, ProfileError> {
+    let known = ProfilesFile::parse(path, &doc.to_string())?.names();
+    profiles_table(doc, path)?
+        .get_mut(name)
+        .and_then(Item::as_table_mut)
+        .ok_or_else(|| ProfileError::Unknown {
+            name: name.into(),
+            path: path.to_path_buf(),
+            known,
+        })
+}
+
+/// Writes `field = value` into `table`; `headers.NAME` and `query.NAME` go into those
+/// sub-tables (created inline when missing).
+fn insert_field(table: &mut Table, field: &str, value: &FieldValue) {
+    if let Some((outer, key)) = field.split_once('.') {
+        let entry = table
+            .entry(outer)
+            .or_insert_with(|| Item::Value(Value::InlineTable(InlineTable::new())));
+        if let Some(inner) = entry.as_table_like_mut() {
+            inner.insert(key, Item::Value(value.to_value()));
+        }
+        return;
+    }
+    let decor = table
+        .get(field)
+        .and_then(Item::as_value)
+        .map(|v| v.decor().clone());
+    let mut new = value.to_value();
+    if let Some(decor) = decor {
+        *new.decor_mut() = decor;
+    }
+    table.insert(field, Item::Value(new));
 }
 
 fn reference(kind: &str, name: &str) -> Value {
@@ -269,6 +473,7 @@ mod tests {
             "svc",
             AuthKind::ClientCredentials,
             &[
+                ("issuer", FieldValue::Str("https://idp.example".into())),
                 ("client_id", FieldValue::Str("svc".into())),
                 ("client_secret", FieldValue::Env("SVC_SECRET".into())),
                 ("scopes", FieldValue::List(vec!["a".into(), "b".into()])),
@@ -328,5 +533,45 @@ mod tests {
         );
         assert!(rename(&path, "new", "bad name").is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+    }
+
+    #[test]
+    fn set_and_unset_keep_the_profile_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(
+            &path,
+            "[profiles.svc]\nauth = \"client-credentials\"  # why\nissuer = \"https://idp.example\"\nclient_id = \"c\"\n",
+        )
+        .unwrap();
+        let scopes = FieldValue::parse("svc", "scopes", "a b,c").unwrap();
+        set(&path, "svc", "scopes", &scopes).unwrap();
+        set(&path, "svc", "headers.X-Key", &FieldValue::Env("K".into())).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("scopes = [\"a\", \"b\", \"c\"]"), "{text}");
+        assert!(text.contains("X-Key = { env = \"K\" }"), "{text}");
+        let err = set(&path, "svc", "issuer", &FieldValue::Str("htps://x".into())).unwrap_err();
+        assert!(matches!(err, ProfileError::Unusable { .. }), "{err}");
+        let err = unset(&path, "svc", "client_id").unwrap_err();
+        assert!(err.to_string().contains("needs `client_id`"), "{err}");
+        let err = set(&path, "svc", "scoeps", &scopes).unwrap_err();
+        assert_eq!(err.hint().unwrap(), "did you mean `scopes`?");
+        assert!(FieldValue::parse("svc", "client_secret", "s3cret").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        unset(&path, "svc", "headers.X-Key").unwrap();
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("X-Key"));
+    }
+
+    #[test]
+    fn the_first_profile_becomes_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        let token = [("token", FieldValue::Env("T".into()))];
+        add(&path, "one", AuthKind::Bearer, &token, false, false).unwrap();
+        add(&path, "two", AuthKind::Bearer, &token, false, false).unwrap();
+        assert_eq!(
+            ProfilesFile::load(&path).unwrap().default.as_deref(),
+            Some("one")
+        );
     }
 }

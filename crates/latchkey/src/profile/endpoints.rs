@@ -21,6 +21,28 @@ impl Selected {
             .transpose()?)
     }
 
+    /// The values `preset`'s URL templates are filled with, from this profile.
+    pub(super) fn preset_vars(&self, preset: &Preset) -> PresetVars {
+        let p = &self.profile;
+        let mut vars = PresetVars::default();
+        if let Some(v) = &p.issuer {
+            vars = vars.issuer(v);
+        }
+        if let Some(v) = &p.base_url {
+            vars = vars.base_url(v);
+        }
+        if let Some(v) = &p.realm {
+            vars = vars.realm(v);
+        }
+        if let Some(v) = &p.tenant {
+            vars = vars.tenant(v);
+        }
+        if let Some(v) = p.client_id.as_deref().or(preset.public_client_id) {
+            vars = vars.client_id(v);
+        }
+        vars
+    }
+
     /// The endpoints: from the preset, from discovery of `issuer`, then explicit URLs on top.
     pub async fn endpoints(
         &self,
@@ -29,23 +51,7 @@ impl Selected {
         let mut discover = None;
         let mut metadata = None;
         if let Some(preset) = self.preset()? {
-            let mut vars = PresetVars::default();
-            if let Some(v) = &p.issuer {
-                vars = vars.issuer(v);
-            }
-            if let Some(v) = &p.base_url {
-                vars = vars.base_url(v);
-            }
-            if let Some(v) = &p.realm {
-                vars = vars.realm(v);
-            }
-            if let Some(v) = &p.tenant {
-                vars = vars.tenant(v);
-            }
-            if let Some(v) = p.client_id.as_deref().or(preset.public_client_id) {
-                vars = vars.client_id(v);
-            }
-            match preset.resolve(&vars)? {
+            match preset.resolve(&self.preset_vars(preset))? {
                 Resolved::Discover { issuer } => discover = Some(issuer),
                 Resolved::Static(m) => metadata = Some(*m),
                 #[allow(unreachable_patterns, reason = "Resolved is non_exhaustive")]

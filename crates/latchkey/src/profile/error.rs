@@ -57,7 +57,7 @@ pub enum ProfileError {
         known: Vec<String>,
     },
     /// Nothing chose a profile.
-    #[error("no profile selected (no --profile, LATCHKEY_PROFILE, LATCHKEY_URL or `default` in {}); known profiles: {}", path.display(), list(known))]
+    #[error("{}", none_selected(path, known))]
     NoneSelected {
         /// The file searched.
         path: PathBuf,
@@ -110,6 +110,22 @@ pub enum ProfileError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A field name the profiles file does not have.
+    #[error("profile `{profile}`: there is no field `{field}`")]
+    UnknownField {
+        /// The profile.
+        profile: String,
+        /// The name given.
+        field: String,
+    },
+    /// A profile would not be usable as written: every problem found, at once.
+    #[error("profile `{profile}` cannot be used as written: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Unusable {
+        /// The profile.
+        profile: String,
+        /// What is wrong, one error per field.
+        problems: Vec<ProfileError>,
+    },
     /// No home, config or state directory could be determined.
     #[error("cannot determine the {what} directory: {reason}")]
     NoDirectory {
@@ -118,6 +134,17 @@ pub enum ProfileError {
         /// Why.
         reason: String,
     },
+}
+
+fn none_selected(path: &std::path::Path, known: &[String]) -> String {
+    if known.is_empty() {
+        return format!("no profiles yet (none in {})", path.display());
+    }
+    format!(
+        "no profile selected (no --profile, LATCHKEY_PROFILE, LATCHKEY_URL or `default` in {}); known profiles: {}",
+        path.display(),
+        list(known)
+    )
 }
 
 fn list(known: &[String]) -> String {
@@ -130,7 +157,7 @@ fn list(known: &[String]) -> String {
 
 /// The known name nearest `name` when it is close enough to be a typo (at most two edits,
 /// fewer than the name's length).
-fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+pub(super) fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), k))
@@ -172,14 +199,19 @@ impl ProfileError {
                 "read {}: it decides where the profile's credentials are sent; then run `latchkey profile trust` to use it",
                 path.display()
             ),
-            ProfileError::Unknown { known, .. } if known.is_empty() => {
-                "create one with `latchkey profile add NAME --auth KIND …`".into()
+            ProfileError::Unknown { name, known, .. } if known.is_empty() => {
+                format!("there are no profiles yet: add it with `latchkey profile add {name}`")
             }
             ProfileError::Unknown { name, known, .. } => match closest(name, known) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => "pick one of the known profiles, or create it with `latchkey profile add`"
                     .into(),
             },
+            ProfileError::NoneSelected { known, .. } if known.is_empty() => {
+                "add one with `latchkey profile add NAME` (on a terminal it asks step by step; \
+                 see `latchkey profile add --help` for the flags)"
+                    .into()
+            }
             ProfileError::NoneSelected { .. } => {
                 "pass --profile NAME, set LATCHKEY_PROFILE, or run `latchkey profile default NAME`"
                     .into()
@@ -192,10 +224,35 @@ impl ProfileError {
             ProfileError::MissingField { field, .. } if field.starts_with("LATCHKEY_") => {
                 format!("export {field}=… and run again")
             }
-            ProfileError::MissingField { field, .. } => {
-                format!("add `{field} = …` to the profile")
+            ProfileError::MissingField { profile, field, .. } => {
+                // `issuer` or `token_url`: name the first, which is the usual choice.
+                let field = field.split('`').next().unwrap_or(field);
+                format!(
+                    "run `latchkey profile set {profile} {field} {}`",
+                    super::edit::placeholder(field)
+                )
+            }
+            ProfileError::Invalid { profile, field, .. }
+                if super::edit::FIELDS.contains(&field.as_str()) =>
+            {
+                format!(
+                    "fix it with `latchkey profile set {profile} {field} {}` (docs/cli.md lists valid values)",
+                    super::edit::placeholder(field)
+                )
             }
             ProfileError::Invalid { .. } => "fix the field (docs/cli.md lists valid values)".into(),
+            ProfileError::UnknownField { field, .. } => {
+                let known: Vec<String> =
+                    super::edit::FIELDS.iter().map(|f| f.to_string()).collect();
+                match closest(field, &known) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("the fields are: {}", known.join(", ")),
+                }
+            }
+            ProfileError::Unusable { problems, .. } => {
+                let hints: Vec<String> = problems.iter().filter_map(ProfileError::hint).collect();
+                return (!hints.is_empty()).then(|| hints.join("; "));
+            }
             ProfileError::NoDirectory { what, .. } => format!(
                 "set HOME, or set {} explicitly",
                 if *what == "config" {

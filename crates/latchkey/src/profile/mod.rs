@@ -24,6 +24,7 @@
 //! - [`edit`] changes the file with `toml_edit`, so comments and layout survive.
 
 mod advice;
+mod check;
 mod client_auth;
 mod credentials;
 pub mod edit;

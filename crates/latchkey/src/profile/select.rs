@@ -15,7 +15,7 @@ pub enum SelectionSource {
     EnvVar,
     /// `LATCHKEY_URL` with `LATCHKEY_TOKEN` or `LATCHKEY_USERNAME` + `LATCHKEY_PASSWORD`.
     EnvOnly,
-    /// The file's `default`.
+    /// The file's `default` (or its only profile).
     Default,
 }
 
@@ -34,7 +34,7 @@ pub struct Selected {
 }
 
 /// Picks the profile: `flag` (`--profile`), `LATCHKEY_PROFILE`, the env-only profile, then
-/// the file's `default`. Unknown names list the known ones.
+/// the file's `default`, then the file's only profile when it has exactly one. Unknown names list the known ones.
 pub fn select(
     file: &ProfilesFile,
     flag: Option<&str>,
@@ -80,6 +80,10 @@ pub fn select(
     }
     if let Some(name) = &file.default {
         return named(name, SelectionSource::Default);
+    }
+    // With exactly one profile there is nothing to choose between.
+    if let [only] = file.names().as_slice() {
+        return named(only, SelectionSource::Default);
     }
     Err(ProfileError::NoneSelected {
         path: file.path.clone(),
