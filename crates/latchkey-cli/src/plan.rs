@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use http::{HeaderName, HeaderValue, Method};
 use latchkey::BrowserMode;
 use latchkey::profile::AuthKind;
@@ -79,6 +78,10 @@ pub(crate) enum Cmd {
     CredentialKubectl,
     /// The completion script, generated while planning (it needs clap's command tree).
     Completions(Vec<u8>),
+    /// Write the man pages into this folder.
+    Man {
+        dir: PathBuf,
+    },
     SchemeCheck {
         file: PathBuf,
     },
@@ -125,23 +128,33 @@ impl Plan {
             args::Command::Profile(p) => match p {
                 ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
                 ProfileCommand::List => Cmd::ProfileList,
-                ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
+                ProfileCommand::Show { name, target: t } => {
+                    profile = positional(profile, t.profile)?;
+                    Cmd::ProfileShow(name)
+                }
                 ProfileCommand::Remove { name, project } => Cmd::ProfileRemove { name, project },
                 ProfileCommand::Default { name, project } => Cmd::ProfileDefault { name, project },
                 ProfileCommand::Rename { old, new, project } => {
                     Cmd::ProfileRename { old, new, project }
                 }
-                ProfileCommand::Verify { name, url } => {
+                ProfileCommand::Verify {
+                    name,
+                    url,
+                    target: t,
+                } => {
+                    profile = positional(profile, t.profile)?;
                     profile = positional(profile, name)?;
                     Cmd::ProfileVerify { url }
                 }
             },
             args::Command::Login {
                 name,
+                target: t,
                 no_browser,
                 device,
                 totp,
             } => {
+                profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
                 Cmd::Login {
                     device,
@@ -149,21 +162,40 @@ impl Plan {
                     browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
-            args::Command::Token => Cmd::Token,
-            args::Command::Header => Cmd::Header,
-            args::Command::Status { json } => Cmd::Status { json },
-            args::Command::Logout { name, revoke } => {
+            args::Command::Token(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Token
+            }
+            args::Command::Header(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Header
+            }
+            args::Command::Status { json, target: t } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Status { json }
+            }
+            args::Command::Logout {
+                name,
+                target: t,
+                revoke,
+            } => {
+                profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
                 Cmd::Logout { revoke }
             }
             args::Command::Request {
+                target: t,
                 method,
                 url,
                 headers,
                 data,
                 allow_other_host,
-            } => Cmd::Request(request(&method, url, &headers, data, allow_other_host)?),
-            args::Command::Exec { command } => {
+            } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Request(request(&method, url, &headers, data, allow_other_host)?)
+            }
+            args::Command::Exec { command, target: t } => {
+                profile = positional(profile, t.profile)?;
                 let mut command = command.into_iter();
                 let program = command
                     .next()
@@ -184,27 +216,39 @@ impl Plan {
                 .trim()
                 .to_owned(),
             },
-            args::Command::Doctor => Cmd::Doctor,
-            args::Command::Credential(CredentialCommand::Git { operation }) => Cmd::CredentialGit {
-                operation: match operation.as_str() {
-                    "get" => GitOperation::Get,
-                    "store" | "erase" => GitOperation::Ignored,
-                    other => {
-                        return Err(CliError::usage(format!(
-                            "unknown git credential operation `{other}`"
-                        ))
-                        .with_hint("git calls the helper with get, store or erase"));
-                    }
-                },
-            },
-            args::Command::Credential(CredentialCommand::Kubectl) => Cmd::CredentialKubectl,
-            args::Command::Completions { shell } => {
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut script);
-                Cmd::Completions(script)
+            args::Command::Doctor(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Doctor
             }
+            args::Command::Credential(CredentialCommand::Git {
+                operation,
+                target: t,
+            }) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::CredentialGit {
+                    operation: git_operation(&operation)?,
+                }
+            }
+            args::Command::Credential(CredentialCommand::Kubectl(t)) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::CredentialKubectl
+            }
+            args::Command::Completions { shell } => {
+                Cmd::Completions(crate::completion::script(shell)?)
+            }
+            args::Command::Man { dir } => Cmd::Man { dir },
             args::Command::Scheme(SchemeCommand::Check { file }) => Cmd::SchemeCheck { file },
         };
+        if let Some(name) = &profile
+            && !command.uses_profile()
+        {
+            return Err(CliError::usage(format!(
+                "--profile {name} was given to a command that uses no profile"
+            ))
+            .with_hint(
+                "`latchkey COMMAND --help` lists --profile under \"Global options\" where it applies",
+            ));
+        }
         Ok(Plan {
             profile,
             log_level: match cli.verbose {
@@ -216,6 +260,35 @@ impl Plan {
             quiet: cli.quiet,
             command,
         })
+    }
+}
+
+impl Cmd {
+    /// Whether the command acts on a profile (and so takes `--profile`).
+    fn uses_profile(&self) -> bool {
+        !matches!(
+            self,
+            Cmd::ProfileAdd(_)
+                | Cmd::ProfileList
+                | Cmd::ProfileRemove { .. }
+                | Cmd::ProfileDefault { .. }
+                | Cmd::ProfileRename { .. }
+                | Cmd::Decode { .. }
+                | Cmd::Completions(_)
+                | Cmd::Man { .. }
+                | Cmd::SchemeCheck { .. }
+        )
+    }
+}
+
+fn git_operation(operation: &str) -> Result<GitOperation, CliError> {
+    match operation {
+        "get" => Ok(GitOperation::Get),
+        "store" | "erase" => Ok(GitOperation::Ignored),
+        other => Err(
+            CliError::usage(format!("unknown git credential operation `{other}`"))
+                .with_hint("git calls the helper with get, store or erase"),
+        ),
     }
 }
 

@@ -55,6 +55,11 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::CredentialGit { operation } => access::git(ctx, operation).await?,
         Cmd::CredentialKubectl => access::kubectl(ctx).await?,
         Cmd::Completions(script) => output::print_bytes(&script)?,
+        Cmd::Man { dir } => {
+            let files = crate::man::write_all(&dir)?;
+            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            output::print(&list)?;
+        }
         Cmd::SchemeCheck { file } => scheme::check(&file).await?,
     }
     Ok(0)
