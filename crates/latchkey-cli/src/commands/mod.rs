@@ -2,6 +2,7 @@
 
 mod access;
 mod decode;
+mod device_prompt;
 mod doctor;
 mod profile;
 mod request;

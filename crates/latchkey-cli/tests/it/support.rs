@@ -56,6 +56,7 @@ impl World {
         );
         cmd.set("NO_COLOR", "1");
         cmd.set("LATCHKEY_NO_BROWSER", "1");
+        cmd.set("LATCHKEY_NO_CLIPBOARD", "1");
     }
 
     /// A blocking `latchkey` command (assert_cmd).
