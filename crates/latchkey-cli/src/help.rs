@@ -77,6 +77,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "latchkey profile list",
         &[
             "latchkey profile list",
+            "cd ~/src/project && latchkey profile list",
             "LATCHKEY_CONFIG=./profiles.toml latchkey profile list",
         ],
     ),
@@ -93,6 +94,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "latchkey profile remove old-svc",
             "latchkey profile remove ci --project",
+            "latchkey logout me --revoke && latchkey profile remove me",
         ],
     ),
     (
@@ -100,6 +102,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "latchkey profile default svc",
             "latchkey profile default ci --project",
+            "latchkey profile default prod && latchkey token",
         ],
     ),
     (
@@ -107,6 +110,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "latchkey profile rename svc prod-svc",
             "latchkey profile rename ci ci-staging --project",
+            "latchkey profile rename staging prod && latchkey status -p prod",
         ],
     ),
     (
@@ -229,6 +233,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "latchkey scheme",
         &[
             "latchkey scheme check scheme.json",
+            "latchkey scheme check routes.json",
             "latchkey request GET /api/routes -p d2 | jq .routes | latchkey scheme check -",
         ],
     ),
@@ -241,3 +246,43 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walks clap's tree: every visible command has 3 to 6 example lines, and every entry
+    /// of the table names a command that exists.
+    #[test]
+    fn every_visible_command_has_examples() {
+        fn walk(cmd: &Command, path: &str, seen: &mut Vec<String>) {
+            let lines = examples(path).unwrap_or_else(|| panic!("`{path}` has no examples"));
+            assert!(
+                (3..=6).contains(&lines.len()),
+                "`{path}`: {} lines",
+                lines.len()
+            );
+            let help = cmd.clone().render_long_help().to_string();
+            assert!(help.contains("Examples:"), "`{path}` --help:\n{help}");
+            seen.push(path.to_owned());
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                walk(sub, &format!("{path} {}", sub.get_name()), seen);
+            }
+        }
+        let mut cmd = command().disable_help_subcommand(true);
+        cmd.build();
+        let mut seen = Vec::new();
+        walk(&cmd, "latchkey", &mut seen);
+        for (path, _) in EXAMPLES {
+            assert!(
+                seen.iter().any(|s| s == path),
+                "examples for a missing command `{path}`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tree_passes_clap_checks() {
+        command().debug_assert();
+    }
+}

@@ -37,22 +37,14 @@ fn write_tree(
     Ok(())
 }
 
-/// clap_mangen's sections, with the examples under EXAMPLES (clap_mangen would put the
-/// help's trailing text under a section called EXTRA).
+/// clap_mangen's page, then the examples under EXAMPLES (clap_mangen would put the help's
+/// trailing text, unformatted, under a section called EXTRA).
 fn render(cmd: Command, path: &str) -> std::io::Result<Vec<u8>> {
-    let has_subcommands = cmd.get_subcommands().any(|s| !s.is_hide_set());
-    let has_version = cmd.get_version().is_some();
     // Every page's footer names the program and its version, not the subcommand.
-    let man = Man::new(cmd).source(format!("latchkey {}", env!("CARGO_PKG_VERSION")));
+    let man = Man::new(cmd.after_help(None::<&str>))
+        .source(format!("latchkey {}", env!("CARGO_PKG_VERSION")));
     let mut page = Vec::new();
-    man.render_title(&mut page)?;
-    man.render_name_section(&mut page)?;
-    man.render_synopsis_section(&mut page)?;
-    man.render_description_section(&mut page)?;
-    man.render_options_section(&mut page)?;
-    if has_subcommands {
-        man.render_subcommands_section(&mut page)?;
-    }
+    man.render(&mut page)?;
     if let Some(lines) = crate::help::examples(path) {
         let mut roff = Roff::new();
         roff.control("SH", ["EXAMPLES"]).control("nf", []);
@@ -61,9 +53,6 @@ fn render(cmd: Command, path: &str) -> std::io::Result<Vec<u8>> {
         }
         roff.control("fi", []);
         roff.to_writer(&mut page)?;
-    }
-    if has_version {
-        man.render_version_section(&mut page)?;
     }
     Ok(page)
 }

@@ -6,6 +6,8 @@ mod support;
 
 mod cli_config;
 mod cli_dhis2;
+mod cli_help;
 mod cli_idp;
 mod cli_keyring;
+mod cli_login_display;
 mod cli_profiles;
