@@ -38,10 +38,11 @@ impl DeviceDisplay {
         let copied = self.copy(&prompt.user_code);
         let expires_at = SystemTime::now() + prompt.expires_in;
         let text = render(&Shown::from(prompt), terminal, copied, expires_at);
-        // anstream drops the bold when stderr is not a terminal or NO_COLOR is set.
-        self.bar.suspend(|| anstream::eprint!("{text}"));
+        // The countdown style first: `suspend` redraws the bar when it returns.
         self.bar
             .set_style(countdown(Instant::now() + prompt.expires_in));
+        // anstream drops the bold when stderr is not a terminal or NO_COLOR is set.
+        self.bar.suspend(|| anstream::eprint!("{text}"));
         self.bar.enable_steady_tick(Duration::from_millis(120));
     }
 

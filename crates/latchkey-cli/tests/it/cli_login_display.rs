@@ -89,6 +89,68 @@ async fn device_login_without_a_terminal_shows_plain_lines_and_the_deadline() {
     );
 }
 
+/// On a terminal (a pseudo-terminal from util-linux `script`): the QR code, the code in
+/// bold, and the countdown line.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn device_login_on_a_terminal_shows_a_qr_code_and_counts_down() {
+    if !std::path::Path::new("/usr/bin/script").is_file() {
+        eprintln!("util-linux `script` not found; skipped");
+        return;
+    }
+    let idp = Idp::start().await;
+    let world = World::new();
+    add_profile(&world, &idp, "device-code").await;
+    let mut login = world.tokio_cmd_of("/usr/bin/script");
+    login
+        .args([
+            "-qec",
+            &format!("{} login --device", crate::support::bin()),
+            "/dev/null",
+        ])
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let shown = tokio::time::timeout(Duration::from_secs(30), async {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = out.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the terminal closed: {}", text(&seen));
+            seen.extend_from_slice(&buf[..n]);
+            let shown = text(&seen);
+            if shown.contains("the code expires in 9:") {
+                break shown;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no countdown on the terminal: {}", text(&seen)));
+    child.kill().await.unwrap();
+    assert!(shown.contains("Scan this QR code"), "{shown}");
+    assert!(
+        shown.contains("▀▀▀▀▀▀▀▀▀▀"),
+        "a QR code in half-blocks: {shown}"
+    );
+    assert!(
+        shown.contains("enter the code \x1b[1m"),
+        "the code in bold: {shown}"
+    );
+    assert!(
+        !shown.contains("The code expires in"),
+        "no one-off line: {shown}"
+    );
+    let (_, after_prompt) = shown.split_once("Scan this QR code").unwrap();
+    assert!(
+        !after_prompt.contains("waiting for the login to complete"),
+        "the countdown replaces the plain spinner once the code is shown: {shown}"
+    );
+}
+
 /// On Linux and the BSDs a browser needs a display, unless `$BROWSER` names one: here a
 /// script standing in for a text browser records the URL, and the test's person logs in.
 #[cfg(all(unix, not(target_os = "macos")))]
