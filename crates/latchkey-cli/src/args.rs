@@ -50,9 +50,10 @@ pub(crate) enum Command {
     Profile(ProfileCommand),
     /// Log in interactively (browser, or --device) and store the tokens.
     ///
-    /// Opens a browser when one is usable: a display (DISPLAY, WAYLAND_DISPLAY) or a
-    /// browser named in $BROWSER (which wins over the display and SSH checks); otherwise
-    /// prints the URL. --device shows a code, a QR code on a terminal, and its time left.
+    /// Opens a browser when one can reach this machine: not over SSH, and on Linux and the
+    /// BSDs only with a display (DISPLAY, WAYLAND_DISPLAY), unless $BROWSER names one (then
+    /// it is used, display or not); the URL is always printed. --device prints a URL and a
+    /// code to approve on any device, with a QR code and the code's time left on a terminal.
     Login {
         /// The profile (same as --profile).
         #[arg(value_name = "PROFILE", add = crate::completion::profile_names())]

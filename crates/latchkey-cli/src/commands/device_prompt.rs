@@ -116,16 +116,16 @@ fn render(prompt: &Shown<'_>, terminal: bool, copied: bool, expires_at: SystemTi
     }
     match prompt.verification_uri_complete {
         Some(complete) => {
-            let _ = write!(
+            let _ = writeln!(
                 text,
-                "To log in, open this URL on any device and approve the request:\n  {complete}\n(or open {} and enter the code {code}{copied})\n",
+                "To log in, open this URL on any device and approve the request:\n  {complete}\n(or open {} and enter the code {code}{copied})",
                 prompt.verification_uri
             );
         }
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 text,
-                "To log in, open {} on any device and enter the code {code}{copied}\n",
+                "To log in, open {} on any device and enter the code {code}{copied}",
                 prompt.verification_uri
             );
         }

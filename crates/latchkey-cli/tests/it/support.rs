@@ -46,6 +46,8 @@ impl World {
             "LATCHKEY_SCOPES",
             "LATCHKEY_REFRESH_TOKEN",
             "LATCHKEY_STORE",
+            // A developer's own browser must not open (or count as someone to answer).
+            "BROWSER",
         ] {
             cmd.remove(var);
         }
