@@ -2,6 +2,7 @@
 # The `latchkey` binary as we ship it: statically linked against musl, position independent
 # (static-pie, so ASLR still applies), no shared libraries to load or resolve at start.
 #   scripts/build-dist.sh            # prints the binary's path: target/dist/latchkey
+#                                    # (and writes its man pages to target/dist/man/man1/)
 # It starts about a third faster than a `cargo build --release` binary (no dynamic loader,
 # no glibc CPU probing, which is slow under virtualisation) and runs on any Linux of the same
 # architecture. Installs the Rust musl target and musl-tools when they are missing.
@@ -37,6 +38,11 @@ cargo build --release -q -p latchkey-cli --bin latchkey --target "$target"
 mkdir -p target/dist
 cp "target/$target/release/latchkey" target/dist/latchkey.tmp
 mv target/dist/latchkey.tmp target/dist/latchkey
+# A man page per command, from the same clap definitions as `--help` (install with
+# MANPATH or by copying target/dist/man/man1/*.1 to /usr/local/share/man/man1/).
+rm -rf target/dist/man
+target/dist/latchkey man target/dist/man/man1 >/dev/null
+log "man pages in target/dist/man/man1"
 
 # Guard the two properties this build exists for: nothing to load, and still relocatable.
 if command -v readelf >/dev/null 2>&1; then

@@ -1,4 +1,5 @@
-//! The command line as clap sees it. Nothing outside `plan.rs` reads these types.
+//! The command line as clap sees it. Nothing outside `plan.rs` reads these types;
+//! `help.rs` adds each command's examples to the tree clap builds from them.
 
 use std::path::PathBuf;
 
@@ -12,25 +13,39 @@ use latchkey::profile::AuthKind;
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", version, max_term_width = 100)]
 pub(crate) struct Cli {
+    // Not `global`: only the commands that use a profile offer it after their name
+    // (`ProfileArg`); `plan.rs` refuses it before one that uses none.
     /// The profile to use (else LATCHKEY_PROFILE, the env-only profile, the file's default).
-    #[arg(short, long, global = true, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", help_heading = GLOBAL, add = crate::completion::profile_names())]
     pub profile: Option<String>,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// No warnings or logs on stderr (errors and progress still show).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Show each request to the identity provider and its answer on stderr, secrets masked
     /// (also shown by -vv).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub debug_http: bool,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The help heading of the options every command (that uses a profile) takes.
+const GLOBAL: &str = "Global options";
+
+/// `-p/--profile` after a command's name (`latchkey token -p NAME`), flattened into the
+/// commands that use a profile only, so `decode`, `completions`... do not offer it.
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArg {
+    /// The profile to use (else LATCHKEY_PROFILE, the env-only profile, the file's default).
+    #[arg(short, long, value_name = "NAME", help_heading = GLOBAL, add = crate::completion::profile_names())]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,10 +54,17 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Profile(ProfileCommand),
     /// Log in interactively (browser, or --device) and store the tokens.
+    ///
+    /// Opens a browser when one can reach this machine: not over SSH, and on Linux and the
+    /// BSDs only with a display (DISPLAY, WAYLAND_DISPLAY), unless $BROWSER names one (then
+    /// it is used, display or not); the URL is always printed. --device prints a URL and a
+    /// code to approve on any device, with a QR code and the code's time left on a terminal.
     Login {
         /// The profile (same as --profile).
-        #[arg(value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE", add = crate::completion::profile_names())]
         name: Option<String>,
+        #[command(flatten)]
+        target: ProfileArg,
         /// Do not open a browser; print the URL and wait.
         #[arg(long)]
         no_browser: bool,
@@ -55,11 +77,13 @@ pub(crate) enum Command {
         totp: bool,
     },
     /// Print the access token, refreshing it if needed (nothing else on stdout).
-    Token,
+    Token(ProfileArg),
     /// Print the `Authorization: …` header.
-    Header,
+    Header(ProfileArg),
     /// Show the profile's token state.
     Status {
+        #[command(flatten)]
+        target: ProfileArg,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -67,8 +91,10 @@ pub(crate) enum Command {
     /// Forget the stored tokens.
     Logout {
         /// The profile (same as --profile).
-        #[arg(value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE", add = crate::completion::profile_names())]
         name: Option<String>,
+        #[command(flatten)]
+        target: ProfileArg,
         /// Also revoke them at the identity provider (RFC 7009, or GitHub's app-token API).
         #[arg(long)]
         revoke: bool,
@@ -79,6 +105,8 @@ pub(crate) enum Command {
     /// The profile's credentials go only to the origin (scheme, host, port) of its base_url,
     /// unless --allow-other-host; never over plain http to a host other than loopback.
     Request {
+        #[command(flatten)]
+        target: ProfileArg,
         /// The HTTP method.
         method: String,
         /// The URL; a relative one is joined to the profile's base_url.
@@ -112,6 +140,8 @@ pub(crate) enum Command {
     },
     /// Run a command with the access token in LATCHKEY_TOKEN.
     Exec {
+        #[command(flatten)]
+        target: ProfileArg,
         /// The command and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
@@ -122,7 +152,7 @@ pub(crate) enum Command {
         jwt: String,
     },
     /// Check the profile end to end: discovery, JWKS, clock skew, redirect URI, store.
-    Doctor,
+    Doctor(ProfileArg),
     /// Credential helper modes for other tools.
     #[command(subcommand)]
     Credential(CredentialCommand),
@@ -130,6 +160,12 @@ pub(crate) enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Write a man page per command into DIR (for packagers: `scripts/build-dist.sh`).
+    #[command(hide = true)]
+    Man {
+        /// The folder to write `latchkey.1`, `latchkey-token.1`, … into (created if missing).
+        dir: PathBuf,
     },
     /// Work with DHIS2 route auth schemes (JSON).
     #[command(subcommand)]
@@ -184,11 +220,15 @@ pub(crate) enum ProfileCommand {
     /// Show a profile as TOML (literal secrets redacted).
     Show {
         /// The profile (default: the selected one).
+        #[arg(add = crate::completion::profile_names())]
         name: Option<String>,
+        #[command(flatten)]
+        target: ProfileArg,
     },
     /// Remove a profile.
     Remove {
         /// The profile.
+        #[arg(add = crate::completion::profile_names())]
         name: String,
         /// Change the project's `.latchkey/profiles.toml`, not the user's file.
         #[arg(long)]
@@ -197,6 +237,7 @@ pub(crate) enum ProfileCommand {
     /// Make a profile the default.
     Default {
         /// The profile.
+        #[arg(add = crate::completion::profile_names())]
         name: String,
         /// Change the project's `.latchkey/profiles.toml`, not the user's file.
         #[arg(long)]
@@ -205,6 +246,7 @@ pub(crate) enum ProfileCommand {
     /// Rename a profile, keeping its comments and its stored tokens (no new login).
     Rename {
         /// The profile's name now.
+        #[arg(add = crate::completion::profile_names())]
         old: String,
         /// Its new name.
         new: String,
@@ -224,8 +266,10 @@ pub(crate) enum ProfileCommand {
     /// profile's base_url, through the same path as `request`. Exit 1 when refused.
     Verify {
         /// The profile (same as --profile).
-        #[arg(value_name = "PROFILE")]
+        #[arg(value_name = "PROFILE", add = crate::completion::profile_names())]
         name: Option<String>,
+        #[command(flatten)]
+        target: ProfileArg,
         /// GET this URL instead (relative: joined to the profile's base_url).
         #[arg(long)]
         url: Option<String>,
@@ -363,6 +407,8 @@ pub(crate) enum CredentialCommand {
         /// With `setup`: write the user's git config, not the current repository's.
         #[arg(long)]
         global: bool,
+        #[command(flatten)]
+        target: ProfileArg,
     },
     /// A kubectl exec credential (client.authentication.k8s.io/v1 ExecCredential).
     ///
@@ -372,6 +418,8 @@ pub(crate) enum CredentialCommand {
         /// Print the kubeconfig `users:` entry that runs this command, instead.
         #[arg(long)]
         print_kubeconfig: bool,
+        #[command(flatten)]
+        target: ProfileArg,
     },
 }
 

@@ -6,9 +6,12 @@
 
 mod args;
 mod commands;
+mod completion;
 mod context;
 mod error;
+mod help;
 mod link;
+mod man;
 mod output;
 mod plan;
 mod quick;
@@ -16,14 +19,18 @@ mod wire;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::error::CliError;
 
 fn main() -> ExitCode {
+    completion::answer_if_asked();
     let plan = match quick::plan(std::env::args_os().skip(1)) {
         Some(plan) => Ok(plan),
-        None => match args::Cli::try_parse() {
+        None => match help::command()
+            .try_get_matches()
+            .and_then(|matches| args::Cli::from_arg_matches(&matches))
+        {
             Ok(cli) => plan::Plan::from_cli(cli),
             Err(err) => {
                 // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use http::{HeaderName, HeaderValue, Method};
 use latchkey::BrowserMode;
 use latchkey::profile::AuthKind;
@@ -99,6 +98,10 @@ pub(crate) enum Cmd {
     CredentialKubeconfig,
     /// The completion script, generated while planning (it needs clap's command tree).
     Completions(Vec<u8>),
+    /// Write the man pages into this folder.
+    Man {
+        dir: PathBuf,
+    },
     SchemeCheck {
         file: PathBuf,
     },
@@ -164,7 +167,10 @@ impl Plan {
             args::Command::Profile(p) => match p {
                 ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
                 ProfileCommand::List => Cmd::ProfileList,
-                ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
+                ProfileCommand::Show { name, target: t } => {
+                    profile = positional(profile, t.profile)?;
+                    Cmd::ProfileShow(name)
+                }
                 ProfileCommand::Remove { name, project } => Cmd::ProfileRemove { name, project },
                 ProfileCommand::Default { name, project } => Cmd::ProfileDefault { name, project },
                 ProfileCommand::Rename { old, new, project } => {
@@ -189,17 +195,24 @@ impl Plan {
                     project,
                 },
                 ProfileCommand::Edit { name, project } => Cmd::ProfileEdit { name, project },
-                ProfileCommand::Verify { name, url } => {
+                ProfileCommand::Verify {
+                    name,
+                    url,
+                    target: t,
+                } => {
+                    profile = positional(profile, t.profile)?;
                     profile = positional(profile, name)?;
                     Cmd::ProfileVerify { url }
                 }
             },
             args::Command::Login {
                 name,
+                target: t,
                 no_browser,
                 device,
                 totp,
             } => {
+                profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
                 Cmd::Login {
                     device,
@@ -207,14 +220,29 @@ impl Plan {
                     browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
-            args::Command::Token => Cmd::Token,
-            args::Command::Header => Cmd::Header,
-            args::Command::Status { json } => Cmd::Status { json },
-            args::Command::Logout { name, revoke } => {
+            args::Command::Token(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Token
+            }
+            args::Command::Header(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Header
+            }
+            args::Command::Status { json, target: t } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Status { json }
+            }
+            args::Command::Logout {
+                name,
+                target: t,
+                revoke,
+            } => {
+                profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
                 Cmd::Logout { revoke }
             }
             args::Command::Request {
+                target: t,
                 method,
                 url,
                 headers,
@@ -225,17 +253,21 @@ impl Plan {
                 output,
                 paginate,
                 max_pages,
-            } => Cmd::Request(Request {
-                show: match (json, include) {
-                    (true, _) => Show::Json,
-                    (false, true) => Show::Include,
-                    (false, false) => Show::Body,
-                },
-                output,
-                paginate: paginate.then_some(max_pages),
-                ..request(&method, url, &headers, data, allow_other_host)?
-            }),
-            args::Command::Exec { command } => {
+            } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Request(Request {
+                    show: match (json, include) {
+                        (true, _) => Show::Json,
+                        (false, true) => Show::Include,
+                        (false, false) => Show::Body,
+                    },
+                    output,
+                    paginate: paginate.then_some(max_pages),
+                    ..request(&method, url, &headers, data, allow_other_host)?
+                })
+            }
+            args::Command::Exec { command, target: t } => {
+                profile = positional(profile, t.profile)?;
                 let mut command = command.into_iter();
                 let program = command
                     .next()
@@ -256,35 +288,33 @@ impl Plan {
                 .trim()
                 .to_owned(),
             },
-            args::Command::Doctor => Cmd::Doctor,
-            args::Command::Credential(CredentialCommand::Git { operation, global })
-                if operation == "setup" =>
-            {
-                Cmd::CredentialGitSetup { global }
+            args::Command::Doctor(t) => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Doctor
             }
-            args::Command::Credential(CredentialCommand::Git { global: true, .. }) => {
-                return Err(CliError::usage(
-                    "--global goes with `credential git setup` only",
-                ));
-            }
-            args::Command::Credential(CredentialCommand::Git { operation, .. }) => {
-                Cmd::CredentialGit {
-                    operation: match operation.as_str() {
-                        "get" => GitOperation::Get,
-                        "store" | "erase" => GitOperation::Ignored,
-                        other => {
-                            return Err(CliError::usage(format!(
-                                "unknown git credential operation `{other}`"
-                            ))
-                            .with_hint(
-                                "git calls the helper with get, store or erase; \
-                             `latchkey credential git setup` configures git",
-                            ));
-                        }
+            args::Command::Credential(CredentialCommand::Git {
+                operation,
+                global,
+                target: t,
+            }) => {
+                profile = positional(profile, t.profile)?;
+                match (operation.as_str(), global) {
+                    ("setup", global) => Cmd::CredentialGitSetup { global },
+                    (_, true) => {
+                        return Err(CliError::usage(
+                            "--global goes with `credential git setup` only",
+                        ));
+                    }
+                    (operation, false) => Cmd::CredentialGit {
+                        operation: git_operation(operation)?,
                     },
                 }
             }
-            args::Command::Credential(CredentialCommand::Kubectl { print_kubeconfig }) => {
+            args::Command::Credential(CredentialCommand::Kubectl {
+                print_kubeconfig,
+                target: t,
+            }) => {
+                profile = positional(profile, t.profile)?;
                 if print_kubeconfig {
                     Cmd::CredentialKubeconfig
                 } else {
@@ -292,12 +322,21 @@ impl Plan {
                 }
             }
             args::Command::Completions { shell } => {
-                let mut script = Vec::new();
-                clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut script);
-                Cmd::Completions(script)
+                Cmd::Completions(crate::completion::script(shell)?)
             }
+            args::Command::Man { dir } => Cmd::Man { dir },
             args::Command::Scheme(SchemeCommand::Check { file }) => Cmd::SchemeCheck { file },
         };
+        if let Some(name) = &profile
+            && !command.uses_profile()
+        {
+            return Err(CliError::usage(format!(
+                "--profile {name} was given to a command that uses no profile"
+            ))
+            .with_hint(
+                "`latchkey COMMAND --help` lists --profile under \"Global options\" where it applies",
+            ));
+        }
         Ok(Plan {
             profile,
             log_level: match cli.verbose {
@@ -310,6 +349,40 @@ impl Plan {
             debug_http: cli.debug_http || cli.verbose >= 2,
             command,
         })
+    }
+}
+
+impl Cmd {
+    /// Whether the command acts on a profile (and so takes `--profile`).
+    fn uses_profile(&self) -> bool {
+        !matches!(
+            self,
+            Cmd::ProfileAdd(_)
+                | Cmd::ProfileList
+                | Cmd::ProfileRemove { .. }
+                | Cmd::ProfileDefault { .. }
+                | Cmd::ProfileRename { .. }
+                | Cmd::ProfileTrust
+                | Cmd::ProfileSet { .. }
+                | Cmd::ProfileEdit { .. }
+                | Cmd::Decode { .. }
+                | Cmd::Completions(_)
+                | Cmd::Man { .. }
+                | Cmd::SchemeCheck { .. }
+        )
+    }
+}
+
+fn git_operation(operation: &str) -> Result<GitOperation, CliError> {
+    match operation {
+        "get" => Ok(GitOperation::Get),
+        "store" | "erase" => Ok(GitOperation::Ignored),
+        other => Err(
+            CliError::usage(format!("unknown git credential operation `{other}`")).with_hint(
+                "git calls the helper with get, store or erase; \
+                     `latchkey credential git setup` configures git",
+            ),
+        ),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod access;
 mod decode;
+mod device_prompt;
 mod doctor;
 mod profile;
 mod request;
@@ -66,6 +67,11 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::CredentialKubectl => access::kubectl(ctx).await?,
         Cmd::CredentialKubeconfig => access::kubeconfig(ctx)?,
         Cmd::Completions(script) => output::print_bytes(&script)?,
+        Cmd::Man { dir } => {
+            let files = crate::man::write_all(&dir)?;
+            let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            output::print(&list)?;
+        }
         Cmd::SchemeCheck { file } => scheme::check(&file).await?,
     }
     Ok(0)

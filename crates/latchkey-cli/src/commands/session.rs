@@ -57,29 +57,16 @@ pub(super) async fn login(
         None
     };
     let bar = spinner();
-    let (show_prompt, show_url) = (bar.clone(), bar.clone());
+    let device_display = Arc::new(super::device_prompt::DeviceDisplay::new(bar.clone()));
+    let show_url = bar.clone();
     let options = {
         let mut o = LoginOptions::default();
         o.device = device;
         o.browser = browser;
         o.totp = totp;
-        // The URL and code go out first, as plain lines, before the spinner starts: on a
+        // The URL and code go out first, as plain lines, before the countdown starts: on a
         // headless machine (SSH, CI) they are all the user gets.
-        o.on_device_prompt = Some(Arc::new(move |p: &DevicePrompt| {
-            show_prompt.suspend(|| {
-                match &p.verification_uri_complete {
-                    Some(complete) => eprintln!(
-                        "To log in, open this URL on any device and approve the request:\n  {complete}\n(or open {} and enter the code {})",
-                        p.verification_uri, p.user_code
-                    ),
-                    None => eprintln!(
-                        "To log in, open {} on any device and enter the code {}",
-                        p.verification_uri, p.user_code
-                    ),
-                }
-            });
-            show_prompt.enable_steady_tick(Duration::from_millis(120));
-        }));
+        o.on_device_prompt = Some(Arc::new(move |p: &DevicePrompt| device_display.show(p)));
         o.on_authorization_url = Some(Arc::new(move |url: &url::Url| {
             show_url.suspend(|| {
                 eprintln!("To log in, open this URL in a browser:\n  {url}");

@@ -46,6 +46,8 @@ impl World {
             "LATCHKEY_SCOPES",
             "LATCHKEY_REFRESH_TOKEN",
             "LATCHKEY_STORE",
+            // A developer's own browser must not open (or count as someone to answer).
+            "BROWSER",
         ] {
             cmd.remove(var);
         }
@@ -56,6 +58,7 @@ impl World {
         );
         cmd.set("NO_COLOR", "1");
         cmd.set("LATCHKEY_NO_BROWSER", "1");
+        cmd.set("LATCHKEY_NO_CLIPBOARD", "1");
     }
 
     /// A blocking `latchkey` command (assert_cmd).

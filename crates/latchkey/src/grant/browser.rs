@@ -42,7 +42,8 @@ pub type UrlOpener = Arc<dyn Fn(&Url) + Send + Sync>;
 /// Whether to try opening a browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BrowserMode {
-    /// Open one unless an SSH session or (on Linux and the BSDs) no display is detected.
+    /// Open one unless an SSH session or (on Linux and the BSDs) no display is detected;
+    /// there, a `$BROWSER` wins over both checks.
     #[default]
     Auto,
     /// Never: only show the URL (`--no-browser`).
@@ -51,7 +52,8 @@ pub enum BrowserMode {
 
 impl BrowserMode {
     /// Whether a browser can be opened here, reading the platform's session variables
-    /// (`SSH_CONNECTION`, `SSH_TTY`, `DISPLAY`, `WAYLAND_DISPLAY`) through `var`.
+    /// (`SSH_CONNECTION`, `SSH_TTY`, `DISPLAY`, `WAYLAND_DISPLAY`, and on Linux and the
+    /// BSDs `BROWSER`) through `var`.
     pub fn can_open(self, var: impl Fn(&str) -> Option<String>) -> bool {
         browser_usable(self, var)
     }
@@ -62,11 +64,18 @@ fn browser_usable(mode: BrowserMode, var: impl Fn(&str) -> Option<String>) -> bo
     if mode == BrowserMode::Never {
         return false;
     }
+    let unix_desktop = cfg!(all(unix, not(target_os = "macos")));
+    // The program `$BROWSER` names runs on this machine (a text browser such as w3m, or a
+    // remote editor's helper that forwards the URL and the port), so it reaches our
+    // loopback with no display and over SSH. `webbrowser` honours it on these systems only.
+    if unix_desktop && set("BROWSER") {
+        return true;
+    }
     // A browser opened on the far end of an SSH session could never reach our loopback.
     if set("SSH_CONNECTION") || set("SSH_TTY") {
         return false;
     }
-    if cfg!(all(unix, not(target_os = "macos"))) {
+    if unix_desktop {
         return set("DISPLAY") || set("WAYLAND_DISPLAY");
     }
     true
@@ -142,6 +151,24 @@ mod tests {
         assert!(browser_usable(
             BrowserMode::Auto,
             env(&[("WAYLAND_DISPLAY", "wayland-0")])
+        ));
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn a_browser_variable_opens_without_a_display_but_not_when_told_never() {
+        assert!(browser_usable(
+            BrowserMode::Auto,
+            env(&[("BROWSER", "w3m")])
+        ));
+        assert!(browser_usable(
+            BrowserMode::Auto,
+            env(&[("BROWSER", "w3m"), ("SSH_TTY", "/dev/pts/1")])
+        ));
+        assert!(!browser_usable(BrowserMode::Auto, env(&[("BROWSER", "")])));
+        assert!(!browser_usable(
+            BrowserMode::Never,
+            env(&[("BROWSER", "w3m")])
         ));
     }
 }

@@ -265,7 +265,7 @@ pub(crate) fn nobody_to_answer(
     if terminal || BrowserMode::Auto.can_open(var) {
         return None;
     }
-    Some("stdin or stderr is not a terminal and no display is available (DISPLAY, WAYLAND_DISPLAY; not over SSH)".into())
+    Some("stdin or stderr is not a terminal and no browser can open (no DISPLAY or WAYLAND_DISPLAY, or over SSH; and no BROWSER)".into())
 }
 
 #[cfg(test)]
