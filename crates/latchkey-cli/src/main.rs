@@ -11,6 +11,8 @@ mod error;
 mod output;
 mod plan;
 mod quick;
+mod style;
+mod when;
 mod wire;
 
 use std::process::ExitCode;

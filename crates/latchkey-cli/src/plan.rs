@@ -31,7 +31,9 @@ pub(crate) struct Plan {
 #[derive(Debug)]
 pub(crate) enum Cmd {
     ProfileAdd(ProfileAdd),
-    ProfileList,
+    ProfileList {
+        json: bool,
+    },
     ProfileShow(Option<String>),
     ProfileRemove {
         name: String,
@@ -55,14 +57,24 @@ pub(crate) enum Cmd {
         browser: BrowserMode,
         /// Read a one-time code from stdin.
         totp: bool,
+        json: bool,
     },
     Token,
+    /// `token --id-token`.
+    IdToken,
     Header,
     Status {
         json: bool,
+        all: bool,
     },
     Logout {
         revoke: bool,
+        all: bool,
+        json: bool,
+    },
+    Introspect {
+        refresh_token: bool,
+        json: bool,
     },
     Request(Request),
     Exec {
@@ -71,8 +83,11 @@ pub(crate) enum Cmd {
     },
     Decode {
         jwt: String,
+        json: bool,
     },
-    Doctor,
+    Doctor {
+        json: bool,
+    },
     CredentialGit {
         operation: GitOperation,
     },
@@ -124,7 +139,7 @@ impl Plan {
         let command = match cli.command {
             args::Command::Profile(p) => match p {
                 ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
-                ProfileCommand::List => Cmd::ProfileList,
+                ProfileCommand::List { json } => Cmd::ProfileList { json },
                 ProfileCommand::Show { name } => Cmd::ProfileShow(name.or(profile.clone())),
                 ProfileCommand::Remove { name, project } => Cmd::ProfileRemove { name, project },
                 ProfileCommand::Default { name, project } => Cmd::ProfileDefault { name, project },
@@ -141,21 +156,48 @@ impl Plan {
                 no_browser,
                 device,
                 totp,
+                json,
             } => {
                 profile = positional(profile, name)?;
                 Cmd::Login {
                     device,
                     totp,
+                    json,
                     browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
-            args::Command::Token => Cmd::Token,
+            args::Command::Token { id_token: false } => Cmd::Token,
+            args::Command::Token { id_token: true } => Cmd::IdToken,
             args::Command::Header => Cmd::Header,
-            args::Command::Status { json } => Cmd::Status { json },
-            args::Command::Logout { name, revoke } => {
-                profile = positional(profile, name)?;
-                Cmd::Logout { revoke }
+            args::Command::Status { json, all } => {
+                if all && profile.is_some() {
+                    return Err(CliError::usage(
+                        "`status --all` shows every profile: drop --profile",
+                    ));
+                }
+                Cmd::Status { json, all }
             }
+            args::Command::Logout {
+                name,
+                revoke,
+                all,
+                json,
+            } => {
+                if all && profile.is_some() {
+                    return Err(CliError::usage(
+                        "`logout --all` logs out of every profile: drop --profile",
+                    ));
+                }
+                profile = positional(profile, name)?;
+                Cmd::Logout { revoke, all, json }
+            }
+            args::Command::Introspect {
+                refresh_token,
+                json,
+            } => Cmd::Introspect {
+                refresh_token,
+                json,
+            },
             args::Command::Request {
                 method,
                 url,
@@ -173,7 +215,8 @@ impl Plan {
                     args: command.collect(),
                 }
             }
-            args::Command::Decode { jwt } => Cmd::Decode {
+            args::Command::Decode { jwt, json } => Cmd::Decode {
+                json,
                 jwt: if jwt == "-" {
                     std::io::read_to_string(std::io::stdin()).map_err(|e| {
                         CliError::usage(format!("cannot read the JWT from stdin: {e}"))
@@ -184,7 +227,7 @@ impl Plan {
                 .trim()
                 .to_owned(),
             },
-            args::Command::Doctor => Cmd::Doctor,
+            args::Command::Doctor { json } => Cmd::Doctor { json },
             args::Command::Credential(CredentialCommand::Git { operation }) => Cmd::CredentialGit {
                 operation: match operation.as_str() {
                     "get" => GitOperation::Get,

@@ -9,3 +9,4 @@ mod cli_dhis2;
 mod cli_idp;
 mod cli_keyring;
 mod cli_profiles;
+mod cli_status;
