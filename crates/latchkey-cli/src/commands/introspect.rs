@@ -36,6 +36,17 @@ pub(super) async fn run(ctx: &Ctx, refresh_token: bool, json: bool) -> Result<()
     let managed = selected
         .managed(&ctx.paths, ENV, &LoginOptions::default())
         .await?;
+    // Checked before any token is fetched; the library's own error would suggest
+    // configuring the URL, which a profile has no field for.
+    if managed.metadata.introspection_endpoint.is_none() {
+        return Err(CliError::usage(format!(
+            "profile `{}` has no introspection endpoint: its identity provider's metadata does not announce `introspection_endpoint`",
+            selected.name
+        ))
+        .with_hint(
+            "introspection needs an `issuer` whose discovery document announces the endpoint (`latchkey profile add … --issuer URL`)",
+        ));
+    }
     // The access token as `token` would hand it out (refreshed if due); a refresh token is
     // only read from the store, since refreshing would replace the one asked about.
     let (token, hint): (SecretString, &str) = if refresh_token {

@@ -185,7 +185,11 @@ impl ProfileState {
             ("issuer", p.issuer.clone().unwrap_or_else(|| "-".into())),
             ("base_url", p.base_url.clone().unwrap_or_else(|| "-".into())),
         ];
+        // Fixed credentials hold no tokens: the token rows would only say `none`.
+        let fixed = self.store.is_none();
+        let token_rows = ["access token", "refresh token", "id token", "scopes"];
         rows.into_iter()
+            .filter(|(k, _)| !(fixed && token_rows.contains(k)))
             .map(|(k, v)| format!("  {}{v}\n", marks.dim(&format!("{k:<16}"))))
             .collect()
     }

@@ -71,7 +71,7 @@ async fn status_leads_with_a_headline_and_exits_1_when_not_logged_in() {
         stdout.starts_with("ok alice — logged in as alice, token valid for "),
         "{stdout}"
     );
-    snapshot!(world, "status_logged_in", out, SPAN.to_string() => "[SPAN]");
+    snapshot!(world, "status_logged_in", out, SPAN => "[SPAN]");
 
     let out = world.run(&["status", "--json"], &[]).await;
     let status: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
@@ -102,7 +102,7 @@ async fn status_all_and_profile_list_show_each_profile_state() {
 
     let out = world.run(&["status", "--all"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "bob-never is not logged in");
-    snapshot!(world, "status_all", out, SPAN.to_string() => "[SPAN]");
+    snapshot!(world, "status_all", out, SPAN => "[SPAN]");
 
     let out = world.run(&["status", "--all", "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -139,9 +139,9 @@ async fn token_id_token_prints_the_stored_id_token_or_says_why_not() {
         world,
         "decode_id_token",
         out,
-        SPAN.to_string() => "[SPAN]",
-        EPOCH.to_string() => "[EPOCH]",
-        r"(?m)^(  (?:kid|at_hash|sid|jti|iss)\s+).*$".to_string() => "$1[VALUE]",
+        SPAN => "[SPAN]",
+        EPOCH => "[EPOCH]",
+        r"(?m)^(  (?:kid|at_hash|sid|jti|iss)\s+).*$" => "$1[VALUE]",
     );
 
     let out = world
@@ -168,7 +168,7 @@ fn decode_says_how_long_ago_a_token_expired() {
         "{}",
         text(&out.stdout)
     );
-    snapshot!(world, "decode_expired", out, SPAN.to_string() => "[SPAN]");
+    snapshot!(world, "decode_expired", out, SPAN => "[SPAN]");
     let out = world
         .cmd()
         .args(["decode", "--json", jwt])
@@ -192,9 +192,9 @@ async fn introspect_asks_the_identity_provider() {
         world,
         "introspect",
         out,
-        SPAN.to_string() => "[SPAN]",
-        EPOCH.to_string() => "[EPOCH]",
-        r"(?m)^(jti\s+).*$".to_string() => "$1[JTI]",
+        SPAN => "[SPAN]",
+        EPOCH => "[EPOCH]",
+        r"(?m)^(jti\s+).*$" => "$1[JTI]",
     );
 
     let out = world.run(&["introspect", "--json"], &SVC_ENV).await;
@@ -205,8 +205,8 @@ async fn introspect_asks_the_identity_provider() {
         world,
         "introspect_json",
         out,
-        EPOCH.to_string() => "[EPOCH]",
-        r#""jti": "[^"]*""#.to_string() => r#""jti": "[JTI]""#,
+        EPOCH => "[EPOCH]",
+        r#""jti": "[^"]*""# => r#""jti": "[JTI]""#,
     );
 
     let out = world
@@ -214,6 +214,14 @@ async fn introspect_asks_the_identity_provider() {
         .await;
     assert_eq!(out.status.code(), Some(2));
     snapshot!(world, "introspect_no_refresh_token", out);
+
+    // Explicit URLs only: no endpoint to ask, and the error names it.
+    world
+        .add_service_profile(&idp, "plain", &["--scope", "api:read"])
+        .await;
+    let out = world.run(&["-p", "plain", "introspect"], &SVC_ENV).await;
+    assert_eq!(out.status.code(), Some(2));
+    snapshot!(world, "introspect_without_endpoint", out);
 }
 
 #[tokio::test]
