@@ -23,6 +23,8 @@ pub(super) struct ProfileState {
     /// The store as `describe()` words it; `None` for fixed credentials (nothing stored).
     store: Option<String>,
     tokens: Option<TokenSet>,
+    /// Why the store could not be read (`status --all` shows the other profiles anyway).
+    error: Option<String>,
 }
 
 impl ProfileState {
@@ -33,6 +35,7 @@ impl ProfileState {
                 selected,
                 store: None,
                 tokens: None,
+                error: None,
             });
         }
         let store = selected.open_store(&ctx.paths, ENV).await?;
@@ -41,12 +44,30 @@ impl ProfileState {
             selected,
             store: Some(store.describe()),
             tokens,
+            error: None,
         })
+    }
+
+    /// As [`ProfileState::load`], but a store that cannot be opened or read becomes part of
+    /// the state (not logged in, with the error) instead of ending the command.
+    pub(super) async fn load_or_error(ctx: &Ctx, selected: Selected) -> Self {
+        match Self::load(ctx, selected.clone()).await {
+            Ok(state) => state,
+            Err(e) => Self {
+                selected,
+                store: Some("unreadable".into()),
+                tokens: None,
+                error: Some(e.message),
+            },
+        }
     }
 
     /// Fixed credentials, a valid access token, or a refresh token not known to be expired:
     /// the next command that needs a token gets one without a person.
     pub(super) fn logged_in(&self, now: SystemTime) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
         if self.store.is_none() {
             return true;
         }
@@ -58,6 +79,9 @@ impl ProfileState {
     /// The state in two words for `profile list`: `logged in`, `not logged in`,
     /// `login expired` or `fixed` (credentials, nothing to log in to).
     pub(super) fn word(&self, now: SystemTime) -> &'static str {
+        if self.error.is_some() {
+            return "store error";
+        }
         match (&self.store, &self.tokens) {
             (None, _) => "fixed",
             (Some(_), None) => "not logged in",
@@ -102,6 +126,7 @@ impl ProfileState {
             "subject": self.subject(),
             "issuer": p.issuer,
             "base_url": p.base_url,
+            "error": self.error,
         })
     }
 
@@ -115,6 +140,9 @@ impl ProfileState {
                 self.selected.profile.auth
             );
         };
+        if let Some(error) = &self.error {
+            return format!("{mark} {name} — cannot read its token store: {error}");
+        }
         let Some(t) = &self.tokens else {
             return format!("{mark} {name} — not logged in ({kind} store)");
         };
@@ -151,7 +179,7 @@ impl ProfileState {
         };
         let refresh_expiry =
             t.and_then(|t| t.refresh_expires_at().or_else(|| refresh_jwt_expiry(t)));
-        let rows: Vec<(&str, String)> = vec![
+        let mut rows: Vec<(&str, String)> = vec![
             ("profile", self.selected.name.clone()),
             ("auth", p.auth.to_string()),
             ("store", self.store.clone().unwrap_or_else(|| "none".into())),
@@ -185,8 +213,13 @@ impl ProfileState {
             ("issuer", p.issuer.clone().unwrap_or_else(|| "-".into())),
             ("base_url", p.base_url.clone().unwrap_or_else(|| "-".into())),
         ];
-        // Fixed credentials hold no tokens: the token rows would only say `none`.
-        let fixed = self.store.is_none();
+
+        if let Some(error) = &self.error {
+            rows.push(("error", error.clone()));
+        }
+        // Fixed credentials hold no tokens, an unreadable store shows none: the token rows
+        // would only say `none`.
+        let fixed = self.store.is_none() || self.error.is_some();
         let token_rows = ["access token", "refresh token", "id token", "scopes"];
         rows.into_iter()
             .filter(|(k, _)| !(fixed && token_rows.contains(k)))
@@ -222,7 +255,11 @@ pub(super) async fn run(ctx: &Ctx, all: bool, json: bool) -> Result<u8, CliError
     };
     let mut states = Vec::new();
     for s in selected {
-        states.push(ProfileState::load(ctx, s).await?);
+        states.push(if all {
+            ProfileState::load_or_error(ctx, s).await
+        } else {
+            ProfileState::load(ctx, s).await?
+        });
     }
     let now = SystemTime::now();
     let everyone = states.iter().all(|s| s.logged_in(now));
@@ -254,7 +291,7 @@ pub(super) async fn run(ctx: &Ctx, all: bool, json: bool) -> Result<u8, CliError
     }
     let logged_out: Vec<&str> = states
         .iter()
-        .filter(|s| !s.logged_in(now))
+        .filter(|s| !s.logged_in(now) && s.error.is_none())
         .map(|s| s.selected.name.as_str())
         .collect();
     if let [one] = logged_out.as_slice() {
@@ -277,11 +314,11 @@ pub(super) async fn login_states(
     let now = SystemTime::now();
     let mut words = Vec::new();
     for name in file.profiles.keys() {
-        let state = match latchkey::profile::select(file, Some(name), ENV) {
-            Ok(selected) => ProfileState::load(ctx, selected).await.ok(),
-            Err(_) => None,
+        let word = match latchkey::profile::select(file, Some(name), ENV) {
+            Ok(selected) => ProfileState::load_or_error(ctx, selected).await.word(now),
+            Err(_) => "store error",
         };
-        words.push(state.map_or("store error", |s| s.word(now)));
+        words.push(word);
     }
     words
 }

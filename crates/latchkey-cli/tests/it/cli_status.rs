@@ -99,6 +99,22 @@ async fn status_all_and_profile_list_show_each_profile_state() {
         .await;
     let out = world.run(&["login", "alice"], &ALICE_ENV).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // A damaged token file: that profile's line says so, the others still show.
+    alice_profile(&world, &idp, "broken", &[]).await;
+    let tokens = world.state.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test damages a token file on purpose"
+    )]
+    std::fs::write(tokens.join("broken.json"), "not json").unwrap();
+    // Private, as the store requires, so what it reports is the content.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(tokens.join("broken.json"), private).unwrap();
+    }
 
     let out = world.run(&["status", "--all"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "bob-never is not logged in");
@@ -107,7 +123,8 @@ async fn status_all_and_profile_list_show_each_profile_state() {
     let out = world.run(&["status", "--all", "--json"], &[]).await;
     assert_eq!(out.status.code(), Some(1));
     let all: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
-    assert_eq!(all.as_array().map(Vec::len), Some(3));
+    assert_eq!(all.as_array().map(Vec::len), Some(4));
+    assert!(all[2]["error"].is_string(), "{all}");
 
     let out = world.run(&["profile", "list"], &[]).await;
     snapshot!(world, "profile_list_login_state", out);
@@ -155,6 +172,41 @@ async fn svc_profile_named(world: &World, idp: &Idp) {
     world
         .add_service_profile(idp, "svc", &["--scope", "api:read"])
         .await;
+}
+
+/// The form a terminal gets, forced through a pipe with `CLICOLOR_FORCE` (which `NO_COLOR`
+/// overrides: the snapshots above have words, not marks).
+#[test]
+fn status_marks_are_glyphs_in_colour_on_a_terminal() {
+    let world = World::new();
+    let out = world
+        .cmd()
+        .args([
+            "profile",
+            "add",
+            "fixed",
+            "--auth",
+            "bearer",
+            "--token-env",
+            "T",
+            "--default",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = world
+        .cmd()
+        .arg("status")
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("\u{1b}[1m\u{1b}[32m✓"),
+        "{}",
+        text(&out.stdout)
+    );
+    snapshot!(world, "status_on_a_terminal", out, r"\x1b\[([0-9;]*)m" => "<$1>");
 }
 
 #[test]
