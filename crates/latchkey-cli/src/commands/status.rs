@@ -72,7 +72,9 @@ impl ProfileState {
             return true;
         }
         self.tokens.as_ref().is_some_and(|t| {
-            t.access_valid(now, Duration::ZERO) || t.refresh_valid(now, Duration::ZERO)
+            t.access_valid(now, Duration::ZERO)
+                || (t.refresh_valid(now, Duration::ZERO)
+                    && refresh_expiry(t).is_none_or(|at| now < at))
         })
     }
 
@@ -118,9 +120,7 @@ impl ProfileState {
             "valid": self.store.is_none() || t.is_some_and(|t| t.access_valid(now, Duration::ZERO)),
             "expires_at": t.and_then(TokenSet::expires_at).map(output::rfc3339),
             "has_refresh_token": t.is_some_and(|t| t.refresh_token().is_some()),
-            "refresh_expires_at": t.and_then(TokenSet::refresh_expires_at)
-                .or_else(|| t.and_then(refresh_jwt_expiry))
-                .map(output::rfc3339),
+            "refresh_expires_at": t.and_then(refresh_expiry).map(output::rfc3339),
             "has_id_token": t.is_some_and(|t| t.id_token().is_some()),
             "scopes": t.map(|t| t.scopes().to_vec()).unwrap_or_default(),
             "subject": self.subject(),
@@ -177,8 +177,7 @@ impl ProfileState {
             ),
             (true, None) => "held, no known expiry".to_owned(),
         };
-        let refresh_expiry =
-            t.and_then(|t| t.refresh_expires_at().or_else(|| refresh_jwt_expiry(t)));
+        let refresh_expires = t.and_then(refresh_expiry);
         let mut rows: Vec<(&str, String)> = vec![
             ("profile", self.selected.name.clone()),
             ("auth", p.auth.to_string()),
@@ -191,7 +190,7 @@ impl ProfileState {
             (
                 "refresh token",
                 at(
-                    refresh_expiry,
+                    refresh_expires,
                     t.is_some_and(|t| t.refresh_token().is_some()),
                 ),
             ),
@@ -228,9 +227,12 @@ impl ProfileState {
     }
 }
 
-/// The refresh token's own `exp` when it is a JWT (Keycloak's are) and the token response
-/// gave no `refresh_expires_in`.
-fn refresh_jwt_expiry(t: &TokenSet) -> Option<SystemTime> {
+/// When the refresh token expires, if known: from the token response's
+/// `refresh_expires_in`, else the refresh token's own `exp` when it is a JWT (Keycloak's are).
+fn refresh_expiry(t: &TokenSet) -> Option<SystemTime> {
+    if let Some(at) = t.refresh_expires_at() {
+        return Some(at);
+    }
     let raw = t.refresh_token()?;
     let claims = super::decode::payload(raw.expose_secret()).ok()?;
     when::from_epoch(claims.get("exp")?.as_i64()?)
@@ -321,4 +323,33 @@ pub(super) async fn login_states(
         words.push(word);
     }
     words
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use latchkey::{SecretString, TokenSet};
+
+    use super::refresh_expiry;
+
+    fn with_refresh(token: &str) -> TokenSet {
+        TokenSet::new(SecretString::from("at"), SystemTime::now())
+            .with_refresh_token(Some(SecretString::from(token.to_owned())))
+    }
+
+    #[test]
+    fn refresh_expiry_from_the_response_else_from_a_jwt_refresh_token() {
+        let exp = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // {"alg":"HS256"} . {"exp":1700000000}
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln";
+        assert_eq!(refresh_expiry(&with_refresh(jwt)), Some(exp));
+        let said = exp + Duration::from_secs(60);
+        assert_eq!(
+            refresh_expiry(&with_refresh(jwt).with_refresh_expires_at(Some(said))),
+            Some(said),
+            "the token response wins"
+        );
+        assert_eq!(refresh_expiry(&with_refresh("opaque")), None);
+    }
 }

@@ -146,6 +146,12 @@ async fn token_id_token_prints_the_stored_id_token_or_says_why_not() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let id_token = text(&out.stdout).trim().to_owned();
     assert_eq!(id_token.split('.').count(), 3, "{id_token}");
+    // Again, from the store's fresh token (the path without a runtime): the same ID token,
+    // no new request.
+    let before = idp.counters().await.token_total();
+    let again = world.run(&["token", "--id-token"], &ALICE_ENV).await;
+    assert_eq!(text(&again.stdout).trim(), id_token);
+    assert_eq!(idp.counters().await.token_total(), before);
 
     // The ID token decoded: exp "valid for", iat "ago".
     let out = world.run(&["decode", &id_token], &[]).await;
