@@ -70,6 +70,9 @@ pub(crate) enum Command {
         all: bool,
     },
     /// Forget the stored tokens.
+    ///
+    /// With no profile selected: the one logged-in profile; with several, a prompt on a
+    /// terminal (elsewhere an error listing them, exit 2).
     Logout {
         /// The profile (same as --profile).
         #[arg(value_name = "PROFILE")]
