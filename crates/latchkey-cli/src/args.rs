@@ -75,20 +75,35 @@ pub(crate) enum Command {
         /// from stdin; never put on the command line, where other users could see it.
         #[arg(long)]
         totp: bool,
-    },
-    /// Print the access token, refreshing it if needed (nothing else on stdout).
-    Token(ProfileArg),
-    /// Print the `Authorization: …` header.
-    Header(ProfileArg),
-    /// Show the profile's token state.
-    Status {
-        #[command(flatten)]
-        target: ProfileArg,
-        /// JSON output.
+        /// Print what the login got as JSON on stdout (schema in docs/cli.md).
         #[arg(long)]
         json: bool,
     },
+    /// Print the access token, refreshing it if needed (nothing else on stdout).
+    Token {
+        #[command(flatten)]
+        target: ProfileArg,
+        /// Print the stored OpenID Connect ID token instead (needs the `openid` scope).
+        #[arg(long)]
+        id_token: bool,
+    },
+    /// Print the `Authorization: …` header.
+    Header(ProfileArg),
+    /// Show the profile's login and token state (exit 1 when not logged in).
+    Status {
+        #[command(flatten)]
+        target: ProfileArg,
+        /// JSON output (schema in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+        /// Every profile (exit 1 when any is not logged in).
+        #[arg(long)]
+        all: bool,
+    },
     /// Forget the stored tokens.
+    ///
+    /// With no profile selected: the one logged-in profile; with several, a prompt on a
+    /// terminal (elsewhere an error listing them, exit 2).
     Logout {
         /// The profile (same as --profile).
         #[arg(value_name = "PROFILE", add = crate::completion::profile_names())]
@@ -98,6 +113,12 @@ pub(crate) enum Command {
         /// Also revoke them at the identity provider (RFC 7009, or GitHub's app-token API).
         #[arg(long)]
         revoke: bool,
+        /// Log out of every profile.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+        /// Say what was done as JSON on stdout (schema in docs/cli.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Send an authenticated request and print the response body (or, with -i or --json, the
     /// status and headers too).
@@ -150,9 +171,29 @@ pub(crate) enum Command {
     Decode {
         /// The JWT (`-` reads stdin).
         jwt: String,
+        /// JSON output (schema in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the identity provider about the stored token (RFC 7662 introspection).
+    Introspect {
+        #[command(flatten)]
+        target: ProfileArg,
+        /// Ask about the refresh token instead of the access token.
+        #[arg(long)]
+        refresh_token: bool,
+        /// JSON output: the provider's answer as it sent it.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the profile end to end: discovery, JWKS, clock skew, redirect URI, store.
-    Doctor(ProfileArg),
+    Doctor {
+        #[command(flatten)]
+        target: ProfileArg,
+        /// JSON output (schema in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Credential helper modes for other tools.
     #[command(subcommand)]
     Credential(CredentialCommand),
@@ -215,8 +256,13 @@ pub(crate) enum ProfileCommand {
         #[arg(long)]
         project: bool,
     },
-    /// List the profiles (`*` marks the default) and where each is defined (user, project).
-    List,
+    /// List the profiles (`*` marks the default), where each is defined (user, project) and
+    /// its login state.
+    List {
+        /// JSON output (schema in docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a profile as TOML (literal secrets redacted).
     Show {
         /// The profile (default: the selected one).

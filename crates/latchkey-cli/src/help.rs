@@ -183,6 +183,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "latchkey status",
         &[
             "latchkey status",
+            "latchkey status --all",
             "latchkey status -p me --json",
             "latchkey status --json | jq -r .expires_at",
         ],
@@ -193,6 +194,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "latchkey logout",
             "latchkey logout me",
             "latchkey logout me --revoke",
+        ],
+    ),
+    (
+        "latchkey introspect",
+        &[
+            "latchkey introspect",
+            "latchkey introspect --refresh-token -p me",
+            "latchkey introspect --json | jq .scope",
         ],
     ),
     (

@@ -15,6 +15,8 @@ mod man;
 mod output;
 mod plan;
 mod quick;
+mod style;
+mod when;
 mod wire;
 
 use std::process::ExitCode;

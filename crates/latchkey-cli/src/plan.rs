@@ -32,7 +32,9 @@ pub(crate) struct Plan {
 #[derive(Debug)]
 pub(crate) enum Cmd {
     ProfileAdd(ProfileAdd),
-    ProfileList,
+    ProfileList {
+        json: bool,
+    },
     ProfileShow(Option<String>),
     ProfileRemove {
         name: String,
@@ -68,14 +70,24 @@ pub(crate) enum Cmd {
         browser: BrowserMode,
         /// Read a one-time code from stdin.
         totp: bool,
+        json: bool,
     },
     Token,
+    /// `token --id-token`.
+    IdToken,
     Header,
     Status {
         json: bool,
+        all: bool,
     },
     Logout {
         revoke: bool,
+        all: bool,
+        json: bool,
+    },
+    Introspect {
+        refresh_token: bool,
+        json: bool,
     },
     Request(Request),
     Exec {
@@ -84,8 +96,11 @@ pub(crate) enum Cmd {
     },
     Decode {
         jwt: String,
+        json: bool,
     },
-    Doctor,
+    Doctor {
+        json: bool,
+    },
     CredentialGit {
         operation: GitOperation,
     },
@@ -166,7 +181,7 @@ impl Plan {
         let command = match cli.command {
             args::Command::Profile(p) => match p {
                 ProfileCommand::Add(add) => Cmd::ProfileAdd(profile_add(*add)?),
-                ProfileCommand::List => Cmd::ProfileList,
+                ProfileCommand::List { json } => Cmd::ProfileList { json },
                 ProfileCommand::Show { name, target: t } => {
                     profile = positional(profile, t.profile)?;
                     Cmd::ProfileShow(name)
@@ -211,35 +226,67 @@ impl Plan {
                 no_browser,
                 device,
                 totp,
+                json,
             } => {
                 profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
                 Cmd::Login {
                     device,
                     totp,
+                    json,
                     browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
-            args::Command::Token(t) => {
+            args::Command::Token {
+                target: t,
+                id_token,
+            } => {
                 profile = positional(profile, t.profile)?;
-                Cmd::Token
+                if id_token { Cmd::IdToken } else { Cmd::Token }
             }
             args::Command::Header(t) => {
                 profile = positional(profile, t.profile)?;
                 Cmd::Header
             }
-            args::Command::Status { json, target: t } => {
+            args::Command::Status {
+                target: t,
+                json,
+                all,
+            } => {
                 profile = positional(profile, t.profile)?;
-                Cmd::Status { json }
+                if all && profile.is_some() {
+                    return Err(CliError::usage(
+                        "`status --all` shows every profile: drop --profile",
+                    ));
+                }
+                Cmd::Status { json, all }
             }
             args::Command::Logout {
                 name,
                 target: t,
                 revoke,
+                all,
+                json,
             } => {
                 profile = positional(profile, t.profile)?;
+                if all && profile.is_some() {
+                    return Err(CliError::usage(
+                        "`logout --all` logs out of every profile: drop --profile",
+                    ));
+                }
                 profile = positional(profile, name)?;
-                Cmd::Logout { revoke }
+                Cmd::Logout { revoke, all, json }
+            }
+            args::Command::Introspect {
+                target: t,
+                refresh_token,
+                json,
+            } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Introspect {
+                    refresh_token,
+                    json,
+                }
             }
             args::Command::Request {
                 target: t,
@@ -277,7 +324,8 @@ impl Plan {
                     args: command.collect(),
                 }
             }
-            args::Command::Decode { jwt } => Cmd::Decode {
+            args::Command::Decode { jwt, json } => Cmd::Decode {
+                json,
                 jwt: if jwt == "-" {
                     std::io::read_to_string(std::io::stdin()).map_err(|e| {
                         CliError::usage(format!("cannot read the JWT from stdin: {e}"))
@@ -288,9 +336,9 @@ impl Plan {
                 .trim()
                 .to_owned(),
             },
-            args::Command::Doctor(t) => {
+            args::Command::Doctor { target: t, json } => {
                 profile = positional(profile, t.profile)?;
-                Cmd::Doctor
+                Cmd::Doctor { json }
             }
             args::Command::Credential(CredentialCommand::Git {
                 operation,
@@ -358,7 +406,7 @@ impl Cmd {
         !matches!(
             self,
             Cmd::ProfileAdd(_)
-                | Cmd::ProfileList
+                | Cmd::ProfileList { .. }
                 | Cmd::ProfileRemove { .. }
                 | Cmd::ProfileDefault { .. }
                 | Cmd::ProfileRename { .. }

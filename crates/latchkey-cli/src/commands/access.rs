@@ -22,6 +22,8 @@ pub(super) struct Access {
     pub token: Option<SecretString>,
     /// When the token expires, if known.
     pub expires_at: Option<SystemTime>,
+    /// The OpenID Connect ID token stored with it, if any.
+    pub id_token: Option<SecretString>,
 }
 
 /// Resolves the selected profile's credential, refreshing OAuth tokens when needed.
@@ -43,6 +45,7 @@ pub(super) async fn access(ctx: &Ctx) -> Result<Access, CliError> {
             header,
             token,
             expires_at: None,
+            id_token: None,
         });
     }
     let store = selected.open_store(&ctx.paths, ENV).await?;
@@ -88,6 +91,7 @@ impl Access {
             header,
             token: Some(tokens.access_token().clone()),
             expires_at: tokens.expires_at(),
+            id_token: tokens.id_token().cloned(),
         })
     }
 }
@@ -107,6 +111,27 @@ pub(super) async fn token(ctx: &Ctx) -> Result<(), CliError> {
 
 pub(super) fn print_token(access: &Access) -> Result<(), CliError> {
     let token = access.token.as_ref().ok_or_else(|| no_token(access))?;
+    output::print(&format!("{}\n", token.expose_secret()))
+}
+
+/// `token --id-token`: the stored ID token and a newline.
+pub(super) async fn id_token(ctx: &Ctx) -> Result<(), CliError> {
+    print_id_token(&access(ctx).await?)
+}
+
+pub(super) fn print_id_token(access: &Access) -> Result<(), CliError> {
+    let name = &access.selected.name;
+    let token = access.id_token.as_ref().ok_or_else(|| {
+        if access.selected.profile.auth.is_static() {
+            return CliError::usage(format!(
+                "profile `{name}` (auth `{}`) has no ID token: only OpenID Connect logins get one",
+                access.selected.profile.auth
+            ));
+        }
+        CliError::usage(format!("profile `{name}` holds no ID token")).with_hint(format!(
+            "ID tokens come with the `openid` scope: add it to the profile's `scopes`, then `latchkey login {name}`"
+        ))
+    })?;
     output::print(&format!("{}\n", token.expose_secret()))
 }
 
@@ -241,7 +266,7 @@ async fn kubectl_access(ctx: &Ctx) -> Result<Access, CliError> {
         Err(err) if err.code == code::LOGIN_REQUIRED && kubectl_is_interactive() => {
             eprintln!("kubectl needs a credential and there is no valid login: logging in.");
             let browser = latchkey::profile::env::browser_mode(false, ENV);
-            super::session::login(ctx, false, browser, false).await?;
+            super::session::login(ctx, false, browser, false, false).await?;
             access(ctx).await
         }
         other => other,

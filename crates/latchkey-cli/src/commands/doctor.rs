@@ -12,10 +12,18 @@ use crate::output;
 struct Report {
     text: String,
     failed: bool,
+    /// The checks for `--json`: `{"check","status","detail","hint"}` each.
+    checks: Vec<serde_json::Value>,
 }
 
 impl Report {
     fn line(&mut self, status: &str, check: &str, detail: &str, hint: Option<String>) {
+        self.checks.push(serde_json::json!({
+            "check": check,
+            "status": status.to_ascii_lowercase(),
+            "detail": detail,
+            "hint": hint,
+        }));
         self.text
             .push_str(&format!("{status:<5} {check:<13} {detail}\n"));
         if let Some(hint) = hint {
@@ -35,10 +43,26 @@ impl Report {
         self.failed = true;
         self.line("FAIL", check, &err.to_string(), err.hint());
     }
+
+    /// Prints the report (text, or the `doctor --json` object); the exit code: 1 when a
+    /// check failed.
+    fn finish(self, profile: &str, json: bool) -> Result<u8, CliError> {
+        if json {
+            let shown = serde_json::json!({
+                "profile": profile,
+                "ok": !self.failed,
+                "checks": self.checks,
+            });
+            output::print(&format!("{shown:#}\n"))?;
+        } else {
+            output::print(&self.text)?;
+        }
+        Ok(u8::from(self.failed))
+    }
 }
 
 /// Runs every check; exit code 1 when one failed.
-pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
+pub(super) async fn run(ctx: &Ctx, json: bool) -> Result<u8, CliError> {
     let selected = ctx.select()?;
     let p = &selected.profile;
     let mut r = Report::default();
@@ -57,8 +81,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
             Err(e) => r.fail("credentials", e),
         }
         r.ok("store", "none (fixed credentials)");
-        output::print(&r.text)?;
-        return Ok(u8::from(r.failed));
+        return r.finish(&selected.name, json);
     }
 
     // The login's preflight: an authorization server must answer (discovery, or the token
@@ -72,8 +95,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
                 "server"
             };
             r.fail(check, e);
-            output::print(&r.text)?;
-            return Ok(1);
+            return r.finish(&selected.name, json);
         }
     };
     let (metadata, provider) = (preflight.metadata, preflight.provider);
@@ -183,8 +205,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<u8, CliError> {
         }
         Err(e) => r.fail("client", e),
     }
-    output::print(&r.text)?;
-    Ok(u8::from(r.failed))
+    r.finish(&selected.name, json)
 }
 
 /// Compares our clock with the IdP's `Date` header: a skew beyond the token lifetimes'

@@ -4,11 +4,14 @@ mod access;
 mod decode;
 mod device_prompt;
 mod doctor;
+mod introspect;
+mod logout;
 mod profile;
 mod request;
 mod scheme;
 mod session;
 mod setup;
+mod status;
 mod verify;
 
 use crate::context::Ctx;
@@ -23,6 +26,7 @@ use crate::plan::Cmd;
 pub(crate) fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliError>> {
     let printed = match command {
         Cmd::Token => access::print_token(&access::access_from_store(ctx)?),
+        Cmd::IdToken => access::print_id_token(&access::access_from_store(ctx)?),
         Cmd::Header => access::print_header(&access::access_from_store(ctx)?),
         _ => return None,
     };
@@ -33,7 +37,7 @@ pub(crate) fn run_from_store(ctx: &Ctx, command: &Cmd) -> Option<Result<u8, CliE
 pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
     match command {
         Cmd::ProfileAdd(add) => profile::add(ctx, add).await?,
-        Cmd::ProfileList => profile::list(ctx)?,
+        Cmd::ProfileList { json } => profile::list(ctx, json).await?,
         Cmd::ProfileShow(name) => profile::show(ctx, name)?,
         Cmd::ProfileRemove { name, project } => profile::remove(ctx, &name, project)?,
         Cmd::ProfileDefault { name, project } => profile::set_default(ctx, &name, project)?,
@@ -53,15 +57,21 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
             device,
             browser,
             totp,
-        } => session::login(ctx, device, browser, totp).await?,
+            json,
+        } => session::login(ctx, device, browser, totp, json).await?,
         Cmd::Token => access::token(ctx).await?,
+        Cmd::IdToken => access::id_token(ctx).await?,
         Cmd::Header => access::header(ctx).await?,
-        Cmd::Status { json } => session::status(ctx, json).await?,
-        Cmd::Logout { revoke } => session::logout(ctx, revoke).await?,
+        Cmd::Status { json, all } => return status::run(ctx, all, json).await,
+        Cmd::Logout { revoke, all, json } => logout::run(ctx, revoke, all, json).await?,
+        Cmd::Introspect {
+            refresh_token,
+            json,
+        } => introspect::run(ctx, refresh_token, json).await?,
         Cmd::Request(request) => return request::run(ctx, request).await,
         Cmd::Exec { program, args } => return access::exec(ctx, &program, &args).await,
-        Cmd::Decode { jwt } => decode::run(&jwt)?,
-        Cmd::Doctor => return doctor::run(ctx).await,
+        Cmd::Decode { jwt, json } => decode::run(&jwt, json)?,
+        Cmd::Doctor { json } => return doctor::run(ctx, json).await,
         Cmd::CredentialGit { operation } => access::git(ctx, operation).await?,
         Cmd::CredentialGitSetup { global } => access::git_setup(ctx, global)?,
         Cmd::CredentialKubectl => access::kubectl(ctx).await?,

@@ -314,26 +314,31 @@ fn discovered_fields(add: &mut ProfileAdd, metadata: &latchkey::oidc::ProviderMe
     }
 }
 
-pub(super) fn list(ctx: &Ctx) -> Result<(), CliError> {
+pub(super) async fn list(ctx: &Ctx, json: bool) -> Result<(), CliError> {
     let file = ctx.file()?;
+    let states = super::status::login_states(ctx, &file).await;
     let mut out = String::new();
-    for (name, profile) in &file.profiles {
-        let mark = if file.default.as_deref() == Some(name) {
-            "*"
-        } else {
-            " "
-        };
+    let mut rows = Vec::new();
+    for ((name, profile), state) in file.profiles.iter().zip(&states) {
+        let is_default = file.default.as_deref() == Some(name);
+        let mark = if is_default { "*" } else { " " };
         let auth = profile.auth.to_string();
+        let origin = file.origin(name).name();
         out.push_str(&format!(
-            "{mark} {name:<20} {auth:<20} {}\n",
-            file.origin(name).name()
+            "{mark} {name:<20} {auth:<20} {origin:<8} {state}\n"
         ));
+        rows.push(serde_json::json!({
+            "name": name, "auth": auth, "origin": origin, "default": is_default, "state": state,
+        }));
     }
     if file.profiles.is_empty() {
         eprintln!(
             "No profiles in {} yet; add one with `latchkey profile add`.",
             file.path.display()
         );
+    }
+    if json {
+        return output::print(&format!("{:#}\n", serde_json::Value::Array(rows)));
     }
     output::print(&out)
 }

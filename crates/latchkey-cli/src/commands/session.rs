@@ -1,8 +1,8 @@
-//! `login`, `status`, `logout`.
+//! `login` (`status` and `logout` have their own modules).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use latchkey::profile::{AuthKind, LoginOptions};
@@ -33,6 +33,7 @@ pub(super) async fn login(
     device: bool,
     browser: BrowserMode,
     totp: bool,
+    json: bool,
 ) -> Result<(), CliError> {
     let selected = ctx.select()?;
     if selected.profile.auth.is_static() {
@@ -88,7 +89,7 @@ pub(super) async fn login(
         .map_err(|e| selected.advise(e));
     bar.finish_and_clear();
     let tokens = result?;
-    let subject = match managed.validate_id_token(&tokens).await {
+    let verified = match managed.validate_id_token(&tokens).await {
         Ok(Some(claims)) => Some(claims.sub),
         Ok(None) => None,
         Err(err) => {
@@ -97,7 +98,19 @@ pub(super) async fn login(
             return Err(err.into());
         }
     };
-    match subject {
+    if json {
+        let shown = serde_json::json!({
+            "profile": selected.name,
+            "subject": verified.clone().or_else(|| unverified_subject(&tokens)),
+            "id_token_verified": verified.is_some(),
+            "expires_at": tokens.expires_at().map(output::rfc3339),
+            "has_refresh_token": tokens.refresh_token().is_some(),
+            "scopes": tokens.scopes(),
+            "store": managed.store.describe(),
+        });
+        output::print(&format!("{shown:#}\n"))?;
+    }
+    match verified {
         Some(sub) => eprintln!(
             "Logged in: profile `{}` as `{sub}` (ID token verified).",
             selected.name
@@ -112,101 +125,6 @@ pub(super) fn unverified_subject(tokens: &TokenSet) -> Option<String> {
     let id_token = tokens.id_token()?;
     let claims = super::decode::payload(id_token.expose_secret()).ok()?;
     claims.get("sub")?.as_str().map(str::to_owned)
-}
-
-/// `status [--json]`: reads the store only; never refreshes or contacts the IdP.
-pub(super) async fn status(ctx: &Ctx, json: bool) -> Result<(), CliError> {
-    let selected = ctx.select()?;
-    let p = &selected.profile;
-    let now = SystemTime::now();
-    let value = if p.auth.is_static() {
-        serde_json::json!({
-            "profile": selected.name,
-            "auth": p.auth.name(),
-            "store": "none",
-            "valid": true,
-            "expires_at": null,
-            "has_refresh_token": false,
-            "scopes": [],
-            "subject": p.username,
-            "base_url": p.base_url,
-        })
-    } else {
-        let store = selected.open_store(&ctx.paths, ENV).await?;
-        let tokens = store.load(&selected.name).await?;
-        let t = tokens.as_ref();
-        serde_json::json!({
-            "profile": selected.name,
-            "auth": p.auth.name(),
-            "store": store.describe(),
-            "logged_in": tokens.is_some(),
-            "valid": t.is_some_and(|t| t.access_valid(now, Duration::ZERO)),
-            "expires_at": t.and_then(TokenSet::expires_at).map(output::rfc3339),
-            "has_refresh_token": t.is_some_and(|t| t.refresh_token().is_some()),
-            "scopes": t.map(|t| t.scopes().to_vec()).unwrap_or_default(),
-            "subject": t.and_then(unverified_subject),
-            "issuer": p.issuer,
-            "base_url": p.base_url,
-        })
-    };
-    if json {
-        return output::print(&format!("{value:#}\n"));
-    }
-    let mut text = String::new();
-    if let Some(map) = value.as_object() {
-        for (key, v) in map {
-            let shown = match v {
-                serde_json::Value::Null => "-".to_owned(),
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .filter_map(|i| i.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => other.to_string(),
-            };
-            text.push_str(&format!("{key:<18}{shown}\n"));
-        }
-    }
-    output::print(&text)
-}
-
-/// `logout [--revoke]`.
-pub(super) async fn logout(ctx: &Ctx, revoke: bool) -> Result<(), CliError> {
-    let selected = ctx.select()?;
-    if selected.profile.auth.is_static() {
-        eprintln!(
-            "Profile `{}` uses fixed credentials; nothing is stored, nothing to log out of.",
-            selected.name
-        );
-        return Ok(());
-    }
-    if !revoke {
-        let store = selected.open_store(&ctx.paths, ENV).await?;
-        store.delete(&selected.name).await?;
-        eprintln!(
-            "Logged out: profile `{}` (tokens removed locally; not revoked).",
-            selected.name
-        );
-        return Ok(());
-    }
-    let managed = selected
-        .managed(&ctx.paths, ENV, &LoginOptions::default())
-        .await?;
-    managed.manager.logout().await?;
-    if managed.metadata.revocation_endpoint.is_some() {
-        eprintln!(
-            "Logged out: profile `{}` (tokens removed and revoked).",
-            selected.name
-        );
-    } else {
-        eprintln!(
-            "Logged out: profile `{}` (tokens removed; the identity provider has no revocation endpoint).",
-            selected.name
-        );
-    }
-    Ok(())
 }
 
 /// One line from stdin: the one-time code for `login --totp`. Read here, not taken as an

@@ -226,7 +226,7 @@ fn profile_commands_keep_comments_and_redact_literals() {
         .clone();
     assert_eq!(
         text(&list),
-        "* legacy               bearer               user\n"
+        "* legacy               bearer               user     fixed\n"
     );
     // Adding a profile whose name is taken fails without --force.
     world
@@ -291,7 +291,7 @@ fn decode_pretty_prints_and_says_not_verified() {
         "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2ln";
     let out = world
         .cmd()
-        .args(["decode", jwt])
+        .args(["decode", "--json", jwt])
         .assert()
         .success()
         .get_output()

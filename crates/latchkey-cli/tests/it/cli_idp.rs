@@ -120,8 +120,10 @@ async fn device_login_token_status_request_and_revoking_logout() {
     let out = world.run(&["logout", "--revoke"], &[]).await;
     ok(&out);
     assert!(!idp.is_active(&token).await, "revoked at the IdP");
-    let status: Value =
-        serde_json::from_str(&ok(&world.run(&["status", "--json"], &[]).await)).unwrap();
+    // Not logged in: exit 1, and the JSON still says why.
+    let out = world.run(&["status", "--json"], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let status: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     assert_eq!(status["logged_in"], false);
 }
 

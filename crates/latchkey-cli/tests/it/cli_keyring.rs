@@ -23,9 +23,10 @@ async fn keyring_store_keeps_the_token_for_the_next_process() {
         )
         .await;
 
-    // Each step is its own process; a blank line separates their outputs.
+    // Each step is its own process; a blank line separates their outputs. After the logout,
+    // `status` exits 1 (not logged in): the script checks that code.
     let script = r#""$0" token && echo && "$0" token && echo && "$0" status --json && echo \
-        && "$0" -q logout && "$0" status --json"#;
+        && "$0" -q logout && { "$0" status --json 2>/dev/null; [ $? -eq 1 ]; }"#;
     let out = world
         .tokio_cmd_of("timeout")
         .args(keyring::session_args(script))

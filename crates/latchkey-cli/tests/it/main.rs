@@ -15,3 +15,4 @@ mod cli_login_display;
 mod cli_profiles;
 mod cli_request;
 mod cli_setup;
+mod cli_status;

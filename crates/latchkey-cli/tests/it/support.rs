@@ -211,6 +211,13 @@ impl World {
     }
 }
 
+/// A distance in time as the CLI words it (`40 s`, `54 min`, `2 h 5 min`, `3 days`): pass
+/// `SPAN.to_string() => "[SPAN]"` to [`snapshot!`] where the exact figure drifts by run.
+pub(crate) const SPAN: &str = r"\b\d+ (?:h \d+ min|s|min|h|days?)\b";
+
+/// Seconds since the epoch in JWT and introspection claims (`"exp": 1765000000`).
+pub(crate) const EPOCH: &str = r"\b1\d{9}\b";
+
 /// Asserts the snapshot `$name` of `$shown` (a command's [`Output`], shown whole, or a file's
 /// text) through `$world`'s filters, then through any `regex => replacement` pairs given
 /// after it (for what only this test knows, like a token it received).

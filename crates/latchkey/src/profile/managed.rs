@@ -9,6 +9,7 @@ use url::Url;
 
 use super::{AuthKind, LoginMode, Paths, ProfileError, Selected};
 use crate::authorization::AuthorizationRequest;
+use crate::client::OAuthClient;
 use crate::error::{Error, Result};
 use crate::grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
@@ -16,7 +17,8 @@ use crate::grant::{
 };
 use crate::loopback::LoopbackPage;
 use crate::manager::{FirstCallLogin, TokenManager};
-use crate::oidc::{IdTokenClaims, OidcProvider, ProviderMetadata};
+use crate::oidc::introspection::introspect;
+use crate::oidc::{IdTokenClaims, Introspection, OidcError, OidcProvider, ProviderMetadata};
 use crate::preset::Quirk;
 use crate::revocation::RevocationMethod;
 use crate::store::TokenStore;
@@ -68,6 +70,8 @@ pub struct ManagedProfile {
     pub provider: Option<OidcProvider>,
     /// The OAuth client id.
     pub client_id: String,
+    /// The client the manager authenticates with (introspection needs the same one).
+    client: OAuthClient,
 }
 
 impl ManagedProfile {
@@ -81,6 +85,28 @@ impl ManagedProfile {
             .id_token_validator(self.client_id.clone())?
             .build()?;
         validator.validate(id_token, None).await.map(Some)
+    }
+
+    /// Asks the provider's introspection endpoint (RFC 7662) about `token`, authenticated as
+    /// this profile's client; `hint` is `access_token` or `refresh_token`. The endpoint comes
+    /// from discovery or the profile's explicit URLs; without one this is an error naming
+    /// the missing `introspection_endpoint`.
+    pub async fn introspect(
+        &self,
+        token: &SecretString,
+        hint: Option<&str>,
+    ) -> Result<Introspection> {
+        let url = self
+            .metadata
+            .introspection_endpoint
+            .as_ref()
+            .ok_or_else(|| {
+                Error::from(OidcError::MissingEndpoint {
+                    issuer: self.metadata.issuer.clone(),
+                    field: "introspection_endpoint",
+                })
+            })?;
+        introspect(&self.client, url, token, hint).await
     }
 }
 
@@ -236,6 +262,7 @@ impl Selected {
             metadata,
             provider,
             client_id,
+            client,
         })
     }
 }
