@@ -320,24 +320,6 @@ async fn authorization_code_with_pkce_on_a_fixed_loopback_port() {
     manager.invalidate().await.expect("refresh after the login");
 }
 
-#[tokio::test]
-async fn a_secret_with_reserved_characters_works_with_post() {
-    let Some(gw) = Glewlwyd::start().await else {
-        return;
-    };
-    // Registered for client_secret_basic, but glewlwyd takes the secret from the body too.
-    let post = client(
-        &gw,
-        GW_RESERVED.0,
-        ClientAuth::SecretPost(GW_RESERVED.1.into()),
-    );
-    ClientCredentials::new()
-        .scopes([GW_SCOPE])
-        .obtain(&post)
-        .await
-        .expect("client_secret_post with reserved characters");
-}
-
 /// The message of an empty refusal: its causes, most likely first.
 fn refusal(err: &latchkey::Error) -> &[RefusalCause] {
     match err {
@@ -469,4 +451,64 @@ async fn a_secret_with_reserved_characters_needs_raw_basic_or_post() {
         .obtain(&raw)
         .await
         .expect("raw Basic credentials with reserved characters");
+    // So does client_secret_post, when the client is registered for it too.
+    let post = client(
+        &gw,
+        GW_RESERVED.0,
+        ClientAuth::SecretPost(GW_RESERVED.1.into()),
+    );
+    ClientCredentials::new()
+        .scopes([GW_SCOPE])
+        .obtain(&post)
+        .await
+        .expect("client_secret_post with reserved characters");
+}
+
+/// A profile for `gw-reserved` by discovery, with `extra` lines.
+fn reserved_profile(gw: &Glewlwyd, extra: &str) -> latchkey::profile::ProfilesFile {
+    let text = format!(
+        "[profiles.gw]\nauth = \"client-credentials\"\nissuer = \"{}\"\nclient_id = \"{}\"\n\
+         client_secret = {{ env = \"GW_SECRET\" }}\nscopes = [\"{GW_SCOPE}\"]\n{extra}",
+        gw.issuer(),
+        GW_RESERVED.0
+    );
+    latchkey::profile::ProfilesFile::parse(std::path::Path::new("profiles.toml"), &text).unwrap()
+}
+
+async fn profile_token(file: &latchkey::profile::ProfilesFile) -> latchkey::Result<()> {
+    use latchkey::profile::{LoginOptions, ProfileError, select};
+    let env = |name: &str| (name == "GW_SECRET").then(|| GW_RESERVED.1.to_owned());
+    let selected = select(file, Some("gw"), &env).unwrap();
+    let managed = selected
+        .managed_with_store(
+            Arc::new(latchkey::MemoryStore::new()),
+            &env,
+            &LoginOptions::default(),
+        )
+        .await
+        .map_err(|e| match e {
+            ProfileError::Core(e) => e,
+            other => panic!("profile: {other}"),
+        })?;
+    managed.manager.tokens().await.map(|_| ())
+}
+
+#[tokio::test]
+async fn a_profile_chooses_raw_basic_credentials() {
+    let Some(gw) = Glewlwyd::start().await else {
+        return;
+    };
+    let err = profile_token(&reserved_profile(&gw, "")).await.unwrap_err();
+    assert_eq!(refusal(&err)[0], RefusalCause::BasicEncoding, "{err}");
+    let hint = latchkey::profile::cli_hint(&err).unwrap();
+    assert!(hint.contains("basic_credentials = \"raw\""), "{hint}");
+    profile_token(&reserved_profile(&gw, "basic_credentials = \"raw\"\n"))
+        .await
+        .expect("the profile's raw Basic credentials");
+    profile_token(&reserved_profile(
+        &gw,
+        "client_auth = \"client_secret_post\"\n",
+    ))
+    .await
+    .expect("the profile's client_secret_post");
 }
