@@ -6,6 +6,7 @@ mod support;
 
 mod cli_config;
 mod cli_dhis2;
+mod cli_glewlwyd;
 mod cli_idp;
 mod cli_keyring;
 mod cli_profiles;
