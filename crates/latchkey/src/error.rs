@@ -178,6 +178,19 @@ impl Error {
         matches!(self, Error::Provider(p) if p.is_invalid_grant())
     }
 
+    /// Whether a refresh was refused because of its refresh token: `invalid_grant`, or an
+    /// empty 400 to a `refresh_token` request whose likeliest cause is the token (glewlwyd's
+    /// way of saying `invalid_grant`). The session then re-authenticates or needs a login.
+    pub(crate) fn rejects_refresh_token(&self) -> bool {
+        self.is_invalid_grant()
+            || matches!(
+                self,
+                Error::TokenRefused { status: 400, grant_type, causes, .. }
+                    if grant_type == "refresh_token"
+                        && causes.first() == Some(&RefusalCause::RefreshToken)
+            )
+    }
+
     /// Whether the request timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(

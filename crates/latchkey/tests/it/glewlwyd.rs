@@ -512,3 +512,42 @@ async fn a_profile_chooses_raw_basic_credentials() {
     .await
     .expect("the profile's client_secret_post");
 }
+
+/// glewlwyd refuses a revoked refresh token with an empty 400, not `invalid_grant`: the
+/// manager still treats it as a rejected refresh token, and a password session logs in again.
+#[tokio::test]
+async fn a_refused_refresh_token_re_authenticates_a_password_session() {
+    let Some(gw) = Glewlwyd::start().await else {
+        return;
+    };
+    let client = basic(&gw);
+    let manager = TokenManager::builder(client.clone(), alice())
+        .build()
+        .unwrap();
+    let first = manager.tokens().await.expect("password grant");
+    client
+        .revoke(first.refresh_token().unwrap(), "refresh_token")
+        .await
+        .expect("revocation");
+    manager
+        .invalidate()
+        .await
+        .expect("the refused refresh leads to a new password grant");
+    let second = manager.tokens().await.unwrap();
+    assert!(!second.same_access_token(&first));
+    assert!(is_active(&gw, second.refresh_token().unwrap(), "refresh_token").await);
+
+    // A refresh-token-only session cannot log in by itself: it says a login is needed.
+    let only = TokenManager::builder(
+        client,
+        RefreshTokenOnly::new(first.refresh_token().unwrap().clone()),
+    )
+    .build()
+    .unwrap();
+    let err = only.invalidate().await.unwrap_err();
+    assert!(err.needs_login(), "{err:?}");
+    assert!(
+        err.to_string().contains("the refresh token is invalid"),
+        "{err}"
+    );
+}
