@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of latchkey. Installs what is missing first: Node.js + npm and the identity
 # provider fixture's npm packages, redis-server, chromium + chromedriver, D-Bus + GNOME Keyring
-# (for the real Secret Service round trip) — all Debian packages.
+# (for the real Secret Service round trip), glewlwyd (the second identity provider) — all Debian
+# packages.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test it grants::`:
 # each crate's integration tests are one binary, `it`, with a module per concern).
 set -euo pipefail
@@ -16,9 +17,14 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus-daemon)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
+# dbconfig-no-thanks keeps apt from pulling a MariaDB client in for glewlwyd.
+[ -x /usr/bin/glewlwyd ] || missing+=(glewlwyd dbconfig-no-thanks)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # glewlwyd's postinst asks which database to configure; without this answer it fails. The
+  # tests give every instance its own SQLite database.
+  echo "glewlwyd glewlwyd/config_type select No configuration" | $sudo debconf-set-selections
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -30,6 +36,8 @@ fi
 node tests/idp/selftest.mjs
 # The keyring and browser tests must not skip here: what they need was just installed.
 export LATCHKEY_REQUIRE_KEYRING=1 LATCHKEY_REQUIRE_BROWSER=1
+# Nor the glewlwyd tests.
+unset LATCHKEY_SKIP_GLEWLWYD
 cargo test --workspace --all-features "$@"
 # The CLI as shipped (scripts/build-dist.sh: static-pie, musl, its own DNS resolver and
 # allocator) must pass the same CLI tests as the plain build.

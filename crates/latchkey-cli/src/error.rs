@@ -96,7 +96,8 @@ fn exit_code(err: &ProfileError) -> u8 {
         | Error::Oidc(_)
         | Error::IdToken(_)
         | Error::InvalidResponse { .. }
-        | Error::HttpStatus { .. } => code::IDP,
+        | Error::HttpStatus { .. }
+        | Error::TokenRefused { .. } => code::IDP,
         Error::Network { .. } => code::NETWORK,
         Error::Store(_) => code::STORE,
         _ => code::OTHER,

@@ -11,6 +11,8 @@
 //!   consents, approves device logins, cancels.
 //! - [`keyring`]: GNOME Keyring in a private D-Bus session.
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
+//! - [`glewlwyd`]: a fresh, provisioned glewlwyd (a second, independent OpenID provider) per
+//!   test, and a person driving its login API.
 //! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
 //!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
 
@@ -18,6 +20,7 @@ pub mod browser;
 pub mod clients;
 pub mod conformance;
 pub mod fake_dhis2;
+pub mod glewlwyd;
 mod idp;
 pub mod keyring;
 pub mod logs;
@@ -26,6 +29,7 @@ mod redis;
 #[cfg(feature = "stores")]
 pub mod worker_store;
 
+pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};
 pub use redis::{
     RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, SlotMigration,

@@ -180,6 +180,34 @@ impl OAuthClient {
             Err(ResponseError::Malformed(_)) if response.no_authorization_server().is_some() => {
                 Err(response.error(url))
             }
+            Err(ResponseError::Malformed(_))
+                if !status.is_success() && response.body.trim_ascii().is_empty() =>
+            {
+                let causes = crate::refusal::likely_causes(
+                    grant_type,
+                    status.as_u16(),
+                    params,
+                    &self.inner.auth,
+                );
+                if causes.is_empty() {
+                    return Err(Error::HttpStatus {
+                        url: DisplayUrl::new(url),
+                        status: status.as_u16(),
+                        retry_after: response.retry_after,
+                    });
+                }
+                tracing::debug!(
+                    grant_type,
+                    status = status.as_u16(),
+                    "token endpoint refused with an empty body"
+                );
+                Err(Error::TokenRefused {
+                    url: DisplayUrl::new(url),
+                    status: status.as_u16(),
+                    grant_type: grant_type.to_owned(),
+                    causes,
+                })
+            }
             Err(ResponseError::Malformed(_)) if !status.is_success() => Err(Error::HttpStatus {
                 url: DisplayUrl::new(url),
                 status: status.as_u16(),

@@ -21,6 +21,10 @@ pub enum ClientAuth {
     None,
     /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1), the default.
     SecretBasic(SecretString),
+    /// HTTP Basic with the id and secret as they are, *not* form-encoded first: for providers
+    /// that do not decode them (glewlwyd), where a secret with reserved characters sent as
+    /// RFC 6749 §2.3.1 asks is refused. Registered as `client_secret_basic`.
+    SecretBasicRaw(SecretString),
     /// `client_id` and `client_secret` in the request body.
     SecretPost(SecretString),
     /// A signed JWT assertion (RFC 7523, OIDC `private_key_jwt`).
@@ -87,7 +91,9 @@ impl ClientAuth {
     pub fn method(&self) -> ClientAuthMethod {
         match self {
             ClientAuth::None => ClientAuthMethod::None,
-            ClientAuth::SecretBasic(_) => ClientAuthMethod::ClientSecretBasic,
+            ClientAuth::SecretBasic(_) | ClientAuth::SecretBasicRaw(_) => {
+                ClientAuthMethod::ClientSecretBasic
+            }
             ClientAuth::SecretPost(_) => ClientAuthMethod::ClientSecretPost,
             ClientAuth::PrivateKeyJwt(_) => ClientAuthMethod::PrivateKeyJwt,
         }
@@ -112,6 +118,9 @@ impl ClientAuth {
             }
             ClientAuth::SecretBasic(secret) => {
                 Ok(Some(basic_header(client_id, secret.expose_secret())?))
+            }
+            ClientAuth::SecretBasicRaw(secret) => {
+                Ok(Some(raw_basic_header(client_id, secret.expose_secret())?))
             }
             ClientAuth::SecretPost(secret) => {
                 form.push(("client_id".into(), client_id.into()));
@@ -146,6 +155,36 @@ pub(crate) fn basic_header(client_id: &str, secret: &str) -> Result<HeaderValue>
     .map_err(|_| Error::Config("client credentials cannot be put in a header".into()))?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// `Authorization: Basic` with the id and secret as they are (RFC 7617), for providers that do
+/// not form-decode them. A `:` in the id would move the split, so it is refused.
+pub(crate) fn raw_basic_header(client_id: &str, secret: &str) -> Result<HeaderValue> {
+    if client_id.contains(':') {
+        return Err(Error::Config(
+            "a client id with `:` cannot be sent as raw Basic credentials: use the default (form-encoded) Basic or `client_secret_post`".into(),
+        ));
+    }
+    let raw = format!("{client_id}:{secret}");
+    let mut value = HeaderValue::try_from(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    ))
+    .map_err(|_| Error::Config("client credentials cannot be put in a header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// How a profile sends `client_secret_basic` credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum BasicCredentials {
+    /// Form-encoded before base64, as RFC 6749 §2.3.1 requires (the default).
+    #[default]
+    Encoded,
+    /// As they are: for providers that do not decode them (glewlwyd).
+    Raw,
 }
 
 /// A private key that signs client assertions for `private_key_jwt`.
@@ -238,6 +277,18 @@ impl fmt::Debug for PrivateKeyJwt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_basic_header_keeps_reserved_characters() {
+        let header = raw_basic_header("gw-reserved", "s3cr:t+/ %&=~").unwrap();
+        let b64 = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(raw, b"gw-reserved:s3cr:t+/ %&=~");
+        assert!(header.is_sensitive());
+        assert!(raw_basic_header("a:b", "s").is_err());
+    }
 
     #[test]
     fn basic_header_form_encodes_before_base64() {

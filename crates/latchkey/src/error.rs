@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::redact::DisplayUrl;
+use crate::refusal::RefusalCause;
 use crate::store::StoreError;
 
 /// Everything that can go wrong while authenticating a request.
@@ -46,6 +47,24 @@ pub enum Error {
         status: u16,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+    },
+
+    /// A token endpoint refused the request with HTTP 400, 401 or 403 and an empty body: no
+    /// OAuth error, against RFC 6749 §5.2 (glewlwyd answers this way). The URL was right;
+    /// `causes` are the likely reasons, most likely first.
+    #[error(
+        "{url} refused the `{grant_type}` request with an empty HTTP {status} (no OAuth error); likely causes, most likely first: {}",
+        crate::refusal::numbered(causes)
+    )]
+    TokenRefused {
+        /// The token endpoint, redacted.
+        url: DisplayUrl,
+        /// The HTTP status code.
+        status: u16,
+        /// The `grant_type` that was sent.
+        grant_type: String,
+        /// The likely reasons, most likely first.
+        causes: Vec<RefusalCause>,
     },
 
     /// The response could not be understood (malformed JSON, no `access_token`, …).
@@ -159,6 +178,19 @@ impl Error {
         matches!(self, Error::Provider(p) if p.is_invalid_grant())
     }
 
+    /// Whether a refresh was refused because of its refresh token: `invalid_grant`, or an
+    /// empty 400 to a `refresh_token` request whose likeliest cause is the token (glewlwyd's
+    /// way of saying `invalid_grant`). The session then re-authenticates or needs a login.
+    pub(crate) fn rejects_refresh_token(&self) -> bool {
+        self.is_invalid_grant()
+            || matches!(
+                self,
+                Error::TokenRefused { status: 400, grant_type, causes, .. }
+                    if grant_type == "refresh_token"
+                        && causes.first() == Some(&RefusalCause::RefreshToken)
+            )
+    }
+
     /// Whether the request timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(
@@ -194,6 +226,11 @@ impl Error {
             .to_string(),
             Error::Network { .. } => "check the URL, your network and that the identity provider is running".to_string(),
             Error::HttpStatus { .. } => "check that the URL points at the identity provider's token endpoint".to_string(),
+            Error::TokenRefused { causes, .. } => match causes.as_slice() {
+                [] => return None,
+                [only] => only.hint().to_string(),
+                [first, second, ..] => format!("{}; if that is not it: {}", first.hint(), second.hint()),
+            },
             Error::InvalidResponse { .. } => {
                 "the endpoint may not be an OAuth 2 token endpoint: check the URL or the provider preset".to_string()
             }

@@ -99,6 +99,7 @@ pub mod preset;
 #[cfg_attr(docsrs, doc(cfg(feature = "profiles")))]
 pub mod profile;
 mod redact;
+mod refusal;
 pub mod response;
 mod retry;
 mod revocation;
@@ -108,7 +109,7 @@ mod token;
 pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};
 pub use client::{OAuthClient, OAuthClientBuilder};
-pub use client_auth::{ClientAuth, ClientAuthMethod, PrivateKeyJwt};
+pub use client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
 pub use error::{Error, LoginError, ProviderError, Result};
@@ -130,6 +131,7 @@ pub use manager::{
     FirstCallLogin, TokenManager, TokenManagerBuilder, TokenStatus, default_store_key,
 };
 pub use redact::{DisplayUrl, scrub_serde_error};
+pub use refusal::RefusalCause;
 pub use retry::RetryPolicy;
 pub use revocation::RevocationMethod;
 pub use secrecy::{ExposeSecret, SecretString};

@@ -58,7 +58,9 @@ async fn rfc7009(client: &OAuthClient, url: &Url, token: &SecretString, hint: &s
 
 async fn github_app_token(client: &OAuthClient, url: &Url, token: &SecretString) -> Result<()> {
     let secret = match client.auth() {
-        ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret) => secret,
+        ClientAuth::SecretBasic(secret)
+        | ClientAuth::SecretBasicRaw(secret)
+        | ClientAuth::SecretPost(secret) => secret,
         _ => {
             return Err(Error::Config(
                 "GitHub revokes tokens only for a client that authenticates with its client \

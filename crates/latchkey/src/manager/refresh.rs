@@ -155,10 +155,10 @@ async fn refresh_or_reauth(inner: &Inner, lock: &StoreLock, base: TokenSet) -> R
     lock.ensure_held().await?;
     let err = match refresh_with(inner, &base).await {
         Ok(tokens) => return Ok(tokens),
-        Err(err) if err.is_invalid_grant() => err,
+        Err(err) if err.rejects_refresh_token() => err,
         Err(err) => return Err(err),
     };
-    // `invalid_grant`: a peer that does not share our lock (another machine, an old
+    // `invalid_grant` (or its empty-400 form): a peer that does not share our lock (another machine, an old
     // version) may have rotated the refresh token. Look once more before giving up on it.
     if let Some(again) = inner.store.load(&inner.key).await?
         && !again.same_refresh_token(&base)
@@ -171,7 +171,7 @@ async fn refresh_or_reauth(inner: &Inner, lock: &StoreLock, base: TokenSet) -> R
             lock.ensure_held().await?;
             match refresh_with(inner, &again).await {
                 Ok(tokens) => return Ok(tokens),
-                Err(e) if e.is_invalid_grant() => return reauth(inner, Some(e)).await,
+                Err(e) if e.rejects_refresh_token() => return reauth(inner, Some(e)).await,
                 Err(e) => return Err(e),
             }
         }

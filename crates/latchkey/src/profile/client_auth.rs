@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::managed::Env;
 use super::{ProfileError, Selected};
-use crate::client_auth::{ClientAuth, ClientAuthMethod, PrivateKeyJwt};
+use crate::client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 
 impl Selected {
     /// The method in use: the profile's `client_auth`; else, with a secret, the preset's
@@ -30,7 +30,10 @@ impl Selected {
         let client_secret = || self.secret("client_secret", p.client_secret.as_ref(), env);
         Ok(match self.client_auth_method()? {
             ClientAuthMethod::None => ClientAuth::None,
-            ClientAuthMethod::ClientSecretBasic => ClientAuth::SecretBasic(client_secret().await?),
+            ClientAuthMethod::ClientSecretBasic => match p.basic_credentials.unwrap_or_default() {
+                BasicCredentials::Raw => ClientAuth::SecretBasicRaw(client_secret().await?),
+                _ => ClientAuth::SecretBasic(client_secret().await?),
+            },
             ClientAuthMethod::ClientSecretPost => ClientAuth::SecretPost(client_secret().await?),
             ClientAuthMethod::PrivateKeyJwt => {
                 let pem = self

@@ -61,7 +61,7 @@ pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
 
-use crate::client_auth::ClientAuthMethod;
+use crate::client_auth::{BasicCredentials, ClientAuthMethod};
 
 /// How a profile authenticates (`auth = "…"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -174,6 +174,9 @@ pub struct Profile {
     /// `client_secret_basic` (default with a secret) | `client_secret_post` |
     /// `private_key_jwt` | `none` (default without a secret).
     pub client_auth: Option<ClientAuthMethod>,
+    /// How `client_secret_basic` sends the id and secret: `encoded` (default, RFC 6749
+    /// §2.3.1) | `raw`, for providers that do not decode them (glewlwyd; `docs/interop.md`).
+    pub basic_credentials: Option<BasicCredentials>,
     /// The PEM private key for `private_key_jwt`.
     pub private_key: Option<SecretRef>,
     /// The key id (`kid`) for `private_key_jwt`.
@@ -239,6 +242,7 @@ impl Profile {
             client_id: None,
             client_secret: None,
             client_auth: None,
+            basic_credentials: None,
             private_key: None,
             key_id: None,
             scopes: Vec::new(),

@@ -9,6 +9,7 @@ mod device_flow;
 mod dhis2;
 mod fault_tolerance;
 mod first_call_login;
+mod glewlwyd;
 mod grants;
 mod login_browser;
 mod login_http;
