@@ -20,7 +20,27 @@ pub(crate) const NO_CLIPBOARD: &str = "LATCHKEY_NO_CLIPBOARD";
 pub(super) struct DeviceDisplay {
     bar: ProgressBar,
     /// On X11 the text stays pasteable only while its owner lives: until the login ends.
-    clipboard: Mutex<Option<arboard::Clipboard>>,
+    clipboard: Mutex<Option<Held>>,
+}
+
+/// What keeps the copied code pasteable (nothing without the `clipboard` feature).
+#[cfg(feature = "clipboard")]
+type Held = arboard::Clipboard;
+#[cfg(not(feature = "clipboard"))]
+type Held = ();
+
+/// Puts `code` on the clipboard, if one is reachable.
+#[cfg(feature = "clipboard")]
+fn put_on_clipboard(code: &str) -> Option<Held> {
+    let mut clipboard = arboard::Clipboard::new().ok()?;
+    clipboard.set_text(code).ok()?;
+    Some(clipboard)
+}
+
+/// A build without the `clipboard` feature has no clipboard to put the code on.
+#[cfg(not(feature = "clipboard"))]
+fn put_on_clipboard(_code: &str) -> Option<Held> {
+    None
 }
 
 impl DeviceDisplay {
@@ -51,12 +71,9 @@ impl DeviceDisplay {
         if !clipboard_wanted(|name| std::env::var(name).ok()) {
             return false;
         }
-        let Ok(mut clipboard) = arboard::Clipboard::new() else {
+        let Some(clipboard) = put_on_clipboard(code) else {
             return false;
         };
-        if clipboard.set_text(code).is_err() {
-            return false;
-        }
         if let Ok(mut held) = self.clipboard.lock() {
             *held = Some(clipboard);
         }
