@@ -161,7 +161,8 @@ show_fails "$LK" -p wrong token
 
 step "8. Log out and revoke the tokens at the identity provider"
 show "$LK" -p me logout --revoke
-show "$LK" -p me status
+say "(status exits 1 when not logged in, so scripts can use it as a check)"
+show_fails "$LK" -p me status
 
 step "Done"
 say "Next: docs/cli.md (every command, the profiles file, environment variables, exit codes)."
