@@ -52,9 +52,10 @@ fi
 say "node $(node --version), $(cargo --version)"
 
 step "Building the latchkey CLI"
-say "The first build compiles about 180 crates: 1-2 minutes on two cores (seconds after that)."
-say "It is a debug build without the optional SQLite, Redis and keyring stores, which the demo"
-say "does not use; a release build with everything is: cargo build --release -p latchkey-cli"
+say "The first build downloads and compiles about 220 crates: 1-2 minutes on two cores"
+say "(seconds after that). It is a debug build without the optional SQLite, Redis, keyring and"
+say "clipboard support, which the demo does not use; a release build with everything is:"
+say "  cargo build --release -p latchkey-cli"
 cargo build -p latchkey-cli --no-default-features --bin latchkey
 export PATH="$PWD/target/debug:$PATH"
 LK=latchkey
