@@ -147,14 +147,7 @@ impl ClientAuth {
 /// to be form-encoded *before* base64: a secret holding `:` or `%` breaks clients that skip it.
 pub(crate) fn basic_header(client_id: &str, secret: &str) -> Result<HeaderValue> {
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let raw = format!("{}:{}", encode(client_id), encode(secret));
-    let mut value = HeaderValue::try_from(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    ))
-    .map_err(|_| Error::Config("client credentials cannot be put in a header".into()))?;
-    value.set_sensitive(true);
-    Ok(value)
+    basic_value(&format!("{}:{}", encode(client_id), encode(secret)))
 }
 
 /// `Authorization: Basic` with the id and secret as they are (RFC 7617), for providers that do
@@ -165,10 +158,14 @@ pub(crate) fn raw_basic_header(client_id: &str, secret: &str) -> Result<HeaderVa
             "a client id with `:` cannot be sent as raw Basic credentials: use the default (form-encoded) Basic or `client_secret_post`".into(),
         ));
     }
-    let raw = format!("{client_id}:{secret}");
+    basic_value(&format!("{client_id}:{secret}"))
+}
+
+/// `Basic <base64 of id:secret>`, marked sensitive.
+fn basic_value(id_and_secret: &str) -> Result<HeaderValue> {
     let mut value = HeaderValue::try_from(format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
+        base64::engine::general_purpose::STANDARD.encode(id_and_secret)
     ))
     .map_err(|_| Error::Config("client credentials cannot be put in a header".into()))?;
     value.set_sensitive(true);
