@@ -261,13 +261,16 @@ impl ProfilesFile {
     }
 }
 
+/// Whether `path` is new to `seen`: each warning about a file is given once per process.
+fn first_time(seen: &Mutex<BTreeSet<PathBuf>>, path: &Path) -> bool {
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(path.to_path_buf())
+}
+
 fn warn_untrusted_once(path: &Path) {
     static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let first = WARNED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(path.to_path_buf());
-    if first {
+    if first_time(&WARNED, path) {
         tracing::warn!(
             path = %path.display(),
             hint = "read it, then run `latchkey profile trust` to use its profiles",
@@ -278,11 +281,7 @@ fn warn_untrusted_once(path: &Path) {
 
 fn warn_exposed_once(path: &Path, literals: &[String], exposure: &crate::fs::Exposure) {
     static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let first = WARNED
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(path.to_path_buf());
-    if !first {
+    if !first_time(&WARNED, path) {
         return;
     }
     let hint = if cfg!(windows) {
