@@ -9,6 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::redact::DisplayUrl;
+use crate::redact::is_sensitive_name;
 
 /// The `tracing` target of the exchange events. Each event's message is one pre-rendered,
 /// multi-line block: `> ` lines for the request, `< ` lines for the answer.
@@ -62,29 +63,6 @@ pub(crate) fn response(url: &Url, status: StatusCode, headers: &HeaderMap, body:
     tracing::debug!(target: HTTP_TRACE_TARGET, "{}", text.trim_end());
 }
 
-/// Whether a form field, JSON member or header carries a secret.
-fn is_secret(name: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "code",
-        "code_verifier",
-        "password",
-        "assertion",
-        "client_assertion",
-        "device_code",
-        "token",
-        "totp",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-    ];
-    let name = name.to_ascii_lowercase();
-    NAMES.contains(&name.as_str())
-        || name.ends_with("_token")
-        || name.contains("secret")
-        || name.contains("password")
-}
-
 /// `••••(N)`: that there was a value, and its length, never the value.
 fn masked(value: &str) -> String {
     format!("••••({})", value.chars().count())
@@ -99,7 +77,7 @@ fn header_value(name: &str, value: &str, base: &Url) -> String {
             None => masked(value),
         };
     }
-    if is_secret(&lower) {
+    if is_sensitive_name(&lower) {
         return masked(value);
     }
     if lower == "location" {
@@ -119,7 +97,7 @@ fn push_body(text: &mut String, side: char, content_type: Option<&str>, body: &[
     let shown = if kind.starts_with("application/x-www-form-urlencoded") {
         url::form_urlencoded::parse(body)
             .map(|(name, value)| {
-                if is_secret(&name) {
+                if is_sensitive_name(&name) {
                     format!("{name}={}", masked(&value))
                 } else {
                     format!("{name}={value}")
@@ -150,7 +128,9 @@ fn mask_json(value: &mut Value) {
         Value::Object(members) => {
             for (name, member) in members.iter_mut() {
                 match member {
-                    Value::String(s) if is_secret(name) => *member = Value::String(masked(s)),
+                    Value::String(s) if is_sensitive_name(name) => {
+                        *member = Value::String(masked(s))
+                    }
                     _ => mask_json(member),
                 }
             }

@@ -3,7 +3,8 @@
 use std::fmt;
 use url::Url;
 
-/// Query parameters whose values never appear in a displayed URL.
+/// Names whose values never appear in a displayed URL or an HTTP trace (see
+/// [`is_sensitive_name`]).
 const SENSITIVE_PARAMS: &[&str] = &[
     "code",
     "token",
@@ -23,7 +24,23 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "assertion",
     "client_assertion",
     "totp",
+    "device_code",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
 ];
+
+/// Whether a query parameter, form field, JSON member or header named `name` carries a
+/// secret: the names above, any `…_token`, anything naming a secret or a password. The one
+/// list for displayed URLs and the HTTP trace alike.
+pub(crate) fn is_sensitive_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE_PARAMS.contains(&name.as_str())
+        || name.ends_with("_token")
+        || name.contains("secret")
+        || name.contains("password")
+}
 
 /// A URL that displays without userinfo and with sensitive query values replaced by `***`.
 ///
@@ -66,8 +83,7 @@ impl fmt::Display for DisplayUrl {
         for (name, value) in url.query_pairs() {
             f.write_str(if first { "?" } else { "&" })?;
             first = false;
-            let lower = name.to_ascii_lowercase();
-            let shown = if SENSITIVE_PARAMS.contains(&lower.as_str()) || lower.contains("secret") {
+            let shown = if is_sensitive_name(&name) {
                 "***".into()
             } else {
                 value
