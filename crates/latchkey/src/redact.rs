@@ -207,6 +207,43 @@ fn scrub_message(message: &str, position: Option<(usize, usize)>) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn one_list_hides_what_the_url_display_and_the_http_trace_each_hid() {
+        for secret in [
+            "code",
+            "state",
+            "nonce",
+            "api_key",
+            "client_secret",
+            "password",
+            "totp",
+            "device_code",
+            "refresh_token",
+            "subject_token",
+            "X-Client-Secret",
+            "Cookie",
+            "Authorization",
+            "db_password",
+        ] {
+            assert!(is_sensitive_name(secret), "{secret} must be hidden");
+        }
+        for plain in [
+            "scope",
+            "grant_type",
+            "client_id",
+            "redirect_uri",
+            "expires_in",
+            "user_code",
+        ] {
+            assert!(!is_sensitive_name(plain), "{plain} is shown");
+        }
+        let url = Url::parse("https://idp.example/cb?device_code=d1&x_token=t1&scope=a").unwrap();
+        assert_eq!(
+            DisplayUrl::new(&url).to_string(),
+            "https://idp.example/cb?device_code=***&x_token=***&scope=a"
+        );
+    }
+
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code, reason = "only the errors of parsing into it are looked at")]
     struct Claims {
