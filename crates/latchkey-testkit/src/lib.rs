@@ -15,11 +15,15 @@
 //!   test, and a person driving its login API.
 //! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
 //!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
+//! - [`fakes`]: `fake_keycloak`, `fake_entra`, `fake_okta`, `fake_auth0`, `fake_google`
+//!   and `fake_github`, each reproducing its provider's documented discovery and
+//!   token-endpoint behaviour.
 
 pub mod browser;
 pub mod clients;
 pub mod conformance;
 pub mod fake_dhis2;
+pub mod fakes;
 pub mod glewlwyd;
 mod idp;
 pub mod keyring;
