@@ -52,7 +52,13 @@ impl Selected {
         let mut metadata = None;
         if let Some(preset) = self.preset()? {
             match preset.resolve(&self.preset_vars(preset))? {
-                Resolved::Discover { issuer } => discover = Some(issuer),
+                // The profile's own `issuer` wins over the preset's: the same provider at
+                // another address (an Entra national cloud such as
+                // `https://login.microsoftonline.us/{tenant}/v2.0`, a test server) keeps
+                // the preset's scopes, client auth and quirks.
+                Resolved::Discover { issuer } => {
+                    discover = Some(p.issuer.clone().unwrap_or(issuer))
+                }
                 Resolved::Static(m) => metadata = Some(*m),
                 #[allow(unreachable_patterns, reason = "Resolved is non_exhaustive")]
                 _ => {

@@ -157,7 +157,8 @@ pub struct Profile {
     pub auth: AuthKind,
     /// A provider preset (`latchkey::preset`) that fills endpoints, scopes and client auth.
     pub preset: Option<String>,
-    /// The issuer, for OIDC discovery (and ID token validation).
+    /// The issuer, for OIDC discovery (and ID token validation). With a preset that
+    /// discovers, it replaces the preset's issuer (an Entra national cloud, a test server).
     pub issuer: Option<String>,
     /// The token endpoint, when not discovered.
     pub token_url: Option<String>,
