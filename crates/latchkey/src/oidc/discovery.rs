@@ -238,11 +238,12 @@ impl ProviderMetadata {
 
 /// OIDC Discovery §4.3 wants the issuer to be identical; a trailing slash typed by a user
 /// is forgiven. Microsoft's multi-tenant metadata advertises `{tenantid}`, which matches
-/// `common`, `organizations`, `consumers` or a tenant id in the requested issuer.
+/// `common`, `organizations`, `consumers` or a tenant id in the requested issuer; a tenant
+/// asked for by its domain answers with its id (see [`tenant_domain_alias`]).
 fn issuer_matches(requested: &str, advertised: &str) -> bool {
     let requested = requested.trim_end_matches('/');
     let advertised_trimmed = advertised.trim_end_matches('/');
-    if requested == advertised_trimmed {
+    if requested == advertised_trimmed || tenant_domain_alias(requested, advertised_trimmed) {
         return true;
     }
     match advertised_trimmed.split_once(super::id_token::TENANT_PLACEHOLDER) {
@@ -341,9 +342,70 @@ impl DiscoveryCache {
     }
 }
 
+/// Entra ID's document for a tenant named by its domain
+/// (`…/contoso.onmicrosoft.com/v2.0`) advertises the tenant's id instead
+/// (`…/aaaabbbb-0000-cccc-1111-dddd2222eeee/v2.0`), and its ID tokens say the same
+/// (learn.microsoft.com, "OpenID Connect on the Microsoft identity platform"). Accepted
+/// only in that shape: the same origin and path but one path segment, which was a domain
+/// name (it has a dot) and is a GUID. The advertised issuer is then the one ID tokens are
+/// checked against.
+fn tenant_domain_alias(requested: &str, advertised: &str) -> bool {
+    let requested: Vec<&str> = requested.split('/').collect();
+    let advertised: Vec<&str> = advertised.split('/').collect();
+    if requested.len() != advertised.len() {
+        return false;
+    }
+    let mut differing = requested
+        .iter()
+        .zip(&advertised)
+        .enumerate()
+        .filter(|(_, (r, a))| r != a);
+    match (differing.next(), differing.next()) {
+        // Index 3 on is the path: `scheme:`, ``, `host` come first.
+        (Some((at, (domain, id))), None) => at >= 3 && domain.contains('.') && is_guid(id),
+        _ => false,
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_domain_may_be_advertised_as_its_id() {
+        let id = "https://login.microsoftonline.com/aaaabbbb-0000-cccc-1111-dddd2222eeee/v2.0";
+        assert!(issuer_matches(
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
+            id
+        ));
+        // Not another host, not a name without a dot, not a non-GUID, not two segments.
+        assert!(!issuer_matches(
+            "https://evil.example/contoso.onmicrosoft.com/v2.0",
+            id
+        ));
+        assert!(!issuer_matches(
+            "https://login.microsoftonline.com/contoso/v2.0",
+            id
+        ));
+        assert!(!issuer_matches(
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
+            "https://login.microsoftonline.com/not-a-guid/v2.0"
+        ));
+        assert!(!issuer_matches(
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v1.0",
+            id
+        ));
+    }
 
     #[test]
     fn issuer_comparison() {
