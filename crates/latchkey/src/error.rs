@@ -183,6 +183,9 @@ impl Error {
     /// way of saying `invalid_grant`). The session then re-authenticates or needs a login.
     pub(crate) fn rejects_refresh_token(&self) -> bool {
         self.is_invalid_grant()
+            // GitHub's name for it, sent with HTTP 200 (docs.github.com, "Refreshing user
+            // access tokens").
+            || matches!(self, Error::Provider(p) if p.error == "bad_refresh_token")
             || matches!(
                 self,
                 Error::TokenRefused { status: 400, grant_type, causes, .. }
@@ -215,7 +218,11 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             Error::Provider(p) => match p.error.as_str() {
-                "invalid_client" => "check the client id and secret, and that `client_auth` matches the method the client is registered with",
+                // `incorrect_client_credentials`, `bad_verification_code`, `bad_refresh_token`:
+                // GitHub's names for `invalid_client` and `invalid_grant` (docs.github.com,
+                // "Troubleshooting OAuth app access token request errors").
+                "invalid_client" | "incorrect_client_credentials" => "check the client id and secret, and that `client_auth` matches the method the client is registered with",
+                "bad_verification_code" | "bad_refresh_token" => "the code or refresh token is wrong, expired or already used: log in again",
                 "invalid_grant" => "the credentials, code or refresh token were rejected: check username, password and TOTP code, or log in again",
                 "unauthorized_client" => "the client is not allowed to use this grant type: enable it for the client at the identity provider",
                 "invalid_scope" => "ask only for scopes the client is allowed to request",
