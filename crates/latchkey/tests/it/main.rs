@@ -24,6 +24,7 @@ mod oidc_id_token;
 mod oidc_jwks;
 mod profiles_project;
 mod properties;
+mod provider_fakes;
 mod provider_quirks;
 mod revocation_github;
 mod store_file;
