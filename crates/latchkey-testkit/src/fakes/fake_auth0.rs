@@ -185,15 +185,15 @@ async fn authorize(
 }
 
 /// The API an `audience` names, or Auth0's refusal.
-fn audience_of(form: &HashMap<String, String>) -> Result<Option<String>, Response> {
+fn audience_of(form: &HashMap<String, String>) -> Result<Option<String>, Box<Response>> {
     match form.get("audience") {
         None => Ok(None),
         Some(a) if a == API_AUDIENCE => Ok(Some(a.clone())),
-        Some(other) => Err(oauth_error(
+        Some(other) => Err(Box::new(oauth_error(
             StatusCode::FORBIDDEN,
             "access_denied",
             &format!("Service not found: {other}"),
-        )),
+        ))),
     }
 }
 
@@ -210,7 +210,7 @@ async fn token(
     let scope = field("scope").unwrap_or("").to_owned();
     let audience = match audience_of(&form) {
         Ok(a) => a,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let mut extra = HashMap::new();
     if let Some(a) = &audience {
@@ -260,7 +260,7 @@ async fn token(
         Some("refresh_token") => match refresh(&shared, field("refresh_token").unwrap_or_default())
         {
             Ok(a) => a,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         },
         Some(other) => {
             return oauth_error(
@@ -282,13 +282,13 @@ async fn token(
 
 /// A refresh: with rotation the presented token retires; presenting a retired one revokes
 /// its whole family.
-fn refresh(shared: &Shared, presented: &str) -> Result<Authorized, Response> {
+fn refresh(shared: &Shared, presented: &str) -> Result<Authorized, Box<Response>> {
     let refused = || {
-        oauth_error(
+        Box::new(oauth_error(
             StatusCode::FORBIDDEN,
             "invalid_grant",
             "Unknown or invalid refresh token.",
-        )
+        ))
     };
     if let Some(family) = shared.retired.lock().expect("lock").get(presented) {
         shared

@@ -295,7 +295,7 @@ async fn token(
         }
         Some(_) if device_grant => match poll_device(&shared, &headers, field("device_code")) {
             Ok(authorized) => authorized,
-            Err(response) => return response,
+            Err(response) => return *response,
         },
         Some(_) => {
             return error(
@@ -314,15 +314,15 @@ fn poll_device(
     shared: &Shared,
     headers: &HeaderMap,
     device_code: Option<&str>,
-) -> Result<Authorized, Response> {
+) -> Result<Authorized, Box<Response>> {
     let mut devices = shared.devices.lock().expect("lock");
     let Some(device) = device_code.and_then(|c| devices.get_mut(c)) else {
-        return Err(error(
+        return Err(Box::new(error(
             headers,
             "incorrect_device_code",
             "The device_code provided is not valid.",
             &[],
-        ));
+        )));
     };
     let now = Instant::now();
     let too_fast = device
@@ -333,20 +333,20 @@ fn poll_device(
     device.polls += 1;
     if too_fast || (first && shared.options.slow_down_first) {
         device.interval += 5;
-        return Err(error(
+        return Err(Box::new(error(
             headers,
             "slow_down",
             "Too many requests have been made in the same timeframe.",
             &[("interval", device.interval.to_string())],
-        ));
+        )));
     }
     if device.polls <= shared.options.pending_polls {
-        return Err(error(
+        return Err(Box::new(error(
             headers,
             "authorization_pending",
             "The authorization request is still pending.",
             &[],
-        ));
+        )));
     }
     let authorized = device.authorized.clone();
     if let Some(code) = device_code {
