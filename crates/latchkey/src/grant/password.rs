@@ -18,6 +18,7 @@ pub struct Password {
     password: SecretString,
     totp: Option<SecretString>,
     scopes: Vec<String>,
+    extra: Vec<(String, String)>,
 }
 
 impl Password {
@@ -28,6 +29,7 @@ impl Password {
             password,
             totp: None,
             scopes: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -44,6 +46,12 @@ impl Password {
         S: Into<String>,
     {
         self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a non-secret request parameter (e.g. Auth0's `audience`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
         self
     }
 }
@@ -70,6 +78,7 @@ impl Grant for Password {
         if let Some(scope) = &scope {
             params.push(("scope", scope));
         }
+        params.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         // The TOTP code is single-use: a replay after a lost response would be refused.
         let replay = if self.totp.is_some() {
             Replay::OnlyIfNotProcessed

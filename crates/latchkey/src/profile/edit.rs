@@ -22,7 +22,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 25] = [
+pub const FIELDS: [&str; 26] = [
     "auth",
     "preset",
     "issuer",
@@ -48,6 +48,7 @@ pub const FIELDS: [&str; 25] = [
     "realm",
     "tenant",
     "login",
+    "audience",
 ];
 
 /// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.

@@ -186,7 +186,11 @@ impl Selected {
         };
         let manager = match kind {
             AuthKind::ClientCredentials => {
-                build(Arc::new(ClientCredentials::new().scopes(scopes)))?
+                let mut grant = ClientCredentials::new().scopes(scopes);
+                if let Some(audience) = &p.audience {
+                    grant = grant.param("audience", audience);
+                }
+                build(Arc::new(grant))?
             }
             AuthKind::Password => {
                 let username = p
@@ -195,6 +199,9 @@ impl Selected {
                     .ok_or_else(|| ProfileError::missing(&self.name, kind, "username"))?;
                 let password = self.secret("password", p.password.as_ref(), env).await?;
                 let mut grant = Password::new(username, password).scopes(scopes);
+                if let Some(audience) = &p.audience {
+                    grant = grant.param("audience", audience);
+                }
                 if let Some(code) = &options.totp {
                     grant = grant.totp(code.clone());
                 }
@@ -223,6 +230,9 @@ impl Selected {
                 let mut request = AuthorizationRequest::builder(url.as_str()).scopes(scopes);
                 for (name, value) in preset.map(|p| p.extra_auth_params).unwrap_or_default() {
                     request = request.param(*name, *value);
+                }
+                if let Some(audience) = &p.audience {
+                    request = request.param("audience", audience);
                 }
                 if let Some(provider) = &provider {
                     let m = provider.metadata();

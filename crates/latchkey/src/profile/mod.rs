@@ -214,6 +214,10 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
+    /// The API the access tokens are for, sent as `audience` with the client credentials
+    /// and password grants and the authorization request (Auth0: without it, an opaque
+    /// token; docs/interop.md).
+    pub audience: Option<String>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -259,6 +263,7 @@ impl Profile {
             realm: None,
             tenant: None,
             login: None,
+            audience: None,
         }
     }
 

@@ -143,3 +143,87 @@ async fn rotation_replaces_the_refresh_token_and_a_replayed_one_is_refused() {
         ]
     );
 }
+
+/// An Auth0 profile of `auth` kind for the fake's application and user.
+fn auth0_profile(fake: &FakeAuth0, auth: AuthKind, audience: Option<&str>) -> Selected {
+    let mut p = Profile::new(auth);
+    p.issuer = Some(fake.issuer());
+    p.client_id = Some(fake_auth0::CLIENT.0.into());
+    p.client_secret = secret(fake_auth0::CLIENT.1);
+    p.username = Some(fake_auth0::USER.0.into());
+    p.password = secret(fake_auth0::USER.1);
+    p.scopes = vec!["openid".into(), "offline_access".into()];
+    p.audience = audience.map(Into::into);
+    Selected::new("a0", p)
+}
+
+#[tokio::test]
+async fn a_profile_audience_reaches_every_grant_that_takes_it() {
+    let fake = FakeAuth0::start(Auth0Options::default());
+    let api = Some(fake_auth0::API_AUDIENCE);
+    let no_browser = latchkey::profile::LoginOptions::default();
+
+    // Client credentials: refused without it, a JWT for the API with it.
+    let err = managed(
+        &auth0_profile(&fake, AuthKind::ClientCredentials, None),
+        &no_browser,
+    )
+    .await
+    .manager
+    .tokens()
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("No audience parameter"), "{err}");
+    let tokens = managed(
+        &auth0_profile(&fake, AuthKind::ClientCredentials, api),
+        &no_browser,
+    )
+    .await
+    .manager
+    .tokens()
+    .await
+    .expect("client credentials with audience");
+    assert!(is_jwt(tokens.access_token().expose_secret()));
+
+    // Password: opaque without, a JWT with.
+    for (audience, jwt) in [(None, false), (api, true)] {
+        let tokens = managed(
+            &auth0_profile(&fake, AuthKind::Password, audience),
+            &no_browser,
+        )
+        .await
+        .manager
+        .tokens()
+        .await
+        .expect("password grant");
+        assert_eq!(
+            is_jwt(tokens.access_token().expose_secret()),
+            jwt,
+            "{audience:?}"
+        );
+    }
+
+    // Browser login: in the authorization request.
+    let shown = Arc::new(Mutex::new(None));
+    let tokens = managed(
+        &auth0_profile(&fake, AuthKind::AuthorizationCode, api),
+        &following_browser(shown.clone()),
+    )
+    .await
+    .manager
+    .login()
+    .await
+    .expect("browser login");
+    assert!(is_jwt(tokens.access_token().expose_secret()));
+    let url = shown.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        super::param(&url, "audience").as_deref(),
+        Some(fake_auth0::API_AUDIENCE)
+    );
+    let with_audience = fake
+        .token_requests()
+        .iter()
+        .filter(|s| s.param("audience") == Some(fake_auth0::API_AUDIENCE))
+        .count();
+    assert_eq!(with_audience, 2, "client credentials and password sent it");
+}
