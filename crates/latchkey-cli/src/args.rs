@@ -396,6 +396,9 @@ pub(crate) struct ProfileAdd {
     /// The Microsoft tenant (microsoft preset; default `common`).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// The API the tokens are for, sent as `audience` (Auth0).
+    #[arg(long)]
+    pub audience: Option<String>,
     /// Read the PEM private key (private_key_jwt) from this environment variable.
     #[arg(long, value_name = "VAR")]
     pub private_key_env: Option<String>,

@@ -477,6 +477,7 @@ fn profile_add(a: args::ProfileAdd) -> Result<ProfileAdd, CliError> {
         ("base_url", a.base_url),
         ("realm", a.realm),
         ("tenant", a.tenant),
+        ("audience", a.audience),
         ("key_id", a.key_id),
         ("login", a.login),
     ];

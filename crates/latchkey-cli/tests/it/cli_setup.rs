@@ -85,6 +85,8 @@ async fn every_field_has_a_flag() {
                 "KEY_PEM",
                 "--key-id",
                 "k1",
+                "--audience",
+                "https://api.example.org",
                 "--login",
                 "auto",
             ],
