@@ -12,7 +12,8 @@
 //!   `/{tenant}/.well-known/openid-configuration` has the issuer
 //!   `https://sts.windows.net/{tenantid}/`, another host than the one serving it):
 //!   <https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens> (v1.0 and
-//!   v2.0 tokens and issuers).
+//!   v2.0 tokens and issuers). Only the v1.0 discovery document is reproduced, not the
+//!   v1.0 token endpoint (which takes `resource` instead of `scope`).
 //! - Errors carry an `AADSTS` code at the start of `error_description` and in
 //!   `error_codes`, with `timestamp`, `trace_id` and `correlation_id`:
 //!   <https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>

@@ -15,7 +15,9 @@
 //!   the refresh token) and <https://www.keycloak.org/securing-apps/oidc-layers> (token
 //!   endpoint). The error texts are Keycloak's own, as its server answers them.
 //! - The authorization response carries `iss` (RFC 9207), announced in discovery as
-//!   `authorization_response_iss_parameter_supported`.
+//!   `authorization_response_iss_parameter_supported` (since Keycloak 18:
+//!   <https://www.keycloak.org/docs/latest/release_notes/index.html>, "OAuth 2.0
+//!   Authorization Server Issuer Identification").
 
 use std::collections::HashMap;
 use std::sync::Arc;
