@@ -1,0 +1,138 @@
+"""The public manager: the compiled ``Manager`` plus its async twins."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import _core
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+class TokenManager(_core.Manager):
+    """Obtains, refreshes, stores and shares the tokens of one key.
+
+    One object serves threads and event loops: ``header()`` / ``await aheader()``,
+    ``refresh_if_needed()`` / ``arefresh_if_needed()``, ``invalidate()`` /
+    ``ainvalidate()``, ``login()`` / ``alogin()``, ``token()`` / ``atoken()``. At most one
+    refresh per key runs at a time across threads, tasks and (with a shared store)
+    processes.
+
+    ``TokenManager(grant, token_url=..., client_id=..., client_secret=..., store=...,
+    key=..., refresh_margin=60.0)``; cdse's ``expiry_skew`` and pywry's
+    ``refresh_buffer_seconds`` are accepted as ``refresh_margin``.
+    """
+
+    def __new__(cls, grant: Any, *args: Any, **kwargs: Any) -> TokenManager:
+        for alias in ("expiry_skew", "refresh_buffer_seconds"):
+            if alias in kwargs:
+                kwargs["refresh_margin"] = float(kwargs.pop(alias))
+        for alias in ("session_key", "store_key"):
+            if alias in kwargs:
+                kwargs["key"] = kwargs.pop(alias)
+        if "token_store" in kwargs:
+            kwargs["store"] = kwargs.pop("token_store")
+        return super().__new__(cls, grant, *args, **kwargs)
+
+    async def aheader(self) -> str:
+        """The ``Authorization`` value; awaits a refresh only when one is needed."""
+        header = self.cached_header()
+        if header is not None:
+            return header
+        return await self._header_future(_loop())
+
+    async def aheaders(self) -> dict[str, str]:
+        """``{"Authorization": await aheader()}`` (dhis2w's ``AuthProvider.headers``)."""
+        return {"Authorization": await self.aheader()}
+
+    def headers(self) -> dict[str, str]:
+        """``{"Authorization": header()}``."""
+        return {"Authorization": self.header()}
+
+    async def arefresh_if_needed(self) -> None:
+        """Refreshes now if the token is missing or close to expiry."""
+        if self.cached_header() is None:
+            await self._refresh_future(_loop())
+
+    async def ainvalidate(self, rejected: str | None = None) -> None:
+        """The async twin of ``invalidate``."""
+        await self._invalidate_future(_loop(), rejected)
+
+    async def alogin(self) -> _core.TokenSet:
+        """The async twin of ``login``."""
+        return await self._login_future(_loop())
+
+    async def atoken(self) -> _core.TokenSet:
+        """The async twin of ``token``."""
+        return await self._token_future(_loop())
+
+    # cdse's names.
+    def authorization_header(self) -> str:
+        """cdse's name for ``header()``."""
+        return self.header()
+
+    def force_refresh(self) -> None:
+        """cdse's name for ``invalidate()``."""
+        self.invalidate()
+
+    def get_token(self) -> _core.TokenSet:
+        """cdse's name for ``token()``."""
+        return self.token()
+
+
+class StaticAuth(_core.StaticCredentials):
+    """Fixed credentials with the manager's shape (sync and async)."""
+
+    async def aheader(self) -> str | None:
+        return self.header()
+
+    async def aheaders(self) -> dict[str, str]:
+        return self.headers()
+
+    async def arefresh_if_needed(self) -> None:
+        return None
+
+    async def ainvalidate(self, rejected: str | None = None) -> None:
+        return None
+
+
+class BasicAuth(StaticAuth):
+    """HTTP Basic (dhis2w's ``BasicAuth``)."""
+
+    def __new__(cls, username: str, password: str) -> BasicAuth:
+        return super().__new__(cls, "basic", username=username, secret=password)
+
+
+class PatAuth(StaticAuth):
+    """DHIS2 personal access token: ``Authorization: ApiToken …`` (dhis2w's ``PatAuth``)."""
+
+    def __new__(cls, token: str) -> PatAuth:
+        return super().__new__(cls, "api-token", secret=token)
+
+
+ApiToken = PatAuth
+ApiTokenAuth = PatAuth
+
+
+class BearerAuth(StaticAuth):
+    """A fixed bearer token."""
+
+    def __new__(cls, token: str) -> BearerAuth:
+        return super().__new__(cls, "bearer", secret=token)
+
+
+class HeaderAuth(StaticAuth):
+    """Fixed headers."""
+
+    def __new__(cls, headers: dict[str, str]) -> HeaderAuth:
+        return super().__new__(cls, "headers", values=headers)
+
+
+class QueryParamAuth(StaticAuth):
+    """Fixed query parameters."""
+
+    def __new__(cls, params: dict[str, str]) -> QueryParamAuth:
+        return super().__new__(cls, "query", values=params)
