@@ -20,11 +20,27 @@ fn new_token_may_help(www_authenticate: &str) -> bool {
     latchkey::BearerChallenge::parse(www_authenticate).is_none_or(|c| c.new_token_may_help())
 }
 
+static LOG_RESET: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
+
+/// Makes latchkey's logs follow a `logging` configuration changed after import.
+#[pyfunction]
+fn reset_log_cache() {
+    if let Some(handle) = LOG_RESET.get() {
+        handle.reset();
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // latchkey's `tracing` events reach Python's `logging` (logger names = Rust targets,
-    // e.g. `latchkey::manager`); a failure means a logger is already set, which is fine.
-    let _ = pyo3_log::try_init();
+    // e.g. `latchkey.manager.refresh`). Levels are cached (a disabled level costs nothing);
+    // `reset_log_cache()` picks up a changed configuration. A failure means a logger is
+    // already set, which is fine.
+    if let Ok(handle) =
+        pyo3_log::Logger::new(m.py(), pyo3_log::Caching::LoggersAndLevels)?.install()
+    {
+        let _ = LOG_RESET.set(handle);
+    }
     m.add_class::<manager::Manager>()?;
     m.add_class::<tokenset::TokenSet>()?;
     m.add_class::<static_auth::StaticCredentials>()?;
@@ -39,5 +55,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_settle, m)?)?;
     m.add_function(wrap_pyfunction!(new_token_may_help, m)?)?;
+    m.add_function(wrap_pyfunction!(reset_log_cache, m)?)?;
     Ok(())
 }

@@ -44,6 +44,17 @@ pub(crate) struct Shared {
     built: ArcSwap<Built>,
     cache: ArcSwapOption<Cached>,
     describe: String,
+    /// A CLI profile: hints name `latchkey` commands (the profile is shared with it).
+    cli_hints: bool,
+}
+
+impl Shared {
+    fn error(&self, py: Python<'_>, err: &ProfileError) -> PyErr {
+        match err {
+            ProfileError::Core(core) if !self.cli_hints => errors::core(py, core),
+            _ => errors::profile(py, err),
+        }
+    }
 }
 
 impl Shared {
@@ -94,10 +105,17 @@ pub(crate) struct Manager {
 
 impl Manager {
     /// Builds the first manager now, so configuration errors surface at construction.
-    pub(crate) fn create(py: Python<'_>, factory: Factory, describe: String) -> PyResult<Self> {
+    pub(crate) fn create(
+        py: Python<'_>,
+        factory: Factory,
+        describe: String,
+        cli_hints: bool,
+    ) -> PyResult<Self> {
         let first = factory.clone();
-        let manager =
-            block_on(py, async move { first().await })?.map_err(|e| errors::profile(py, &e))?;
+        let manager = block_on(py, async move { first().await })?.map_err(|e| match e {
+            ProfileError::Core(core) if !cli_hints => errors::core(py, &core),
+            other => errors::profile(py, &other),
+        })?;
         Ok(Self {
             shared: Arc::new(Shared {
                 factory,
@@ -107,6 +125,7 @@ impl Manager {
                 }),
                 cache: ArcSwapOption::empty(),
                 describe,
+                cli_hints,
             }),
         })
     }
@@ -122,7 +141,7 @@ impl Manager {
             let manager = shared.manager().await?;
             work(manager).await.map_err(ProfileError::from)
         })?
-        .map_err(|e| errors::profile(py, &e))
+        .map_err(|e| self.shared.error(py, &e))
     }
 
     fn run_async<'py, T, F, W, C>(
@@ -147,7 +166,7 @@ impl Manager {
             },
             move |py, outcome| match outcome {
                 Ok(value) => finish(py, &shared_after, value),
-                Err(err) => Err(errors::profile(py, &err)),
+                Err(err) => Err(shared_after.error(py, &err)),
             },
         )
     }
@@ -272,7 +291,7 @@ impl Manager {
                 Ok(builder.build()?)
             })
         });
-        Self::create(py, factory, describe)
+        Self::create(py, factory, describe, false)
     }
 
     /// The store key of this manager's tokens.

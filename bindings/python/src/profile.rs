@@ -54,7 +54,7 @@ pub(crate) fn _profile(py: Python<'_>, name: Option<String>) -> PyResult<Py<PyAn
                     }
                 })
             });
-            Ok(Py::new(py, Manager::create(py, factory, describe)?)?.into_any())
+            Ok(Py::new(py, Manager::create(py, factory, describe, true)?)?.into_any())
         }
         _ => Err(errors::core(
             py,

@@ -28,6 +28,7 @@ from ._core import (
     _after_fork,
     _profile,
     new_token_may_help,
+    reset_log_cache,
 )
 from ._manager import (
     ApiToken,
@@ -94,5 +95,6 @@ __all__ = [
     "errors",
     "new_token_may_help",
     "profile",
+    "reset_log_cache",
 ]
 __all__ += errors.__all__
