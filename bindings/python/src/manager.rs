@@ -178,7 +178,13 @@ fn rejected(header: Option<&str>) -> Option<HeaderValue> {
 
 async fn invalidate(manager: TokenManager, sent: Option<HeaderValue>) -> latchkey::Result<()> {
     match sent {
-        Some(sent) => manager.invalidate_header(&sent).await,
+        Some(sent) => {
+            // A manager that holds no token yet (new, or rebuilt in a forked child) would
+            // otherwise read the rejected token back from the store: load it first, so the
+            // rejection applies to it.
+            manager.tokens().await?;
+            manager.invalidate_header(&sent).await
+        }
         None => manager.invalidate().await,
     }
 }
