@@ -13,7 +13,7 @@ venv="$(mktemp -d -t latchkey-py-XXXXXX)"
 trap 'rm -rf "$venv"' EXIT
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check \
-  "maturin>=1.16,<2" pytest httpx requests mypy
+  "maturin>=1.16,<2" pytest httpx httpx2 requests mypy
 "$venv/bin/maturin" build --release --manifest-path "$here/Cargo.toml" -o "$venv/dist" -q
 "$venv/bin/pip" install -q --disable-pip-version-check "$venv"/dist/latchkey-*.whl
 
