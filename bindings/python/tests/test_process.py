@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import threading
 import time
 
@@ -48,6 +49,12 @@ def test_forked_child_refreshes_with_a_runtime_of_its_own(idp: Idp) -> None:
 
 
 def test_ctrl_c_interrupts_a_waiting_login(idp: Idp) -> None:
+    # A shell starts background jobs with SIGINT ignored, and then interrupt_main() does
+    # nothing: install Python's own handler, as an interactive program has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    # If the interrupt were lost, the login fails when the device code expires instead of
+    # hanging the suite.
+    idp.admin("POST", "/ttl", {"DeviceCode": 10})
     prompts: list[tuple[str, str, str | None]] = []
     manager = latchkey.TokenManager(
         latchkey.DeviceCodeAuth(
@@ -60,7 +67,11 @@ def test_ctrl_c_interrupts_a_waiting_login(idp: Idp) -> None:
     # Nobody approves the device code: login() would poll for minutes.
     threading.Timer(1.0, _thread.interrupt_main).start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        manager.login()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            manager.login()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        idp.admin("POST", "/ttl/reset")
     assert time.monotonic() - started < 3.0
     assert prompts and prompts[0][1], "the prompt callback saw the user code"
