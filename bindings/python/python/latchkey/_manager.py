@@ -23,7 +23,9 @@ class TokenManager(_core.Manager):
 
     ``TokenManager(grant, token_url=..., client_id=..., client_secret=..., store=...,
     key=..., refresh_margin=60.0)``; cdse's ``expiry_skew`` and pywry's
-    ``refresh_buffer_seconds`` are accepted as ``refresh_margin``.
+    ``refresh_buffer_seconds`` are accepted as ``refresh_margin``, pywry's ``session_key``
+    and dhis2w's ``store_key`` as ``key``, pywry's ``token_store`` as ``store``; cdse's
+    ``http=`` client is accepted and not used (the core makes the token requests).
     """
 
     def __new__(cls, grant: Any, *args: Any, **kwargs: Any) -> TokenManager:
@@ -35,6 +37,8 @@ class TokenManager(_core.Manager):
                 kwargs["key"] = kwargs.pop(alias)
         if "token_store" in kwargs:
             kwargs["store"] = kwargs.pop("token_store")
+        # cdse passes its httpx client; latchkey's token requests use the core's own client.
+        kwargs.pop("http", None)
         return super().__new__(cls, grant, *args, **kwargs)
 
     async def aheader(self) -> str:
