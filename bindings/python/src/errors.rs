@@ -82,3 +82,8 @@ fn make(
     let exc = from_core.call1((class, message, hint, attrs))?;
     Ok(PyErr::from_value(exc))
 }
+
+/// A configuration error found by the binding itself.
+pub(crate) fn config(py: Python<'_>, message: String, hint: Option<String>) -> PyErr {
+    make(py, "ConfigError", message, hint, None).unwrap_or_else(|e| e)
+}

@@ -7,6 +7,7 @@ mod grants;
 mod manager;
 mod profile;
 mod runtime;
+mod scheme;
 mod static_auth;
 mod stores;
 mod tokenset;
@@ -52,6 +53,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<grants::DeviceCodeAuth>()?;
     m.add_class::<grants::AuthorizationCodeAuth>()?;
     m.add_function(wrap_pyfunction!(profile::_profile, m)?)?;
+    m.add_function(wrap_pyfunction!(scheme::_scheme, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_settle, m)?)?;
     m.add_function(wrap_pyfunction!(new_token_may_help, m)?)?;

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from . import _core, errors
 from ._core import (
@@ -27,6 +28,7 @@ from ._core import (
     TokenSet,
     _after_fork,
     _profile,
+    _scheme,
     new_token_may_help,
     reset_log_cache,
 )
@@ -38,6 +40,7 @@ from ._manager import (
     HeaderAuth,
     PatAuth,
     QueryParamAuth,
+    SessionManager,
     StaticAuth,
     TokenManager,
 )
@@ -61,6 +64,17 @@ class AuthProvider(Protocol):
     async def ainvalidate(self, rejected: str | None = None) -> None: ...
 
 
+def auth_from_scheme(scheme: dict[str, Any] | str) -> TokenManager | StaticAuth:
+    """The credentials a DHIS2 route's ``auth`` block describes (dhis2w's ``AuthScheme``:
+    ``http-basic``, ``api-token``, ``api-headers``, ``api-query-params``,
+    ``oauth2-client-credentials``), as a dict or its JSON text."""
+    text = scheme if isinstance(scheme, str) else json.dumps(scheme)
+    core = _scheme(text)
+    if isinstance(core, _core.Manager):
+        return TokenManager(core)
+    return StaticAuth(core)
+
+
 def profile(name: str | None = None) -> TokenManager | StaticAuth:
     """The credentials of a ``latchkey`` CLI profile (``profiles.toml`` and its token store).
 
@@ -77,6 +91,8 @@ __all__ = [
     "ApiToken",
     "ApiTokenAuth",
     "AuthProvider",
+    "SessionManager",
+    "auth_from_scheme",
     "AuthorizationCodeAuth",
     "BasicAuth",
     "BearerAuth",

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 from . import _core
+
+
+def _takes_an_argument(callback: Any) -> bool:
+    try:
+        inspect.signature(callback).bind("reason")
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): assume it does
+        return True
+    return True
 
 
 def _loop() -> asyncio.AbstractEventLoop:
@@ -39,6 +50,10 @@ class TokenManager(_core.Manager):
             kwargs["store"] = kwargs.pop("token_store")
         # cdse passes its httpx client; latchkey's token requests use the core's own client.
         kwargs.pop("http", None)
+        callback = kwargs.get("on_reauth_required")
+        if callback is not None and not _takes_an_argument(callback):
+            # pywry's callback takes no argument; latchkey passes the reason.
+            kwargs["on_reauth_required"] = lambda reason: callback()
         return super().__new__(cls, grant, *args, **kwargs)
 
     async def aheader(self) -> str:
@@ -85,6 +100,24 @@ class TokenManager(_core.Manager):
     def get_token(self) -> _core.TokenSet:
         """cdse's name for ``token()``."""
         return self.token()
+
+
+class SessionManager(TokenManager):
+    """pywry's ``SessionManager`` names over the same manager:
+    ``SessionManager(grant, token_url=..., token_store=..., session_key=...,
+    refresh_buffer_seconds=..., on_reauth_required=...)``."""
+
+    async def initialize(self) -> None:
+        """Loads stored tokens and refreshes them if due (pywry's ``initialize``)."""
+        await self.arefresh_if_needed()
+
+    async def get_access_token(self) -> str:
+        """The access token itself (not the header), refreshed when due."""
+        return (await self.atoken()).access_token
+
+    async def get_token_set(self) -> _core.TokenSet:
+        """The current token set."""
+        return await self.atoken()
 
 
 class StaticAuth(_core.StaticCredentials):
