@@ -5,6 +5,7 @@
 mod errors;
 mod grants;
 mod manager;
+mod oidc;
 mod profile;
 mod runtime;
 mod scheme;
@@ -44,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_class::<manager::Manager>()?;
     m.add_class::<tokenset::TokenSet>()?;
+    m.add_class::<oidc::OidcProvider>()?;
     m.add_class::<static_auth::StaticCredentials>()?;
     m.add_class::<stores::MemoryTokenStore>()?;
     m.add_class::<stores::FileTokenStore>()?;
