@@ -49,6 +49,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<static_auth::StaticCredentials>()?;
     m.add_class::<stores::MemoryTokenStore>()?;
     m.add_class::<stores::FileTokenStore>()?;
+    m.add_class::<stores::SqliteTokenStore>()?;
+    m.add_class::<stores::RedisTokenStore>()?;
     m.add_class::<grants::ClientCredentialsAuth>()?;
     m.add_class::<grants::PasswordAuth>()?;
     m.add_class::<grants::RefreshTokenAuth>()?;

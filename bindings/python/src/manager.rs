@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use secrecy::SecretString;
 
-use latchkey::{ClientAuth, OAuthClient, ProfileError, TokenManager, TokenStore};
+use latchkey::{ClientAuth, OAuthClient, ProfileError, TokenManager};
 
 use crate::errors;
 use crate::grants;
@@ -252,8 +252,7 @@ impl Manager {
                 ));
             }
         };
-        let store: Arc<dyn TokenStore> =
-            stores::extract(store)?.unwrap_or_else(|| Arc::new(latchkey::MemoryStore::new()));
+        let store = stores::extract(store)?;
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or_default();
         let (margin, lock_wait) = (seconds(refresh_margin), seconds(lock_wait));
         let reauth = on_reauth_required.map(Arc::new);
@@ -277,7 +276,7 @@ impl Manager {
                     client = client.revocation_url(url);
                 }
                 let mut builder = TokenManager::builder(client.build()?, spec.build()?)
-                    .store(store)
+                    .store(store.open().await?)
                     .refresh_margin(margin)
                     .lock_wait(lock_wait)
                     .background_refresh(background_refresh);

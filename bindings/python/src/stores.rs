@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 
 use latchkey::TokenStore;
 
@@ -54,17 +55,104 @@ impl FileTokenStore {
     }
 }
 
-/// The store behind a Python store object, or `None` for the default (memory).
-pub(crate) fn extract(store: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<dyn TokenStore>>> {
-    let Some(store) = store else { return Ok(None) };
+/// One SQLite database (WAL, 0600) with lease locks shared by processes (dhis2w's SQLite
+/// store).
+#[pyclass(frozen, subclass, module = "latchkey._core")]
+pub(crate) struct SqliteTokenStore {
+    path: std::path::PathBuf,
+}
+
+#[pymethods]
+impl SqliteTokenStore {
+    #[new]
+    fn new(path: std::path::PathBuf) -> Self {
+        Self { path }
+    }
+
+    #[getter]
+    fn path(&self) -> std::path::PathBuf {
+        self.path.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SqliteTokenStore({:?})", self.path)
+    }
+}
+
+/// Redis, shared by processes and machines (pywry's `RedisTokenStore`); the URL may hold a
+/// password, so `repr()` does not show it.
+#[pyclass(frozen, subclass, module = "latchkey._core")]
+pub(crate) struct RedisTokenStore {
+    url: SecretString,
+    prefix: String,
+}
+
+#[pymethods]
+impl RedisTokenStore {
+    #[new]
+    #[pyo3(signature = (redis_url = "redis://localhost:6379/0".to_owned(), prefix = "latchkey".to_owned(), pool_size = None))]
+    fn new(redis_url: String, prefix: String, pool_size: Option<u32>) -> Self {
+        // pywry's pool size: one multiplexed connection serves every caller here.
+        let _ = pool_size;
+        Self {
+            url: SecretString::from(redis_url),
+            prefix,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RedisTokenStore(redis_url=[REDACTED], prefix={:?})",
+            self.prefix
+        )
+    }
+}
+
+/// Where a manager's tokens live. Stores holding a connection are opened again each time
+/// a manager is built: a forked child must not use the parent's connection.
+#[derive(Clone)]
+pub(crate) enum StoreSource {
+    Shared(Arc<dyn TokenStore>),
+    Sqlite(std::path::PathBuf),
+    Redis { url: SecretString, prefix: String },
+}
+
+impl StoreSource {
+    pub(crate) async fn open(&self) -> Result<Arc<dyn TokenStore>, latchkey::Error> {
+        Ok(match self {
+            StoreSource::Shared(store) => store.clone(),
+            StoreSource::Sqlite(path) => Arc::new(latchkey::SqliteStore::open(path.clone())?),
+            StoreSource::Redis { url, prefix } => {
+                let config = latchkey::RedisConfig::new(url.expose_secret())?.key_prefix(prefix);
+                Arc::new(latchkey::RedisStore::connect_config(config).await?)
+            }
+        })
+    }
+}
+
+/// The store behind a Python store object; memory when none is given.
+pub(crate) fn extract(store: Option<&Bound<'_, PyAny>>) -> PyResult<StoreSource> {
+    let Some(store) = store else {
+        return Ok(StoreSource::Shared(Arc::new(latchkey::MemoryStore::new())));
+    };
     if let Ok(s) = store.cast::<MemoryTokenStore>() {
-        return Ok(Some(s.get().inner.clone()));
+        return Ok(StoreSource::Shared(s.get().inner.clone()));
     }
     if let Ok(s) = store.cast::<FileTokenStore>() {
-        return Ok(Some(s.get().inner.clone()));
+        return Ok(StoreSource::Shared(s.get().inner.clone()));
+    }
+    if let Ok(s) = store.cast::<SqliteTokenStore>() {
+        return Ok(StoreSource::Sqlite(s.get().path.clone()));
+    }
+    if let Ok(s) = store.cast::<RedisTokenStore>() {
+        let s = s.get();
+        return Ok(StoreSource::Redis {
+            url: s.url.clone(),
+            prefix: s.prefix.clone(),
+        });
     }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "store must be a MemoryTokenStore or FileTokenStore, not {}",
+        "store must be a MemoryTokenStore, FileTokenStore, SqliteTokenStore or RedisTokenStore, not {}",
         store.get_type().name()?
     )))
 }

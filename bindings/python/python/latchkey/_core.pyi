@@ -95,7 +95,19 @@ class AuthorizationCodeAuth:
     ) -> Self: ...
 
 _Grant = ClientCredentialsAuth | PasswordAuth | RefreshTokenAuth | DeviceCodeAuth | AuthorizationCodeAuth
-_Store = MemoryTokenStore | FileTokenStore
+@disjoint_base
+class SqliteTokenStore:
+    def __new__(cls, path: str | PathLike[str]) -> Self: ...
+    @property
+    def path(self) -> str: ...
+
+@disjoint_base
+class RedisTokenStore:
+    def __new__(
+        cls, redis_url: str = ..., prefix: str = ..., pool_size: int | None = None
+    ) -> Self: ...
+
+_Store = MemoryTokenStore | FileTokenStore | SqliteTokenStore | RedisTokenStore
 
 @disjoint_base
 class Manager:
