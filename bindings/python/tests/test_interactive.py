@@ -65,3 +65,34 @@ def test_browser_login_async(idp: Idp) -> None:
     assert manager.header() == tokens.authorization_header
     assert idp.counters()["token"]["authorization_code"] == 1
     assert seen
+
+
+def test_pywry_generic_oidc_provider_with_a_session_manager(idp: Idp) -> None:
+    def browse(url: str) -> None:
+        def run() -> None:
+            person = Person()
+            person.follow(person.log_in_and_consent(url, idp.issuer))
+
+        threading.Thread(target=run).start()
+
+    provider = latchkey.GenericOIDCProvider(
+        client_id="native-app", issuer_url=idp.issuer, scopes=["openid", "email", "offline_access"]
+    )
+    assert provider.token_url == idp.token_url
+    session = latchkey.SessionManager(provider, open_browser=False, on_url=browse)
+
+    async def run() -> latchkey.TokenSet:
+        return await session.alogin()
+
+    tokens = asyncio.run(run())
+    assert tokens.id_token is not None
+    assert provider.validate_id_token(tokens.id_token)["sub"] == "alice"
+    assert provider.get_userinfo(tokens.access_token)["email"] == "alice@example.org"
+    session.logout()  # revokes through the discovered revocation endpoint
+    assert idp.counters()["revocation"] >= 1
+
+
+def test_pywry_presets_resolve_their_endpoints() -> None:
+    github = latchkey.GitHubProvider("id", "hunter2")  # GitHub's endpoints are fixed: no network
+    assert github.token_url.startswith("https://github.com/") and github.authorize_url
+    assert "hunter2" not in repr(github)

@@ -47,6 +47,7 @@ from ._manager import (
     StaticAuth,
     TokenManager,
 )
+from ._providers import GenericOIDCProvider, GitHubProvider, GoogleProvider, MicrosoftProvider, OAuthProvider
 from .errors import *  # noqa: F403
 
 # A forked child (multiprocessing, gunicorn pre-fork) gets a runtime of its own instead of
@@ -102,8 +103,13 @@ __all__ = [
     "ClientCredentialsAuth",
     "DeviceCodeAuth",
     "FileTokenStore",
+    "GenericOIDCProvider",
+    "GitHubProvider",
+    "GoogleProvider",
     "HeaderAuth",
     "MemoryTokenStore",
+    "MicrosoftProvider",
+    "OAuthProvider",
     "OidcProvider",
     "PasswordAuth",
     "PatAuth",

@@ -40,6 +40,14 @@ class TokenManager(_core.Manager):
     """
 
     def __new__(cls, grant: Any, *args: Any, **kwargs: Any) -> TokenManager:
+        from ._providers import OAuthProvider
+
+        if isinstance(grant, OAuthProvider):
+            # pywry: a provider in place of a grant means its browser login.
+            login = {k: kwargs.pop(k) for k in ("open_browser", "redirect_uri", "on_url") if k in kwargs}
+            for name, value in grant.manager_options().items():
+                kwargs.setdefault(name, value)
+            grant = grant.grant(**login)
         for alias in ("expiry_skew", "refresh_buffer_seconds"):
             if alias in kwargs:
                 kwargs["refresh_margin"] = float(kwargs.pop(alias))
