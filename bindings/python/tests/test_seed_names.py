@@ -68,3 +68,25 @@ def test_on_reauth_required_is_called_when_the_refresh_token_is_refused(idp: Idp
     with pytest.raises(errors.LoginRequiredError):
         session.header()
     assert calls == ["reauth"]
+
+
+def test_background_refresh_renews_before_anyone_asks(idp: Idp) -> None:
+    import time
+
+    idp.admin("POST", "/ttl", {"ClientCredentials": 4})  # due for refresh 2 s after issue
+    try:
+        session = latchkey.SessionManager(
+            latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
+            token_url=idp.token_url,
+            client_auth="post",
+            background_refresh=True,
+        )
+        first = session.header()
+        deadline = time.monotonic() + 10
+        while idp.token_requests() < 2:
+            assert time.monotonic() < deadline, "no refresh happened in the background"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        assert session.cached_header() not in (None, first)  # already renewed, nothing to wait for
+    finally:
+        idp.admin("POST", "/ttl/reset")
