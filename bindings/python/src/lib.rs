@@ -51,6 +51,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stores::FileTokenStore>()?;
     m.add_class::<stores::SqliteTokenStore>()?;
     m.add_class::<stores::RedisTokenStore>()?;
+    m.add_class::<stores::KeyringTokenStore>()?;
     m.add_class::<grants::ClientCredentialsAuth>()?;
     m.add_class::<grants::PasswordAuth>()?;
     m.add_class::<grants::RefreshTokenAuth>()?;

@@ -108,13 +108,60 @@ impl RedisTokenStore {
     }
 }
 
+/// The platform's secret store (Secret Service, Keychain, Credential Manager; pywry's
+/// `KeyringTokenStore`). `fallback` says what happens where there is none: `"fail"` (the
+/// default), `"memory"`, or `"file"` (0600 files under `state_dir`).
+#[pyclass(frozen, subclass, module = "latchkey._core")]
+pub(crate) struct KeyringTokenStore {
+    service: String,
+    state_dir: std::path::PathBuf,
+    fallback: String,
+}
+
+#[pymethods]
+impl KeyringTokenStore {
+    #[new]
+    #[pyo3(signature = (service_name = "latchkey".to_owned(), *, state_dir, fallback = "fail".to_owned()))]
+    fn new(
+        service_name: String,
+        state_dir: std::path::PathBuf,
+        fallback: String,
+    ) -> PyResult<Self> {
+        if !matches!(fallback.as_str(), "fail" | "memory" | "file") {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "fallback is `{fallback}`; use \"fail\", \"memory\" or \"file\""
+            )));
+        }
+        Ok(Self {
+            service: service_name,
+            state_dir,
+            fallback,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "KeyringTokenStore({:?}, fallback={:?})",
+            self.service, self.fallback
+        )
+    }
+}
+
 /// Where a manager's tokens live. Stores holding a connection are opened again each time
 /// a manager is built: a forked child must not use the parent's connection.
 #[derive(Clone)]
 pub(crate) enum StoreSource {
     Shared(Arc<dyn TokenStore>),
     Sqlite(std::path::PathBuf),
-    Redis { url: SecretString, prefix: String },
+    Redis {
+        url: SecretString,
+        prefix: String,
+    },
+    Keyring {
+        service: String,
+        state_dir: std::path::PathBuf,
+        fallback: String,
+    },
 }
 
 impl StoreSource {
@@ -125,6 +172,21 @@ impl StoreSource {
             StoreSource::Redis { url, prefix } => {
                 let config = latchkey::RedisConfig::new(url.expose_secret())?.key_prefix(prefix);
                 Arc::new(latchkey::RedisStore::connect_config(config).await?)
+            }
+            StoreSource::Keyring {
+                service,
+                state_dir,
+                fallback,
+            } => {
+                let fallback = match fallback.as_str() {
+                    "memory" => latchkey::KeyringFallback::Memory,
+                    "file" => latchkey::KeyringFallback::File(state_dir.join("tokens")),
+                    _ => latchkey::KeyringFallback::Fail,
+                };
+                Arc::new(
+                    latchkey::KeyringStore::open(service.clone(), state_dir.clone(), fallback)
+                        .await?,
+                )
             }
         })
     }
@@ -151,8 +213,16 @@ pub(crate) fn extract(store: Option<&Bound<'_, PyAny>>) -> PyResult<StoreSource>
             prefix: s.prefix.clone(),
         });
     }
+    if let Ok(s) = store.cast::<KeyringTokenStore>() {
+        let s = s.get();
+        return Ok(StoreSource::Keyring {
+            service: s.service.clone(),
+            state_dir: s.state_dir.clone(),
+            fallback: s.fallback.clone(),
+        });
+    }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "store must be a MemoryTokenStore, FileTokenStore, SqliteTokenStore or RedisTokenStore, not {}",
+        "store must be a MemoryTokenStore, FileTokenStore, SqliteTokenStore, RedisTokenStore or KeyringTokenStore, not {}",
         store.get_type().name()?
     )))
 }

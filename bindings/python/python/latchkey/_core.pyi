@@ -107,7 +107,13 @@ class RedisTokenStore:
         cls, redis_url: str = ..., prefix: str = ..., pool_size: int | None = None
     ) -> Self: ...
 
-_Store = MemoryTokenStore | FileTokenStore | SqliteTokenStore | RedisTokenStore
+@disjoint_base
+class KeyringTokenStore:
+    def __new__(
+        cls, service_name: str = ..., *, state_dir: str | PathLike[str], fallback: str = ...
+    ) -> Self: ...
+
+_Store = MemoryTokenStore | FileTokenStore | SqliteTokenStore | RedisTokenStore | KeyringTokenStore
 
 @disjoint_base
 class Manager:
