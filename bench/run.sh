@@ -3,7 +3,8 @@
 #   bench/run.sh [--quick]
 # Rust rows come from bench/peers (latchkey, yup-oauth2 and an oauth2-crate cached-token
 # wrapper in one process); Python rows from bench/py/bench_peers.py, with dhis2w-client, cdse,
-# pywry and authlib installed from PyPI into a throwaway virtual environment. Every peer step
+# pywry and authlib installed from PyPI into a throwaway virtual environment, and latchkey's
+# own Python package (bindings/python) from bench/python/bench_latchkey.py. Every peer step
 # runs under `timeout`; a hung peer prints "timed out" in its cell. The table goes to stdout
 # and to target/bench-table.md; docs/bench.md explains the rows.
 set -uo pipefail
@@ -84,6 +85,20 @@ for peer in cdse dhis2w pywry authlib; do
   timeout 120 "$venv/bin/python" -W ignore bench/py/bench_peers.py --cold "$peer" >> "$results" 2>/dev/null \
     || note "cold start (token from cache)" "$peer" error "timed out or failed"
 done
+
+# latchkey's Python package (bindings/python), built into the peers' venv: the same
+# interpreter and harness as the Python peers (bench/python/bench_latchkey.py).
+if [ -n "$python" ] \
+   && timeout "$STEP_TIMEOUT" "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.16,<2" >&2 \
+   && CARGO_TARGET_DIR="$PWD/target/python" "$venv/bin/maturin" build --release -q \
+        --manifest-path bindings/python/Cargo.toml -i "$venv/bin/python" -o "$venv/dist" >&2 \
+   && "$venv/bin/pip" install -q --disable-pip-version-check "$venv"/dist/latchkey-*.whl >&2; then
+  log "running latchkey-py"
+  timeout "$STEP_TIMEOUT" "$venv/bin/python" -W ignore bench/python/bench_latchkey.py $QUICK >> "$results" \
+    || note "fast path, 1 task" latchkey-py error "timed out or failed"
+else
+  note "fast path, 1 task" latchkey-py skipped "no Python >= 3.13 venv, or the wheel did not build"
+fi
 
 # Whole-process cold start of `latchkey token`: the shipped build (scripts/build-dist.sh:
 # static-pie, musl) is the "latchkey" line; the plain `cargo build --release` binary (glibc,

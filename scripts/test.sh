@@ -44,3 +44,5 @@ cargo test --workspace --all-features "$@"
 dist="$(scripts/build-dist.sh)"
 LATCHKEY_TEST_CLI="$dist" cargo test -p latchkey-cli --all-features --test it "$@" \
   -- cli_config:: cli_idp:: cli_keyring::
+# The Python package: its wheel in a throwaway venv, tested against the same fixture and CLI.
+(($#)) || LATCHKEY_TEST_CLI="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/latchkey" bindings/python/test.sh

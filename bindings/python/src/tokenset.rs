@@ -1,0 +1,117 @@
+//! `TokenSet`: a read-only view of the tokens a manager holds (cdse's `TokenSet`, pywry's
+//! `OAuthTokenSet`). `repr()` never shows a token.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pyo3::prelude::*;
+use secrecy::ExposeSecret;
+
+/// The tokens from one grant or refresh. Times are Unix seconds (`float`).
+#[pyclass(frozen, module = "latchkey._core")]
+pub(crate) struct TokenSet {
+    pub(crate) inner: Arc<latchkey::TokenSet>,
+}
+
+fn unix(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+fn skew(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or_default()
+}
+
+#[pymethods]
+impl TokenSet {
+    /// The access token. This is the secret itself: keep it out of logs.
+    #[getter]
+    fn access_token(&self) -> &str {
+        self.inner.access_token().expose_secret()
+    }
+
+    #[getter]
+    fn token_type(&self) -> &str {
+        self.inner.token_type()
+    }
+
+    #[getter]
+    fn refresh_token(&self) -> Option<&str> {
+        self.inner.refresh_token().map(|t| t.expose_secret())
+    }
+
+    #[getter]
+    fn id_token(&self) -> Option<&str> {
+        self.inner.id_token().map(|t| t.expose_secret())
+    }
+
+    #[getter]
+    fn scopes(&self) -> Vec<String> {
+        self.inner.scopes().to_vec()
+    }
+
+    #[getter]
+    fn expires_at(&self) -> Option<f64> {
+        self.inner.expires_at().map(unix)
+    }
+
+    #[getter]
+    fn refresh_expires_at(&self) -> Option<f64> {
+        self.inner.refresh_expires_at().map(unix)
+    }
+
+    #[getter]
+    fn obtained_at(&self) -> f64 {
+        unix(self.inner.obtained_at())
+    }
+
+    /// Whether the access token is still valid `skew` seconds from now.
+    #[pyo3(signature = (skew_seconds = 0.0))]
+    fn access_valid(&self, skew_seconds: f64) -> bool {
+        self.inner
+            .access_valid(SystemTime::now(), skew(skew_seconds))
+    }
+
+    /// Whether a refresh token is held and still valid `skew` seconds from now.
+    #[pyo3(signature = (skew_seconds = 0.0))]
+    fn refresh_valid(&self, skew_seconds: f64) -> bool {
+        self.inner
+            .refresh_valid(SystemTime::now(), skew(skew_seconds))
+    }
+
+    /// pywry's name: the access token has expired.
+    #[getter]
+    fn is_expired(&self) -> bool {
+        !self.inner.access_valid(SystemTime::now(), Duration::ZERO)
+    }
+
+    /// The `Authorization` header value (`Bearer …`).
+    #[getter]
+    fn authorization_header(&self) -> PyResult<String> {
+        let value = self
+            .inner
+            .authorization_header()
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TokenSet(token_type={:?}, access_token='[REDACTED]', refresh_token={}, id_token={}, scopes={:?}, expires_at={:?})",
+            self.inner.token_type(),
+            if self.inner.refresh_token().is_some() {
+                "'[REDACTED]'"
+            } else {
+                "None"
+            },
+            if self.inner.id_token().is_some() {
+                "'[REDACTED]'"
+            } else {
+                "None"
+            },
+            self.inner.scopes(),
+            self.inner.expires_at().map(unix),
+        )
+    }
+}
