@@ -230,6 +230,11 @@ impl TokenManager {
     /// to) as rejected, unless it was already replaced, and returns once a fresh token is
     /// held. A burst of 401s for one token therefore causes exactly one refresh.
     pub async fn invalidate_header(&self, rejected: &HeaderValue) -> Result<()> {
+        if self.inner.current.load().is_none() {
+            // A manager that holds nothing yet (a new process, a rebuilt manager) would
+            // otherwise load the rejected token from the store below and hand it out again.
+            self.ensure().await?;
+        }
         self.reject_current(|live| live.header.as_bytes() == rejected.as_bytes());
         self.ensure().await.map(drop)
     }

@@ -142,6 +142,31 @@ async fn invalidate_after_401_forces_one_coalesced_refresh() {
     assert_eq!(idp.counters().await.token("client_credentials"), 3);
 }
 
+/// A 401 reported to a manager that holds nothing yet (a new process, a rebuilt manager on
+/// the same store) still counts: the rejected token in the store is not handed out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_holding_nothing_yet_does_not_serve_the_rejected_stored_token() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let store: Arc<dyn latchkey::TokenStore> = Arc::new(latchkey::MemoryStore::new());
+    let build = || {
+        TokenManager::builder(support::svc_basic(&idp, &clock), ClientCredentials::new())
+            .store(store.clone())
+            .key("svc")
+            .build()
+            .unwrap()
+    };
+    let rejected = build().authorization_header().await.unwrap();
+    let fresh_manager = build();
+    fresh_manager.invalidate_header(&rejected).await.unwrap();
+    assert_ne!(
+        fresh_manager.authorization_header().await.unwrap(),
+        rejected,
+        "the rejected token came back from the store"
+    );
+    assert_eq!(idp.counters().await.token("client_credentials"), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_refresh_renews_ahead_of_expiry() {
     let idp = Idp::start().await;
