@@ -215,7 +215,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         let hint = match self {
             Error::Provider(p) => match p.error.as_str() {
-                "invalid_client" => "check the client id and secret, and that `client_auth` matches the method the client is registered with",
+                "invalid_client" => "check the client id and secret (for mutual TLS: that the client certificate is the registered one and is presented, `client_cert` and `client_key`), and that `client_auth` matches the method the client is registered with",
                 "invalid_grant" => "the credentials, code or refresh token were rejected: check username, password and TOTP code, or log in again",
                 "unauthorized_client" => "the client is not allowed to use this grant type: enable it for the client at the identity provider",
                 "invalid_scope" => "ask only for scopes the client is allowed to request",

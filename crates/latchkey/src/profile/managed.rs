@@ -150,11 +150,19 @@ impl Selected {
             .clone()
             .or_else(|| preset.and_then(|p| p.public_client_id).map(Into::into))
             .ok_or_else(|| ProfileError::missing(&self.name, p.auth, "client_id"))?;
-        let (metadata, provider) = self.endpoints().await?;
+        let (mut metadata, provider) = self.endpoints().await?;
+        let certificate = self.client_certificate()?;
+        if certificate.is_some() {
+            // RFC 8705 §5: a client presenting a certificate uses the provider's aliases.
+            metadata = std::sync::Arc::new(metadata.with_mtls_endpoint_aliases()?);
+        }
         let mut client = metadata
             .client_builder(client_id.clone())
-            .auth(self.client_auth(env).await?)
+            .auth(self.client_auth(env, &metadata.issuer).await?)
             .follow_trailing_slash_redirect(self.follows_trailing_slash()?);
+        if let Some(certificate) = certificate {
+            client = client.client_certificate(certificate);
+        }
         if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
             client = client.revocation_method(RevocationMethod::GitHubAppToken);
         }
