@@ -89,6 +89,12 @@ export function mtlsFeature() {
   };
 }
 
+/** oidc-provider's `clientAuthMethods`: its defaults, plus the two mutual-TLS methods. */
+export function clientAuthMethods() {
+  const methods = ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none'];
+  return DIR ? [...methods, 'tls_client_auth', 'self_signed_tls_client_auth'] : methods;
+}
+
 /** RFC 8705 §5 aliases for the discovery document, once the HTTPS listener has a port. */
 export function mtlsAliases(mtlsOrigin) {
   if (!mtlsOrigin) return {};
@@ -120,7 +126,10 @@ export async function mtlsResource(req, res, provider) {
   };
   const auth = req.headers.authorization ?? '';
   if (!auth.startsWith('Bearer ')) return deny('no Bearer token');
-  const token = await provider.AccessToken.find(auth.slice(7)).catch(() => undefined);
+  // Tokens of the client credentials grant are their own model in oidc-provider.
+  const value = auth.slice(7);
+  const token = await provider.AccessToken.find(value).catch(() => undefined)
+    ?? await provider.ClientCredentials.find(value).catch(() => undefined);
   if (!token) return deny('the token is not active');
   const bound = token['x5t#S256'];
   if (bound) {

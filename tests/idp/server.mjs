@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
-import { CLIENT_AUTH_CLIENTS, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
+import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -419,6 +419,7 @@ function buildProvider() {
       mTLS: mtlsFeature(),
     },
     discovery: { claim_types_supported: ['normal'], ...mtlsAliases(mtlsOrigin) },
+    clientAuthMethods: clientAuthMethods(),
     pkce: {
       required: (ctx, client) => client.clientAuthMethod === 'none',
     },
