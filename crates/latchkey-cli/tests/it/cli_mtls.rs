@@ -55,6 +55,19 @@ async fn a_certificate_profile_gets_a_bound_token_and_request_presents_the_certi
         assert!(stdout.contains(client_id), "{stdout}");
         assert_eq!(idp.counters().await.by_client(client_id), 1, "{profile}");
     }
+    // Introspection goes to the aliased endpoint over the certificate too, and shows the
+    // binding. (A file store keeps the token for it.)
+    let profiles = std::fs::read_to_string(&world.config)
+        .unwrap()
+        .replace("store = \"memory\"", "store = \"file\"");
+    write_profiles(&world, &profiles);
+    let out = world
+        .run(&["-p", "mtls", "introspect", "--json"], &env)
+        .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("x5t#S256"), "{stdout}");
+    assert!(idp.counters().await.endpoint("introspection") >= 1);
 }
 
 #[tokio::test]

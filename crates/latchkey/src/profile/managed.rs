@@ -150,12 +150,8 @@ impl Selected {
             .clone()
             .or_else(|| preset.and_then(|p| p.public_client_id).map(Into::into))
             .ok_or_else(|| ProfileError::missing(&self.name, p.auth, "client_id"))?;
-        let (mut metadata, provider) = self.endpoints().await?;
+        let (metadata, provider) = self.endpoints().await?;
         let certificate = self.client_certificate()?;
-        if certificate.is_some() {
-            // RFC 8705 §5: a client presenting a certificate uses the provider's aliases.
-            metadata = std::sync::Arc::new(metadata.with_mtls_endpoint_aliases()?);
-        }
         let mut client = metadata
             .client_builder(client_id.clone())
             .auth(self.client_auth(env, &metadata.issuer).await?)
@@ -167,6 +163,16 @@ impl Selected {
             client = client.revocation_method(RevocationMethod::GitHubAppToken);
         }
         let client = client.build()?;
+        // With a certificate, userinfo and the other provider calls go over it too, to the
+        // aliased endpoints: a certificate-bound token is refused anywhere else.
+        let provider = match (provider, client.client_certificate()) {
+            (Some(found), Some(_)) => Some(OidcProvider::from_parts(
+                metadata.clone(),
+                found.jwks().cloned(),
+                client.http().clone(),
+            )),
+            (provider, _) => provider,
+        };
         let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
             (true, Some(preset)) => preset
                 .default_scopes
