@@ -1,6 +1,10 @@
 //! Mutual TLS (RFC 8705) from a profile: `client_cert` and `client_key` authenticate the
 //! client at the fixture's mutual-TLS listener (found through `mtls_endpoint_aliases`), and
 //! `latchkey request` presents the same certificate, so the certificate-bound token works.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write the profiles file they run with, bypassing the private-file helper"
+)]
 
 use latchkey_testkit::Idp;
 use latchkey_testkit::clients::{SVC_MTLS, SVC_MTLS_SELF};
