@@ -921,7 +921,7 @@ server.listen(PORT, HOST, async () => {
   Promise.all(CLIENTS.map(async ({ client_id: id }) => {
     if (!await current.provider.Client.find(id)) throw new Error(`client ${id} not found`);
   })).then(() => {
-    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port, mtls: mtlsOrigin })}\n`);
+    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port, ...(mtlsOrigin ? { mtls: mtlsOrigin } : {}) })}\n`);
   }, (err) => {
     log('invalid client configuration', err);
     process.exit(1);
