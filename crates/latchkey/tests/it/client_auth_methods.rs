@@ -235,3 +235,29 @@ async fn a_missing_client_certificate_is_invalid_client_and_the_hint_names_it() 
     );
     assert_eq!(idp.counters().await.by_client(SVC_MTLS), 2);
 }
+
+#[tokio::test]
+async fn debug_output_hides_the_jwt_secret_and_the_certificate_key() {
+    let idp = Idp::start().await;
+    let (cert_path, key_path) = idp.mtls().client();
+    let key_body = std::fs::read_to_string(&key_path)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let cert = ClientCertificate::from_files(&cert_path, &key_path).unwrap();
+    let client = OAuthClient::builder(SVC_MTLS)
+        .auth(ClientAuth::TlsClientAuth)
+        .token_url(idp.mtls_url("/token"))
+        .client_certificate(cert.clone())
+        .build()
+        .expect("latchkey builds the client with the certificate");
+    assert!(client.client_certificate().is_some());
+    let auth =
+        ClientAuth::ClientSecretJwt(ClientSecretJwt::new(SecretString::from(SVC_SECRET_JWT.1)));
+    let shown = format!("{client:?} {cert:?} {auth:?}");
+    assert!(!shown.contains(&key_body), "{shown}");
+    assert!(!shown.contains(SVC_SECRET_JWT.1), "{shown}");
+    assert!(shown.contains("[REDACTED]"), "{shown}");
+}
