@@ -4,7 +4,8 @@
 //!
 //! - [`StaticAuth`]: Basic, DHIS2 `ApiToken`, Bearer, custom headers, query parameters.
 //! - [`Grant`]s: [`ClientCredentials`] (client_secret_basic, client_secret_post,
-//!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
+//!   client_secret_jwt, private_key_jwt, and mutual TLS with a [`ClientCertificate`]),
+//!   [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
 //!   and the interactive [`AuthorizationCode`] (PKCE, [`loopback`] receiver or a
 //!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628).
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
