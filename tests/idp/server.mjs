@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
+import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -140,6 +141,7 @@ const CLIENTS = [
     redirect_uris: [],
   },
 ];
+CLIENTS.push(...CLIENT_AUTH_CLIENTS);
 const CLIENT_AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +391,7 @@ async function passwordGrant(ctx) {
 // Provider construction (rebuilt on key rotation)
 // ---------------------------------------------------------------------------------------------
 let issuer;
+let mtlsOrigin = null; // the HTTPS listener for mutual TLS (mtls.mjs), when it runs
 let current; // { provider, callback }
 
 function buildProvider() {
@@ -413,7 +416,10 @@ function buildProvider() {
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: { enabled: false },
+      mTLS: mtlsFeature(),
     },
+    discovery: { claim_types_supported: ['normal'], ...mtlsAliases(mtlsOrigin) },
+    clientAuthMethods: clientAuthMethods(),
     pkce: {
       required: (ctx, client) => client.clientAuthMethod === 'none',
     },
@@ -899,16 +905,23 @@ if (process.env.IDP_IGNORE_STDIN !== '1') {
   process.stdin.resume();
 }
 
-server.listen(PORT, HOST, () => {
+server.listen(PORT, HOST, async () => {
   const { port } = server.address();
   const hostPart = HOST.includes(':') ? `[${HOST}]` : HOST;
   issuer = `http://${hostPart}:${port}`;
+  mtlsOrigin = await startMtlsListener(HOST, (req, res) => {
+    mtlsResource(req, res, current.provider).then((done) => done || handle(req, res)).catch((err) => {
+      log('request failed', req.method, req.url, err);
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'fixture error' });
+      else res.destroy();
+    });
+  });
   current = buildProvider();
   // Static client metadata is validated lazily by oidc-provider: validate it now, fail fast.
   Promise.all(CLIENTS.map(async ({ client_id: id }) => {
     if (!await current.provider.Client.find(id)) throw new Error(`client ${id} not found`);
   })).then(() => {
-    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port })}\n`);
+    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port, ...(mtlsOrigin ? { mtls: mtlsOrigin } : {}) })}\n`);
   }, (err) => {
     log('invalid client configuration', err);
     process.exit(1);

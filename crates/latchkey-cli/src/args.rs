@@ -360,7 +360,8 @@ pub(crate) struct ProfileAdd {
     /// Read the client secret from this keyring entry (service `latchkey`).
     #[arg(long, value_name = "NAME")]
     pub client_secret_keyring: Option<String>,
-    /// client_secret_basic | client_secret_post | private_key_jwt | none.
+    /// client_secret_basic | client_secret_post | client_secret_jwt | private_key_jwt |
+    /// tls_client_auth | self_signed_tls_client_auth | none.
     #[arg(long)]
     pub client_auth: Option<String>,
     /// Scopes (repeat or separate with spaces).

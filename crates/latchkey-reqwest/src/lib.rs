@@ -24,6 +24,26 @@
 //! ```
 //!
 //! Headers set by the middleware are marked sensitive, so HTTP stacks never log them.
+//!
+//! ## Certificate-bound tokens (mutual TLS, RFC 8705)
+//!
+//! A provider may bind an access token to the client certificate it was issued to
+//! (`cnf.x5t#S256`); the API then accepts it only over a connection that presents the same
+//! certificate. A middleware cannot change the TLS identity of the client it wraps, so build
+//! that client with the certificate yourself: from the
+//! [`latchkey::ClientCertificate`] the `OAuthClient` uses
+//! ([`latchkey::ClientCertificate::http_client_builder`]), or for a profile from
+//! `Selected::http_client_builder` (feature `profiles`), which `latchkey request` uses.
+//!
+//! ```no_run
+//! # async fn demo(manager: latchkey::TokenManager) -> Result<(), Box<dyn std::error::Error>> {
+//! let cert = latchkey::ClientCertificate::from_files("/etc/app/client.pem", "/etc/app/client.key")?;
+//! let client = reqwest_middleware::ClientBuilder::new(cert.http_client_builder()?.build()?)
+//!     .with(latchkey_reqwest::AuthMiddleware::new(manager))
+//!     .build();
+//! let body = client.get("https://api.example.org/me").send().await?.text().await?;
+//! # let _ = body; Ok(()) }
+//! ```
 
 // A library writes nothing to the terminal itself: callers own stderr.
 #![warn(clippy::print_stderr)]

@@ -11,6 +11,17 @@ pub const SVC_JWT: &str = "svc-jwt";
 pub const SVC_JWT_RSA_KID: &str = "svc-jwt-1";
 /// The EC key id registered for [`SVC_JWT`].
 pub const SVC_JWT_EC_KID: &str = "svc-jwt-ec-1";
+/// client_secret_jwt client for client_credentials (HS256 assertions over this secret).
+pub const SVC_SECRET_JWT: (&str, &str) = (
+    "svc-secret-jwt",
+    "secret-jwt-0123456789abcdef0123456789abcdef",
+);
+/// tls_client_auth client (RFC 8705 §2.1): the CA-issued certificate of
+/// [`crate::MtlsFiles::client`]; its tokens are certificate-bound.
+pub const SVC_MTLS: &str = "svc-mtls";
+/// self_signed_tls_client_auth client (RFC 8705 §2.2): the certificate of
+/// [`crate::MtlsFiles::self_signed`]; its tokens are certificate-bound.
+pub const SVC_MTLS_SELF: &str = "svc-mtls-self";
 /// Public native client: authorization code + PKCE, refresh, device code.
 pub const NATIVE_APP: &str = "native-app";
 /// Confidential web client (client_secret_basic).

@@ -18,6 +18,9 @@ pub struct Idp {
     _child: Child,
     issuer: String,
     admin: reqwest::Client,
+    mtls_origin: Option<String>,
+    // Dropped after the child: the fixture reads them at start-up only.
+    mtls: crate::MtlsFiles,
 }
 
 impl Idp {
@@ -51,8 +54,10 @@ impl Idp {
 
     /// One attempt: spawns the fixture and waits for its ready line.
     async fn spawn(dir: &std::path::Path) -> Result<Idp, String> {
+        let mtls = crate::MtlsFiles::generate();
         let mut command = Command::new("node");
         command
+            .env("IDP_MTLS_DIR", mtls.dir())
             .arg(dir.join("server.mjs"))
             .env("PORT", "0")
             .env("HOST", "127.0.0.1")
@@ -89,10 +94,13 @@ impl Idp {
             .no_proxy()
             .build()
             .expect("admin HTTP client");
+        let mtls_origin = ready["mtls"].as_str().map(str::to_owned);
         Ok(Idp {
             _child: child,
             issuer,
             admin,
+            mtls_origin,
+            mtls,
         })
     }
 
@@ -104,6 +112,21 @@ impl Idp {
     /// `issuer + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// The certificates of the mutual-TLS listener.
+    pub fn mtls(&self) -> &crate::MtlsFiles {
+        &self.mtls
+    }
+
+    /// `path` on the mutual-TLS (HTTPS, client certificates asked for) listener, e.g.
+    /// `https://127.0.0.1:40124/token`: the `mtls_endpoint_aliases` of discovery point here.
+    pub fn mtls_url(&self, path: &str) -> String {
+        let origin = self
+            .mtls_origin
+            .as_deref()
+            .expect("the fixture started its mutual-TLS listener");
+        format!("{origin}{path}")
     }
 
     /// The token endpoint.

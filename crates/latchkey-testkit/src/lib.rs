@@ -28,6 +28,7 @@ pub mod glewlwyd;
 mod idp;
 pub mod keyring;
 pub mod logs;
+mod mtls;
 pub mod person;
 mod redis;
 #[cfg(feature = "stores")]
@@ -35,6 +36,7 @@ pub mod worker_store;
 
 pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};
+pub use mtls::MtlsFiles;
 pub use redis::{
     RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, SlotMigration,
     TestPki,

@@ -7,6 +7,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use url::Url;
 
 use crate::client_auth::ClientAuth;
+use crate::client_cert::ClientCertificate;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, ProviderError, Result};
 use crate::oidc::OidcError;
@@ -33,6 +34,7 @@ struct ClientInner {
     revocation_url: Option<Url>,
     revocation_method: RevocationMethod,
     http: reqwest::Client,
+    client_certificate: Option<ClientCertificate>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     follow_trailing_slash: bool,
@@ -58,6 +60,7 @@ impl OAuthClient {
             revocation_url: None,
             revocation_method: RevocationMethod::default(),
             http: None,
+            client_certificate: None,
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             allow_insecure_http: false,
@@ -98,6 +101,11 @@ impl OAuthClient {
     /// The HTTP client.
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// The client certificate presented for mutual TLS, when one was given to the builder.
+    pub fn client_certificate(&self) -> Option<&ClientCertificate> {
+        self.inner.client_certificate.as_ref()
     }
 
     /// Sends a token request with `grant_type` and `params`, authenticating the client.
@@ -527,6 +535,7 @@ pub struct OAuthClientBuilder {
     revocation_url: Option<String>,
     revocation_method: RevocationMethod,
     http: Option<reqwest::Client>,
+    client_certificate: Option<ClientCertificate>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     allow_insecure_http: bool,
@@ -534,6 +543,16 @@ pub struct OAuthClientBuilder {
 }
 
 impl OAuthClientBuilder {
+    /// Presents `cert` on every TLS connection to the identity provider (mutual TLS, RFC
+    /// 8705): for [`ClientAuth::TlsClientAuth`] and [`ClientAuth::SelfSignedTlsClientAuth`],
+    /// and for certificate-bound tokens with any method. latchkey builds its HTTP client
+    /// with it; with [`http_client`](Self::http_client) instead, build that client from
+    /// [`ClientCertificate::http_client_builder`] and leave this unset.
+    pub fn client_certificate(mut self, cert: ClientCertificate) -> Self {
+        self.client_certificate = Some(cert);
+        self
+    }
+
     /// How the client authenticates (default: [`ClientAuth::None`], a public client).
     pub fn auth(mut self, auth: ClientAuth) -> Self {
         self.auth = auth;
@@ -620,9 +639,26 @@ impl OAuthClientBuilder {
                 "`retry.max_attempts` must be at least 1".into(),
             ));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => crate::http::http_client()?,
+        let http = match (self.http, &self.client_certificate) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "both an HTTP client and a client certificate were given: build the HTTP \
+                     client from `ClientCertificate::http_client_builder` and leave \
+                     `client_certificate` unset, or let latchkey build the client"
+                        .into(),
+                ));
+            }
+            (Some(http), None) => http,
+            (None, Some(cert)) => cert.http_client()?,
+            (None, None) if self.auth.method().uses_certificate() => {
+                return Err(Error::Config(format!(
+                    "`{}` authenticates with a client certificate (RFC 8705), and none was \
+                     given: set `client_cert` and `client_key` in the profile, or \
+                     `OAuthClientBuilder::client_certificate`",
+                    self.auth.method_name()
+                )));
+            }
+            (None, None) => crate::http::http_client()?,
         };
         Ok(OAuthClient {
             inner: Arc::new(ClientInner {
@@ -632,6 +668,7 @@ impl OAuthClientBuilder {
                 revocation_url,
                 revocation_method: self.revocation_method,
                 http,
+                client_certificate: self.client_certificate,
                 retry: self.retry,
                 clock: self.clock,
                 follow_trailing_slash: self.follow_trailing_slash,

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::client_secret_jwt::ClientSecretJwt;
 use crate::error::{Error, Result};
 
 /// The client authentication method at the token, revocation and introspection endpoints.
@@ -29,6 +30,15 @@ pub enum ClientAuth {
     SecretPost(SecretString),
     /// A signed JWT assertion (RFC 7523, OIDC `private_key_jwt`).
     PrivateKeyJwt(PrivateKeyJwt),
+    /// A JWT assertion signed with the client secret (HS256; OIDC `client_secret_jwt`).
+    ClientSecretJwt(ClientSecretJwt),
+    /// Mutual TLS with a certificate from a CA the provider trusts (RFC 8705 §2.1): only
+    /// `client_id` goes in the body; the certificate is presented by the HTTP client
+    /// ([`crate::OAuthClientBuilder::client_certificate`]).
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate registered with the client (RFC 8705 §2.2);
+    /// on the wire the same as [`ClientAuth::TlsClientAuth`].
+    SelfSignedTlsClientAuth,
 }
 
 /// A client authentication method by name, without its credentials: what a configuration
@@ -45,15 +55,24 @@ pub enum ClientAuthMethod {
     PrivateKeyJwt,
     /// `none`.
     None,
+    /// `client_secret_jwt`.
+    ClientSecretJwt,
+    /// `tls_client_auth` (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl ClientAuthMethod {
     /// Every method, in the order the names are listed to users.
-    pub const ALL: [ClientAuthMethod; 4] = [
+    pub const ALL: [ClientAuthMethod; 7] = [
         ClientAuthMethod::ClientSecretBasic,
         ClientAuthMethod::ClientSecretPost,
         ClientAuthMethod::PrivateKeyJwt,
         ClientAuthMethod::None,
+        ClientAuthMethod::ClientSecretJwt,
+        ClientAuthMethod::TlsClientAuth,
+        ClientAuthMethod::SelfSignedTlsClientAuth,
     ];
 
     /// The registered name, as in `token_endpoint_auth_method`.
@@ -63,6 +82,9 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
             ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
             ClientAuthMethod::None => "none",
+            ClientAuthMethod::ClientSecretJwt => "client_secret_jwt",
+            ClientAuthMethod::TlsClientAuth => "tls_client_auth",
+            ClientAuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
@@ -71,11 +93,21 @@ impl ClientAuthMethod {
         Self::ALL.into_iter().find(|m| m.name() == name)
     }
 
-    /// Whether the method sends the client secret.
+    /// Whether the method needs the client secret (sent, or signing an assertion).
     pub fn uses_secret(self) -> bool {
         matches!(
             self,
-            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
+            ClientAuthMethod::ClientSecretBasic
+                | ClientAuthMethod::ClientSecretPost
+                | ClientAuthMethod::ClientSecretJwt
+        )
+    }
+
+    /// Whether the method is mutual TLS (RFC 8705 §2): it needs a client certificate.
+    pub fn uses_certificate(self) -> bool {
+        matches!(
+            self,
+            ClientAuthMethod::TlsClientAuth | ClientAuthMethod::SelfSignedTlsClientAuth
         )
     }
 }
@@ -96,6 +128,9 @@ impl ClientAuth {
             }
             ClientAuth::SecretPost(_) => ClientAuthMethod::ClientSecretPost,
             ClientAuth::PrivateKeyJwt(_) => ClientAuthMethod::PrivateKeyJwt,
+            ClientAuth::ClientSecretJwt(_) => ClientAuthMethod::ClientSecretJwt,
+            ClientAuth::TlsClientAuth => ClientAuthMethod::TlsClientAuth,
+            ClientAuth::SelfSignedTlsClientAuth => ClientAuthMethod::SelfSignedTlsClientAuth,
         }
     }
 
@@ -112,7 +147,7 @@ impl ClientAuth {
         form: &mut Vec<(String, String)>,
     ) -> Result<Option<HeaderValue>> {
         match self {
-            ClientAuth::None => {
+            ClientAuth::None | ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
                 form.push(("client_id".into(), client_id.into()));
                 Ok(None)
             }
@@ -136,6 +171,18 @@ impl ClientAuth {
                 form.push((
                     "client_assertion".into(),
                     key.assertion(client_id, audience)?,
+                ));
+                Ok(None)
+            }
+            ClientAuth::ClientSecretJwt(secret) => {
+                form.push(("client_id".into(), client_id.into()));
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push((
+                    "client_assertion".into(),
+                    secret.assertion(client_id, audience)?,
                 ));
                 Ok(None)
             }

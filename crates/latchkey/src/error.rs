@@ -221,7 +221,7 @@ impl Error {
                 // `incorrect_client_credentials`, `bad_verification_code`, `bad_refresh_token`:
                 // GitHub's names for `invalid_client` and `invalid_grant` (docs.github.com,
                 // "Troubleshooting OAuth app access token request errors").
-                "invalid_client" | "incorrect_client_credentials" => "check the client id and secret, and that `client_auth` matches the method the client is registered with",
+                "invalid_client" | "incorrect_client_credentials" => "check the client id and secret (for mutual TLS: that the client certificate is the registered one and is presented, `client_cert` and `client_key`), and that `client_auth` matches the method the client is registered with",
                 "bad_verification_code" | "bad_refresh_token" => "the code or refresh token is wrong, expired or already used: log in again",
                 "invalid_grant" => "the credentials, code or refresh token were rejected: check username, password and TOTP code, or log in again",
                 "unauthorized_client" => "the client is not allowed to use this grant type: enable it for the client at the identity provider",

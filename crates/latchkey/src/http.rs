@@ -11,18 +11,25 @@ use crate::redact::DisplayUrl;
 /// A client for talking to identity providers: rustls with the platform's trust store, no
 /// redirects (a token request must never be replayed at another host), bounded timeouts and
 /// an identifying `User-Agent`.
+pub fn http_client() -> Result<reqwest::Client> {
+    http_client_builder()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The settings of [`http_client`], still open: for a client that needs more, such as a
+/// client certificate for mutual TLS ([`crate::ClientCertificate::http_client_builder`]) or
+/// a private CA (`add_root_certificate`).
 #[allow(
     clippy::disallowed_methods,
     reason = "the one constructor every other client is pointed to by clippy.toml"
 )]
-pub fn http_client() -> Result<reqwest::Client> {
+pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 /// The largest identity-provider response body latchkey reads. Token, metadata, key-set,

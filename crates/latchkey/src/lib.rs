@@ -4,7 +4,8 @@
 //!
 //! - [`StaticAuth`]: Basic, DHIS2 `ApiToken`, Bearer, custom headers, query parameters.
 //! - [`Grant`]s: [`ClientCredentials`] (client_secret_basic, client_secret_post,
-//!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
+//!   client_secret_jwt, private_key_jwt, and mutual TLS with a [`ClientCertificate`]),
+//!   [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
 //!   and the interactive [`AuthorizationCode`] (PKCE, [`loopback`] receiver or a
 //!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628).
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
@@ -80,6 +81,8 @@ pub mod authorization;
 mod challenge;
 mod client;
 mod client_auth;
+mod client_cert;
+mod client_secret_jwt;
 mod clock;
 mod credential;
 mod error;
@@ -110,6 +113,8 @@ pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};
 pub use client::{OAuthClient, OAuthClientBuilder};
 pub use client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
+pub use client_cert::ClientCertificate;
+pub use client_secret_jwt::{AssertionAudience, ClientSecretJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
 pub use error::{Error, LoginError, ProviderError, Result};
@@ -118,7 +123,7 @@ pub use grant::{
     IdTokenCheck, Password, RedirectCapturer, RefreshTokenOnly,
 };
 pub use grant::{PendingLogin, WebLogin, WebLoginOutcome};
-pub use http::{http_client, is_loopback};
+pub use http::{http_client, http_client_builder, is_loopback};
 pub use http_trace::HTTP_TRACE_TARGET;
 pub use jsonwebtoken::Algorithm;
 pub use oidc::{IdTokenClaims, IdTokenValidator, JwksCache, OidcProvider, ProviderMetadata};

@@ -273,7 +273,13 @@ pub(super) async fn send(
     let auth = selected
         .authenticate(&ctx.paths, ENV, &LoginOptions::default())
         .await?;
-    let http = reqwest_middleware::ClientBuilder::new(latchkey::http_client()?)
+    // The profile's client certificate, when it has one: a certificate-bound token
+    // (RFC 8705 §3) is accepted only over the certificate it was issued to.
+    let base = selected
+        .http_client_builder()?
+        .build()
+        .map_err(|e| latchkey::Error::Config(format!("cannot build the HTTP client: {e}")))?;
+    let http = reqwest_middleware::ClientBuilder::new(base)
         .with(AuthMiddleware::from_arc(auth.authenticator()))
         .build();
     let mut builder = http.request(out.method, url.clone()).headers(out.headers);

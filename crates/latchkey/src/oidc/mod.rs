@@ -21,6 +21,7 @@ mod fetch;
 mod id_token;
 pub(crate) mod introspection;
 mod jwks;
+mod mtls_aliases;
 mod provider;
 pub(crate) mod userinfo;
 mod well_known;
@@ -33,5 +34,6 @@ pub use id_token::{
 };
 pub use introspection::Introspection;
 pub use jwks::{JwksCache, JwksCacheBuilder};
+pub use mtls_aliases::MtlsEndpointAliases;
 pub use provider::OidcProvider;
 pub use userinfo::UserInfo;

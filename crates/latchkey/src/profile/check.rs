@@ -128,8 +128,21 @@ impl Selected {
             }
         }
         match self.client_auth_method() {
-            Ok(ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost) => {
+            Ok(
+                ClientAuthMethod::ClientSecretBasic
+                | ClientAuthMethod::ClientSecretPost
+                | ClientAuthMethod::ClientSecretJwt,
+            ) => {
                 self.require(&[("client_secret", p.client_secret.is_some())], found);
+            }
+            Ok(ClientAuthMethod::TlsClientAuth | ClientAuthMethod::SelfSignedTlsClientAuth) => {
+                self.require(
+                    &[
+                        ("client_cert", p.client_cert.is_some()),
+                        ("client_key", p.client_key.is_some()),
+                    ],
+                    found,
+                );
             }
             Ok(ClientAuthMethod::PrivateKeyJwt) => {
                 self.require(&[("private_key", p.private_key.is_some())], found);
@@ -137,6 +150,16 @@ impl Selected {
             Ok(_) => {}
             // The unknown preset was reported above.
             Err(_) => {}
+        }
+        if p.assertion_audience == Some(crate::AssertionAudience::Issuer)
+            && p.issuer.is_none()
+            && p.preset.is_none()
+        {
+            found.push(ProfileError::invalid(
+                &self.name,
+                "assertion_audience",
+                "is `issuer`, and the profile has no `issuer`: set it, or use `token_endpoint`",
+            ));
         }
         match p.auth {
             AuthKind::Password => self.require(

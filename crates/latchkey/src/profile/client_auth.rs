@@ -7,10 +7,12 @@ use secrecy::{ExposeSecret, SecretString};
 use super::managed::Env;
 use super::{ProfileError, Selected};
 use crate::client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
+use crate::client_secret_jwt::{AssertionAudience, ClientSecretJwt};
 
 impl Selected {
     /// The method in use: the profile's `client_auth`; else, with a secret, the preset's
-    /// secret method or `client_secret_basic`; else `private_key_jwt` with a key; else `none`.
+    /// secret method or `client_secret_basic`; else `private_key_jwt` with a key; else
+    /// `tls_client_auth` with a client certificate; else `none`.
     pub fn client_auth_method(&self) -> Result<ClientAuthMethod, ProfileError> {
         let p = &self.profile;
         Ok(match (p.client_auth, &p.client_secret, &p.private_key) {
@@ -20,12 +22,18 @@ impl Selected {
                 _ => ClientAuthMethod::ClientSecretBasic,
             },
             (None, None, Some(_)) => ClientAuthMethod::PrivateKeyJwt,
+            (None, None, None) if p.client_cert.is_some() => ClientAuthMethod::TlsClientAuth,
             (None, None, None) => ClientAuthMethod::None,
         })
     }
 
-    /// The client authentication, with its secret or key read.
-    pub(super) async fn client_auth(&self, env: Env<'_>) -> Result<ClientAuth, ProfileError> {
+    /// The client authentication, with its secret or key read; `issuer` is the provider's
+    /// (for `assertion_audience = "issuer"`).
+    pub(super) async fn client_auth(
+        &self,
+        env: Env<'_>,
+        issuer: &str,
+    ) -> Result<ClientAuth, ProfileError> {
         let p = &self.profile;
         let client_secret = || self.secret("client_secret", p.client_secret.as_ref(), env);
         Ok(match self.client_auth_method()? {
@@ -41,6 +49,15 @@ impl Selected {
                     .await?;
                 ClientAuth::PrivateKeyJwt(private_key(&pem, p.key_id.clone())?)
             }
+            ClientAuthMethod::ClientSecretJwt => {
+                let signer = ClientSecretJwt::new(client_secret().await?);
+                ClientAuth::ClientSecretJwt(match p.assertion_audience.unwrap_or_default() {
+                    AssertionAudience::Issuer => signer.audience_issuer(issuer),
+                    _ => signer,
+                })
+            }
+            ClientAuthMethod::TlsClientAuth => ClientAuth::TlsClientAuth,
+            ClientAuthMethod::SelfSignedTlsClientAuth => ClientAuth::SelfSignedTlsClientAuth,
             #[allow(unreachable_patterns, reason = "ClientAuthMethod is non_exhaustive")]
             other => {
                 return Err(ProfileError::invalid(

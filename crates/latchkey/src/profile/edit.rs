@@ -22,7 +22,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 26] = [
+pub const FIELDS: [&str; 29] = [
     "auth",
     "preset",
     "issuer",
@@ -35,6 +35,9 @@ pub const FIELDS: [&str; 26] = [
     "client_auth",
     "private_key",
     "key_id",
+    "assertion_audience",
+    "client_cert",
+    "client_key",
     "scopes",
     "redirect_uri",
     "username",

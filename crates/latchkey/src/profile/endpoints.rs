@@ -43,7 +43,8 @@ impl Selected {
         vars
     }
 
-    /// The endpoints: from the preset, from discovery of `issuer`, then explicit URLs on top.
+    /// The endpoints: from the preset, from discovery of `issuer` (its `mtls_endpoint_aliases`
+    /// when the profile has a `client_cert`), then explicit URLs on top.
     pub async fn endpoints(
         &self,
     ) -> Result<(Arc<ProviderMetadata>, Option<OidcProvider>), ProfileError> {
@@ -85,6 +86,11 @@ impl Selected {
                 ProviderMetadata::new(raw, endpoint("token_url", raw, false)?)
             }
         };
+        if p.client_cert.is_some() {
+            // RFC 8705 §5: a client presenting a certificate uses the provider's aliases;
+            // the profile's explicit URLs below still win.
+            metadata = metadata.with_mtls_endpoint_aliases()?;
+        }
         let field = |name: &str, raw: &Option<String>| -> Result<Option<Url>, ProfileError> {
             Ok(raw
                 .as_deref()

@@ -151,14 +151,28 @@ impl Selected {
             .or_else(|| preset.and_then(|p| p.public_client_id).map(Into::into))
             .ok_or_else(|| ProfileError::missing(&self.name, p.auth, "client_id"))?;
         let (metadata, provider) = self.endpoints().await?;
+        let certificate = self.client_certificate()?;
         let mut client = metadata
             .client_builder(client_id.clone())
-            .auth(self.client_auth(env).await?)
+            .auth(self.client_auth(env, &metadata.issuer).await?)
             .follow_trailing_slash_redirect(self.follows_trailing_slash()?);
+        if let Some(certificate) = certificate {
+            client = client.client_certificate(certificate);
+        }
         if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
             client = client.revocation_method(RevocationMethod::GitHubAppToken);
         }
         let client = client.build()?;
+        // With a certificate, userinfo and the other provider calls go over it too, to the
+        // aliased endpoints: a certificate-bound token is refused anywhere else.
+        let provider = match (provider, client.client_certificate()) {
+            (Some(found), Some(_)) => Some(OidcProvider::from_parts(
+                metadata.clone(),
+                found.jwks().cloned(),
+                client.http().clone(),
+            )),
+            (provider, _) => provider,
+        };
         let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
             (true, Some(preset)) => preset
                 .default_scopes

@@ -26,6 +26,7 @@
 mod advice;
 mod check;
 mod client_auth;
+mod client_cert;
 mod credentials;
 pub mod edit;
 mod endpoints;
@@ -44,6 +45,7 @@ mod store_spec;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -62,6 +64,7 @@ pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
 
 use crate::client_auth::{BasicCredentials, ClientAuthMethod};
+use crate::client_secret_jwt::AssertionAudience;
 
 /// How a profile authenticates (`auth = "…"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,7 +176,9 @@ pub struct Profile {
     /// The client secret.
     pub client_secret: Option<SecretRef>,
     /// `client_secret_basic` (default with a secret) | `client_secret_post` |
-    /// `private_key_jwt` | `none` (default without a secret).
+    /// `client_secret_jwt` | `private_key_jwt` | `tls_client_auth` (default with a
+    /// `client_cert` and no secret or key) | `self_signed_tls_client_auth` | `none` (default
+    /// without any credential).
     pub client_auth: Option<ClientAuthMethod>,
     /// How `client_secret_basic` sends the id and secret: `encoded` (default, RFC 6749
     /// §2.3.1) | `raw`, for providers that do not decode them (glewlwyd; `docs/interop.md`).
@@ -182,6 +187,13 @@ pub struct Profile {
     pub private_key: Option<SecretRef>,
     /// The key id (`kid`) for `private_key_jwt`.
     pub key_id: Option<String>,
+    /// The audience of `client_secret_jwt` assertions: `token_endpoint` (default) | `issuer`.
+    pub assertion_audience: Option<AssertionAudience>,
+    /// A PEM client certificate (chain) for mutual TLS (RFC 8705), an absolute path: for
+    /// `tls_client_auth` / `self_signed_tls_client_auth` and certificate-bound tokens.
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`, an absolute path (read when used, kept secret).
+    pub client_key: Option<PathBuf>,
     /// Scopes to request.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -250,6 +262,9 @@ impl Profile {
             basic_credentials: None,
             private_key: None,
             key_id: None,
+            assertion_audience: None,
+            client_cert: None,
+            client_key: None,
             scopes: Vec::new(),
             redirect_uri: None,
             username: None,

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod client_auth_methods;
 mod client_redirects;
 mod device_flow;
 mod dhis2;
