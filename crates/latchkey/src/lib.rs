@@ -82,6 +82,7 @@ mod client;
 mod client_auth;
 mod clock;
 mod credential;
+pub mod dpop;
 mod error;
 mod fs;
 #[cfg(feature = "fuzzing")]
@@ -112,6 +113,7 @@ pub use client::{OAuthClient, OAuthClientBuilder};
 pub use client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
+pub use dpop::{DpopAlgorithm, DpopKey};
 pub use error::{Error, LoginError, ProviderError, Result};
 pub use grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, GrantKind,
