@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
+import { bindDpop, dpopFeature, handleDpop } from './dpop.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -343,6 +344,7 @@ async function passwordGrant(ctx) {
   const at = new provider.AccessToken({
     accountId: account.accountId, client, grantId: grant.jti, gty: 'password', scope,
   });
+  await bindDpop(provider, ctx, at);
   ctx.oidc.entity('AccessToken', at);
   const accessToken = await at.save();
 
@@ -413,6 +415,7 @@ function buildProvider() {
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: { enabled: false },
+      dPoP: dpopFeature(),
     },
     pkce: {
       required: (ctx, client) => client.clientAuthMethod === 'none',
@@ -800,6 +803,8 @@ async function handle(req, res) {
     req.body = raw;
   }
 
+  const findToken = (v) => (liveEntry(`AccessToken:${v}`) ?? liveEntry(`ClientCredentials:${v}`))?.payload;
+  if (await handleDpop(req, res, { pathname, method, raw, issuer, findToken, sendJson })) return undefined;
   if (pathname === '/__admin' || pathname.startsWith('/__admin/')) {
     return handleAdmin(req, res, pathname, raw);
   }
