@@ -6,17 +6,22 @@
 //                                              is answered 400 use_dpop_nonce + DPoP-Nonce
 //   POST /__admin/dpop {"resourceNonce":true}  the resource route does the same with a 401
 //   POST /__admin/dpop {"rotateNonce":true}    the resource route's nonce changes
+//   POST /__admin/dpop {"consumeRefreshWithoutNonce":true}
+//                                              a refresh whose proof has no nonce spends the
+//                                              refresh token before the use_dpop_nonce answer,
+//                                              as ATProto's server did:
+//                                              https://github.com/bluesky-social/atproto/issues/3859
 //   GET  /__admin/dpop                         settings and counters
 //   GET|POST /__resource/dpop                  Authorization: DPoP <token> + DPoP proof
 //
 // oidc-provider always has a nonce secret here (it cannot be switched on a running provider),
 // so it offers DPoP-Nonce headers in both modes; `requireNonce` decides whether it insists.
 import { createHash, randomBytes } from 'node:crypto';
-import { EmbeddedJWK, calculateJwkThumbprint, jwtVerify } from 'jose';
+import { EmbeddedJWK, calculateJwkThumbprint, decodeJwt, jwtVerify } from 'jose';
 
 const NONCE_SECRET = randomBytes(32);
 const PROOF_WINDOW_S = 60;
-const settings = { requireNonce: false, resourceNonce: false };
+const settings = { requireNonce: false, resourceNonce: false, consumeRefreshWithoutNonce: false };
 let nonce = randomBytes(16).toString('base64url');
 const seenJti = new Map();
 let stats = freshStats();
@@ -61,15 +66,26 @@ function refuse(res, sendJson, reason, error, description, headers = {}) {
 
 /**
  * Handles the admin switch and the resource route; returns false for any other path.
- * `findToken(value)` returns the stored access token payload (with `jkt` when bound).
+ * `findToken(value)` returns the stored access token payload (with `jkt` when bound);
+ * `consumeRefreshToken(value)` marks a refresh token used.
  */
-export async function handleDpop(req, res, { pathname, method, raw, issuer, findToken, sendJson }) {
+export async function handleDpop(req, res, {
+  pathname, method, raw, issuer, findToken, consumeRefreshToken, sendJson,
+}) {
+  if (settings.consumeRefreshWithoutNonce && method === 'POST' && pathname === '/token') {
+    const form = new URLSearchParams(raw.toString('utf8'));
+    let nonce;
+    try { nonce = decodeJwt(req.headers.dpop ?? '').nonce; } catch { nonce = undefined; }
+    if (form.get('grant_type') === 'refresh_token' && !nonce) consumeRefreshToken(form.get('refresh_token') ?? '');
+    return false;
+  }
   if (pathname === '/__admin/dpop') {
     if (method === 'POST') {
       let body = {};
       try { body = raw.length ? JSON.parse(raw.toString('utf8')) : {}; } catch { return sendJson(res, 400, { error: 'invalid JSON body' }) ?? true; }
       if (typeof body.requireNonce === 'boolean') settings.requireNonce = body.requireNonce;
       if (typeof body.resourceNonce === 'boolean') settings.resourceNonce = body.resourceNonce;
+      if (typeof body.consumeRefreshWithoutNonce === 'boolean') settings.consumeRefreshWithoutNonce = body.consumeRefreshWithoutNonce;
       if (body.rotateNonce) nonce = randomBytes(16).toString('base64url');
       if (body.reset) stats = freshStats();
     }

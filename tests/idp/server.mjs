@@ -804,7 +804,8 @@ async function handle(req, res) {
   }
 
   const findToken = (v) => (liveEntry(`AccessToken:${v}`) ?? liveEntry(`ClientCredentials:${v}`))?.payload;
-  if (await handleDpop(req, res, { pathname, method, raw, issuer, findToken, sendJson })) return undefined;
+  const consumeRefreshToken = (v) => { const e = liveEntry(`RefreshToken:${v}`); if (e) e.payload.consumed = true; };
+  if (await handleDpop(req, res, { pathname, method, raw, issuer, findToken, consumeRefreshToken, sendJson })) return undefined;
   if (pathname === '/__admin' || pathname.startsWith('/__admin/')) {
     return handleAdmin(req, res, pathname, raw);
   }

@@ -141,7 +141,9 @@ async fn token_endpoint_nonce_is_learned_from_the_refusal_and_retried_once() {
 #[tokio::test]
 async fn a_new_process_asks_for_a_nonce_before_spending_the_refresh_token() {
     let idp = Idp::start().await;
-    idp.dpop(json!({ "requireNonce": true })).await;
+    // Nonces required, and a refresh without one spends the refresh token (ATProto's server).
+    idp.dpop(json!({ "requireNonce": true, "consumeRefreshWithoutNonce": true }))
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn TokenStore> = Arc::new(FileStore::new(dir.path()));
     let clock = Arc::new(ManualClock::new());
@@ -188,6 +190,11 @@ async fn a_new_process_asks_for_a_nonce_before_spending_the_refresh_token() {
     // One request that cannot consume anything fetched the nonce, then the one refresh
     // went through first time: without the nonce request it would have been refused.
     assert_eq!(counters.token("refresh_token"), 2, "{:?}", counters.0);
+    assert_eq!(
+        counters.token("password"),
+        2,
+        "no new login: the refresh token survived"
+    );
     assert!(
         !idp.is_active(old.refresh_token().unwrap().expose_secret())
             .await
