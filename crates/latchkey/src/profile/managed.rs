@@ -158,6 +158,9 @@ impl Selected {
         if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
             client = client.revocation_method(RevocationMethod::GitHubAppToken);
         }
+        if p.dpop == Some(true) {
+            client = client.dpop_algorithm(super::dpop::algorithm(&self.name, &metadata)?);
+        }
         let client = client.build()?;
         let scopes: Vec<String> = match (p.scopes.is_empty(), preset) {
             (true, Some(preset)) => preset

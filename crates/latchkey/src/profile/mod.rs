@@ -27,6 +27,7 @@ mod advice;
 mod check;
 mod client_auth;
 mod credentials;
+mod dpop;
 pub mod edit;
 mod endpoints;
 pub mod env;
@@ -213,6 +214,10 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
+    /// `true`: DPoP (RFC 9449) sender-constrained tokens: a key made at login and stored
+    /// with the tokens, a proof on every request. Default `false`: providers do not publish
+    /// whether a client must use it, so it is asked for here.
+    pub dpop: Option<bool>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -258,6 +263,7 @@ impl Profile {
             realm: None,
             tenant: None,
             login: None,
+            dpop: None,
         }
     }
 
