@@ -36,9 +36,7 @@ fn main() {
     };
     // The raw side signs exactly what a proof signs.
     let sample = proof();
-    let message = sample[..sample.rfind('.').expect("jws")]
-        .as_bytes()
-        .to_vec();
+    let message = sample.as_bytes()[..sample.rfind('.').expect("jws")].to_vec();
     let raw = || jsonwebtoken::crypto::sign(&message, &raw_key, Algorithm::ES256).expect("sign");
 
     let mut c = Criterion::default().configure_from_args();

@@ -19,7 +19,8 @@ fn ok(out: &std::process::Output) -> String {
 }
 
 async fn call(url: &str, authorization: &str, proof: &str) -> u16 {
-    reqwest::Client::new()
+    latchkey::http_client()
+        .unwrap()
         .get(url)
         .header("authorization", authorization)
         .header("dpop", proof)

@@ -48,7 +48,7 @@ fn resource(idp: &Idp) -> Url {
 
 /// Calls the resource route with these headers; returns the status and the JSON body.
 async fn call(url: &Url, headers: &[(&str, http::HeaderValue)]) -> (u16, Value, http::HeaderMap) {
-    let mut request = reqwest::Client::new().get(url.clone());
+    let mut request = latchkey::http_client().unwrap().get(url.clone());
     for (name, value) in headers {
         request = request.header(*name, value.clone());
     }
