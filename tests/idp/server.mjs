@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
 import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
+import { bindDpop, dpopFeature, handleDpop } from './dpop.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -345,6 +346,7 @@ async function passwordGrant(ctx) {
   const at = new provider.AccessToken({
     accountId: account.accountId, client, grantId: grant.jti, gty: 'password', scope,
   });
+  await bindDpop(provider, ctx, at);
   ctx.oidc.entity('AccessToken', at);
   const accessToken = await at.save();
 
@@ -417,6 +419,7 @@ function buildProvider() {
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: { enabled: false },
       mTLS: mtlsFeature(),
+      dPoP: dpopFeature(),
     },
     discovery: { claim_types_supported: ['normal'], ...mtlsAliases(mtlsOrigin) },
     clientAuthMethods: clientAuthMethods(),
@@ -806,6 +809,9 @@ async function handle(req, res) {
     req.body = raw;
   }
 
+  const findToken = (v) => (liveEntry(`AccessToken:${v}`) ?? liveEntry(`ClientCredentials:${v}`))?.payload;
+  const consumeRefreshToken = (v) => { const e = liveEntry(`RefreshToken:${v}`); if (e) e.payload.consumed = true; };
+  if (await handleDpop(req, res, { pathname, method, raw, issuer, findToken, consumeRefreshToken, sendJson })) return undefined;
   if (pathname === '/__admin' || pathname.startsWith('/__admin/')) {
     return handleAdmin(req, res, pathname, raw);
   }

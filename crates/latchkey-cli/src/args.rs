@@ -89,6 +89,24 @@ pub(crate) enum Command {
     },
     /// Print the `Authorization: …` header.
     Header(ProfileArg),
+    /// Print both headers of one DPoP request (`Authorization: DPoP …` and `DPoP: …`).
+    ///
+    /// For profiles with `dpop = true`: the server wants a new proof, signed for the method
+    /// and URL, with every request, so run this once per request. `latchkey request` does it
+    /// by itself, and also answers a resource server's nonce demand.
+    Proof {
+        #[command(flatten)]
+        target: ProfileArg,
+        /// The request's HTTP method.
+        #[arg(long, short = 'X', value_name = "METHOD")]
+        method: String,
+        /// The request's absolute URL.
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Print {"authorization": …, "dpop": …} as JSON instead of two header lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the profile's login and token state (exit 1 when not logged in).
     Status {
         #[command(flatten)]

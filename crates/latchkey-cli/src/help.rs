@@ -180,6 +180,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "latchkey proof",
+        &[
+            "latchkey proof --method GET --url https://api.example.org/things",
+            "latchkey proof -p svc -X POST --url https://api.example.org/things --json",
+            "U=https://api.example.org/things; latchkey proof -X GET --url $U | curl -H @- $U",
+        ],
+    ),
+    (
         "latchkey status",
         &[
             "latchkey status",

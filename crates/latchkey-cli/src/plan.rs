@@ -76,6 +76,12 @@ pub(crate) enum Cmd {
     /// `token --id-token`.
     IdToken,
     Header,
+    /// `proof --method M --url U`: both headers of one DPoP request.
+    Proof {
+        method: Method,
+        url: url::Url,
+        json: bool,
+    },
     Status {
         json: bool,
         all: bool,
@@ -247,6 +253,23 @@ impl Plan {
             args::Command::Header(t) => {
                 profile = positional(profile, t.profile)?;
                 Cmd::Header
+            }
+            args::Command::Proof {
+                target: t,
+                method,
+                url,
+                json,
+            } => {
+                profile = positional(profile, t.profile)?;
+                Cmd::Proof {
+                    method: Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(
+                        |_| CliError::usage(format!("`{method}` is not an HTTP method")),
+                    )?,
+                    url: url::Url::parse(&url).map_err(|e| {
+                        CliError::usage(format!("`--url {url}` is not an absolute URL ({e})"))
+                    })?,
+                    json,
+                }
             }
             args::Command::Status {
                 target: t,

@@ -23,6 +23,10 @@
 //! # let _ = body; Ok(()) }
 //! ```
 //!
+//! A DPoP-bound token (RFC 9449, `token_type: DPoP`) is sent as `Authorization: DPoP …` with
+//! a fresh `DPoP` proof for each request's method and URL; a resource server's
+//! `use_dpop_nonce` answer is retried once with the nonce it gave.
+//!
 //! Headers set by the middleware are marked sensitive, so HTTP stacks never log them.
 //!
 //! ## Certificate-bound tokens (mutual TLS, RFC 8705)
@@ -84,7 +88,8 @@ async fn authenticate(
 ) -> Result<HeaderMap, latchkey::Error> {
     let mut headers = HeaderMap::new();
     let mut url = request.url().clone();
-    auth.apply(&mut headers, &mut url).await?;
+    let method = request.method().clone();
+    auth.apply_to(&method, &mut headers, &mut url).await?;
     for (name, value) in &headers {
         let mut value = value.clone();
         value.set_sensitive(true);
@@ -114,6 +119,25 @@ impl Middleware for AuthMiddleware {
             .run(request, extensions)
             .await
             .map_err(|err| scrub(err, &original_url, &sent_url))?;
+        if self
+            .auth
+            .observe_response(&sent_url, response.status(), response.headers())
+        {
+            // A DPoP resource server wants a (new) nonce: the token is fine, the proof is not.
+            return match replay {
+                Some(mut retry) => {
+                    authenticate(&*self.auth, &mut retry)
+                        .await
+                        .map_err(reqwest_middleware::Error::middleware)?;
+                    tracing::debug!("401 use_dpop_nonce: retrying once with the server's nonce");
+                    let retry_url = retry.url().clone();
+                    next.run(retry, extensions)
+                        .await
+                        .map_err(|err| scrub(err, &original_url, &retry_url))
+                }
+                None => Ok(response),
+            };
+        }
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }

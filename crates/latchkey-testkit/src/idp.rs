@@ -241,6 +241,20 @@ impl Idp {
         .await;
     }
 
+    /// Configures DPoP (`tests/idp/dpop.mjs`): `{"requireNonce": true}` makes the token
+    /// endpoint insist on server nonces, `{"resourceNonce": true}` the resource route
+    /// `/__resource/dpop`; returns the settings and the route's counters.
+    pub async fn dpop(&self, settings: Value) -> Value {
+        self.admin(reqwest::Method::POST, "/dpop", Some(settings))
+            .await
+    }
+
+    /// The DPoP resource route's counters: `requests`, `ok`, and `refused` by reason
+    /// (`replay`, `ath`, `htu`, `nonce`, `jkt`, …).
+    pub async fn dpop_stats(&self) -> Value {
+        self.admin(reqwest::Method::GET, "/dpop", None).await
+    }
+
     /// Configures the device flow: announced `interval` and how many `slow_down` answers.
     pub async fn device_config(&self, config: Value) {
         self.admin(reqwest::Method::POST, "/device", Some(config))

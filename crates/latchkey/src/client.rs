@@ -9,6 +9,7 @@ use url::Url;
 use crate::client_auth::ClientAuth;
 use crate::client_cert::ClientCertificate;
 use crate::clock::{Clock, SystemClock};
+use crate::dpop::{DpopAlgorithm, DpopKey, DpopSettings};
 use crate::error::{Error, ProviderError, Result};
 use crate::oidc::OidcError;
 use crate::redact::DisplayUrl;
@@ -24,6 +25,8 @@ use crate::token::TokenSet;
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
     inner: Arc<ClientInner>,
+    /// The DPoP key requests from this handle are signed with (see [`Self::with_dpop_key`]).
+    dpop_key: Option<DpopKey>,
 }
 
 #[derive(Debug)]
@@ -38,6 +41,7 @@ struct ClientInner {
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     follow_trailing_slash: bool,
+    dpop: Option<DpopSettings>,
 }
 
 /// Whether a failed token request may be sent again.
@@ -65,6 +69,7 @@ impl OAuthClient {
             clock: Arc::new(SystemClock),
             allow_insecure_http: false,
             follow_trailing_slash: false,
+            dpop: None,
         }
     }
 
@@ -98,6 +103,25 @@ impl OAuthClient {
         &self.inner.clock
     }
 
+    /// Whether requests carry DPoP proofs (RFC 9449; [`OAuthClientBuilder::dpop`]).
+    pub fn dpop_enabled(&self) -> bool {
+        self.inner.dpop.is_some()
+    }
+
+    /// The DPoP settings and the nonces servers gave, when DPoP is on.
+    pub(crate) fn dpop(&self) -> Option<&DpopSettings> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// This client, signing its requests with `key` (the one stored with the token set a
+    /// refresh or revocation is about). Without a key, a token request makes a new one.
+    pub(crate) fn with_dpop_key(&self, key: Option<DpopKey>) -> OAuthClient {
+        OAuthClient {
+            inner: self.inner.clone(),
+            dpop_key: key,
+        }
+    }
+
     /// The HTTP client.
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
@@ -115,12 +139,22 @@ impl OAuthClient {
         params: &[(&str, &str)],
         replay: Replay,
     ) -> Result<TokenSet> {
+        // The key is made once per token set, before the first attempt: retries and the
+        // nonce retry must prove possession of the same key the tokens get bound to.
+        let keyed;
+        let this = match (&self.inner.dpop, &self.dpop_key) {
+            (Some(dpop), None) => {
+                keyed = self.with_dpop_key(Some(DpopKey::generate(dpop.algorithm)?));
+                &keyed
+            }
+            _ => self,
+        };
         let url = &self.inner.token_url;
         let mut retry = 0;
         loop {
-            let result = self.token_attempt(grant_type, params).await;
+            let result = this.token_attempt(grant_type, params).await;
             let err = match result {
-                Ok(tokens) => return Ok(tokens),
+                Ok(tokens) => return Ok(tokens.with_dpop_key(this.dpop_key.clone())),
                 Err(err) => err,
             };
             let replayable = match replay {
@@ -232,6 +266,7 @@ impl OAuthClient {
     /// [`TokenSet::succeeding`] to inherit what the provider may omit.
     pub(crate) async fn refresh(&self, refresh_token: &secrecy::SecretString) -> Result<TokenSet> {
         use secrecy::ExposeSecret;
+        self.learn_dpop_nonce().await;
         self.token_request(
             "refresh_token",
             &[("refresh_token", refresh_token.expose_secret())],
@@ -250,6 +285,57 @@ impl OAuthClient {
             ));
         };
         crate::revocation::revoke(self, url, token, hint).await
+    }
+
+    /// Makes sure a DPoP nonce is known before a refresh token is spent, when the token
+    /// endpoint's origin has not been heard from in this process.
+    ///
+    /// A server that requires nonces answers a proof without one with `use_dpop_nonce`,
+    /// and some (ATProto, bluesky-social/atproto#3859) have consumed the refresh token by
+    /// then, so the retry with the nonce fails and the login is lost. This asks first with
+    /// a request that cannot consume anything: a refresh grant for a token that cannot
+    /// exist. The answer is an error either way; only its `DPoP-Nonce` header matters, and
+    /// [`send`](Self::send) remembers it. When none comes, the origin is noted as not
+    /// needing nonces, so this costs one request per process at most.
+    async fn learn_dpop_nonce(&self) {
+        let (Some(dpop), Some(_)) = (&self.inner.dpop, &self.dpop_key) else {
+            return;
+        };
+        let url = &self.inner.token_url;
+        if dpop.nonces.known(url) {
+            return;
+        }
+        let mut form = vec![
+            ("grant_type".to_owned(), "refresh_token".to_owned()),
+            (
+                "refresh_token".to_owned(),
+                "latchkey-dpop-nonce-probe".to_owned(),
+            ),
+        ];
+        let basic = match self.inner.auth.apply(&self.inner.client_id, url, &mut form) {
+            Ok(basic) => basic,
+            Err(_) => return,
+        };
+        tracing::debug!(url = %DisplayUrl::new(url), "asking the token endpoint for a DPoP nonce before spending the refresh token");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        // Not `post_form`: its nonce retry would send this probe twice for nothing.
+        let answer = self
+            .send_followed(
+                http::Method::POST,
+                url,
+                "application/x-www-form-urlencoded",
+                &body,
+                basic,
+            )
+            .await;
+        if let Err(err) = answer {
+            tracing::debug!(error = %err, "the DPoP nonce request failed; refreshing without a nonce");
+        }
+        if !dpop.nonces.known(url) {
+            dpop.nonces.none_needed(url);
+        }
     }
 
     /// Checks that an authorization server answers at the token endpoint, without asking it
@@ -324,13 +410,36 @@ impl OAuthClient {
         body: String,
         basic: Option<http::HeaderValue>,
     ) -> Result<RawResponse> {
+        let first = self
+            .send_followed(method.clone(), url, content_type, &body, basic.clone())
+            .await?;
+        // RFC 9449 §8: a server that wants a (new) nonce refuses the proof before it looks at
+        // the request, so the same request is sent once more with the nonce it gave.
+        if first.new_dpop_nonce && first.asks_for_dpop_nonce() {
+            tracing::debug!(url = %DisplayUrl::new(url), "the server asked for a DPoP nonce; sending again with it");
+            return self
+                .send_followed(method, url, content_type, &body, basic)
+                .await;
+        }
+        Ok(first)
+    }
+
+    /// [`send_once`](Self::send_once), following the one redirect latchkey may follow.
+    async fn send_followed(
+        &self,
+        method: http::Method,
+        url: &Url,
+        content_type: &'static str,
+        body: &str,
+        basic: Option<http::HeaderValue>,
+    ) -> Result<RawResponse> {
         let response = self
-            .send_once(method.clone(), url, content_type, &body, basic.clone())
+            .send_once(method.clone(), url, content_type, body, basic.clone())
             .await?;
         if let Some(slashed) = self.trailing_slash_target(url, &response) {
             tracing::debug!(from = %DisplayUrl::new(url), to = %DisplayUrl::new(&slashed), status = response.status().as_u16(), "following the token endpoint's trailing-slash redirect");
             let response = self
-                .send_once(method, &slashed, content_type, &body, basic)
+                .send_once(method, &slashed, content_type, body, basic)
                 .await?;
             return self.read_response(&slashed, response).await;
         }
@@ -362,6 +471,12 @@ impl OAuthClient {
         if let Some(basic) = &basic {
             request = request.header(AUTHORIZATION, basic.clone());
             traced.push(("authorization", basic.to_str().unwrap_or("Basic")));
+        }
+        if let (Some(dpop), Some(key)) = (&self.inner.dpop, &self.dpop_key) {
+            let nonce = dpop.nonces.get(url);
+            let proof = key.proof_header(&method_shown, url, None, nonce.as_deref())?;
+            request = request.header(crate::dpop::DPOP, proof);
+            traced.push(("dpop", "[proof]"));
         }
         crate::http_trace::request(
             &method_shown,
@@ -413,6 +528,10 @@ impl OAuthClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, self.inner.clock.now()));
+        let new_dpop_nonce = match &self.inner.dpop {
+            Some(dpop) => dpop.nonces.observe(url, &headers).is_some(),
+            None => false,
+        };
         let body = crate::http::read_body(response, url).await?;
         crate::http_trace::response(url, status, &headers, Some(&body));
         Ok(RawResponse {
@@ -420,6 +539,7 @@ impl OAuthClient {
             content_type,
             retry_after,
             body,
+            new_dpop_nonce,
         })
     }
 }
@@ -463,9 +583,20 @@ pub(crate) struct RawResponse {
     pub(crate) content_type: Option<String>,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) body: Vec<u8>,
+    /// The answer carried a `DPoP-Nonce` this client had not seen.
+    pub(crate) new_dpop_nonce: bool,
 }
 
 impl RawResponse {
+    /// Whether the server refused the DPoP proof for want of a (fresh) nonce: the OAuth
+    /// error `use_dpop_nonce` (RFC 9449 §8), or a `DPoP` challenge saying so (§9).
+    fn asks_for_dpop_nonce(&self) -> bool {
+        matches!(
+            parse_error_body(&self.body, self.content_type.as_deref()),
+            Some(ResponseError::OAuth { error, .. }) if error == "use_dpop_nonce"
+        )
+    }
+
     /// The error for a non-success answer: the OAuth error in the body when there is one
     /// (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3), else the bare HTTP status.
     pub(crate) fn error(&self, url: &Url) -> Error {
@@ -540,6 +671,7 @@ pub struct OAuthClientBuilder {
     clock: Arc<dyn Clock>,
     allow_insecure_http: bool,
     follow_trailing_slash: bool,
+    dpop: Option<DpopAlgorithm>,
 }
 
 impl OAuthClientBuilder {
@@ -550,6 +682,23 @@ impl OAuthClientBuilder {
     /// [`ClientCertificate::http_client_builder`] and leave this unset.
     pub fn client_certificate(mut self, cert: ClientCertificate) -> Self {
         self.client_certificate = Some(cert);
+        self
+    }
+
+    /// Sends DPoP proofs (RFC 9449) with every token, refresh and revocation request, so
+    /// the provider binds the tokens to a key of this identity (default: off). The key is
+    /// made with the first token set and stored with it; resource requests then need a
+    /// proof each ([`crate::TokenManager::dpop_proof`]). ES256 unless
+    /// [`dpop_algorithm`](Self::dpop_algorithm) says otherwise.
+    pub fn dpop(mut self, enabled: bool) -> Self {
+        self.dpop = enabled.then(|| self.dpop.unwrap_or_default());
+        self
+    }
+
+    /// Turns DPoP on with this key algorithm (pick it from the provider's
+    /// `dpop_signing_alg_values_supported` with [`DpopAlgorithm::for_provider`]).
+    pub fn dpop_algorithm(mut self, algorithm: DpopAlgorithm) -> Self {
+        self.dpop = Some(algorithm);
         self
     }
 
@@ -672,7 +821,12 @@ impl OAuthClientBuilder {
                 retry: self.retry,
                 clock: self.clock,
                 follow_trailing_slash: self.follow_trailing_slash,
+                dpop: self.dpop.map(|algorithm| DpopSettings {
+                    algorithm,
+                    nonces: Default::default(),
+                }),
             }),
+            dpop_key: None,
         })
     }
 }

@@ -85,6 +85,7 @@ mod client_cert;
 mod client_secret_jwt;
 mod clock;
 mod credential;
+pub mod dpop;
 mod error;
 mod fs;
 #[cfg(feature = "fuzzing")]
@@ -117,6 +118,7 @@ pub use client_cert::ClientCertificate;
 pub use client_secret_jwt::{AssertionAudience, ClientSecretJwt};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::StaticAuth;
+pub use dpop::{DpopAlgorithm, DpopKey};
 pub use error::{Error, LoginError, ProviderError, Result};
 pub use grant::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, GrantKind,

@@ -8,6 +8,8 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::dpop::DpopKey;
+
 /// A set of OAuth tokens together with their absolute expiry times.
 ///
 /// Expiry is stored as instants, not as the `expires_in` the provider sent, so a token set
@@ -24,6 +26,7 @@ pub struct TokenSet {
     pub(crate) refresh_expires_at: Option<SystemTime>,
     pub(crate) obtained_at: SystemTime,
     pub(crate) extra: serde_json::Map<String, serde_json::Value>,
+    pub(crate) dpop_key: Option<DpopKey>,
 }
 
 impl TokenSet {
@@ -39,6 +42,7 @@ impl TokenSet {
             refresh_expires_at: None,
             obtained_at,
             extra: serde_json::Map::new(),
+            dpop_key: None,
         }
     }
 
@@ -76,6 +80,24 @@ impl TokenSet {
     pub fn with_token_type(mut self, token_type: impl Into<String>) -> Self {
         self.token_type = token_type.into();
         self
+    }
+
+    /// Sets the DPoP key the tokens are bound to.
+    pub fn with_dpop_key(mut self, key: Option<DpopKey>) -> Self {
+        self.dpop_key = key;
+        self
+    }
+
+    /// The DPoP key (RFC 9449) these tokens were obtained with: stored with them, so a
+    /// DPoP-bound token keeps working in another process. `None` without DPoP.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.dpop_key.as_ref()
+    }
+
+    /// Whether the access token is DPoP-bound (`token_type` `DPoP`): each request then
+    /// needs its own proof next to the `Authorization: DPoP …` header.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
     }
 
     /// The access token.
@@ -204,6 +226,9 @@ impl TokenSet {
         if self.id_token.is_none() {
             self.id_token = previous.id_token.clone();
         }
+        if self.dpop_key.is_none() {
+            self.dpop_key = previous.dpop_key.clone();
+        }
         self
     }
 }
@@ -225,6 +250,7 @@ impl fmt::Debug for TokenSet {
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("obtained_at", &self.obtained_at)
             .field("extra_fields", &extra)
+            .field("dpop_key", &self.dpop_key.as_ref().map(|k| k.algorithm()))
             .finish()
     }
 }

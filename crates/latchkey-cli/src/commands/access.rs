@@ -24,6 +24,8 @@ pub(super) struct Access {
     pub expires_at: Option<SystemTime>,
     /// The OpenID Connect ID token stored with it, if any.
     pub id_token: Option<SecretString>,
+    /// The token is DPoP-bound: an `Authorization` header alone is refused by its server.
+    pub dpop: bool,
 }
 
 /// Resolves the selected profile's credential, refreshing OAuth tokens when needed.
@@ -46,6 +48,7 @@ pub(super) async fn access(ctx: &Ctx) -> Result<Access, CliError> {
             token,
             expires_at: None,
             id_token: None,
+            dpop: false,
         });
     }
     let store = selected.open_store(&ctx.paths, ENV).await?;
@@ -86,9 +89,12 @@ impl Access {
             .to_str()
             .ok()
             .map(|s| SecretString::from(s.to_owned()));
+        // A DPoP-bound token's header is useless without a proof per request: not handed out.
+        let dpop = tokens.is_dpop();
         Ok(Self {
             selected,
-            header,
+            header: header.filter(|_| !dpop),
+            dpop,
             token: Some(tokens.access_token().clone()),
             expires_at: tokens.expires_at(),
             id_token: tokens.id_token().cloned(),
@@ -141,6 +147,17 @@ pub(super) async fn header(ctx: &Ctx) -> Result<(), CliError> {
 }
 
 pub(super) fn print_header(access: &Access) -> Result<(), CliError> {
+    if access.dpop {
+        let name = &access.selected.name;
+        return Err(CliError::usage(format!(
+            "profile `{name}` holds a DPoP-bound token: its server wants a new proof, signed for \
+             the method and URL, with every request, so a bare Authorization header is refused"
+        ))
+        .with_hint(format!(
+            "use `latchkey proof -p {name} --method GET --url URL` for both headers of one \
+             request, or `latchkey request -p {name} GET URL`, which signs each request"
+        )));
+    }
     let header = access.header.as_ref().ok_or_else(|| {
         CliError::usage(format!(
             "profile `{}` (auth `{}`) sends no Authorization header",

@@ -7,6 +7,7 @@ mod doctor;
 mod introspect;
 mod logout;
 mod profile;
+mod proof;
 mod request;
 mod scheme;
 mod session;
@@ -62,6 +63,7 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
         Cmd::Token => access::token(ctx).await?,
         Cmd::IdToken => access::id_token(ctx).await?,
         Cmd::Header => access::header(ctx).await?,
+        Cmd::Proof { method, url, json } => proof::run(ctx, &method, &url, json).await?,
         Cmd::Status { json, all } => return status::run(ctx, all, json).await,
         Cmd::Logout { revoke, all, json } => logout::run(ctx, revoke, all, json).await?,
         Cmd::Introspect {

@@ -329,7 +329,11 @@ impl TokenManager {
             for (token, hint) in pairs {
                 if let Some(token) =
                     token.filter(|t| !secrecy::ExposeSecret::expose_secret(*t).is_empty())
-                    && let Err(err) = inner.client.revoke(token, hint).await
+                    && let Err(err) = inner
+                        .client
+                        .with_dpop_key(tokens.dpop_key().cloned())
+                        .revoke(token, hint)
+                        .await
                 {
                     tracing::warn!(key = %inner.key, hint, error = %err, "revocation failed (local tokens were removed)");
                     first_error.get_or_insert(err);
@@ -421,6 +425,79 @@ impl TokenManager {
     }
 }
 
+/// Why [`Authenticator::apply`] cannot authenticate a DPoP-bound token.
+const DPOP_NEEDS_METHOD: &str = "the access token is DPoP-bound (token_type DPoP): every request \
+     needs its own proof for its method and URL, so a bare Authorization header is not enough; \
+     use `Authenticator::apply_to` or `TokenManager::dpop_headers`";
+
+/// Whether an `Authorization` value is for a DPoP-bound token (`DPoP <token>`).
+fn dpop_header(header: &HeaderValue) -> bool {
+    header
+        .as_bytes()
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"dpop "))
+}
+
+impl TokenManager {
+    /// The `Authorization` and `DPoP` headers for one request with a DPoP-bound token
+    /// (RFC 9449 §7): `DPoP <token>` and a fresh proof for `method` and `url`, with the
+    /// token's hash (`ath`) and the latest nonce `url`'s origin gave. Fails for a token
+    /// that is not DPoP-bound (use [`authorization_header`](Self::authorization_header)).
+    pub async fn dpop_headers(
+        &self,
+        method: &http::Method,
+        url: &Url,
+    ) -> Result<(HeaderValue, HeaderValue)> {
+        let tokens = self.tokens().await?;
+        let proof = self.dpop_proof_for(&tokens, method, url)?.ok_or_else(|| {
+            Error::Config(format!(
+                "the access token is not DPoP-bound (token_type {}): send it as it is, without a proof",
+                tokens.token_type()
+            ))
+        })?;
+        let authorization = tokens
+            .authorization_header()
+            .map_err(|e| Error::InvalidResponse {
+                url: crate::redact::DisplayUrl::new(self.inner.client.token_url()),
+                reason: e.to_string(),
+            })?;
+        Ok((authorization, proof))
+    }
+
+    /// A DPoP proof for one request with the current token, or `None` when the token is not
+    /// DPoP-bound (see [`dpop_headers`](Self::dpop_headers)).
+    pub async fn dpop_proof(
+        &self,
+        method: &http::Method,
+        url: &Url,
+    ) -> Result<Option<HeaderValue>> {
+        let tokens = self.tokens().await?;
+        self.dpop_proof_for(&tokens, method, url)
+    }
+
+    fn dpop_proof_for(
+        &self,
+        tokens: &TokenSet,
+        method: &http::Method,
+        url: &Url,
+    ) -> Result<Option<HeaderValue>> {
+        if !tokens.is_dpop() {
+            return Ok(None);
+        }
+        let key = tokens.dpop_key().ok_or_else(|| {
+            Error::Config(
+                "the access token is DPoP-bound (token_type DPoP) but no DPoP key is stored \
+                 with it: turn DPoP on for this client (`dpop = true`) and log in again"
+                    .into(),
+            )
+        })?;
+        let nonce = self.inner.client.dpop().and_then(|d| d.nonces.get(url));
+        let token = secrecy::ExposeSecret::expose_secret(tokens.access_token());
+        key.proof_header(method, url, Some(token), nonce.as_deref())
+            .map(Some)
+    }
+}
+
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenManager")
@@ -436,8 +513,39 @@ impl fmt::Debug for TokenManager {
 #[async_trait]
 impl Authenticator for TokenManager {
     async fn apply(&self, headers: &mut HeaderMap, _url: &mut Url) -> Result<()> {
-        headers.insert(AUTHORIZATION, self.authorization_header().await?);
+        let header = self.authorization_header().await?;
+        if dpop_header(&header) {
+            return Err(Error::Config(DPOP_NEEDS_METHOD.into()));
+        }
+        headers.insert(AUTHORIZATION, header);
         Ok(())
+    }
+
+    async fn apply_to(
+        &self,
+        method: &http::Method,
+        headers: &mut HeaderMap,
+        url: &mut Url,
+    ) -> Result<()> {
+        let header = self.authorization_header().await?;
+        if !dpop_header(&header) {
+            headers.insert(AUTHORIZATION, header);
+            return Ok(());
+        }
+        let (authorization, proof) = self.dpop_headers(method, url).await?;
+        headers.insert(AUTHORIZATION, authorization);
+        headers.insert(crate::dpop::DPOP, proof);
+        Ok(())
+    }
+
+    fn observe_response(&self, url: &Url, status: http::StatusCode, headers: &HeaderMap) -> bool {
+        let Some(dpop) = self.inner.client.dpop() else {
+            return false;
+        };
+        let new_nonce = dpop.nonces.observe(url, headers).is_some();
+        status == http::StatusCode::UNAUTHORIZED
+            && new_nonce
+            && crate::dpop::resource_wants_nonce(headers)
     }
 
     async fn refresh_if_needed(&self) -> Result<()> {

@@ -184,7 +184,9 @@ async fn refresh_with(inner: &Inner, base: &TokenSet) -> Result<TokenSet> {
         .refresh_token()
         .ok_or_else(|| Error::Internal("refresh without a refresh token".into()))?;
     tracing::debug!(key = %inner.key, "refreshing access token");
-    Ok(inner.client.refresh(refresh_token).await?.succeeding(base))
+    // The refresh proves possession of the key the stored tokens are bound to.
+    let client = inner.client.with_dpop_key(base.dpop_key().cloned());
+    Ok(client.refresh(refresh_token).await?.succeeding(base))
 }
 
 async fn reauth(inner: &Inner, cause: Option<Error>) -> Result<TokenSet> {

@@ -19,10 +19,12 @@ pub enum FieldValue {
     Env(String),
     /// A secret in the keyring: `{ keyring = "name" }`.
     Keyring(String),
+    /// `true` or `false` (`dpop`).
+    Bool(bool),
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 29] = [
+pub const FIELDS: [&str; 30] = [
     "auth",
     "preset",
     "issuer",
@@ -52,6 +54,7 @@ pub const FIELDS: [&str; 29] = [
     "tenant",
     "login",
     "audience",
+    "dpop",
 ];
 
 /// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.
@@ -76,6 +79,17 @@ impl FieldValue {
                     .map(str::to_owned)
                     .collect(),
             ));
+        }
+        if field == "dpop" {
+            return match text {
+                "true" => Ok(FieldValue::Bool(true)),
+                "false" => Ok(FieldValue::Bool(false)),
+                _ => Err(ProfileError::invalid(
+                    profile,
+                    field,
+                    "is `true` or `false`",
+                )),
+            };
         }
         let secret = SECRET_FIELDS.contains(&field.split('.').next().unwrap_or(field));
         if !secret {
@@ -104,6 +118,7 @@ impl FieldValue {
             }
             FieldValue::Env(var) => reference("env", var),
             FieldValue::Keyring(entry) => reference("keyring", entry),
+            FieldValue::Bool(value) => (*value).into(),
         }
     }
 }

@@ -162,6 +162,9 @@ impl Selected {
         if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
             client = client.revocation_method(RevocationMethod::GitHubAppToken);
         }
+        if p.dpop == Some(true) {
+            client = client.dpop_algorithm(super::dpop::algorithm(&self.name, &metadata)?);
+        }
         let client = client.build()?;
         // With a certificate, userinfo and the other provider calls go over it too, to the
         // aliased endpoints: a certificate-bound token is refused anywhere else.

@@ -28,6 +28,7 @@ mod check;
 mod client_auth;
 mod client_cert;
 mod credentials;
+mod dpop;
 pub mod edit;
 mod endpoints;
 pub mod env;
@@ -230,6 +231,10 @@ pub struct Profile {
     /// and password grants and the authorization request (Auth0: without it, an opaque
     /// token; docs/interop.md).
     pub audience: Option<String>,
+    /// `true`: DPoP (RFC 9449) sender-constrained tokens: a key made at login and stored
+    /// with the tokens, a proof on every request. Default `false`: providers do not publish
+    /// whether a client must use it, so it is asked for here.
+    pub dpop: Option<bool>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -279,6 +284,7 @@ impl Profile {
             tenant: None,
             login: None,
             audience: None,
+            dpop: None,
         }
     }
 

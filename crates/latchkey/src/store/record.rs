@@ -31,6 +31,17 @@ struct Record {
     obtained_at_ms: u64,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     extra: serde_json::Map<String, serde_json::Value>,
+    /// The DPoP key the tokens are bound to; absent in records written before DPoP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<StoredDpopKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredDpopKey {
+    alg: String,
+    /// PKCS#8 DER, base64url.
+    pkcs8: String,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +80,10 @@ pub fn encode(tokens: &TokenSet) -> Vec<u8> {
         refresh_expires_at_ms: tokens.refresh_expires_at.map(to_ms),
         obtained_at_ms: to_ms(tokens.obtained_at),
         extra: tokens.extra.clone(),
+        dpop_key: tokens.dpop_key.as_ref().map(|key| {
+            let (alg, pkcs8) = key.to_stored();
+            StoredDpopKey { alg, pkcs8 }
+        }),
     };
     // A struct of strings, numbers and a JSON map always serializes.
     serde_json::to_vec_pretty(&record).unwrap_or_default()
@@ -110,6 +125,11 @@ pub fn decode(bytes: &[u8]) -> Result<TokenSet, String> {
     .with_expires_at(record.expires_at_ms.map(from_ms))
     .with_refresh_expires_at(record.refresh_expires_at_ms.map(from_ms));
     tokens.extra = record.extra;
+    if let Some(stored) = record.dpop_key {
+        let key = crate::dpop::DpopKey::from_stored(&stored.alg, &stored.pkcs8)
+            .map_err(|e| format!("invalid DPoP key in the token record ({e})"))?;
+        tokens.dpop_key = Some(key);
+    }
     Ok(tokens)
 }
 
@@ -137,6 +157,25 @@ mod tests {
         assert_eq!(back.obtained_at(), now);
         assert_eq!(back.token_type(), "DPoP");
         assert_eq!(back.extra().get("session_state").unwrap(), "xyz");
+    }
+
+    #[test]
+    fn dpop_key_round_trips_and_old_records_still_load() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let key = crate::dpop::DpopKey::generate(crate::dpop::DpopAlgorithm::Es256).unwrap();
+        let tokens = TokenSet::new("at".to_string().into(), now)
+            .with_token_type("DPoP")
+            .with_dpop_key(Some(key.clone()));
+        let back = decode(&encode(&tokens)).unwrap();
+        assert!(back.dpop_key().unwrap().same_key(&key));
+        let old = br#"{"version":1,"access_token":"at","token_type":"Bearer","obtained_at_ms":1}"#;
+        assert!(decode(old).unwrap().dpop_key().is_none());
+        let broken = br#"{"version":1,"access_token":"at","token_type":"DPoP","obtained_at_ms":1,"dpop_key":{"alg":"ES256","pkcs8":"c2Vrcml0"}}"#;
+        let err = decode(broken).unwrap_err();
+        assert!(
+            err.contains("DPoP key") && !err.contains("c2Vrcml0"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod client_auth_methods;
 mod client_redirects;
 mod device_flow;
 mod dhis2;
+mod dpop;
 mod fault_tolerance;
 mod first_call_login;
 mod glewlwyd;
