@@ -4,6 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Grant, GrantKind, scope_param};
 use crate::client::{OAuthClient, Replay};
 use crate::error::Result;
+use crate::resource::{self, Resource};
 use crate::token::TokenSet;
 
 /// The resource owner password grant (RFC 6749 §4.3), as Keycloak and CDSE use it, with an
@@ -18,6 +19,7 @@ pub struct Password {
     password: SecretString,
     totp: Option<SecretString>,
     scopes: Vec<String>,
+    resources: Vec<Resource>,
 }
 
 impl Password {
@@ -28,6 +30,7 @@ impl Password {
             password,
             totp: None,
             scopes: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
@@ -46,6 +49,13 @@ impl Password {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
+
+    /// Asks for a token for this resource (RFC 8707). Given more than once, the first is the
+    /// token's: see [`Resource`].
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
+    }
 }
 
 #[async_trait]
@@ -56,6 +66,19 @@ impl Grant for Password {
 
     fn can_run_unattended(&self) -> bool {
         self.totp.is_none()
+    }
+
+    fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    fn for_resource(&self, resource: Resource) -> Option<std::sync::Arc<dyn Grant>> {
+        // A one-time code cannot be sent again for a second resource.
+        self.can_run_unattended().then(|| {
+            let mut grant = self.clone();
+            grant.resources = vec![resource];
+            std::sync::Arc::new(grant) as std::sync::Arc<dyn Grant>
+        })
     }
 
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
@@ -70,6 +93,7 @@ impl Grant for Password {
         if let Some(scope) = &scope {
             params.push(("scope", scope));
         }
+        params.extend(resource::token_param(&self.resources));
         // The TOTP code is single-use: a replay after a lost response would be refused.
         let replay = if self.totp.is_some() {
             Replay::OnlyIfNotProcessed

@@ -184,7 +184,12 @@ async fn refresh_with(inner: &Inner, base: &TokenSet) -> Result<TokenSet> {
         .refresh_token()
         .ok_or_else(|| Error::Internal("refresh without a refresh token".into()))?;
     tracing::debug!(key = %inner.key, "refreshing access token");
-    Ok(inner.client.refresh(refresh_token).await?.succeeding(base))
+    let resource = inner.grant.resources().first();
+    Ok(inner
+        .client
+        .refresh(refresh_token, resource)
+        .await?
+        .succeeding(base))
 }
 
 async fn reauth(inner: &Inner, cause: Option<Error>) -> Result<TokenSet> {
