@@ -25,6 +25,7 @@ mod oidc_jwks;
 mod profiles_project;
 mod properties;
 mod provider_quirks;
+mod resource_indicators;
 mod revocation_github;
 mod store_file;
 #[cfg(feature = "keyring")]
