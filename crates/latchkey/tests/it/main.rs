@@ -27,6 +27,7 @@ mod properties;
 mod provider_quirks;
 mod resource_indicators;
 mod revocation_github;
+mod step_up;
 mod store_file;
 #[cfg(feature = "keyring")]
 mod store_keyring;
