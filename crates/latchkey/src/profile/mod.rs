@@ -36,6 +36,7 @@ mod managed;
 mod preflight;
 pub mod project;
 mod rename;
+mod resource;
 mod route;
 mod scheme;
 mod secret;
@@ -213,6 +214,10 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
+    /// The API the tokens are for (RFC 8707 resource indicator): one absolute URI or a
+    /// list. A login asks for them all; each token is for the first, or for `--resource`.
+    #[serde(default, deserialize_with = "resource::one_or_many")]
+    pub resource: Vec<String>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -258,6 +263,7 @@ impl Profile {
             realm: None,
             tenant: None,
             login: None,
+            resource: Vec::new(),
         }
     }
 

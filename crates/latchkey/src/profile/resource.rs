@@ -1,0 +1,64 @@
+//! A profile's `resource` (RFC 8707): one URI or a list, checked when the profile is used.
+
+use serde::{Deserialize, Deserializer};
+
+use super::Selected;
+use crate::error::{Error, Result};
+use crate::resource::Resource;
+
+/// `resource = "https://api.example"` or `resource = ["https://a", "https://b"]`.
+pub(super) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+impl Selected {
+    /// The profile's resources, validated, then `extra` (a `--resource` the login should
+    /// cover too) when it is not among them.
+    pub(super) fn resources(&self, extra: Option<&Resource>) -> Result<Vec<Resource>> {
+        let mut resources = self
+            .profile
+            .resource
+            .iter()
+            .map(|uri| {
+                Resource::parse(uri)
+                    .map_err(|e| Error::Config(format!("profile `{}`: {e}", self.name)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(extra) = extra
+            && !resources.contains(extra)
+        {
+            resources.push(extra.clone());
+        }
+        Ok(resources)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::profile::Profile;
+
+    fn parse(toml: &str) -> Result<Profile, toml::de::Error> {
+        toml::from_str(toml)
+    }
+
+    #[test]
+    fn resource_is_a_string_or_a_list() {
+        let one = parse("auth = \"client-credentials\"\nresource = \"https://a\"").unwrap();
+        assert_eq!(one.resource, ["https://a"]);
+        let two =
+            parse("auth = \"client-credentials\"\nresource = [\"https://a\", \"urn:b\"]").unwrap();
+        assert_eq!(two.resource, ["https://a", "urn:b"]);
+        let none = parse("auth = \"client-credentials\"").unwrap();
+        assert!(none.resource.is_empty());
+        assert!(parse("auth = \"client-credentials\"\nresource = 3").is_err());
+    }
+}
