@@ -266,7 +266,7 @@ async fn kubectl_access(ctx: &Ctx) -> Result<Access, CliError> {
         Err(err) if err.code == code::LOGIN_REQUIRED && kubectl_is_interactive() => {
             eprintln!("kubectl needs a credential and there is no valid login: logging in.");
             let browser = latchkey::profile::env::browser_mode(false, ENV);
-            super::session::login(ctx, false, browser, false, false).await?;
+            super::session::login(ctx, false, browser, false, false, None).await?;
             access(ctx).await
         }
         other => other,
