@@ -94,6 +94,10 @@ pub(crate) enum Command {
         /// Print the stored OpenID Connect ID token instead (needs the `openid` scope).
         #[arg(long)]
         id_token: bool,
+        /// Print a token for this resource (RFC 8707 resource indicator) instead of the
+        /// profile's first `resource`; it is kept apart from the profile's own token.
+        #[arg(long, value_name = "URI", conflicts_with = "id_token")]
+        resource: Option<String>,
     },
     /// Print the `Authorization: …` header.
     Header(ProfileArg),

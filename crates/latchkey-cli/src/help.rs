@@ -170,6 +170,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "latchkey token",
             "latchkey token -p svc",
             "export TOKEN=\"$(latchkey -p svc token)\"",
+            "latchkey token -p mcp --resource https://mcp.example.org",
         ],
     ),
     (

@@ -75,6 +75,8 @@ pub(crate) enum Cmd {
         step_up: Option<latchkey::StepUp>,
     },
     Token,
+    /// `token --resource URI`: a token for that resource (RFC 8707).
+    TokenFor(latchkey::Resource),
     /// `token --id-token`.
     IdToken,
     Header,
@@ -253,9 +255,17 @@ impl Plan {
             args::Command::Token {
                 target: t,
                 id_token,
+                resource,
             } => {
                 profile = positional(profile, t.profile)?;
-                if id_token { Cmd::IdToken } else { Cmd::Token }
+                match resource {
+                    Some(uri) => Cmd::TokenFor(
+                        latchkey::Resource::parse(&uri)
+                            .map_err(|e| CliError::usage(format!("--resource: {e}")))?,
+                    ),
+                    None if id_token => Cmd::IdToken,
+                    None => Cmd::Token,
+                }
             }
             args::Command::Header(t) => {
                 profile = positional(profile, t.profile)?;

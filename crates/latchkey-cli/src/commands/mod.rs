@@ -62,6 +62,7 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
             step_up,
         } => session::login(ctx, device, browser, totp, json, step_up).await?,
         Cmd::Token => access::token(ctx).await?,
+        Cmd::TokenFor(resource) => access::token_for(ctx, resource).await?,
         Cmd::IdToken => access::id_token(ctx).await?,
         Cmd::Header => access::header(ctx).await?,
         Cmd::Status { json, all } => return status::run(ctx, all, json).await,

@@ -47,8 +47,9 @@ pub struct LoginOptions {
     /// `totp`, Keycloak style). Other profiles refuse it.
     pub totp: Option<SecretString>,
     /// The resource (RFC 8707) to get tokens for instead of the profile's first one
-    /// (`--resource`): its tokens are kept under their own store key next to the profile's,
-    /// and a login asks for it too.
+    /// (`--resource`): its tokens are kept under their own store key next to the profile's.
+    /// For a browser or device profile they come from the profile's refresh token, so the
+    /// profile's `resource` list must name it for the login to ask for it.
     pub resource: Option<Resource>,
     /// Ask the login for this sign-in (RFC 9470 step-up: `login --acr-values --max-age`);
     /// browser logins only.
@@ -163,7 +164,7 @@ impl Selected {
             ))
             .into());
         }
-        let resources = self.resources(options.resource.as_ref())?;
+        let resources = self.resources()?;
         let preset = self.preset()?;
         let client_id = p
             .client_id

@@ -21,24 +21,18 @@ pub(super) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>
 }
 
 impl Selected {
-    /// The profile's resources, validated, then `extra` (a `--resource` the login should
-    /// cover too) when it is not among them.
-    pub(super) fn resources(&self, extra: Option<&Resource>) -> Result<Vec<Resource>> {
-        let mut resources = self
-            .profile
+    /// The profile's resources, validated. A `--resource` is not among them: its tokens are
+    /// another manager's ([`crate::TokenManager::for_resource`]), kept under another key,
+    /// while the profile's own token keeps the profile's name as its key.
+    pub(super) fn resources(&self) -> Result<Vec<Resource>> {
+        self.profile
             .resource
             .iter()
             .map(|uri| {
                 Resource::parse(uri)
                     .map_err(|e| Error::Config(format!("profile `{}`: {e}", self.name)))
             })
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(extra) = extra
-            && !resources.contains(extra)
-        {
-            resources.push(extra.clone());
-        }
-        Ok(resources)
+            .collect()
     }
 }
 
