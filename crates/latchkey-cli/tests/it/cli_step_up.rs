@@ -1,10 +1,10 @@
-//! `request` against the fixture's step-up resource (RFC 9470) with `--resource` (RFC 8707):
-//! the token for that resource is audience-restricted to it, its sign-in is too weak, and
-//! without a person to log in again the command says what to run.
+//! Resource indicators (RFC 8707) and step-up (RFC 9470) from the command line, against the
+//! fixture: `--resource` tokens are audience-restricted and kept apart, and a step-up
+//! challenge without a person to answer exits with the login to run, which then works.
 
 use base64::Engine as _;
 use latchkey_testkit::Idp;
-use latchkey_testkit::clients::SVC_POST;
+use latchkey_testkit::clients::{ALICE, NATIVE_APP, SVC_POST};
 
 use crate::support::{World, text};
 
@@ -117,4 +117,91 @@ async fn token_resource_prints_a_token_per_resource_and_reuses_it() {
         .run(&["token", "-p", "svc", "--resource", a, "--id-token"], &env)
         .await;
     assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+}
+
+/// `latchkey login ARGS --no-browser`, the browser part played by alice.
+async fn browser_login(world: &World, idp: &Idp, args: &[&str]) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut login = world.tokio_cmd();
+    login
+        .args(["login", "--no-browser"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the CLI printed the login URL")
+            .unwrap()
+            .expect("stderr ended before a URL");
+        if let Some(url) = line
+            .split_whitespace()
+            .find(|w| w.contains("code_challenge="))
+        {
+            break url::Url::parse(url).unwrap();
+        }
+    };
+    let agent = latchkey_testkit::person::UserAgent::new();
+    let redirect = agent
+        .log_in_and_consent(&url, idp.issuer(), ALICE)
+        .await
+        .expect_err("the IdP redirects to the CLI's loopback receiver");
+    agent.get(&redirect).await;
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success(), "{rest}");
+    url.to_string()
+}
+
+#[tokio::test]
+async fn a_browser_profile_is_told_the_login_to_run_and_that_login_satisfies_the_resource() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    let url = idp.url("/__resource/stepup");
+    for args in [
+        vec![
+            "profile",
+            "add",
+            "web",
+            "--auth",
+            "authorization-code",
+            "--issuer",
+            idp.issuer(),
+            "--client-id",
+            NATIVE_APP,
+            "--scope",
+            "openid offline_access",
+            "--default",
+        ],
+        vec!["profile", "set", "web", "resource", &url],
+    ] {
+        let out = world.run(&args, &[]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let first = browser_login(&world, &idp, &[]).await;
+    assert!(first.contains("resource="), "{first}");
+    assert!(!first.contains("acr_values"), "{first}");
+
+    let out = world.run(&["request", "GET", &url], &[]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let command = "latchkey login web --acr-values urn:latchkey:loa:2 --max-age 300";
+    assert!(stderr.contains(command), "{stderr}");
+
+    // The command it names, run: the ID token shows the sign-in and the resource accepts.
+    let args: Vec<&str> = command.split(' ').skip(2).collect();
+    let second = browser_login(&world, &idp, &args).await;
+    assert!(
+        second.contains("acr_values=urn%3Alatchkey%3Aloa%3A2"),
+        "{second}"
+    );
+    assert!(second.contains("max_age=300"), "{second}");
+    let out = world.run(&["request", "GET", &url], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("urn:latchkey:loa:2"));
 }
