@@ -37,7 +37,8 @@ fn native(idp: &Idp) -> OAuthClient {
 /// GETs the step-up resource with the manager's token.
 async fn call(idp: &Idp, manager: &TokenManager) -> reqwest::Response {
     let header = manager.authorization_header().await.unwrap();
-    reqwest::Client::new()
+    latchkey::http_client()
+        .unwrap()
         .get(stepup_url(idp))
         .header(http::header::AUTHORIZATION, header)
         .send()
@@ -46,7 +47,10 @@ async fn call(idp: &Idp, manager: &TokenManager) -> reqwest::Response {
 }
 
 async fn resource_hits(idp: &Idp) -> (u64, u64) {
-    let hits: serde_json::Value = reqwest::get(idp.url("/__resource/counters"))
+    let hits: serde_json::Value = latchkey::http_client()
+        .unwrap()
+        .get(idp.url("/__resource/counters"))
+        .send()
         .await
         .unwrap()
         .json()
