@@ -1,3 +1,4 @@
 //! The integration tests of `latchkey-reqwest`, in one test binary with one module per concern.
 
 mod middleware;
+mod step_up;
