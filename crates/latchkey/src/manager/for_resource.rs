@@ -105,12 +105,15 @@ impl Grant for ViaRefreshToken {
         let resource = &self.resources[0];
         let lock = parent.store.lock(&parent.key, parent.lock_wait).await?;
         let now = parent.clock.now();
+        // As the parent's own refresh reads it: the store, else what it holds, else its seed
+        // (a refresh token given in the profile).
         let base = match parent.store.load(&parent.key).await? {
             Some(stored) => Some(stored),
             None => parent
                 .current
                 .load_full()
-                .map(|l| TokenSet::clone(&l.tokens)),
+                .map(|l| TokenSet::clone(&l.tokens))
+                .or_else(|| parent.grant.seed()),
         };
         let Some(base) = base.filter(|b| b.refresh_valid(now, Duration::ZERO)) else {
             return Err(Error::LoginRequired {

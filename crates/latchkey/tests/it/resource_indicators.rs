@@ -223,3 +223,55 @@ async fn another_resource_without_a_refresh_token_asks_for_a_login() {
     assert!(err.to_string().contains("`work`"), "{err}");
     assert_eq!(idp.counters().await.token_total(), 0);
 }
+
+#[tokio::test]
+async fn a_given_refresh_token_serves_another_resource_and_its_successor_is_kept() {
+    let idp = Idp::start().await;
+    let (a, b) = ("https://a.example", "https://b.example");
+    let request = AuthorizationRequest::builder(idp.url("/auth"))
+        .scopes(["openid", "offline_access"])
+        .param("prompt", "consent")
+        .resource(Resource::parse(a).unwrap())
+        .resource(Resource::parse(b).unwrap())
+        .build()
+        .unwrap();
+    let native = || {
+        OAuthClient::builder(NATIVE_APP)
+            .token_url(idp.token_url())
+            .build()
+            .unwrap()
+    };
+    let login = TokenManager::builder(native(), login_for(&idp, request))
+        .build()
+        .unwrap();
+    let given = login
+        .login()
+        .await
+        .unwrap()
+        .refresh_token()
+        .unwrap()
+        .clone();
+
+    // A manager that starts from that refresh token (a `refresh-token` profile), nothing stored.
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let for_a = TokenManager::builder(
+        native(),
+        latchkey::RefreshTokenOnly::new(given).resource(Resource::parse(a).unwrap()),
+    )
+    .store(store.clone())
+    .key("given")
+    .build()
+    .unwrap();
+    idp.reset_counters().await;
+    let token_b = for_a
+        .for_resource(Resource::parse(b).unwrap())
+        .tokens()
+        .await
+        .expect("the seed's refresh token is spent for b");
+    assert_eq!(audience(&token_b), b);
+    // The provider rotated it; the successor was saved under the parent's key, so the
+    // parent's first refresh spends the successor, not the consumed seed.
+    let token_a = for_a.tokens().await.expect("a from the successor");
+    assert_eq!(audience(&token_a), a);
+    assert_eq!(idp.counters().await.token("refresh_token"), 2);
+}
