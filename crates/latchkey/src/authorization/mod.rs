@@ -354,6 +354,39 @@ mod tests {
     }
 
     #[test]
+    fn typed_parameters_are_refused_as_raw_ones_and_sent_from_their_options() {
+        for (name, option) in [("resource", "::resource`"), ("max_age", "::step_up`")] {
+            let err = AuthorizationRequest::builder("https://idp.example/auth")
+                .param(name, "x")
+                .build()
+                .unwrap_err();
+            assert!(err.to_string().contains(option), "{err}");
+        }
+        let request = AuthorizationRequest::builder("https://idp.example/auth")
+            .resource(crate::Resource::parse("https://a").unwrap())
+            .resource(crate::Resource::parse("urn:b").unwrap())
+            .step_up(StepUp::new(
+                ["urn:mfa"],
+                Some(std::time::Duration::from_secs(60)),
+            ))
+            .build()
+            .unwrap();
+        let redirect = Url::parse("http://127.0.0.1:1234/callback").unwrap();
+        let url = request.url("cli", &redirect, &OneTime::new());
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let values = |n: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(values("resource"), ["https://a", "urn:b"]);
+        assert_eq!(values("acr_values"), ["urn:mfa"]);
+        assert_eq!(values("max_age"), ["60"]);
+    }
+
+    #[test]
     fn plain_http_is_refused_unless_loopback_or_allowed() {
         assert!(
             AuthorizationRequest::builder("http://idp.example/auth")
