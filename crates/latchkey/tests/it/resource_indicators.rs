@@ -275,3 +275,44 @@ async fn a_given_refresh_token_serves_another_resource_and_its_successor_is_kept
     assert_eq!(audience(&token_a), a);
     assert_eq!(idp.counters().await.token("refresh_token"), 2);
 }
+
+#[tokio::test]
+async fn a_device_login_names_every_resource_and_its_token_is_for_the_first() {
+    let idp = Idp::start().await;
+    idp.device_config(serde_json::json!({ "interval": 1 }))
+        .await;
+    let (a, b) = ("https://a.example", "https://b.example");
+    let origin = idp.issuer().to_owned();
+    let grant = latchkey::DeviceCode::builder(idp.url("/device/auth"))
+        .scopes(["openid", "offline_access"])
+        .resource(Resource::parse(a).unwrap())
+        .resource(Resource::parse(b).unwrap())
+        .on_prompt(move |prompt| {
+            let url: Url = prompt
+                .verification_uri_complete
+                .as_deref()
+                .expect("oidc-provider sends verification_uri_complete")
+                .parse()
+                .unwrap();
+            let origin = origin.clone();
+            tokio::spawn(async move {
+                latchkey_testkit::person::approve_device(&url, &origin, ALICE).await
+            });
+        })
+        .build()
+        .unwrap();
+    let client = OAuthClient::builder(NATIVE_APP)
+        .token_url(idp.token_url())
+        .build()
+        .unwrap();
+    let for_a = TokenManager::builder(client, grant).build().unwrap();
+    let token_a = for_a.login().await.expect("device login");
+    assert_eq!(audience(&token_a), a);
+    // b was granted by the same approval: its token comes from the refresh token.
+    let token_b = for_a
+        .for_resource(Resource::parse(b).unwrap())
+        .tokens()
+        .await
+        .expect("b from the refresh token");
+    assert_eq!(audience(&token_b), b);
+}
