@@ -10,6 +10,7 @@ import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
 import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
 import { bindDpop, dpopFeature, handleDpop } from './dpop.mjs';
+import { resourceIndicators, stepUpConfiguration, grantRequestedAcr, handleResource } from './resource.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -417,15 +418,16 @@ function buildProvider() {
       introspection: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
-      resourceIndicators: { enabled: false },
       mTLS: mtlsFeature(),
       dPoP: dpopFeature(),
+      resourceIndicators: resourceIndicators(),
     },
     discovery: { claim_types_supported: ['normal'], ...mtlsAliases(mtlsOrigin) },
     clientAuthMethods: clientAuthMethods(),
     pkce: {
       required: (ctx, client) => client.clientAuthMethod === 'none',
     },
+    ...stepUpConfiguration,
     rotateRefreshToken: true,
     issueRefreshToken: async (ctx, client, source) => client.grantTypeAllowed('refresh_token')
       && (source.scopes.has('offline_access') || client.clientAuthMethod === 'none'),
@@ -448,6 +450,7 @@ function buildProvider() {
 
   const provider = new Provider(issuer, configuration);
   provider.registerGrantType('password', passwordGrant, ['username', 'password', 'scope', 'totp']);
+  grantRequestedAcr(provider);
   // web-app also accepts its callback and post-logout page on any loopback port, so the axum
   // example app can run on an ephemeral port in tests (exact registered URIs still match first).
   const webAppLoopback = { redirect: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/auth\/callback$/, logout: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/$/ };
@@ -815,6 +818,8 @@ async function handle(req, res) {
   if (pathname === '/__admin' || pathname.startsWith('/__admin/')) {
     return handleAdmin(req, res, pathname, raw);
   }
+
+  if (pathname.startsWith('/__resource/') && await handleResource(req, res, pathname, { issuer, signingKeys })) return undefined;
 
   const isForm = /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] || '');
   const form = new URLSearchParams(isForm ? raw.toString('utf8') : '');

@@ -75,6 +75,14 @@ pub(crate) enum Command {
         /// from stdin; never put on the command line, where other users could see it.
         #[arg(long)]
         totp: bool,
+        /// Ask for these authentication context classes (space-separated; RFC 9470 step-up,
+        /// OIDC `acr_values`); the ID token's `acr` must be one of them.
+        #[arg(long, value_name = "VALUES")]
+        acr_values: Option<String>,
+        /// Ask for a sign-in no older than SECONDS (OIDC `max_age`); the ID token's
+        /// `auth_time` must show it.
+        #[arg(long, value_name = "SECONDS")]
+        max_age: Option<u64>,
         /// Print what the login got as JSON on stdout (schema in docs/cli.md).
         #[arg(long)]
         json: bool,
@@ -86,6 +94,10 @@ pub(crate) enum Command {
         /// Print the stored OpenID Connect ID token instead (needs the `openid` scope).
         #[arg(long)]
         id_token: bool,
+        /// Print a token for this resource (RFC 8707 resource indicator) instead of the
+        /// profile's first `resource`; it is kept apart from the profile's own token.
+        #[arg(long, value_name = "URI", conflicts_with = "id_token")]
+        resource: Option<String>,
     },
     /// Print the `Authorization: …` header.
     Header(ProfileArg),
@@ -153,6 +165,10 @@ pub(crate) enum Command {
         /// Send the credentials to an absolute URL outside the profile's base_url origin.
         #[arg(long)]
         allow_other_host: bool,
+        /// Use a token for this resource (RFC 8707 resource indicator) instead of the
+        /// profile's first `resource`; it is kept apart from the profile's own token.
+        #[arg(long, value_name = "URI")]
+        resource: Option<String>,
         /// Extra request headers, `Name: value`.
         #[arg(short = 'H', long = "header", value_name = "HEADER")]
         headers: Vec<String>,

@@ -161,6 +161,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "latchkey login me --no-browser",
             "BROWSER=w3m latchkey login me",
             "echo 123456 | latchkey login alice --totp",
+            "latchkey login me --acr-values urn:example:mfa --max-age 300   # step-up",
         ],
     ),
     (
@@ -169,6 +170,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "latchkey token",
             "latchkey token -p svc",
             "export TOKEN=\"$(latchkey -p svc token)\"",
+            "latchkey token -p mcp --resource https://mcp.example.org",
         ],
     ),
     (
@@ -217,10 +219,10 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "latchkey request GET /api/me",
             "latchkey request POST /things -H 'Content-Type: application/json' -d '{\"name\":\"x\"}'",
-            "latchkey request PUT /things/1 -d @thing.json -p svc",
             "latchkey request GET https://other.example.org/x --allow-other-host",
             "latchkey request -i GET /api/me                 # status and headers too",
             "latchkey request GET /api/items --paginate -o items.json",
+            "latchkey request PUT /things/1 -d @thing.json -p mcp --resource https://mcp.example.org",
         ],
     ),
     (

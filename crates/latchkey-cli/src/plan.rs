@@ -71,8 +71,12 @@ pub(crate) enum Cmd {
         /// Read a one-time code from stdin.
         totp: bool,
         json: bool,
+        /// `--acr-values` / `--max-age`: the sign-in to ask for (RFC 9470 step-up).
+        step_up: Option<latchkey::StepUp>,
     },
     Token,
+    /// `token --resource URI`: a token for that resource (RFC 8707).
+    TokenFor(latchkey::Resource),
     /// `token --id-token`.
     IdToken,
     Header,
@@ -159,6 +163,8 @@ pub(crate) struct Request {
     pub output: Option<PathBuf>,
     /// `--paginate`: follow `rel="next"` links, at most this many pages in all.
     pub paginate: Option<u32>,
+    /// `--resource`: a token for this resource (RFC 8707) instead of the profile's first.
+    pub resource: Option<latchkey::Resource>,
 }
 
 /// What `request` prints of the answer.
@@ -232,23 +238,40 @@ impl Plan {
                 no_browser,
                 device,
                 totp,
+                acr_values,
+                max_age,
                 json,
             } => {
                 profile = positional(profile, t.profile)?;
                 profile = positional(profile, name)?;
+                let step_up = (acr_values.is_some() || max_age.is_some()).then(|| {
+                    latchkey::StepUp::new(
+                        acr_values.as_deref().unwrap_or_default().split_whitespace(),
+                        max_age.map(std::time::Duration::from_secs),
+                    )
+                });
                 Cmd::Login {
                     device,
                     totp,
                     json,
+                    step_up,
                     browser: latchkey::profile::env::browser_mode(no_browser, &crate::context::ENV),
                 }
             }
             args::Command::Token {
                 target: t,
                 id_token,
+                resource,
             } => {
                 profile = positional(profile, t.profile)?;
-                if id_token { Cmd::IdToken } else { Cmd::Token }
+                match resource {
+                    Some(uri) => Cmd::TokenFor(
+                        latchkey::Resource::parse(&uri)
+                            .map_err(|e| CliError::usage(format!("--resource: {e}")))?,
+                    ),
+                    None if id_token => Cmd::IdToken,
+                    None => Cmd::Token,
+                }
             }
             args::Command::Header(t) => {
                 profile = positional(profile, t.profile)?;
@@ -323,9 +346,15 @@ impl Plan {
                 output,
                 paginate,
                 max_pages,
+                resource,
             } => {
                 profile = positional(profile, t.profile)?;
+                let resource = resource
+                    .map(|uri| latchkey::Resource::parse(&uri))
+                    .transpose()
+                    .map_err(|e| CliError::usage(format!("--resource: {e}")))?;
                 Cmd::Request(Request {
+                    resource,
                     show: match (json, include) {
                         (true, _) => Show::Json,
                         (false, true) => Show::Include,
@@ -593,6 +622,7 @@ fn request(
         show: Show::Body,
         output: None,
         paginate: None,
+        resource: None,
     })
 }
 

@@ -12,7 +12,9 @@
 //! `WWW-Authenticate` Bearer challenge ([`latchkey::BearerChallenge`]) says the token lacks a
 //! scope (`insufficient_scope`) or a stronger sign-in (`insufficient_user_authentication`),
 //! or that the request is malformed (`invalid_request`): a renewed token would be refused
-//! too, so no token is spent on it. The response is returned for the caller to read.
+//! too, so no token is spent on it. The response is returned for the caller to read, unless
+//! [`AuthMiddleware::step_up_as_error`] asks for a step-up challenge (RFC 9470) as
+//! [`latchkey::Error::StepUpRequired`], carrying the `acr_values` and `max_age` to log in with.
 //!
 //! ```no_run
 //! # async fn demo(manager: latchkey::TokenManager) -> Result<(), reqwest_middleware::Error> {
@@ -65,19 +67,30 @@ use reqwest_middleware::{Middleware, Next};
 #[derive(Debug, Clone)]
 pub struct AuthMiddleware {
     auth: Arc<dyn Authenticator>,
+    step_up_as_error: bool,
 }
 
 impl AuthMiddleware {
     /// Authenticates with `auth`.
     pub fn new(auth: impl Authenticator + 'static) -> Self {
-        Self {
-            auth: Arc::new(auth),
-        }
+        Self::from_arc(Arc::new(auth))
     }
 
     /// Authenticates with a shared authenticator.
     pub fn from_arc(auth: Arc<dyn Authenticator>) -> Self {
-        Self { auth }
+        Self {
+            auth,
+            step_up_as_error: false,
+        }
+    }
+
+    /// Turns a 401 `insufficient_user_authentication` (RFC 9470) into the error
+    /// [`latchkey::Error::StepUpRequired`] (reached through
+    /// `reqwest_middleware::Error::Middleware`), which carries what to log in with; default
+    /// off: the response is returned as it came.
+    pub fn step_up_as_error(mut self, enabled: bool) -> Self {
+        self.step_up_as_error = enabled;
+        self
     }
 }
 
@@ -144,6 +157,13 @@ impl Middleware for AuthMiddleware {
         if let Some(challenge) = BearerChallenge::from_headers(response.headers())
             && !challenge.new_token_may_help()
         {
+            if self.step_up_as_error
+                && let Some(step_up) = latchkey::StepUp::from_challenge(&challenge)
+            {
+                return Err(reqwest_middleware::Error::middleware(
+                    latchkey::Error::StepUpRequired(step_up),
+                ));
+            }
             // A renewed token has the same scopes and sign-in level: the answer would not change.
             tracing::debug!(
                 error = challenge.error.as_ref().map(BearerError::as_str),

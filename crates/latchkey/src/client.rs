@@ -264,15 +264,18 @@ impl OAuthClient {
 
     /// Exchanges a refresh token for new tokens (RFC 6749 §6). The result still needs
     /// [`TokenSet::succeeding`] to inherit what the provider may omit.
-    pub(crate) async fn refresh(&self, refresh_token: &secrecy::SecretString) -> Result<TokenSet> {
+    /// With `resource`, the new access token is for that resource (RFC 8707 §2.2).
+    pub(crate) async fn refresh(
+        &self,
+        refresh_token: &secrecy::SecretString,
+        resource: Option<&crate::resource::Resource>,
+    ) -> Result<TokenSet> {
         use secrecy::ExposeSecret;
         self.learn_dpop_nonce().await;
-        self.token_request(
-            "refresh_token",
-            &[("refresh_token", refresh_token.expose_secret())],
-            Replay::OnlyIfNotProcessed,
-        )
-        .await
+        let mut params = vec![("refresh_token", refresh_token.expose_secret())];
+        params.extend(resource.map(|r| ("resource", r.as_str())));
+        self.token_request("refresh_token", &params, Replay::OnlyIfNotProcessed)
+            .await
     }
 
     /// Revokes `token` at the revocation endpoint, by its

@@ -86,6 +86,12 @@ pub enum Error {
         reason: String,
     },
 
+    /// A resource refused the token because the sign-in behind it is too weak or too old
+    /// (RFC 9470 `insufficient_user_authentication`): a new login that asks for what it
+    /// carries is needed; renewing the token cannot help.
+    #[error("the resource asks for a stronger or more recent sign-in: {0}")]
+    StepUpRequired(crate::step_up::StepUp),
+
     /// The token store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -244,6 +250,7 @@ impl Error {
             Error::LoginRequired { key, .. } => format!(
                 "log in interactively for `{key}` (`TokenManager::login`), or give the manager a grant that can run unattended"
             ),
+            Error::StepUpRequired(_) => "log in again asking for it: `AuthorizationRequestBuilder::step_up` (CLI: `latchkey login --acr-values … --max-age …`)".to_string(),
             Error::Store(e) => return e.hint(),
             Error::Login(e) => e.hint(),
             Error::Oidc(e) => return e.hint(),
@@ -344,6 +351,15 @@ pub enum LoginError {
     /// The device code expired before the user approved it (`expired_token`, RFC 8628 §3.5).
     #[error("the device code expired before the login was approved")]
     DeviceCodeExpired,
+
+    /// A login that asked for a step-up (RFC 9470) came back without it.
+    #[error("the login did not give the sign-in asked for ({asked}): {reason}")]
+    StepUpNotMet {
+        /// What the login asked for.
+        asked: crate::step_up::StepUp,
+        /// What the ID token showed instead.
+        reason: String,
+    },
 }
 
 impl LoginError {
@@ -378,6 +394,9 @@ impl LoginError {
             }
             LoginError::DeviceCodeExpired => {
                 "run the login again and enter the code before it expires".into()
+            }
+            LoginError::StepUpNotMet { .. } => {
+                "sign in with the method the resource asks for (a second factor, say); if the identity provider does not offer it, ask its administrators".into()
             }
         }
     }

@@ -104,9 +104,11 @@ pub mod preset;
 pub mod profile;
 mod redact;
 mod refusal;
+mod resource;
 pub mod response;
 mod retry;
 mod revocation;
+mod step_up;
 pub mod store;
 mod token;
 
@@ -139,9 +141,11 @@ pub use manager::{
 };
 pub use redact::{DisplayUrl, scrub_serde_error};
 pub use refusal::RefusalCause;
+pub use resource::Resource;
 pub use retry::RetryPolicy;
 pub use revocation::RevocationMethod;
 pub use secrecy::{ExposeSecret, SecretString};
+pub use step_up::StepUp;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;

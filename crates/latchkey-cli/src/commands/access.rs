@@ -115,6 +115,23 @@ pub(super) async fn token(ctx: &Ctx) -> Result<(), CliError> {
     print_token(&access(ctx).await?)
 }
 
+/// `token --resource URI`: a token for that resource, kept under its own store key (no
+/// store fast path: the profile's own entry is another resource's).
+pub(super) async fn token_for(ctx: &Ctx, resource: latchkey::Resource) -> Result<(), CliError> {
+    let selected = ctx.select()?;
+    if selected.profile.auth.is_static() {
+        return Err(CliError::usage(format!(
+            "profile `{}` uses fixed credentials (auth `{}`); --resource needs an OAuth profile",
+            selected.name, selected.profile.auth
+        )));
+    }
+    let mut options = LoginOptions::default();
+    options.resource = Some(resource);
+    let managed = selected.managed(&ctx.paths, ENV, &options).await?;
+    let tokens = TokenSet::clone(&*managed.manager.tokens().await?);
+    print_token(&Access::from_tokens(selected, &tokens)?)
+}
+
 pub(super) fn print_token(access: &Access) -> Result<(), CliError> {
     let token = access.token.as_ref().ok_or_else(|| no_token(access))?;
     output::print(&format!("{}\n", token.expose_secret()))
@@ -283,7 +300,7 @@ async fn kubectl_access(ctx: &Ctx) -> Result<Access, CliError> {
         Err(err) if err.code == code::LOGIN_REQUIRED && kubectl_is_interactive() => {
             eprintln!("kubectl needs a credential and there is no valid login: logging in.");
             let browser = latchkey::profile::env::browser_mode(false, ENV);
-            super::session::login(ctx, false, browser, false, false).await?;
+            super::session::login(ctx, false, browser, false, false, None).await?;
             access(ctx).await
         }
         other => other,

@@ -13,6 +13,7 @@ mod scheme;
 mod session;
 mod setup;
 mod status;
+mod step_up;
 mod verify;
 
 use crate::context::Ctx;
@@ -59,8 +60,10 @@ pub(crate) async fn run(ctx: &Ctx, command: Cmd) -> Result<u8, CliError> {
             browser,
             totp,
             json,
-        } => session::login(ctx, device, browser, totp, json).await?,
+            step_up,
+        } => session::login(ctx, device, browser, totp, json, step_up).await?,
         Cmd::Token => access::token(ctx).await?,
+        Cmd::TokenFor(resource) => access::token_for(ctx, resource).await?,
         Cmd::IdToken => access::id_token(ctx).await?,
         Cmd::Header => access::header(ctx).await?,
         Cmd::Proof { method, url, json } => proof::run(ctx, &method, &url, json).await?,

@@ -24,6 +24,7 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
         headers: request.headers.iter().cloned().collect(),
         body: request.body,
         allow_other_host: request.allow_other_host,
+        resource: request.resource,
     };
     if let Some(max_pages) = request.paginate {
         return paginate(
@@ -35,7 +36,18 @@ pub(super) async fn run(ctx: &Ctx, request: Request) -> Result<u8, CliError> {
         )
         .await;
     }
-    let answer = send(ctx, &selected, outgoing).await?;
+    let mut answer = send(ctx, &selected, outgoing.clone()).await?;
+    // RFC 9470: a stronger or more recent sign-in is needed. A person here may log in again
+    // (once) and the request is repeated; elsewhere the error says how.
+    if answer.status == http::StatusCode::UNAUTHORIZED
+        && let Some(step_up) = answer
+            .challenge
+            .as_ref()
+            .and_then(latchkey::StepUp::from_challenge)
+    {
+        super::step_up::log_in_again(ctx, &selected, &step_up).await?;
+        answer = send(ctx, &selected, outgoing).await?;
+    }
     match request.show {
         Show::Json => output::print(&format!("{}\n", json_json(&json_answer(&answer))))?,
         Show::Include => {
@@ -147,6 +159,7 @@ async fn paginate(
 ) -> Result<u8, CliError> {
     let origin = first.url.origin();
     let (headers, allow_other_host) = (first.headers.clone(), first.allow_other_host);
+    let resource = first.resource.clone();
     let mut items = Vec::new();
     let mut next = Some(first);
     let mut pages = 0;
@@ -203,6 +216,7 @@ async fn paginate(
             headers: headers.clone(),
             body: None,
             allow_other_host,
+            resource: resource.clone(),
         });
     }
     let merged = Value::Array(items);
@@ -240,6 +254,7 @@ pub(super) fn resolve_url(target: &str, selected: &Selected) -> Result<Url, CliE
 }
 
 /// A request to send with a profile's credentials.
+#[derive(Clone)]
 pub(super) struct Outgoing {
     pub method: http::Method,
     pub url: Url,
@@ -247,6 +262,8 @@ pub(super) struct Outgoing {
     pub body: Option<Vec<u8>>,
     /// The URL may leave the origin of the profile's base_url.
     pub allow_other_host: bool,
+    /// `--resource`: a token for this resource (RFC 8707) instead of the profile's first.
+    pub resource: Option<latchkey::Resource>,
 }
 
 /// What the server answered.
@@ -270,9 +287,9 @@ pub(super) async fn send(
 ) -> Result<Answer, CliError> {
     let url = out.url;
     check_destination(&url, selected, out.allow_other_host)?;
-    let auth = selected
-        .authenticate(&ctx.paths, ENV, &LoginOptions::default())
-        .await?;
+    let mut options = LoginOptions::default();
+    options.resource = out.resource;
+    let auth = selected.authenticate(&ctx.paths, ENV, &options).await?;
     // The profile's client certificate, when it has one: a certificate-bound token
     // (RFC 8705 §3) is accepted only over the certificate it was issued to.
     let base = selected

@@ -27,13 +27,14 @@ fn spinner() -> ProgressBar {
     bar
 }
 
-/// `login [--device] [--no-browser] [--totp]`.
+/// `login [--device] [--no-browser] [--totp] [--acr-values V --max-age S]`.
 pub(super) async fn login(
     ctx: &Ctx,
     device: bool,
     browser: BrowserMode,
     totp: bool,
     json: bool,
+    step_up: Option<latchkey::StepUp>,
 ) -> Result<(), CliError> {
     let selected = ctx.select()?;
     if selected.profile.auth.is_static() {
@@ -65,6 +66,7 @@ pub(super) async fn login(
         o.device = device;
         o.browser = browser;
         o.totp = totp;
+        o.step_up = step_up;
         // The URL and code go out first, as plain lines, before the countdown starts: on a
         // headless machine (SSH, CI) they are all the user gets.
         o.on_device_prompt = Some(Arc::new(move |p: &DevicePrompt| device_display.show(p)));

@@ -129,7 +129,7 @@ pub(super) async fn guided(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliErro
         profile: Some(name),
     };
     let browser = latchkey::profile::env::browser_mode(false, ENV);
-    super::session::login(&ctx, false, browser, false, false).await
+    super::session::login(&ctx, false, browser, false, false, None).await
 }
 
 /// Prompts on stderr, in colour unless NO_COLOR says otherwise.

@@ -37,6 +37,7 @@ pub(super) async fn run(ctx: &Ctx, url: Option<String>) -> Result<u8, CliError> 
             headers,
             body: None,
             allow_other_host,
+            resource: None,
         },
     )
     .await?;

@@ -19,3 +19,4 @@ mod cli_profiles;
 mod cli_request;
 mod cli_setup;
 mod cli_status;
+mod cli_step_up;

@@ -2,3 +2,4 @@
 
 mod dpop;
 mod middleware;
+mod step_up;

@@ -22,6 +22,8 @@ use async_trait::async_trait;
 use crate::client::{OAuthClient, Replay};
 use crate::error::{Error, Result};
 use crate::redact::DisplayUrl;
+use crate::resource::{self, Resource};
+use crate::step_up::StepUp;
 use crate::token::TokenSet;
 
 pub(crate) use pkce::{Pkce, random_token};
@@ -38,6 +40,13 @@ const RESERVED: &[&str] = &[
     "nonce",
     "code_challenge",
     "code_challenge_method",
+];
+
+/// Parameters with a typed option of their own, which validates them.
+const TYPED: &[(&str, &str)] = &[
+    ("resource", "AuthorizationRequestBuilder::resource"),
+    ("acr_values", "AuthorizationRequestBuilder::step_up"),
+    ("max_age", "AuthorizationRequestBuilder::step_up"),
 ];
 
 /// The `scope` parameter for `scopes` (RFC 6749 §3.3), `None` when there are none.
@@ -95,6 +104,8 @@ pub struct AuthorizationRequest {
     scopes: Vec<String>,
     params: Vec<(String, String)>,
     issuer: Option<IssuerCheck>,
+    resources: Vec<Resource>,
+    step_up: StepUp,
 }
 
 impl AuthorizationRequest {
@@ -105,8 +116,26 @@ impl AuthorizationRequest {
             scopes: Vec::new(),
             params: Vec::new(),
             issuer: None,
+            resources: Vec::new(),
+            step_up: StepUp::default(),
             allow_insecure_http: false,
         }
+    }
+
+    /// The resources asked for (RFC 8707), the token requests' first.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// The step-up asked for (RFC 9470), empty unless set.
+    pub fn step_up(&self) -> &StepUp {
+        &self.step_up
+    }
+
+    /// This request again, asking for `step_up` (a resource's `insufficient_user_authentication`).
+    pub fn with_step_up(mut self, step_up: StepUp) -> Self {
+        self.step_up = step_up;
+        self
     }
 
     /// The authorization endpoint.
@@ -144,6 +173,12 @@ impl AuthorizationRequest {
             for (name, value) in &self.params {
                 query.append_pair(name, value);
             }
+            for (name, value) in resource::all_params(&self.resources) {
+                query.append_pair(name, value);
+            }
+            for (name, value) in self.step_up.params() {
+                query.append_pair(name, &value);
+            }
         }
         url
     }
@@ -167,6 +202,8 @@ impl fmt::Debug for AuthorizationRequest {
                 &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("issuer", &self.issuer)
+            .field("resources", &self.resources)
+            .field("step_up", &self.step_up)
             .finish()
     }
 }
@@ -178,6 +215,8 @@ pub struct AuthorizationRequestBuilder {
     scopes: Vec<String>,
     params: Vec<(String, String)>,
     issuer: Option<IssuerCheck>,
+    resources: Vec<Resource>,
+    step_up: StepUp,
     allow_insecure_http: bool,
 }
 
@@ -206,6 +245,20 @@ impl AuthorizationRequestBuilder {
         self
     }
 
+    /// Asks for tokens for this resource (RFC 8707): every resource is named in the
+    /// authorization request, the first in the code exchange and refreshes (see [`Resource`]).
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// Asks for this sign-in (RFC 9470 via OIDC `acr_values` and `max_age`) and checks the
+    /// login's ID token shows it (`acr` one of the values, `auth_time` recent enough).
+    pub fn step_up(mut self, step_up: StepUp) -> Self {
+        self.step_up = step_up;
+        self
+    }
+
     /// Allows a plain-HTTP authorization endpoint that is not loopback. Only for testing.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
@@ -228,11 +281,22 @@ impl AuthorizationRequestBuilder {
                 "`params`: `{name}` is set by the grant itself and cannot be overridden"
             )));
         }
+        if let Some((name, option)) = self
+            .params
+            .iter()
+            .find_map(|(name, _)| TYPED.iter().find(|(typed, _)| typed == name))
+        {
+            return Err(Error::Config(format!(
+                "`params`: set `{name}` with `{option}`, which validates it"
+            )));
+        }
         Ok(AuthorizationRequest {
             authorization_url,
             scopes: self.scopes,
             params: self.params,
             issuer: self.issuer,
+            resources: self.resources,
+            step_up: self.step_up,
         })
     }
 }
@@ -258,21 +322,22 @@ impl OneTime {
 /// single-use, so the request is never replayed once the server may have seen it.
 pub(crate) async fn exchange_code(
     client: &OAuthClient,
+    request: &AuthorizationRequest,
     code: &SecretString,
     redirect_uri: &Url,
     verifier: &SecretString,
 ) -> Result<TokenSet> {
-    client
-        .token_request(
-            "authorization_code",
-            &[
-                ("code", code.expose_secret()),
-                ("redirect_uri", redirect_uri.as_str()),
-                ("code_verifier", verifier.expose_secret()),
-            ],
-            Replay::OnlyIfNotProcessed,
-        )
-        .await
+    let mut params = vec![
+        ("code", code.expose_secret()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", verifier.expose_secret()),
+    ];
+    params.extend(resource::token_param(&request.resources));
+    let tokens = client
+        .token_request("authorization_code", &params, Replay::OnlyIfNotProcessed)
+        .await?;
+    request.step_up.check(&tokens, client.clock().now())?;
+    Ok(tokens)
 }
 
 #[cfg(test)]
@@ -286,6 +351,39 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("`state`"), "{err}");
+    }
+
+    #[test]
+    fn typed_parameters_are_refused_as_raw_ones_and_sent_from_their_options() {
+        for (name, option) in [("resource", "::resource`"), ("max_age", "::step_up`")] {
+            let err = AuthorizationRequest::builder("https://idp.example/auth")
+                .param(name, "x")
+                .build()
+                .unwrap_err();
+            assert!(err.to_string().contains(option), "{err}");
+        }
+        let request = AuthorizationRequest::builder("https://idp.example/auth")
+            .resource(crate::Resource::parse("https://a").unwrap())
+            .resource(crate::Resource::parse("urn:b").unwrap())
+            .step_up(StepUp::new(
+                ["urn:mfa"],
+                Some(std::time::Duration::from_secs(60)),
+            ))
+            .build()
+            .unwrap();
+        let redirect = Url::parse("http://127.0.0.1:1234/callback").unwrap();
+        let url = request.url("cli", &redirect, &OneTime::new());
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let values = |n: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(values("resource"), ["https://a", "urn:b"]);
+        assert_eq!(values("acr_values"), ["urn:mfa"]);
+        assert_eq!(values("max_age"), ["60"]);
     }
 
     #[test]

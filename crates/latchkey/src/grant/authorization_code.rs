@@ -101,6 +101,10 @@ impl Grant for AuthorizationCode {
         false
     }
 
+    fn resources(&self) -> &[crate::resource::Resource] {
+        self.request.resources()
+    }
+
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
         let one = OneTime::new();
         let (code, redirect_uri) = match &self.capturer {
@@ -111,7 +115,14 @@ impl Grant for AuthorizationCode {
             None => self.receive(client.client_id(), &one).await?,
         };
         // RFC 6749 §4.1.3: the same redirect_uri as in the request.
-        let tokens = exchange_code(client, &code, &redirect_uri, &one.pkce.verifier).await?;
+        let tokens = exchange_code(
+            client,
+            &self.request,
+            &code,
+            &redirect_uri,
+            &one.pkce.verifier,
+        )
+        .await?;
         match &self.id_token_check {
             Some(check) => check.check(&tokens, &one.nonce).await?,
             None if tokens.id_token().is_some() => {

@@ -15,6 +15,7 @@ use super::{Grant, GrantKind, scope_param};
 use crate::client::{OAuthClient, Replay};
 use crate::error::{Error, LoginError, ProviderError, Result};
 use crate::redact::DisplayUrl;
+use crate::resource::{self, Resource};
 use crate::response::{ResponseError, parse_error_body};
 use crate::token::TokenSet;
 
@@ -55,6 +56,7 @@ pub type DevicePromptCallback = Arc<dyn Fn(&DevicePrompt) + Send + Sync>;
 pub struct DeviceCode {
     device_authorization_url: Url,
     scopes: Vec<String>,
+    resources: Vec<Resource>,
     prompt: DevicePromptCallback,
 }
 
@@ -65,6 +67,7 @@ impl DeviceCode {
         DeviceCodeBuilder {
             device_authorization_url: device_authorization_url.into(),
             scopes: Vec::new(),
+            resources: Vec::new(),
             prompt: None,
             allow_insecure_http: false,
         }
@@ -80,6 +83,8 @@ impl DeviceCode {
         if let Some(scope) = scope_param(&self.scopes) {
             form.push(("scope".into(), scope));
         }
+        // The device authorization names every resource, so one approval covers them all.
+        form.extend(resource::all_params(&self.resources).map(|(k, v)| (k.into(), v.into())));
         let basic = client.auth().apply(client.client_id(), url, &mut form)?;
         let response = client.post_form(url, &form, basic).await?;
         let (status, body) = (response.status, &response.body);
@@ -167,6 +172,10 @@ impl Grant for DeviceCode {
         false
     }
 
+    fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
         // Taken before the request: the provider's clock for `expires_in` starts later, so
         // this deadline never outlives the code.
@@ -183,12 +192,10 @@ impl Grant for DeviceCode {
             if tokio::time::Instant::now() >= deadline {
                 return Err(LoginError::DeviceCodeExpired.into());
             }
+            let mut params = vec![("device_code", device_code.expose_secret())];
+            params.extend(resource::token_param(&self.resources));
             let result = client
-                .token_request(
-                    DEVICE_CODE_GRANT,
-                    &[("device_code", device_code.expose_secret())],
-                    Replay::OnlyIfNotProcessed,
-                )
+                .token_request(DEVICE_CODE_GRANT, &params, Replay::OnlyIfNotProcessed)
                 .await;
             let err = match result {
                 Ok(tokens) => return Ok(tokens),
@@ -260,6 +267,7 @@ impl fmt::Debug for DeviceCode {
                 &DisplayUrl::new(&self.device_authorization_url),
             )
             .field("scopes", &self.scopes)
+            .field("resources", &self.resources)
             .field("prompt", &Callback("DevicePromptCallback"))
             .finish()
     }
@@ -269,6 +277,7 @@ impl fmt::Debug for DeviceCode {
 pub struct DeviceCodeBuilder {
     device_authorization_url: String,
     scopes: Vec<String>,
+    resources: Vec<Resource>,
     prompt: Option<DevicePromptCallback>,
     allow_insecure_http: bool,
 }
@@ -281,6 +290,13 @@ impl DeviceCodeBuilder {
         S: Into<String>,
     {
         self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Asks for tokens for this resource (RFC 8707): every resource is named in the device
+    /// authorization, the first in the token request (see [`Resource`]).
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
         self
     }
 
@@ -306,6 +322,7 @@ impl DeviceCodeBuilder {
         Ok(DeviceCode {
             device_authorization_url,
             scopes: self.scopes,
+            resources: self.resources,
             prompt: self.prompt.unwrap_or_else(|| Arc::new(default_prompt)),
         })
     }

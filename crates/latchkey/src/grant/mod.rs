@@ -26,6 +26,7 @@ pub use web_login::{PendingLogin, WebLogin, WebLoginBuilder, WebLoginOutcome};
 
 use crate::client::OAuthClient;
 use crate::error::Result;
+use crate::resource::Resource;
 use crate::token::TokenSet;
 
 /// The grant kinds latchkey knows, for status output and logs.
@@ -74,6 +75,19 @@ pub trait Grant: Send + Sync + fmt::Debug {
     fn seed(&self) -> Option<TokenSet> {
         None
     }
+
+    /// The resources (RFC 8707) this grant asks tokens for; the first is the one every token
+    /// request names, refreshes included (see [`crate::Resource`]). Most grants have none.
+    fn resources(&self) -> &[Resource] {
+        &[]
+    }
+
+    /// The same grant asking for a token for `resource` alone, when it can run unattended and
+    /// knows how; [`crate::TokenManager::for_resource`] uses it. `None` otherwise: tokens for
+    /// another resource then come from the refresh token (RFC 8707 §2.2).
+    fn for_resource(&self, _resource: Resource) -> Option<std::sync::Arc<dyn Grant>> {
+        None
+    }
 }
 
 /// Joins scopes for a request (RFC 6749 §3.3: space-delimited).
@@ -91,6 +105,12 @@ impl<G: Grant + ?Sized> Grant for std::sync::Arc<G> {
     }
     fn seed(&self) -> Option<TokenSet> {
         (**self).seed()
+    }
+    fn resources(&self) -> &[Resource] {
+        (**self).resources()
+    }
+    fn for_resource(&self, resource: Resource) -> Option<std::sync::Arc<dyn Grant>> {
+        (**self).for_resource(resource)
     }
 }
 

@@ -4,6 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Grant, GrantKind, scope_param};
 use crate::client::{OAuthClient, Replay};
 use crate::error::Result;
+use crate::resource::{self, Resource};
 use crate::token::TokenSet;
 
 /// The resource owner password grant (RFC 6749 §4.3), as Keycloak and CDSE use it, with an
@@ -19,6 +20,7 @@ pub struct Password {
     totp: Option<SecretString>,
     scopes: Vec<String>,
     extra: Vec<(String, String)>,
+    resources: Vec<Resource>,
 }
 
 impl Password {
@@ -30,6 +32,7 @@ impl Password {
             totp: None,
             scopes: Vec::new(),
             extra: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
@@ -54,6 +57,13 @@ impl Password {
         self.extra.push((name.into(), value.into()));
         self
     }
+
+    /// Asks for a token for this resource (RFC 8707). Given more than once, the first is the
+    /// token's: see [`Resource`].
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
+    }
 }
 
 #[async_trait]
@@ -64,6 +74,19 @@ impl Grant for Password {
 
     fn can_run_unattended(&self) -> bool {
         self.totp.is_none()
+    }
+
+    fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    fn for_resource(&self, resource: Resource) -> Option<std::sync::Arc<dyn Grant>> {
+        // A one-time code cannot be sent again for a second resource.
+        self.can_run_unattended().then(|| {
+            let mut grant = self.clone();
+            grant.resources = vec![resource];
+            std::sync::Arc::new(grant) as std::sync::Arc<dyn Grant>
+        })
     }
 
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
@@ -79,6 +102,7 @@ impl Grant for Password {
             params.push(("scope", scope));
         }
         params.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        params.extend(resource::token_param(&self.resources));
         // The TOTP code is single-use: a replay after a lost response would be refused.
         let replay = if self.totp.is_some() {
             Replay::OnlyIfNotProcessed

@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use super::{Grant, GrantKind};
 use crate::client::OAuthClient;
 use crate::error::{Error, Result};
+use crate::resource::Resource;
 use crate::token::TokenSet;
 
 /// Only a refresh token obtained elsewhere. Its tokens live as long as refreshing works:
@@ -14,12 +15,23 @@ use crate::token::TokenSet;
 #[derive(Debug, Clone)]
 pub struct RefreshTokenOnly {
     refresh_token: SecretString,
+    resources: Vec<Resource>,
 }
 
 impl RefreshTokenOnly {
     /// Starts from `refresh_token`.
     pub fn new(refresh_token: SecretString) -> Self {
-        Self { refresh_token }
+        Self {
+            refresh_token,
+            resources: Vec::new(),
+        }
+    }
+
+    /// Refreshes for this resource (RFC 8707 §2.2). Given more than once, the first is the
+    /// token's: see [`Resource`].
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resources.push(resource);
+        self
     }
 }
 
@@ -31,6 +43,10 @@ impl Grant for RefreshTokenOnly {
 
     fn can_run_unattended(&self) -> bool {
         false
+    }
+
+    fn resources(&self) -> &[Resource] {
+        &self.resources
     }
 
     async fn obtain(&self, _client: &OAuthClient) -> Result<TokenSet> {

@@ -126,7 +126,14 @@ impl WebLogin {
             Verdict::Failed(err) => return Err(err.into()),
             Verdict::Foreign => return Err(LoginError::StateMismatch.into()),
         };
-        let tokens = exchange_code(client, &code, &self.redirect_uri, &pending.verifier).await?;
+        let tokens = exchange_code(
+            client,
+            &self.request,
+            &code,
+            &self.redirect_uri,
+            &pending.verifier,
+        )
+        .await?;
         let claims = match (&self.validator, tokens.id_token()) {
             (Some(validator), Some(id_token)) => Some(
                 validator

@@ -3,6 +3,7 @@
 mod background;
 mod current;
 mod first_call;
+mod for_resource;
 mod live;
 mod refresh;
 mod store_key;
@@ -583,7 +584,9 @@ impl TokenManagerBuilder {
 
     /// The key tokens are stored under, usually the profile name. Unset, it is derived from
     /// the client's token endpoint and client id ([`default_store_key`]), so managers for
-    /// different servers or clients that share one store never read each other's tokens.
+    /// different servers or clients that share one store never read each other's tokens,
+    /// and from the grant's first resource (RFC 8707), if any, so neither do managers for
+    /// different resources.
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
         self
@@ -644,7 +647,14 @@ impl TokenManagerBuilder {
     pub fn build(self) -> Result<TokenManager> {
         let key = match self.key {
             Some(key) => key,
-            None => default_store_key(self.client.token_url(), self.client.client_id()),
+            None => {
+                let key = default_store_key(self.client.token_url(), self.client.client_id());
+                // Tokens for another resource are other tokens (RFC 8707): another key.
+                match self.grant.resources().first() {
+                    Some(resource) => crate::resource::resource_store_key(&key, resource),
+                    None => key,
+                }
+            }
         };
         validate_key(&key).map_err(|e| Error::Config(format!("`key`: {e}")))?;
         if self.lock_wait.is_zero() {

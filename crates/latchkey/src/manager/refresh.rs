@@ -186,7 +186,11 @@ async fn refresh_with(inner: &Inner, base: &TokenSet) -> Result<TokenSet> {
     tracing::debug!(key = %inner.key, "refreshing access token");
     // The refresh proves possession of the key the stored tokens are bound to.
     let client = inner.client.with_dpop_key(base.dpop_key().cloned());
-    Ok(client.refresh(refresh_token).await?.succeeding(base))
+    let resource = inner.grant.resources().first();
+    Ok(client
+        .refresh(refresh_token, resource)
+        .await?
+        .succeeding(base))
 }
 
 async fn reauth(inner: &Inner, cause: Option<Error>) -> Result<TokenSet> {

@@ -24,7 +24,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 30] = [
+pub const FIELDS: [&str; 31] = [
     "auth",
     "preset",
     "issuer",
@@ -55,6 +55,7 @@ pub const FIELDS: [&str; 30] = [
     "login",
     "audience",
     "dpop",
+    "resource",
 ];
 
 /// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.
@@ -68,11 +69,11 @@ pub fn placeholder(field: &str) -> &'static str {
 }
 
 impl FieldValue {
-    /// `text` as a value of `field`, as `latchkey profile set` takes it: scopes split on
-    /// spaces and commas; a secret as `env:VAR`, `keyring:NAME` or, only when asked for in
+    /// `text` as a value of `field`, as `latchkey profile set` takes it: scopes and
+    /// resources split on spaces and commas; a secret as `env:VAR`, `keyring:NAME` or, only when asked for in
     /// so many words, `literal:VALUE` (written into the file); anything else as given.
     pub fn parse(profile: &str, field: &str, text: &str) -> Result<Self, ProfileError> {
-        if field == "scopes" {
+        if field == "scopes" || field == "resource" {
             return Ok(FieldValue::List(
                 text.split(|c: char| c.is_whitespace() || c == ',')
                     .filter(|s| !s.is_empty())

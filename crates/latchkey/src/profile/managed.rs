@@ -20,7 +20,9 @@ use crate::manager::{FirstCallLogin, TokenManager};
 use crate::oidc::introspection::introspect;
 use crate::oidc::{IdTokenClaims, Introspection, OidcError, OidcProvider, ProviderMetadata};
 use crate::preset::Quirk;
+use crate::resource::Resource;
 use crate::revocation::RevocationMethod;
+use crate::step_up::StepUp;
 use crate::store::TokenStore;
 use crate::token::TokenSet;
 
@@ -44,6 +46,14 @@ pub struct LoginOptions {
     /// A one-time code for a `password` profile whose account has two-factor login (sent as
     /// `totp`, Keycloak style). Other profiles refuse it.
     pub totp: Option<SecretString>,
+    /// The resource (RFC 8707) to get tokens for instead of the profile's first one
+    /// (`--resource`): its tokens are kept under their own store key next to the profile's.
+    /// For a browser or device profile they come from the profile's refresh token, so the
+    /// profile's `resource` list must name it for the login to ask for it.
+    pub resource: Option<Resource>,
+    /// Ask the login for this sign-in (RFC 9470 step-up: `login --acr-values --max-age`);
+    /// browser logins only.
+    pub step_up: Option<StepUp>,
 }
 
 impl fmt::Debug for LoginOptions {
@@ -52,6 +62,8 @@ impl fmt::Debug for LoginOptions {
             .field("browser", &self.browser)
             .field("device", &self.device)
             .field("totp", &self.totp.as_ref().map(|_| "[REDACTED]"))
+            .field("resource", &self.resource)
+            .field("step_up", &self.step_up)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +156,15 @@ impl Selected {
             ))
             .into());
         }
+        if options.step_up.is_some() && (p.auth != AuthKind::AuthorizationCode || options.device) {
+            return Err(Error::Config(format!(
+                "profile `{}` uses `{}`: asking for a stronger sign-in (acr_values, max_age) \
+                 needs a browser login (`authorization-code` without --device)",
+                self.name, p.auth
+            ))
+            .into());
+        }
+        let resources = self.resources()?;
         let preset = self.preset()?;
         let client_id = p
             .client_id
@@ -207,6 +228,9 @@ impl Selected {
                 if let Some(audience) = &p.audience {
                     grant = grant.param("audience", audience);
                 }
+                for resource in &resources {
+                    grant = grant.resource(resource.clone());
+                }
                 build(Arc::new(grant))?
             }
             AuthKind::Password => {
@@ -222,13 +246,20 @@ impl Selected {
                 if let Some(code) = &options.totp {
                     grant = grant.totp(code.clone());
                 }
+                for resource in &resources {
+                    grant = grant.resource(resource.clone());
+                }
                 build(Arc::new(grant))?
             }
             AuthKind::RefreshToken => {
                 let token = self
                     .secret("refresh_token", p.refresh_token.as_ref(), env)
                     .await?;
-                build(Arc::new(RefreshTokenOnly::new(token)))?
+                let mut grant = RefreshTokenOnly::new(token);
+                for resource in &resources {
+                    grant = grant.resource(resource.clone());
+                }
+                build(Arc::new(grant))?
             }
             AuthKind::DeviceCode => {
                 let url = needs(
@@ -236,6 +267,9 @@ impl Selected {
                     &metadata.device_authorization_endpoint,
                 )?;
                 let mut grant = DeviceCode::builder(url.as_str()).scopes(scopes);
+                for resource in &resources {
+                    grant = grant.resource(resource.clone());
+                }
                 if let Some(prompt) = options.on_device_prompt.clone() {
                     grant = grant.on_prompt(move |p| prompt(p));
                 }
@@ -245,6 +279,12 @@ impl Selected {
                 let url = needs("authorization_url", &metadata.authorization_endpoint)?;
                 let wants_id_token = scopes.iter().any(|s| s == "openid");
                 let mut request = AuthorizationRequest::builder(url.as_str()).scopes(scopes);
+                for resource in &resources {
+                    request = request.resource(resource.clone());
+                }
+                if let Some(step_up) = &options.step_up {
+                    request = request.step_up(step_up.clone());
+                }
                 for (name, value) in preset.map(|p| p.extra_auth_params).unwrap_or_default() {
                     request = request.param(*name, *value);
                 }
@@ -282,6 +322,11 @@ impl Selected {
                 build(Arc::new(grant.build()?))?
             }
             _ => return Err(Error::Internal(format!("unhandled auth kind {kind}")).into()),
+        };
+        // `--resource`: its tokens next to the profile's (a no-op when it is the first).
+        let manager = match &options.resource {
+            Some(resource) => manager.for_resource(resource.clone()),
+            None => manager,
         };
         Ok(ManagedProfile {
             manager,

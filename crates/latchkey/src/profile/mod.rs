@@ -38,6 +38,7 @@ mod managed;
 mod preflight;
 pub mod project;
 mod rename;
+mod resource;
 mod route;
 mod scheme;
 mod secret;
@@ -235,6 +236,10 @@ pub struct Profile {
     /// with the tokens, a proof on every request. Default `false`: providers do not publish
     /// whether a client must use it, so it is asked for here.
     pub dpop: Option<bool>,
+    /// The API the tokens are for (RFC 8707 resource indicator): one absolute URI or a
+    /// list. A login asks for them all; each token is for the first, or for `--resource`.
+    #[serde(default, deserialize_with = "resource::one_or_many")]
+    pub resource: Vec<String>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -285,6 +290,7 @@ impl Profile {
             login: None,
             audience: None,
             dpop: None,
+            resource: Vec::new(),
         }
     }
 

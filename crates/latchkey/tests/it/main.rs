@@ -28,7 +28,9 @@ mod profiles_project;
 mod properties;
 mod provider_fakes;
 mod provider_quirks;
+mod resource_indicators;
 mod revocation_github;
+mod step_up;
 mod store_file;
 #[cfg(feature = "keyring")]
 mod store_keyring;
