@@ -150,7 +150,8 @@ impl OAuthClient {
         let basic = self
             .inner
             .auth
-            .apply(&self.inner.client_id, url, &mut form)?;
+            .apply(&self.inner.client_id, url, &mut form)
+            .await?;
         tracing::debug!(grant_type, url = %DisplayUrl::new(url), client_id = %self.inner.client_id, auth = self.inner.auth.method_name(), "token request");
         let response = self.post_form(url, &form, basic).await?;
         let now = self.inner.clock.now();

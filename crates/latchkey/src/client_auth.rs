@@ -29,6 +29,10 @@ pub enum ClientAuth {
     SecretPost(SecretString),
     /// A signed JWT assertion (RFC 7523, OIDC `private_key_jwt`).
     PrivateKeyJwt(PrivateKeyJwt),
+    /// A JWT someone else signed, sent as the `client_assertion` as it is (RFC 7521 §4.2):
+    /// workload identity federation with a Kubernetes service-account token, a SPIFFE
+    /// JWT-SVID or a CI runner's OIDC token. Registered as `private_key_jwt`.
+    Assertion(std::sync::Arc<dyn crate::token_source::TokenSource>),
 }
 
 /// A client authentication method by name, without its credentials: what a configuration
@@ -95,7 +99,9 @@ impl ClientAuth {
                 ClientAuthMethod::ClientSecretBasic
             }
             ClientAuth::SecretPost(_) => ClientAuthMethod::ClientSecretPost,
-            ClientAuth::PrivateKeyJwt(_) => ClientAuthMethod::PrivateKeyJwt,
+            ClientAuth::PrivateKeyJwt(_) | ClientAuth::Assertion(_) => {
+                ClientAuthMethod::PrivateKeyJwt
+            }
         }
     }
 
@@ -105,7 +111,7 @@ impl ClientAuth {
     }
 
     /// Adds this method's credentials to a request about to go to `audience`.
-    pub(crate) fn apply(
+    pub(crate) async fn apply(
         &self,
         client_id: &str,
         audience: &Url,
@@ -136,6 +142,19 @@ impl ClientAuth {
                 form.push((
                     "client_assertion".into(),
                     key.assertion(client_id, audience)?,
+                ));
+                Ok(None)
+            }
+            ClientAuth::Assertion(source) => {
+                let assertion = source.token().await?;
+                form.push(("client_id".into(), client_id.into()));
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push((
+                    "client_assertion".into(),
+                    assertion.expose_secret().to_owned(),
                 ));
                 Ok(None)
             }
@@ -227,6 +246,15 @@ impl PrivateKeyJwt {
     pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
+    }
+
+    /// Signs `claims` with this key: the one signing path for assertions latchkey makes
+    /// (client assertions here, jwt-bearer grant assertions in `grant::jwt_bearer`).
+    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign the assertion ({e})")))
     }
 
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {

@@ -105,6 +105,7 @@ mod retry;
 mod revocation;
 pub mod store;
 mod token;
+pub mod token_source;
 
 pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};

@@ -80,7 +80,10 @@ impl DeviceCode {
         if let Some(scope) = scope_param(&self.scopes) {
             form.push(("scope".into(), scope));
         }
-        let basic = client.auth().apply(client.client_id(), url, &mut form)?;
+        let basic = client
+            .auth()
+            .apply(client.client_id(), url, &mut form)
+            .await?;
         let response = client.post_form(url, &form, basic).await?;
         let (status, body) = (response.status, &response.body);
         // An `error` field wins whatever the status (some providers answer 200 with one).
