@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
+import { exchangeClients, registerExchangeGrants } from './exchange.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -140,6 +141,7 @@ const CLIENTS = [
     redirect_uris: [],
   },
 ];
+CLIENTS.push(...exchangeClients());
 const CLIENT_AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 // ---------------------------------------------------------------------------------------------
@@ -439,6 +441,7 @@ function buildProvider() {
 
   const provider = new Provider(issuer, configuration);
   provider.registerGrantType('password', passwordGrant, ['username', 'password', 'scope', 'totp']);
+  registerExchangeGrants(provider);
   // web-app also accepts its callback and post-logout page on any loopback port, so the axum
   // example app can run on an ephemeral port in tests (exact registered URIs still match first).
   const webAppLoopback = { redirect: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/auth\/callback$/, logout: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/$/ };
@@ -775,6 +778,7 @@ async function handleAdmin(req, res, pathname, raw) {
           const consumed = Boolean(e.payload.consumed);
           return sendJson(res, 200, {
             active: !consumed, kind, model, client_id: e.payload.clientId ?? null, consumed,
+            aud: e.payload.aud ?? null, extra: e.payload.extra ?? null,
           });
         }
       }

@@ -15,11 +15,15 @@
 //!   test, and a person driving its login API.
 //! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
 //!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
+//! - [`workload`]: the fixture's token exchange and jwt-bearer clients, its trusted "workload
+//!   issuer" and service account, JWTs signed as them, and a Google-style key file.
+//! - [`fake_github_actions`]: a loopback stand-in for the GitHub Actions ID-token endpoint.
 
 pub mod browser;
 pub mod clients;
 pub mod conformance;
 pub mod fake_dhis2;
+pub mod fake_github_actions;
 pub mod glewlwyd;
 mod idp;
 pub mod keyring;
@@ -28,6 +32,7 @@ pub mod person;
 mod redis;
 #[cfg(feature = "stores")]
 pub mod worker_store;
+pub mod workload;
 
 pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};
