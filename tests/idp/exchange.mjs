@@ -85,6 +85,15 @@ function refused(code, description) {
   return new errors.CustomOIDCProviderError(code, description);
 }
 
+// What each issued token stands for (the subject, its actor, the assertion's issuer), for the
+// admin inspect route: oidc-provider recomputes a token's `extra` when it saves it.
+const facts = new Map(); // token value -> { sub, act?, ... }
+
+/** What the token exchange or jwt-bearer grant recorded about `token`, or null. */
+export function exchangeFacts(token) {
+  return facts.get(token) ?? null;
+}
+
 const seenJti = new Map(); // `${iss} ${jti}` -> exp (s)
 
 function decodePart(part) {
@@ -92,7 +101,7 @@ function decodePart(part) {
 }
 
 /** Verifies a JWT from a trusted issuer; returns its payload or throws `error` (a class). */
-function verifyJwt(jwt, { audiences, what }) {
+function verifyJwt(jwt, { audiences, what, subOptional = false }) {
   const fail = (reason) => { throw refused('invalid_grant', `${what}: ${reason}`); };
   const parts = String(jwt ?? '').split('.');
   if (parts.length !== 3) fail('not a JWT');
@@ -106,6 +115,7 @@ function verifyJwt(jwt, { audiences, what }) {
   if (!ok) fail('signature does not verify');
   const now = Math.floor(Date.now() / 1000);
   if (typeof payload.exp !== 'number' || payload.exp < now - 5) fail('expired or without exp');
+  if (payload.sub === undefined && subOptional) payload.sub = payload.iss;
   if (typeof payload.sub !== 'string' || !payload.sub) fail('no sub');
   const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   if (!aud.some((a) => audiences.includes(a))) fail(`audience ${JSON.stringify(payload.aud ?? null)} is not this server`);
@@ -131,9 +141,9 @@ async function issue(ctx, { scope, aud, extra, issuedTokenType }) {
   const { provider, client } = ctx.oidc;
   const token = new provider.ClientCredentials({ client, scope });
   if (aud) token.aud = aud;
-  if (extra) token.extra = extra;
   ctx.oidc.entity('ClientCredentials', token);
   const value = await token.save();
+  if (extra) facts.set(value, extra);
   ctx.body = {
     access_token: value,
     token_type: token.tokenType,
@@ -151,7 +161,8 @@ function serverAudiences(ctx) {
 async function jwtBearerGrant(ctx) {
   const { params } = ctx.oidc;
   const claims = verifyJwt(params.assertion, {
-    audiences: serverAudiences(ctx), what: 'assertion',
+    // Google's service-account assertions carry `sub` only to impersonate a user.
+    audiences: serverAudiences(ctx), what: 'assertion', subOptional: true,
   });
   // A Google-style assertion carries its scope as a claim; the request parameter wins.
   if (!params.scope && typeof claims.scope === 'string') params.scope = claims.scope;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
-import { exchangeClients, registerExchangeGrants } from './exchange.mjs';
+import { exchangeClients, exchangeFacts, registerExchangeGrants } from './exchange.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -778,7 +778,7 @@ async function handleAdmin(req, res, pathname, raw) {
           const consumed = Boolean(e.payload.consumed);
           return sendJson(res, 200, {
             active: !consumed, kind, model, client_id: e.payload.clientId ?? null, consumed,
-            aud: e.payload.aud ?? null, extra: e.payload.extra ?? null,
+            aud: e.payload.aud ?? null, extra: exchangeFacts(token),
           });
         }
       }

@@ -7,6 +7,7 @@ mod support;
 mod client_redirects;
 mod device_flow;
 mod dhis2;
+mod exchange;
 mod fault_tolerance;
 mod first_call_login;
 mod glewlwyd;
