@@ -22,7 +22,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 25] = [
+pub const FIELDS: [&str; 34] = [
     "auth",
     "preset",
     "issuer",
@@ -48,6 +48,15 @@ pub const FIELDS: [&str; 25] = [
     "realm",
     "tenant",
     "login",
+    "subject_token_type",
+    "actor_token_type",
+    "audience",
+    "resource",
+    "requested_token_type",
+    "service_account_key",
+    "assertion_issuer",
+    "assertion_subject",
+    "assertion_audience",
 ];
 
 /// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.

@@ -254,6 +254,8 @@ impl Selected {
                 }
                 build(Arc::new(grant.build()?))?
             }
+            AuthKind::TokenExchange => build(self.token_exchange_grant(scopes, env)?)?,
+            AuthKind::JwtBearer => build(self.jwt_bearer_grant(scopes, env).await?)?,
             _ => return Err(Error::Internal(format!("unhandled auth kind {kind}")).into()),
         };
         Ok(ManagedProfile {

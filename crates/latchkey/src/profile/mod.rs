@@ -31,6 +31,7 @@ pub mod edit;
 mod endpoints;
 pub mod env;
 mod error;
+mod exchange;
 mod file;
 mod managed;
 mod preflight;
@@ -41,6 +42,7 @@ mod scheme;
 mod secret;
 mod select;
 mod store_spec;
+mod token_source;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,6 +62,7 @@ pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError, UnknownFields};
 pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
+pub use token_source::TokenSourceSpec;
 
 use crate::client_auth::{BasicCredentials, ClientAuthMethod};
 
@@ -88,11 +91,15 @@ pub enum AuthKind {
     AuthorizationCode,
     /// Device login (RFC 8628).
     DeviceCode,
+    /// Token exchange (RFC 8693): `subject_token` traded for a token for `audience`.
+    TokenExchange,
+    /// JWT bearer assertion grant (RFC 7523 §2.1): a service account key or an assertion.
+    JwtBearer,
 }
 
 impl AuthKind {
     /// Every kind, in the order of [`AuthKind::NAMES`] (the declaration order).
-    pub const ALL: [AuthKind; 10] = [
+    pub const ALL: [AuthKind; 12] = [
         AuthKind::Basic,
         AuthKind::ApiToken,
         AuthKind::Bearer,
@@ -103,10 +110,12 @@ impl AuthKind {
         AuthKind::RefreshToken,
         AuthKind::AuthorizationCode,
         AuthKind::DeviceCode,
+        AuthKind::TokenExchange,
+        AuthKind::JwtBearer,
     ];
 
     /// Every kind's name, as written in the file (serde's kebab-case of the variant).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "basic",
         "api-token",
         "bearer",
@@ -117,6 +126,8 @@ impl AuthKind {
         "refresh-token",
         "authorization-code",
         "device-code",
+        "token-exchange",
+        "jwt-bearer",
     ];
 
     /// The name as written in the file.
@@ -213,6 +224,35 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
+    /// Where the subject token comes from (token-exchange): `{ file = "…" }`,
+    /// `{ env = "…" }` or `{ github_actions = "audience" }`.
+    pub subject_token: Option<TokenSourceSpec>,
+    /// The subject token's type URI (default `urn:ietf:params:oauth:token-type:jwt`).
+    pub subject_token_type: Option<String>,
+    /// Where the actor token comes from (token-exchange, optional).
+    pub actor_token: Option<TokenSourceSpec>,
+    /// The actor token's type URI (default `urn:ietf:params:oauth:token-type:jwt`).
+    pub actor_token_type: Option<String>,
+    /// The audience to ask a token for (token-exchange).
+    pub audience: Option<String>,
+    /// The resource (an absolute URI, RFC 8707) to ask a token for (token-exchange).
+    pub resource: Option<String>,
+    /// The type of token to ask for (token-exchange; default: the provider's choice).
+    pub requested_token_type: Option<String>,
+    /// A Google-style service account key file (jwt-bearer). It holds a private key: keep
+    /// it owner-only.
+    pub service_account_key: Option<std::path::PathBuf>,
+    /// The assertion's `iss` (jwt-bearer with `private_key`).
+    pub assertion_issuer: Option<String>,
+    /// The assertion's `sub` (jwt-bearer; default the issuer).
+    pub assertion_subject: Option<String>,
+    /// The assertion's `aud` (jwt-bearer; default the token endpoint).
+    pub assertion_audience: Option<String>,
+    /// An assertion someone else signs, as a source (jwt-bearer).
+    pub assertion: Option<TokenSourceSpec>,
+    /// A JWT someone else signs, sent as the `client_assertion` (workload identity
+    /// federation; any OAuth kind), as a source.
+    pub client_assertion: Option<TokenSourceSpec>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -258,6 +298,19 @@ impl Profile {
             realm: None,
             tenant: None,
             login: None,
+            subject_token: None,
+            subject_token_type: None,
+            actor_token: None,
+            actor_token_type: None,
+            audience: None,
+            resource: None,
+            requested_token_type: None,
+            service_account_key: None,
+            assertion_issuer: None,
+            assertion_subject: None,
+            assertion_audience: None,
+            assertion: None,
+            client_assertion: None,
         }
     }
 
