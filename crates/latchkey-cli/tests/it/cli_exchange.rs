@@ -1,5 +1,9 @@
 //! The `token-exchange` and `jwt-bearer` profile kinds and workload `client_assertion`s,
 //! through `latchkey token -p …` against the fixture's grant handlers.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write token, key and profile files as another system would, not through the private-file helper"
+)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,10 @@
 //! Token exchange (RFC 8693), the jwt-bearer grant (RFC 7523 §2.1) and workload identity
 //! (tokens another system rotates, as subject tokens and as client assertions), against the
 //! fixture's grant handlers (`tests/idp/exchange.mjs`).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write token, key and profile files as another system would, not through the private-file helper"
+)]
 
 use std::path::Path;
 use std::sync::Arc;
