@@ -190,3 +190,61 @@ subject_token = {{ github_actions = "{issuer}" }}
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn token_exchange_profile_takes_another_profiles_access_token() {
+    let idp = Idp::start().await;
+    let world = World::new();
+    profiles(
+        &world,
+        &format!(
+            r#"
+[profiles.svc]
+auth = "client-credentials"
+issuer = "{issuer}"
+client_id = "{svc}"
+client_secret = {{ env = "SVC_SECRET" }}
+client_auth = "client_secret_post"
+
+[profiles.delegated]
+auth = "token-exchange"
+issuer = "{issuer}"
+client_id = "{exchanger}"
+client_secret = {{ env = "EXCHANGER_SECRET" }}
+subject_token = {{ profile = "svc" }}
+subject_token_type = "urn:ietf:params:oauth:token-type:access_token"
+resource = "{resource}"
+
+[profiles.chained]
+auth = "token-exchange"
+issuer = "{issuer}"
+client_id = "{exchanger}"
+client_secret = {{ env = "EXCHANGER_SECRET" }}
+subject_token = {{ profile = "delegated" }}
+"#,
+            issuer = idp.issuer(),
+            svc = latchkey_testkit::clients::SVC_POST.0,
+            exchanger = EXCHANGER.0,
+            resource = EXCHANGE_AUDIENCES[1],
+        ),
+    );
+    let envs = [
+        ("SVC_SECRET", latchkey_testkit::clients::SVC_POST.1),
+        ("EXCHANGER_SECRET", EXCHANGER.1),
+    ];
+    let token = ok(&world.run(&["token", "-p", "delegated"], &envs).await);
+    let seen = workload::inspect(&idp, &token).await;
+    assert_eq!(seen["aud"], EXCHANGE_AUDIENCES[1], "{seen}");
+    assert_eq!(seen["extra"]["sub"], latchkey_testkit::clients::SVC_POST.0);
+    let counters = idp.counters().await;
+    assert_eq!(counters.token("client_credentials"), 1);
+    assert_eq!(counters.token(TOKEN_EXCHANGE), 1);
+
+    let out = world.run(&["token", "-p", "chained"], &envs).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("chains are not followed"),
+        "{}",
+        text(&out.stderr)
+    );
+}

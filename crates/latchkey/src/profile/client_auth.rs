@@ -39,7 +39,7 @@ impl Selected {
             ClientAuthMethod::ClientSecretPost => ClientAuth::SecretPost(client_secret().await?),
             ClientAuthMethod::PrivateKeyJwt if p.client_assertion.is_some() => {
                 let spec = p.client_assertion.as_ref().expect("checked by the guard");
-                ClientAuth::Assertion(self.token_source("client_assertion", spec, env)?)
+                ClientAuth::Assertion(self.token_source("client_assertion", spec, env, &[])?)
             }
             ClientAuthMethod::PrivateKeyJwt => {
                 let pem = self

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use super::managed::Env;
+use super::token_source::Linked;
 use super::{AuthKind, ProfileError, Selected};
 use crate::grant::{Grant, JwtBearer, TokenExchange, token_type};
 
@@ -19,16 +20,17 @@ impl Selected {
         &self,
         scopes: Vec<String>,
         env: Env<'_>,
+        linked: &Linked,
     ) -> Result<Arc<dyn Grant>, ProfileError> {
         let p = &self.profile;
         let spec = p.subject_token.as_ref().ok_or_else(|| {
             ProfileError::missing(&self.name, AuthKind::TokenExchange, "subject_token")
         })?;
-        let subject = self.token_source("subject_token", spec, env)?;
+        let subject = self.token_source("subject_token", spec, env, linked)?;
         let subject_type = p.subject_token_type.as_deref().unwrap_or(token_type::JWT);
         let mut grant = TokenExchange::builder(subject, subject_type).scopes(scopes);
         if let Some(spec) = &p.actor_token {
-            let actor = self.token_source("actor_token", spec, env)?;
+            let actor = self.token_source("actor_token", spec, env, linked)?;
             grant = grant.actor(
                 actor,
                 p.actor_token_type.as_deref().unwrap_or(token_type::JWT),
@@ -56,7 +58,7 @@ impl Selected {
     ) -> Result<Arc<dyn Grant>, ProfileError> {
         let p = &self.profile;
         if let Some(spec) = &p.assertion {
-            let source = self.token_source("assertion", spec, env)?;
+            let source = self.token_source("assertion", spec, env, &[])?;
             return Ok(Arc::new(JwtBearer::from_source(source).scopes(scopes)));
         }
         let mut builder = if let Some(path) = &p.service_account_key {
