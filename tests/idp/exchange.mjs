@@ -89,9 +89,13 @@ function refused(code, description) {
 // admin inspect route: oidc-provider recomputes a token's `extra` when it saves it.
 const facts = new Map(); // token value -> { sub, act?, ... }
 
-/** What the token exchange or jwt-bearer grant recorded about `token`, or null. */
-export function exchangeFacts(token) {
-  return facts.get(token) ?? null;
+/**
+ * For the admin inspect route: a token these grants issued gets its `aud` and, under `extra`,
+ * what it stands for; any other token nothing (its answer stays as it was).
+ */
+export function exchangeFacts(token, payload) {
+  const extra = facts.get(token);
+  return extra ? { aud: payload.aud ?? null, extra } : {};
 }
 
 const seenJti = new Map(); // `${iss} ${jti}` -> exp (s)

@@ -778,7 +778,7 @@ async function handleAdmin(req, res, pathname, raw) {
           const consumed = Boolean(e.payload.consumed);
           return sendJson(res, 200, {
             active: !consumed, kind, model, client_id: e.payload.clientId ?? null, consumed,
-            aud: e.payload.aud ?? null, extra: exchangeFacts(token),
+            ...exchangeFacts(token, e.payload),
           });
         }
       }
