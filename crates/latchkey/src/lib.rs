@@ -6,7 +6,11 @@
 //! - [`Grant`]s: [`ClientCredentials`] (client_secret_basic, client_secret_post,
 //!   private_key_jwt), [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
 //!   and the interactive [`AuthorizationCode`] (PKCE, [`loopback`] receiver or a
-//!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628).
+//!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628); [`grant::TokenExchange`] (RFC 8693)
+//!   and [`grant::JwtBearer`] (RFC 7523 §2.1, Google-style service account keys).
+//! - [`token_source`]: tokens another system rotates (Kubernetes, SPIFFE, GitHub Actions),
+//!   read again at every use, as token-exchange subjects, jwt-bearer assertions or
+//!   [`ClientAuth::Assertion`] (workload identity federation).
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
