@@ -7,8 +7,8 @@
 // revocation and the admin inspect route work on what they issue.
 //
 // Trust: assertions and JWT subject tokens are verified against the public keys below
-// (signature, exp, aud, and a jti seen only once); opaque subject tokens must be live access
-// tokens of this fixture.
+// (signature, exp, aud; an assertion's jti only once); opaque subject tokens must be live
+// access tokens of this fixture.
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -105,7 +105,7 @@ function decodePart(part) {
 }
 
 /** Verifies a JWT from a trusted issuer; returns its payload or throws `error` (a class). */
-function verifyJwt(jwt, { audiences, what, subOptional = false }) {
+function verifyJwt(jwt, { audiences, what, subOptional = false, once = false }) {
   const fail = (reason) => { throw refused('invalid_grant', `${what}: ${reason}`); };
   const parts = String(jwt ?? '').split('.');
   if (parts.length !== 3) fail('not a JWT');
@@ -123,7 +123,9 @@ function verifyJwt(jwt, { audiences, what, subOptional = false }) {
   if (typeof payload.sub !== 'string' || !payload.sub) fail('no sub');
   const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   if (!aud.some((a) => audiences.includes(a))) fail(`audience ${JSON.stringify(payload.aud ?? null)} is not this server`);
-  if (payload.jti !== undefined) {
+  // An assertion is good once (RFC 7523 §3); a subject token (a Kubernetes token) may be
+  // presented again until it expires.
+  if (once && payload.jti !== undefined) {
     const key = `${payload.iss} ${payload.jti}`;
     for (const [k, exp] of seenJti) if (exp < now) seenJti.delete(k);
     if (seenJti.has(key)) fail('jti already used');
@@ -166,7 +168,7 @@ async function jwtBearerGrant(ctx) {
   const { params } = ctx.oidc;
   const claims = verifyJwt(params.assertion, {
     // Google's service-account assertions carry `sub` only to impersonate a user.
-    audiences: serverAudiences(ctx), what: 'assertion', subOptional: true,
+    audiences: serverAudiences(ctx), what: 'assertion', subOptional: true, once: true,
   });
   // A Google-style assertion carries its scope as a claim; the request parameter wins.
   if (!params.scope && typeof claims.scope === 'string') params.scope = claims.scope;

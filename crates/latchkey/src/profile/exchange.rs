@@ -101,3 +101,85 @@ impl Selected {
         Ok(Arc::new(builder.scopes(scopes).build()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::profile::{AuthKind, Profile, Selected, TokenSourceSpec};
+
+    fn problems(profile: Profile) -> Vec<String> {
+        Selected::new("p", profile)
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn with_endpoint(auth: AuthKind) -> Profile {
+        let mut p = Profile::new(auth);
+        p.token_url = Some("https://idp.example.org/token".into());
+        p.client_id = Some("c".into());
+        p
+    }
+
+    #[test]
+    fn each_kind_names_what_it_is_missing_and_is_content_with_a_source() {
+        let found = problems(with_endpoint(AuthKind::TokenExchange));
+        assert!(
+            found.iter().any(|e| e.contains("subject_token")),
+            "{found:?}"
+        );
+        let mut p = with_endpoint(AuthKind::TokenExchange);
+        p.subject_token = Some(TokenSourceSpec::File("/var/run/token".into()));
+        assert_eq!(problems(p), Vec::<String>::new());
+
+        let found = problems(with_endpoint(AuthKind::JwtBearer));
+        assert!(
+            found.iter().any(|e| e.contains("service_account_key")),
+            "{found:?}"
+        );
+        let mut p = with_endpoint(AuthKind::JwtBearer);
+        p.service_account_key = Some("/etc/sa.json".into());
+        assert_eq!(problems(p), Vec::<String>::new());
+
+        // A client assertion source is enough for private_key_jwt.
+        let mut p = with_endpoint(AuthKind::ClientCredentials);
+        p.client_assertion = Some(TokenSourceSpec::Env("TOKEN".into()));
+        assert_eq!(problems(p), Vec::<String>::new());
+    }
+
+    #[test]
+    fn sources_parse_from_toml() {
+        #[derive(serde::Deserialize)]
+        struct Holder {
+            a: TokenSourceSpec,
+            b: TokenSourceSpec,
+            c: TokenSourceSpec,
+            d: TokenSourceSpec,
+        }
+        let h: Holder = toml::from_str(
+            r#"
+a = { file = "/var/run/secrets/tokens/x" }
+b = { env = "CI_JWT" }
+c = { github_actions = "https://idp.example.org" }
+d = { profile = "login" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            h.a,
+            TokenSourceSpec::File("/var/run/secrets/tokens/x".into())
+        );
+        assert_eq!(h.b, TokenSourceSpec::Env("CI_JWT".into()));
+        assert_eq!(
+            h.c,
+            TokenSourceSpec::GithubActions("https://idp.example.org".into())
+        );
+        assert_eq!(h.d, TokenSourceSpec::Profile("login".into()));
+        assert!(
+            toml::from_str::<Holder>(
+                "a = { url = \"x\" }\nb = { env = \"B\" }\nc = { env = \"C\" }\nd = { env = \"D\" }"
+            )
+            .is_err()
+        );
+    }
+}

@@ -419,3 +419,36 @@ fn outside_a_github_actions_job_the_error_says_what_the_workflow_needs() {
         "{msg}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_exchange_renewal_is_single_flight() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    write(
+        &path,
+        &service_account_token(
+            &idp,
+            "system:serviceaccount:ns:app",
+            Duration::from_secs(300),
+        ),
+    );
+    let grant = TokenExchange::builder(FileToken::new(&path), token_type::JWT).build();
+    let manager = TokenManager::builder(exchanger(&idp, &clock), grant)
+        .build()
+        .unwrap();
+    manager.authorization_header().await.expect("first");
+    // The same Kubernetes token is presented again: it lasts longer than the issued one.
+    clock.advance(Duration::from_secs(3600 + 1));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.authorization_header().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("renewed");
+    }
+    assert_eq!(idp.counters().await.token(TOKEN_EXCHANGE), 2);
+}
