@@ -11,6 +11,7 @@ import { totp, verifyTotp } from './totp.mjs';
 import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsResource, startMtlsListener } from './mtls.mjs';
 import { bindDpop, dpopFeature, handleDpop } from './dpop.mjs';
 import { resourceIndicators, stepUpConfiguration, grantRequestedAcr, handleResource } from './resource.mjs';
+import { exchangeClients, exchangeFacts, registerExchangeGrants } from './exchange.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -144,6 +145,7 @@ const CLIENTS = [
   },
 ];
 CLIENTS.push(...CLIENT_AUTH_CLIENTS);
+CLIENTS.push(...exchangeClients());
 const CLIENT_AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 // ---------------------------------------------------------------------------------------------
@@ -451,6 +453,7 @@ function buildProvider() {
   const provider = new Provider(issuer, configuration);
   provider.registerGrantType('password', passwordGrant, ['username', 'password', 'scope', 'totp']);
   grantRequestedAcr(provider);
+  registerExchangeGrants(provider);
   // web-app also accepts its callback and post-logout page on any loopback port, so the axum
   // example app can run on an ephemeral port in tests (exact registered URIs still match first).
   const webAppLoopback = { redirect: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/auth\/callback$/, logout: /^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}\/$/ };
@@ -787,6 +790,7 @@ async function handleAdmin(req, res, pathname, raw) {
           const consumed = Boolean(e.payload.consumed);
           return sendJson(res, 200, {
             active: !consumed, kind, model, client_id: e.payload.clientId ?? null, consumed,
+            ...exchangeFacts(token, e.payload),
           });
         }
       }

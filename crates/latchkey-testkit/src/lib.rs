@@ -18,11 +18,15 @@
 //! - [`fakes`]: `fake_keycloak`, `fake_entra`, `fake_okta`, `fake_auth0`, `fake_google`
 //!   and `fake_github`, each reproducing its provider's documented discovery and
 //!   token-endpoint behaviour.
+//! - [`workload`]: the fixture's token exchange and jwt-bearer clients, its trusted "workload
+//!   issuer" and service account, JWTs signed as them, and a Google-style key file.
+//! - [`fake_github_actions`]: a loopback stand-in for the GitHub Actions ID-token endpoint.
 
 pub mod browser;
 pub mod clients;
 pub mod conformance;
 pub mod fake_dhis2;
+pub mod fake_github_actions;
 pub mod fakes;
 pub mod glewlwyd;
 mod idp;
@@ -33,6 +37,7 @@ pub mod person;
 mod redis;
 #[cfg(feature = "stores")]
 pub mod worker_store;
+pub mod workload;
 
 pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};

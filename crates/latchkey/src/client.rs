@@ -192,7 +192,8 @@ impl OAuthClient {
         let basic = self
             .inner
             .auth
-            .apply(&self.inner.client_id, url, &mut form)?;
+            .apply(&self.inner.client_id, url, &mut form)
+            .await?;
         tracing::debug!(grant_type, url = %DisplayUrl::new(url), client_id = %self.inner.client_id, auth = self.inner.auth.method_name(), "token request");
         let response = self.post_form(url, &form, basic).await?;
         let now = self.inner.clock.now();
@@ -315,7 +316,12 @@ impl OAuthClient {
                 "latchkey-dpop-nonce-probe".to_owned(),
             ),
         ];
-        let basic = match self.inner.auth.apply(&self.inner.client_id, url, &mut form) {
+        let basic = match self
+            .inner
+            .auth
+            .apply(&self.inner.client_id, url, &mut form)
+            .await
+        {
             Ok(basic) => basic,
             Err(_) => return,
         };

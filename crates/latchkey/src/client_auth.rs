@@ -39,6 +39,10 @@ pub enum ClientAuth {
     /// Mutual TLS with a self-signed certificate registered with the client (RFC 8705 §2.2);
     /// on the wire the same as [`ClientAuth::TlsClientAuth`].
     SelfSignedTlsClientAuth,
+    /// A JWT someone else signed, sent as the `client_assertion` as it is (RFC 7521 §4.2):
+    /// workload identity federation with a Kubernetes service-account token, a SPIFFE
+    /// JWT-SVID or a CI runner's OIDC token. Registered as `private_key_jwt`.
+    Assertion(std::sync::Arc<dyn crate::token_source::TokenSource>),
 }
 
 /// A client authentication method by name, without its credentials: what a configuration
@@ -127,7 +131,9 @@ impl ClientAuth {
                 ClientAuthMethod::ClientSecretBasic
             }
             ClientAuth::SecretPost(_) => ClientAuthMethod::ClientSecretPost,
-            ClientAuth::PrivateKeyJwt(_) => ClientAuthMethod::PrivateKeyJwt,
+            ClientAuth::PrivateKeyJwt(_) | ClientAuth::Assertion(_) => {
+                ClientAuthMethod::PrivateKeyJwt
+            }
             ClientAuth::ClientSecretJwt(_) => ClientAuthMethod::ClientSecretJwt,
             ClientAuth::TlsClientAuth => ClientAuthMethod::TlsClientAuth,
             ClientAuth::SelfSignedTlsClientAuth => ClientAuthMethod::SelfSignedTlsClientAuth,
@@ -140,7 +146,7 @@ impl ClientAuth {
     }
 
     /// Adds this method's credentials to a request about to go to `audience`.
-    pub(crate) fn apply(
+    pub(crate) async fn apply(
         &self,
         client_id: &str,
         audience: &Url,
@@ -163,31 +169,30 @@ impl ClientAuth {
                 Ok(None)
             }
             ClientAuth::PrivateKeyJwt(key) => {
-                form.push(("client_id".into(), client_id.into()));
-                form.push((
-                    "client_assertion_type".into(),
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
-                ));
-                form.push((
-                    "client_assertion".into(),
-                    key.assertion(client_id, audience)?,
-                ));
+                push_assertion(form, client_id, key.assertion(client_id, audience)?);
                 Ok(None)
             }
             ClientAuth::ClientSecretJwt(secret) => {
-                form.push(("client_id".into(), client_id.into()));
-                form.push((
-                    "client_assertion_type".into(),
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
-                ));
-                form.push((
-                    "client_assertion".into(),
-                    secret.assertion(client_id, audience)?,
-                ));
+                push_assertion(form, client_id, secret.assertion(client_id, audience)?);
+                Ok(None)
+            }
+            ClientAuth::Assertion(source) => {
+                let assertion = source.token().await?;
+                push_assertion(form, client_id, assertion.expose_secret().to_owned());
                 Ok(None)
             }
         }
     }
+}
+
+/// A JWT client assertion in the body (RFC 7521 §4.2), however it was made.
+fn push_assertion(form: &mut Vec<(String, String)>, client_id: &str, assertion: String) {
+    form.push(("client_id".into(), client_id.into()));
+    form.push((
+        "client_assertion_type".into(),
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+    ));
+    form.push(("client_assertion".into(), assertion));
 }
 
 /// `Authorization: Basic` for client credentials. RFC 6749 §2.3.1 requires the id and secret
@@ -274,6 +279,15 @@ impl PrivateKeyJwt {
     pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
+    }
+
+    /// Signs `claims` with this key: the one signing path for assertions latchkey makes
+    /// (client assertions here, jwt-bearer grant assertions in `grant::jwt_bearer`).
+    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign the assertion ({e})")))
     }
 
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {

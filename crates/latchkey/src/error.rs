@@ -114,6 +114,16 @@ pub enum Error {
     /// A bug or a runtime failure inside latchkey (for example a panicked refresh task).
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// A token another system provides (a workload token file, the CI runner's ID token, an
+    /// environment variable) could not be had.
+    #[error("cannot get a token from {from}: {reason}")]
+    TokenSource {
+        /// Where the token was asked for (a path, a variable name, a URL without its query).
+        from: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
 }
 
 impl From<crate::token::InvalidTokenHeader> for Error {
@@ -232,6 +242,7 @@ impl Error {
                 "invalid_grant" => "the credentials, code or refresh token were rejected: check username, password and TOTP code, or log in again",
                 "unauthorized_client" => "the client is not allowed to use this grant type: enable it for the client at the identity provider",
                 "invalid_scope" => "ask only for scopes the client is allowed to request",
+                "invalid_target" => "the provider issues no token for the `audience` or `resource` asked for (RFC 8693 §2.2.2): check them, and that this client may ask for them",
                 "unsupported_grant_type" => "the identity provider does not support this grant: pick another `auth` kind",
                 _ if self.is_retryable() => "the identity provider is having trouble: try again shortly",
                 _ => return None,
@@ -255,7 +266,7 @@ impl Error {
             Error::Login(e) => e.hint(),
             Error::Oidc(e) => return e.hint(),
             Error::IdToken(e) => return e.hint(),
-            Error::Config(_) | Error::Internal(_) => return None,
+            Error::Config(_) | Error::Internal(_) | Error::TokenSource { .. } => return None,
         };
         Some(hint)
     }

@@ -7,7 +7,11 @@
 //!   client_secret_jwt, private_key_jwt, and mutual TLS with a [`ClientCertificate`]),
 //!   [`Password`] (with an optional TOTP code), [`RefreshTokenOnly`],
 //!   and the interactive [`AuthorizationCode`] (PKCE, [`loopback`] receiver or a
-//!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628).
+//!   [`RedirectCapturer`]) and [`DeviceCode`] (RFC 8628); [`grant::TokenExchange`] (RFC 8693)
+//!   and [`grant::JwtBearer`] (RFC 7523 §2.1, Google-style service account keys).
+//! - [`token_source`]: tokens another system rotates (Kubernetes, SPIFFE, GitHub Actions),
+//!   read again at every use, as token-exchange subjects, jwt-bearer assertions or
+//!   [`ClientAuth::Assertion`] (workload identity federation).
 //! - [`TokenManager`]: a lock-free fast path, one refresh per key across tasks *and*
 //!   processes, rotation-safe persistence, bounded jittered retries and serve-while-valid.
 //! - [`TokenStore`]s: [`MemoryStore`] (default, never touches disk) and [`FileStore`]
@@ -111,6 +115,7 @@ mod revocation;
 mod step_up;
 pub mod store;
 mod token;
+pub mod token_source;
 
 pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};

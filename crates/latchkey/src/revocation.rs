@@ -48,7 +48,10 @@ async fn rfc7009(client: &OAuthClient, url: &Url, token: &SecretString, hint: &s
         ("token".to_owned(), token.expose_secret().to_owned()),
         ("token_type_hint".to_owned(), hint.to_owned()),
     ];
-    let basic = client.auth().apply(client.client_id(), url, &mut form)?;
+    let basic = client
+        .auth()
+        .apply(client.client_id(), url, &mut form)
+        .await?;
     let response = client.post_form(url, &form, basic).await?;
     if response.status.is_success() {
         return Ok(());

@@ -58,7 +58,7 @@ pub(super) async fn access(ctx: &Ctx) -> Result<Access, CliError> {
         Some(tokens) if is_fresh(&tokens) => tokens,
         _ => {
             let managed = selected
-                .managed_with_store(store, ENV, &LoginOptions::default())
+                .managed_with_store_at(&ctx.paths, store, ENV, &LoginOptions::default())
                 .await?;
             TokenSet::clone(&*managed.manager.tokens().await?)
         }

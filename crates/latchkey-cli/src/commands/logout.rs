@@ -138,7 +138,7 @@ async fn one(ctx: &Ctx, selected: Selected, revoke: bool) -> Result<Outcome, Cli
         return Ok(outcome);
     }
     let managed = selected
-        .managed_with_store(store, ENV, &LoginOptions::default())
+        .managed_with_store_at(&ctx.paths, store, ENV, &LoginOptions::default())
         .await?;
     managed.manager.logout().await?;
     if managed.metadata.revocation_endpoint.is_some() {

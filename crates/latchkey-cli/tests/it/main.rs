@@ -8,6 +8,7 @@ mod cli_config;
 mod cli_debug_http;
 mod cli_dhis2;
 mod cli_dpop;
+mod cli_exchange;
 mod cli_glewlwyd;
 mod cli_help;
 mod cli_helpers;

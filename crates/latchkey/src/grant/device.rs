@@ -85,7 +85,10 @@ impl DeviceCode {
         }
         // The device authorization names every resource, so one approval covers them all.
         form.extend(resource::all_params(&self.resources).map(|(k, v)| (k.into(), v.into())));
-        let basic = client.auth().apply(client.client_id(), url, &mut form)?;
+        let basic = client
+            .auth()
+            .apply(client.client_id(), url, &mut form)
+            .await?;
         let response = client.post_form(url, &form, basic).await?;
         let (status, body) = (response.status, &response.body);
         // An `error` field wins whatever the status (some providers answer 200 with one).

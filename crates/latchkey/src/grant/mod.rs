@@ -7,8 +7,10 @@ mod authorization_code;
 mod browser;
 mod client_credentials;
 pub(crate) mod device;
+pub mod jwt_bearer;
 mod password;
 mod refresh_token;
+pub mod token_exchange;
 mod web_login;
 
 use std::fmt;
@@ -20,8 +22,10 @@ pub use authorization_code::{AuthorizationCode, AuthorizationCodeBuilder};
 pub use browser::{BrowserMode, RedirectCapturer, UrlOpener};
 pub use client_credentials::ClientCredentials;
 pub use device::{DeviceCode, DeviceCodeBuilder, DevicePrompt, DevicePromptCallback};
+pub use jwt_bearer::{JwtBearer, JwtBearerBuilder};
 pub use password::Password;
 pub use refresh_token::RefreshTokenOnly;
+pub use token_exchange::{TokenExchange, TokenExchangeBuilder, token_type};
 pub use web_login::{PendingLogin, WebLogin, WebLoginBuilder, WebLoginOutcome};
 
 use crate::client::OAuthClient;
@@ -43,6 +47,10 @@ pub enum GrantKind {
     AuthorizationCode,
     /// RFC 8628.
     DeviceCode,
+    /// RFC 8693 token exchange.
+    TokenExchange,
+    /// RFC 7523 §2.1 JWT bearer assertion.
+    JwtBearer,
 }
 
 impl fmt::Display for GrantKind {
@@ -53,6 +61,8 @@ impl fmt::Display for GrantKind {
             GrantKind::RefreshToken => "refresh-token",
             GrantKind::AuthorizationCode => "authorization-code",
             GrantKind::DeviceCode => "device-code",
+            GrantKind::TokenExchange => "token-exchange",
+            GrantKind::JwtBearer => "jwt-bearer",
         })
     }
 }

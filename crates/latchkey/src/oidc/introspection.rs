@@ -57,7 +57,10 @@ pub(crate) async fn introspect(
     if let Some(hint) = hint {
         form.push(("token_type_hint".to_owned(), hint.to_owned()));
     }
-    let basic = client.auth().apply(client.client_id(), url, &mut form)?;
+    let basic = client
+        .auth()
+        .apply(client.client_id(), url, &mut form)
+        .await?;
     let response = client.post_form(url, &form, basic).await?;
     if !response.status.is_success() {
         return Err(response.error(url));

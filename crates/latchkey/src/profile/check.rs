@@ -145,7 +145,13 @@ impl Selected {
                 );
             }
             Ok(ClientAuthMethod::PrivateKeyJwt) => {
-                self.require(&[("private_key", p.private_key.is_some())], found);
+                self.require(
+                    &[(
+                        "private_key` or `client_assertion",
+                        p.private_key.is_some() || p.client_assertion.is_some(),
+                    )],
+                    found,
+                );
             }
             Ok(_) => {}
             // The unknown preset was reported above.
@@ -172,6 +178,18 @@ impl Selected {
             AuthKind::RefreshToken => {
                 self.require(&[("refresh_token", p.refresh_token.is_some())], found);
             }
+            AuthKind::TokenExchange => {
+                self.require(&[("subject_token", p.subject_token.is_some())], found);
+            }
+            AuthKind::JwtBearer => self.require(
+                &[(
+                    "service_account_key`, `private_key` + `assertion_issuer` or `assertion",
+                    p.service_account_key.is_some()
+                        || p.assertion.is_some()
+                        || (p.private_key.is_some() && p.assertion_issuer.is_some()),
+                )],
+                found,
+            ),
             _ => {}
         }
     }

@@ -11,8 +11,9 @@ use crate::client_secret_jwt::{AssertionAudience, ClientSecretJwt};
 
 impl Selected {
     /// The method in use: the profile's `client_auth`; else, with a secret, the preset's
-    /// secret method or `client_secret_basic`; else `private_key_jwt` with a key; else
-    /// `tls_client_auth` with a client certificate; else `none`.
+    /// secret method or `client_secret_basic`; else `private_key_jwt` with a key or a
+    /// `client_assertion` source; else `tls_client_auth` with a client certificate; else
+    /// `none`.
     pub fn client_auth_method(&self) -> Result<ClientAuthMethod, ProfileError> {
         let p = &self.profile;
         Ok(match (p.client_auth, &p.client_secret, &p.private_key) {
@@ -22,6 +23,7 @@ impl Selected {
                 _ => ClientAuthMethod::ClientSecretBasic,
             },
             (None, None, Some(_)) => ClientAuthMethod::PrivateKeyJwt,
+            (None, None, None) if p.client_assertion.is_some() => ClientAuthMethod::PrivateKeyJwt,
             (None, None, None) if p.client_cert.is_some() => ClientAuthMethod::TlsClientAuth,
             (None, None, None) => ClientAuthMethod::None,
         })
@@ -43,6 +45,10 @@ impl Selected {
                 _ => ClientAuth::SecretBasic(client_secret().await?),
             },
             ClientAuthMethod::ClientSecretPost => ClientAuth::SecretPost(client_secret().await?),
+            ClientAuthMethod::PrivateKeyJwt if p.client_assertion.is_some() => {
+                let spec = p.client_assertion.as_ref().expect("checked by the guard");
+                ClientAuth::Assertion(self.token_source("client_assertion", spec, env, &[])?)
+            }
             ClientAuthMethod::PrivateKeyJwt => {
                 let pem = self
                     .secret("private_key", p.private_key.as_ref(), env)
@@ -72,7 +78,10 @@ impl Selected {
 
 /// The signing key from a PEM: an EC key signs ES256, anything else is tried as RSA (RS256)
 /// and then as EC, so a PKCS#8 EC key without the `EC` label still loads.
-fn private_key(pem: &SecretString, key_id: Option<String>) -> Result<PrivateKeyJwt, ProfileError> {
+pub(super) fn private_key(
+    pem: &SecretString,
+    key_id: Option<String>,
+) -> Result<PrivateKeyJwt, ProfileError> {
     let alg = if pem.expose_secret().contains("EC PRIVATE KEY") {
         Algorithm::ES256
     } else {

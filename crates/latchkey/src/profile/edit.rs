@@ -24,7 +24,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 31] = [
+pub const FIELDS: [&str; 37] = [
     "auth",
     "preset",
     "issuer",
@@ -53,9 +53,15 @@ pub const FIELDS: [&str; 31] = [
     "realm",
     "tenant",
     "login",
-    "audience",
     "dpop",
+    "subject_token_type",
+    "actor_token_type",
+    "audience",
     "resource",
+    "requested_token_type",
+    "service_account_key",
+    "assertion_issuer",
+    "assertion_subject",
 ];
 
 /// What to write after `latchkey profile set NAME FIELD` in a hint about `field`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use url::Url;
 
+use super::token_source::Linked;
 use super::{AuthKind, LoginMode, Paths, ProfileError, Selected};
 use crate::authorization::AuthorizationRequest;
 use crate::client::OAuthClient;
@@ -131,7 +132,21 @@ impl Selected {
         options: &LoginOptions,
     ) -> Result<ManagedProfile, ProfileError> {
         let store = self.open_store(paths, env).await?;
-        self.managed_with_store(store, env, options).await
+        self.managed_with_store_at(paths, store, env, options).await
+    }
+
+    /// As [`managed_with_store`](Self::managed_with_store), also resolving the profiles
+    /// this one names as token sources (`subject_token = { profile = "…" }`) from the
+    /// profiles files at `paths`.
+    pub async fn managed_with_store_at(
+        &self,
+        paths: &Paths,
+        store: Arc<dyn TokenStore>,
+        env: Env<'_>,
+        options: &LoginOptions,
+    ) -> Result<ManagedProfile, ProfileError> {
+        let linked = self.linked_profiles(paths, env).await?;
+        self.managed_linked(store, env, options, &linked).await
     }
 
     /// Resolves an OAuth profile into a [`ManagedProfile`] that keeps tokens in `store`.
@@ -140,6 +155,18 @@ impl Selected {
         store: Arc<dyn TokenStore>,
         env: Env<'_>,
         options: &LoginOptions,
+    ) -> Result<ManagedProfile, ProfileError> {
+        self.managed_linked(store, env, options, &[]).await
+    }
+
+    /// As [`managed_with_store`](Self::managed_with_store), with the managers of the
+    /// profiles this one names as token sources (`{ profile = "…" }`).
+    pub(super) async fn managed_linked(
+        &self,
+        store: Arc<dyn TokenStore>,
+        env: Env<'_>,
+        options: &LoginOptions,
+        linked: &Linked,
     ) -> Result<ManagedProfile, ProfileError> {
         let p = &self.profile;
         if p.auth.is_static() {
@@ -321,6 +348,8 @@ impl Selected {
                 }
                 build(Arc::new(grant.build()?))?
             }
+            AuthKind::TokenExchange => build(self.token_exchange_grant(scopes, env, linked)?)?,
+            AuthKind::JwtBearer => build(self.jwt_bearer_grant(scopes, env).await?)?,
             _ => return Err(Error::Internal(format!("unhandled auth kind {kind}")).into()),
         };
         // `--resource`: its tokens next to the profile's (a no-op when it is the first).

@@ -33,6 +33,7 @@ pub mod edit;
 mod endpoints;
 pub mod env;
 mod error;
+mod exchange;
 mod file;
 mod managed;
 mod preflight;
@@ -44,6 +45,7 @@ mod scheme;
 mod secret;
 mod select;
 mod store_spec;
+mod token_source;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +66,7 @@ pub use scheme::{AuthScheme, SCHEME_TYPES, SchemeError, UnknownFields};
 pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
+pub use token_source::TokenSourceSpec;
 
 use crate::client_auth::{BasicCredentials, ClientAuthMethod};
 use crate::client_secret_jwt::AssertionAudience;
@@ -93,11 +96,15 @@ pub enum AuthKind {
     AuthorizationCode,
     /// Device login (RFC 8628).
     DeviceCode,
+    /// Token exchange (RFC 8693): `subject_token` traded for a token for `audience`.
+    TokenExchange,
+    /// JWT bearer assertion grant (RFC 7523 §2.1): a service account key or an assertion.
+    JwtBearer,
 }
 
 impl AuthKind {
     /// Every kind, in the order of [`AuthKind::NAMES`] (the declaration order).
-    pub const ALL: [AuthKind; 10] = [
+    pub const ALL: [AuthKind; 12] = [
         AuthKind::Basic,
         AuthKind::ApiToken,
         AuthKind::Bearer,
@@ -108,10 +115,12 @@ impl AuthKind {
         AuthKind::RefreshToken,
         AuthKind::AuthorizationCode,
         AuthKind::DeviceCode,
+        AuthKind::TokenExchange,
+        AuthKind::JwtBearer,
     ];
 
     /// Every kind's name, as written in the file (serde's kebab-case of the variant).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "basic",
         "api-token",
         "bearer",
@@ -122,6 +131,8 @@ impl AuthKind {
         "refresh-token",
         "authorization-code",
         "device-code",
+        "token-exchange",
+        "jwt-bearer",
     ];
 
     /// The name as written in the file.
@@ -189,7 +200,8 @@ pub struct Profile {
     pub private_key: Option<SecretRef>,
     /// The key id (`kid`) for `private_key_jwt`.
     pub key_id: Option<String>,
-    /// The audience of `client_secret_jwt` assertions: `token_endpoint` (default) | `issuer`.
+    /// The audience of the assertions latchkey signs, for `client_secret_jwt` and jwt-bearer:
+    /// `token_endpoint` (default) | `issuer`.
     pub assertion_audience: Option<AssertionAudience>,
     /// A PEM client certificate (chain) for mutual TLS (RFC 8705), an absolute path: for
     /// `tls_client_auth` / `self_signed_tls_client_auth` and certificate-bound tokens.
@@ -228,18 +240,42 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
-    /// The API the access tokens are for, sent as `audience` with the client credentials
+    /// The API the access tokens are for, sent as `audience`: with the client credentials
     /// and password grants and the authorization request (Auth0: without it, an opaque
-    /// token; docs/interop.md).
+    /// token; docs/interop.md), and by token exchange (RFC 8693).
     pub audience: Option<String>,
     /// `true`: DPoP (RFC 9449) sender-constrained tokens: a key made at login and stored
     /// with the tokens, a proof on every request. Default `false`: providers do not publish
     /// whether a client must use it, so it is asked for here.
     pub dpop: Option<bool>,
     /// The API the tokens are for (RFC 8707 resource indicator): one absolute URI or a
-    /// list. A login asks for them all; each token is for the first, or for `--resource`.
+    /// list. A login asks for them all; each token is for the first, or for `--resource`;
+    /// token exchange names them all.
     #[serde(default, deserialize_with = "resource::one_or_many")]
     pub resource: Vec<String>,
+    /// Where the subject token comes from (token-exchange): `{ file = "…" }`,
+    /// `{ env = "…" }` or `{ github_actions = "audience" }`.
+    pub subject_token: Option<TokenSourceSpec>,
+    /// The subject token's type URI (default `urn:ietf:params:oauth:token-type:jwt`).
+    pub subject_token_type: Option<String>,
+    /// Where the actor token comes from (token-exchange, optional).
+    pub actor_token: Option<TokenSourceSpec>,
+    /// The actor token's type URI (default `urn:ietf:params:oauth:token-type:jwt`).
+    pub actor_token_type: Option<String>,
+    /// The type of token to ask for (token-exchange; default: the provider's choice).
+    pub requested_token_type: Option<String>,
+    /// A Google-style service account key file (jwt-bearer). It holds a private key: keep
+    /// it owner-only.
+    pub service_account_key: Option<std::path::PathBuf>,
+    /// The assertion's `iss` (jwt-bearer with `private_key`).
+    pub assertion_issuer: Option<String>,
+    /// The assertion's `sub` (jwt-bearer; default the issuer).
+    pub assertion_subject: Option<String>,
+    /// An assertion someone else signs, as a source (jwt-bearer).
+    pub assertion: Option<TokenSourceSpec>,
+    /// A JWT someone else signs, sent as the `client_assertion` (workload identity
+    /// federation; any OAuth kind), as a source.
+    pub client_assertion: Option<TokenSourceSpec>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -291,6 +327,16 @@ impl Profile {
             audience: None,
             dpop: None,
             resource: Vec::new(),
+            subject_token: None,
+            subject_token_type: None,
+            actor_token: None,
+            actor_token_type: None,
+            requested_token_type: None,
+            service_account_key: None,
+            assertion_issuer: None,
+            assertion_subject: None,
+            assertion: None,
+            client_assertion: None,
         }
     }
 

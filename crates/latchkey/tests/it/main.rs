@@ -9,6 +9,7 @@ mod client_redirects;
 mod device_flow;
 mod dhis2;
 mod dpop;
+mod exchange;
 mod fault_tolerance;
 mod first_call_login;
 mod glewlwyd;
