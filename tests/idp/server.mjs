@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { totp, verifyTotp } from './totp.mjs';
+import { protectionClients, protectionFeatures, countProtection, protectionAdmin } from './protection.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -140,6 +141,7 @@ const CLIENTS = [
     redirect_uris: [],
   },
 ];
+CLIENTS.push(...protectionClients(CLIENTS.find((c) => c.client_id === 'svc-jwt').jwks.keys));
 const CLIENT_AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 // ---------------------------------------------------------------------------------------------
@@ -413,6 +415,7 @@ function buildProvider() {
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       resourceIndicators: { enabled: false },
+      ...protectionFeatures(),
     },
     pkce: {
       required: (ctx, client) => client.clientAuthMethod === 'none',
@@ -587,6 +590,7 @@ const DEFAULT_FAULT_BODY = '{"error":"server_error","error_description":"injecte
 const DEFAULT_MALFORMED_BODY = '{"access_token": "abc", ';
 
 function count(pathname, req, form) {
+  countProtection(pathname, counters);
   switch (pathname) {
     case '/token': {
       const gt = form.get('grant_type') || '';
@@ -680,6 +684,8 @@ async function handleAdmin(req, res, pathname, raw) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return sendJson(res, 400, { error: 'JSON object expected' });
   }
   const route = `${req.method} ${pathname.replace(/\/+$/, '')}`;
+  const protection = protectionAdmin(route, body, () => { current = buildProvider(); });
+  if (protection) return sendJson(res, protection.status, protection.body);
   switch (route) {
     case 'GET /__admin/health':
       return sendJson(res, 200, { ok: true });

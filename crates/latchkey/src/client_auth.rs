@@ -229,6 +229,16 @@ impl PrivateKeyJwt {
         self
     }
 
+    /// Signs `claims` with this key, with `typ` in the header when given: a request object
+    /// (RFC 9101) is signed with the key the client authenticates with.
+    pub(crate) fn sign(&self, typ: Option<&str>, claims: &impl Serialize) -> Result<String> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign with the private key ({e})")))
+    }
+
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {
         #[derive(Serialize)]
         struct Claims<'a> {
