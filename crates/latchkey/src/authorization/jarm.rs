@@ -12,6 +12,19 @@ use serde::Deserialize;
 use crate::oidc::JwksCache;
 use crate::redact::{UNTRUSTED_SHOWN_CHARS, untrusted};
 
+/// How the authorization response comes back (a profile's `response_mode = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// Plain query parameters (`code`, `state`, `iss`), the default unless the provider
+    /// offers only JWT response modes.
+    #[default]
+    Query,
+    /// A JWT signed by the provider (JARM), sent as `response_mode=query.jwt`.
+    Jwt,
+}
+
 /// The `response_mode` a loopback or web callback asks for: the JWT in the query.
 pub(crate) const RESPONSE_MODE: &str = "query.jwt";
 

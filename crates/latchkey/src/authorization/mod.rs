@@ -29,6 +29,7 @@ use crate::redact::DisplayUrl;
 use crate::token::TokenSet;
 
 use jarm::JarmCheck;
+pub use jarm::ResponseMode;
 pub(crate) use pkce::{Pkce, random_token};
 pub use pushed::ParMode;
 use pushed::ParSettings;
@@ -305,6 +306,19 @@ impl AuthorizationRequestBuilder {
         }
         self.par_required = flag("require_pushed_authorization_requests");
         self.request_object_required = flag("require_signed_request_object");
+        // No metadata says "JARM required"; a provider whose response modes are all JWT
+        // ones (FAPI deployments) can only be answered that way.
+        if let Some(modes) = m
+            .extra
+            .get("response_modes_supported")
+            .and_then(|v| v.as_array())
+        {
+            let jwt_only = !modes.is_empty()
+                && modes
+                    .iter()
+                    .all(|mode| mode.as_str().is_some_and(|mode| mode.ends_with("jwt")));
+            self.jwt_response |= jwt_only;
+        }
         self.jwks = provider.jwks().cloned();
         self
     }
@@ -344,6 +358,11 @@ impl AuthorizationRequestBuilder {
     pub fn jwt_response(mut self, jarm: bool) -> Self {
         self.jwt_response = jarm;
         self
+    }
+
+    /// [`jwt_response`](Self::jwt_response) for a [`ResponseMode`].
+    pub fn response_mode(self, mode: ResponseMode) -> Self {
+        self.jwt_response(mode == ResponseMode::Jwt)
     }
 
     /// The provider's keys, for a JARM response (set by [`provider`](Self::provider)).

@@ -61,6 +61,7 @@ pub use secret::{KEYRING_SERVICE, SecretRef};
 pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
 
+use crate::authorization::{ParMode, ResponseMode};
 use crate::client_auth::{BasicCredentials, ClientAuthMethod};
 
 /// How a profile authenticates (`auth = "…"`).
@@ -213,6 +214,15 @@ pub struct Profile {
     /// `manual` (default): a person runs `latchkey login` first. `auto`: the first call
     /// with nothing stored runs the login, when a person can answer here.
     pub login: Option<LoginMode>,
+    /// Browser logins: push the authorization request (RFC 9126): `auto` (default: when
+    /// the provider advertises a PAR endpoint) | `always` | `never`.
+    pub par: Option<ParMode>,
+    /// Browser logins: send the request as an object signed with `private_key` (RFC 9101),
+    /// also when the provider does not require it.
+    pub request_object: Option<bool>,
+    /// Browser logins: `jwt` asks for a signed authorization response (JARM), checked
+    /// against the provider's keys; `query` (default) for plain parameters.
+    pub response_mode: Option<ResponseMode>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -258,6 +268,9 @@ impl Profile {
             realm: None,
             tenant: None,
             login: None,
+            par: None,
+            request_object: None,
+            response_mode: None,
         }
     }
 

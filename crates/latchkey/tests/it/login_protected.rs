@@ -61,7 +61,7 @@ fn person(
     idp: &Idp,
     seen: Seen,
     rewrite: fn(Url) -> Url,
-) -> impl Fn(Url, Url) -> futures_boxed::Boxed + Send + Sync + 'static {
+) -> impl Fn(Url, Url) -> Boxed + Send + Sync + 'static {
     let origin = idp.issuer().to_owned();
     move |url: Url, _redirect: Url| {
         let (origin, seen) = (origin.clone(), seen.clone());
@@ -85,10 +85,8 @@ fn person(
     }
 }
 
-mod futures_boxed {
-    pub type Boxed =
-        std::pin::Pin<Box<dyn std::future::Future<Output = latchkey::Result<url::Url>> + Send>>;
-}
+/// What the capturer returns: the redirect, later.
+type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = latchkey::Result<Url>> + Send>>;
 
 fn names(url: &Url) -> BTreeSet<String> {
     url.query_pairs().map(|(k, _)| k.into_owned()).collect()
@@ -542,4 +540,93 @@ async fn headless_chromium_logs_in_with_a_pushed_request_and_a_jwt_response() {
     let source = browser.source().await.unwrap();
     assert!(source.contains("Login complete"), "{source}");
     browser.close().await.unwrap();
+}
+
+/// A profile for `jar-app` with `extra` lines; its private key comes from `JAR_KEY`.
+#[cfg(feature = "profiles")]
+fn jar_profile(idp: &Idp, extra: &str) -> latchkey::profile::ProfilesFile {
+    let text = format!(
+        "[profiles.jar]\nauth = \"authorization-code\"\nissuer = \"{}\"\nclient_id = \"{JAR_APP}\"\n\
+         client_auth = \"private_key_jwt\"\nprivate_key = {{ env = \"JAR_KEY\" }}\n\
+         key_id = \"{SVC_JWT_RSA_KID}\"\nscopes = [\"openid\"]\n{extra}",
+        idp.issuer()
+    );
+    latchkey::profile::ProfilesFile::parse(std::path::Path::new("profiles.toml"), &text)
+        .expect("the profile parses")
+}
+
+#[cfg(feature = "profiles")]
+#[tokio::test]
+async fn a_profile_pushes_a_signed_request_and_takes_a_jwt_response() {
+    use latchkey::profile::{LoginOptions, select};
+
+    let idp = Idp::start().await;
+    let file = jar_profile(
+        &idp,
+        "par = \"always\"\nrequest_object = true\nresponse_mode = \"jwt\"\n",
+    );
+    let pem = svc_jwt_rsa_pem();
+    let env = move |name: &str| (name == "JAR_KEY").then(|| pem.clone());
+    let selected = select(&file, Some("jar"), &env).unwrap();
+    let seen = Seen::default();
+    let mut options = LoginOptions::default();
+    options.on_authorization_url = Some(Arc::new({
+        let (origin, seen) = (idp.issuer().to_owned(), seen.clone());
+        move |url: &Url| {
+            let (url, origin, seen) = (url.clone(), origin.clone(), seen.clone());
+            seen.lock().unwrap().push(url.clone());
+            tokio::spawn(async move {
+                let agent = UserAgent::new();
+                let redirect = agent
+                    .log_in_and_consent(&url, &origin, ALICE)
+                    .await
+                    .expect_err("the IdP redirects back");
+                seen.lock().unwrap().push(redirect.clone());
+                agent.get(&redirect).await;
+            });
+        }
+    }));
+    let managed = selected
+        .managed_with_store(Arc::new(latchkey::MemoryStore::new()), &env, &options)
+        .await
+        .expect("the profile builds");
+    idp.reset_counters().await;
+    let tokens = managed.manager.login().await.expect("profile login");
+    assert!(tokens.id_token().is_some());
+    assert_eq!(idp.counters().await.endpoint("par"), 1);
+    let seen = seen.lock().unwrap();
+    assert_eq!(names(&seen[0]), set(&["client_id", "request_uri"]));
+    assert!(names(&seen[1]).contains("response"), "{}", seen[1]);
+}
+
+#[cfg(feature = "profiles")]
+#[tokio::test]
+async fn a_profile_that_forbids_par_at_a_provider_that_requires_it_is_refused() {
+    use latchkey::profile::{LoginOptions, select};
+
+    let idp = Idp::start().await;
+    idp.require_par(true).await;
+    let file = jar_profile(&idp, "par = \"never\"\n");
+    let pem = svc_jwt_rsa_pem();
+    let env = move |name: &str| (name == "JAR_KEY").then(|| pem.clone());
+    let selected = select(&file, Some("jar"), &env).unwrap();
+    let err = selected
+        .managed_with_store(
+            Arc::new(latchkey::MemoryStore::new()),
+            &env,
+            &LoginOptions::default(),
+        )
+        .await
+        .expect_err("never cannot log in here");
+    assert!(err.to_string().contains("requires pushed"), "{err}");
+
+    let bad = latchkey::profile::ProfilesFile::parse(
+        std::path::Path::new("profiles.toml"),
+        "[profiles.x]\nauth = \"authorization-code\"\npar = \"sometimes\"\n",
+    )
+    .expect_err("an unknown par mode");
+    assert!(
+        bad.to_string().contains("`auto`, `always`, `never`"),
+        "{bad}"
+    );
 }
