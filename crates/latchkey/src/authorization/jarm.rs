@@ -62,6 +62,9 @@ impl fmt::Debug for JarmCheck {
     }
 }
 
+/// Query pairs, as `url` yields them.
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 #[derive(Deserialize)]
 struct Claims {
     iss: String,
@@ -79,7 +82,7 @@ impl JarmCheck {
     /// Opens the `response` JWT among `pairs` and returns its claims as the pairs of a
     /// plain response (`iss` included, for the RFC 9207 check that follows). The error says
     /// why the response cannot be believed; it never quotes the token.
-    pub(crate) fn open<'a, I>(&self, pairs: I) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, String>
+    pub(crate) fn open<'a, I>(&self, pairs: I) -> Result<Pairs<'a>, String>
     where
         I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     {

@@ -146,8 +146,9 @@ impl AuthorizationRequest {
     }
 
     /// Whether the request is pushed (RFC 9126), signed (RFC 9101) or answered with a
-    /// signed response (JARM): such a request needs [`Self::start`], which talks to the
-    /// provider, rather than a URL built on the spot.
+    /// signed response (JARM): such a request starts by talking to the provider
+    /// ([`crate::WebLogin::begin`], the loopback grant), not with a URL built on the spot
+    /// ([`crate::WebLogin::start`]).
     pub fn is_protected(&self) -> bool {
         self.par.target().is_some() || self.request_object || self.jarm.is_some()
     }
