@@ -153,6 +153,19 @@ mod tests {
     }
 
     #[test]
+    fn logs_show_neither_the_pushed_handle_nor_a_signed_request_or_response() {
+        let url = Url::parse(
+            "https://idp.example/auth?client_id=cli&request_uri=urn%3Ax%3Asecret1&request=eyJ.secret2&response=eyJ.secret3",
+        )
+        .unwrap();
+        let shown = DisplayUrl::new(&url).to_string();
+        assert!(shown.contains("client_id=cli"), "{shown}");
+        for secret in ["secret1", "secret2", "secret3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn auto_pushes_only_when_an_endpoint_is_known() {
         assert!(settings(ParMode::Auto, false, false).target().is_none());
         assert!(settings(ParMode::Auto, true, false).target().is_some());
