@@ -12,6 +12,7 @@ import { CLIENT_AUTH_CLIENTS, clientAuthMethods, mtlsAliases, mtlsFeature, mtlsR
 import { bindDpop, dpopFeature, handleDpop } from './dpop.mjs';
 import { resourceIndicators, stepUpConfiguration, grantRequestedAcr, handleResource } from './resource.mjs';
 import { exchangeClients, exchangeFacts, registerExchangeGrants } from './exchange.mjs';
+import { protectionClients, protectionFeatures, countProtection, protectionAdmin } from './protection.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEBUG = process.env.IDP_DEBUG === '1' || process.env.IDP_DEBUG === 'true';
@@ -146,6 +147,7 @@ const CLIENTS = [
 ];
 CLIENTS.push(...CLIENT_AUTH_CLIENTS);
 CLIENTS.push(...exchangeClients());
+CLIENTS.push(...protectionClients(CLIENTS.find((c) => c.client_id === 'svc-jwt').jwks.keys));
 const CLIENT_AUTH_METHOD = new Map(CLIENTS.map((c) => [c.client_id, c.token_endpoint_auth_method]));
 
 // ---------------------------------------------------------------------------------------------
@@ -423,6 +425,7 @@ function buildProvider() {
       mTLS: mtlsFeature(),
       dPoP: dpopFeature(),
       resourceIndicators: resourceIndicators(),
+      ...protectionFeatures(),
     },
     discovery: { claim_types_supported: ['normal'], ...mtlsAliases(mtlsOrigin) },
     clientAuthMethods: clientAuthMethods(),
@@ -602,6 +605,7 @@ const DEFAULT_FAULT_BODY = '{"error":"server_error","error_description":"injecte
 const DEFAULT_MALFORMED_BODY = '{"access_token": "abc", ';
 
 function count(pathname, req, form) {
+  countProtection(pathname, counters);
   switch (pathname) {
     case '/token': {
       const gt = form.get('grant_type') || '';
@@ -695,6 +699,8 @@ async function handleAdmin(req, res, pathname, raw) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return sendJson(res, 400, { error: 'JSON object expected' });
   }
   const route = `${req.method} ${pathname.replace(/\/+$/, '')}`;
+  const protection = protectionAdmin(route, body, () => { current = buildProvider(); });
+  if (protection) return sendJson(res, protection.status, protection.body);
   switch (route) {
     case 'GET /__admin/health':
       return sendJson(res, 200, { ok: true });

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use latchkey::authorization::AuthorizationRequest;
+use latchkey::authorization::{AuthorizationRequest, ParMode, ResponseMode};
 use latchkey::{OAuthClient, OidcProvider, WebLogin};
 use secrecy::{ExposeSecret, SecretSlice};
 use url::Url;
@@ -28,6 +28,8 @@ pub struct WebAuthBuilder {
     store: SessionStore,
     scopes: Vec<String>,
     params: Vec<(String, String)>,
+    par: ParMode,
+    response_mode: ResponseMode,
     loopback_development: bool,
     login_limit: (u32, Duration),
     session_ttl: Duration,
@@ -56,6 +58,8 @@ impl WebAuthBuilder {
                 .map(String::from)
                 .to_vec(),
             params: Vec::new(),
+            par: ParMode::Auto,
+            response_mode: ResponseMode::Query,
             loopback_development: false,
             login_limit: (10, Duration::from_secs(60)),
             session_ttl: Duration::from_secs(12 * 3600),
@@ -108,6 +112,22 @@ impl WebAuthBuilder {
     /// Adds an authorization request parameter, e.g. `prompt=consent`.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Whether the login route pushes its authorization request (RFC 9126; default
+    /// [`ParMode::Auto`]: when the provider advertises a PAR endpoint, with the client's
+    /// authentication).
+    pub fn par(mut self, mode: ParMode) -> Self {
+        self.par = mode;
+        self
+    }
+
+    /// [`ResponseMode::Jwt`] asks for a signed authorization response (JARM), checked
+    /// against the provider's keys before the code is used (default: plain query
+    /// parameters, unless the provider offers only JWT response modes).
+    pub fn response_mode(mut self, mode: ResponseMode) -> Self {
+        self.response_mode = mode;
         self
     }
 
@@ -326,12 +346,15 @@ impl WebAuthBuilder {
             .id_token_validator(self.client.client_id())?
             .build()?;
         let origin = public.origin().ascii_serialization();
+        // The provider sets the issuer check (RFC 9207), the PAR endpoint and what it
+        // requires (PAR, signed request objects), and the keys for a JARM response.
         let mut request = AuthorizationRequest::builder(authorization_endpoint.as_str())
             .scopes(self.scopes)
-            .issuer(
-                metadata.issuer.clone(),
-                metadata.authorization_response_iss_parameter_supported,
-            );
+            .provider(&self.provider)
+            .par(self.par);
+        if self.response_mode == ResponseMode::Jwt {
+            request = request.response_mode(ResponseMode::Jwt);
+        }
         for (name, value) in self.params {
             request = request.param(name, value);
         }

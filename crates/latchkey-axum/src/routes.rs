@@ -97,7 +97,8 @@ async fn login(State(auth): State<WebAuth>, request: Request) -> Result<Response
         .map(|(_, value)| value.into_owned())
         .unwrap_or_else(|| "/".into());
     let return_to = safe_return_to(&return_to)?;
-    let (url, pending) = inner.login.start(inner.client.client_id());
+    // Pushed (PAR), signed (JAR) or JARM as the provider and the configuration ask.
+    let (url, pending) = inner.login.begin(&inner.client).await?;
     let record = PendingRecord {
         state: pending.state().expose_secret().to_owned(),
         nonce: pending.nonce().expose_secret().to_owned(),

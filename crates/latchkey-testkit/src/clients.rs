@@ -35,6 +35,15 @@ pub const ALICE: (&str, &str) = ("alice", "alice-password");
 /// A user that needs a TOTP code (ask [`crate::Idp::totp`] for the current one).
 pub const CAROL: (&str, &str) = ("carol", "carol-password");
 
+/// A public native client that must push its authorization requests (PAR, RFC 9126).
+pub const PAR_APP: &str = "par-app";
+/// A native client with `private_key_jwt` ([`SVC_JWT`]'s keys) that must sign its
+/// authorization requests (JAR, RFC 9101).
+pub const JAR_APP: &str = "jar-app";
+/// A second public native client for JWT-secured responses (JARM): a response addressed
+/// to it is another client's.
+pub const JARM_APP: &str = "jarm-app";
+
 /// The PEM of [`SVC_JWT`]'s RSA private key.
 pub fn svc_jwt_rsa_pem() -> String {
     read_key("svc-jwt.private.pem")

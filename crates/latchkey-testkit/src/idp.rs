@@ -188,6 +188,17 @@ impl Idp {
         self.admin(reqwest::Method::POST, "/ttl", Some(ttl)).await;
     }
 
+    /// Makes every client push its authorization requests (`require_par`), or stops it;
+    /// discovery then shows `require_pushed_authorization_requests` (or not).
+    pub async fn require_par(&self, required: bool) {
+        self.admin(
+            reqwest::Method::POST,
+            "/protection",
+            Some(json!({ "require_par": required })),
+        )
+        .await;
+    }
+
     /// The current TOTP code of `user`.
     pub async fn totp(&self, user: &str) -> String {
         self.admin(reqwest::Method::GET, &format!("/totp/{user}"), None)

@@ -281,13 +281,15 @@ impl PrivateKeyJwt {
         self
     }
 
-    /// Signs `claims` with this key: the one signing path for assertions latchkey makes
-    /// (client assertions here, jwt-bearer grant assertions in `grant::jwt_bearer`).
-    pub(crate) fn sign<T: Serialize>(&self, claims: &T) -> Result<String> {
+    /// Signs `claims` with this key, with `typ` in the header when given: the one signing
+    /// path for what latchkey signs with the client's key (client assertions here,
+    /// jwt-bearer grant assertions in `grant::jwt_bearer`, request objects, RFC 9101).
+    pub(crate) fn sign(&self, typ: Option<&str>, claims: &impl Serialize) -> Result<String> {
         let mut header = Header::new(self.algorithm);
         header.kid = self.key_id.clone();
+        header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, &self.key)
-            .map_err(|e| Error::Config(format!("cannot sign the assertion ({e})")))
+            .map_err(|e| Error::Config(format!("cannot sign with the private key ({e})")))
     }
 
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {

@@ -25,6 +25,11 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "client_assertion",
     "totp",
     "device_code",
+    // JAR's signed request (state, nonce inside), PAR's handle to it, JARM's signed response
+    // (the code inside).
+    "request",
+    "request_uri",
+    "response",
     "authorization",
     "proxy-authorization",
     "cookie",

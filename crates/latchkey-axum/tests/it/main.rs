@@ -6,6 +6,7 @@
 mod deploy_browser;
 mod no_secrets;
 mod protect_all;
+mod protected_login;
 mod return_to;
 mod roles;
 mod routes;

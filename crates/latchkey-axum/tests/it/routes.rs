@@ -595,7 +595,14 @@ async fn finding_error_pages_are_nosniff_no_store_and_echo_no_request_text() {
     assert_error_page_headers(&response, "403 cross-origin");
 
     // The provider's `error_description` (here on a callback with this login's own state)
-    // reaches the page only as printable ASCII, at most 200 characters.
+    // reaches the page only as printable ASCII, at most 200 characters. The state is read
+    // from the authorization URL, so this app does not push its requests (PAR).
+    let auth = builder(&idp)
+        .await
+        .par(latchkey::authorization::ParMode::Never)
+        .build()
+        .unwrap();
+    let app = crate::support::app(&auth);
     let mut jar = Jar::default();
     let (response, _) = send(&app, request("GET", "/auth/login", &jar, [10, 0, 0, 1])).await;
     jar.absorb(&response);

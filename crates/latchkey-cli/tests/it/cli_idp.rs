@@ -298,7 +298,8 @@ async fn browser_login_without_a_browser_prints_the_url_and_receives_the_redirec
             .expect("stderr ended before a URL");
         if let Some(url) = line
             .split_whitespace()
-            .find(|w| w.contains("code_challenge="))
+            // The fixture advertises PAR: the URL names the pushed request, not PKCE.
+            .find(|w| w.starts_with(idp.issuer()) && w.contains("request_uri="))
         {
             break url::Url::parse(url).unwrap();
         }

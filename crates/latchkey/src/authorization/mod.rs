@@ -9,7 +9,10 @@
 //!   loopback receiver, redirect capturers and web logins.
 //! - The one-time values of an attempt (`state`, `nonce`, PKCE S256) and the code exchange.
 
+mod jarm;
 mod pkce;
+mod pushed;
+mod request_object;
 mod response;
 
 use std::fmt;
@@ -21,12 +24,17 @@ use async_trait::async_trait;
 
 use crate::client::{OAuthClient, Replay};
 use crate::error::{Error, Result};
+use crate::oidc::{JwksCache, OidcProvider};
 use crate::redact::DisplayUrl;
 use crate::resource::{self, Resource};
 use crate::step_up::StepUp;
 use crate::token::TokenSet;
 
+use jarm::JarmCheck;
+pub use jarm::ResponseMode;
 pub(crate) use pkce::{Pkce, random_token};
+pub use pushed::ParMode;
+use pushed::ParSettings;
 pub use response::ExpectedResponse;
 pub(crate) use response::{Verdict, judge};
 
@@ -40,6 +48,8 @@ const RESERVED: &[&str] = &[
     "nonce",
     "code_challenge",
     "code_challenge_method",
+    "request",
+    "request_uri",
 ];
 
 /// Parameters with a typed option of their own, which validates them.
@@ -106,6 +116,10 @@ pub struct AuthorizationRequest {
     issuer: Option<IssuerCheck>,
     resources: Vec<Resource>,
     step_up: StepUp,
+    par: ParSettings,
+    request_object: bool,
+    /// The provider's keys, when the response comes back as a JARM JWT.
+    jarm: Option<JwksCache>,
 }
 
 impl AuthorizationRequest {
@@ -119,6 +133,13 @@ impl AuthorizationRequest {
             resources: Vec::new(),
             step_up: StepUp::default(),
             allow_insecure_http: false,
+            par_mode: ParMode::Auto,
+            par_endpoint: None,
+            par_required: false,
+            request_object: false,
+            request_object_required: false,
+            jwt_response: false,
+            jwks: None,
         }
     }
 
@@ -153,39 +174,114 @@ impl AuthorizationRequest {
         self.issuer.as_ref()
     }
 
-    /// The URL for one attempt (RFC 6749 §4.1.1, RFC 7636 §4.3).
-    pub(crate) fn url(&self, client_id: &str, redirect_uri: &Url, one: &OneTime) -> Url {
-        let mut url = self.authorization_url.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", client_id)
-                .append_pair("redirect_uri", redirect_uri.as_str());
-            if let Some(scope) = scope_param(&self.scopes) {
-                query.append_pair("scope", &scope);
-            }
-            query
-                .append_pair("state", one.state.expose_secret())
-                .append_pair("nonce", one.nonce.expose_secret())
-                .append_pair("code_challenge", &one.pkce.challenge)
-                .append_pair("code_challenge_method", "S256");
-            for (name, value) in &self.params {
-                query.append_pair(name, value);
-            }
-            for (name, value) in resource::all_params(&self.resources) {
-                query.append_pair(name, value);
-            }
-            for (name, value) in self.step_up.params() {
-                query.append_pair(name, &value);
-            }
+    /// Whether the request is pushed (RFC 9126), signed (RFC 9101) or answered with a
+    /// signed response (JARM): such a request starts by talking to the provider
+    /// ([`crate::WebLogin::begin`], the loopback grant), not with a URL built on the spot
+    /// ([`crate::WebLogin::start`]).
+    pub fn is_protected(&self) -> bool {
+        self.par.target().is_some() || self.request_object || self.jarm.is_some()
+    }
+
+    /// The parameters of one attempt (RFC 6749 §4.1.1, RFC 7636 §4.3).
+    fn params(&self, client_id: &str, redirect_uri: &Url, one: &OneTime) -> Vec<(String, String)> {
+        let mut params: Vec<(String, String)> = vec![
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), client_id.into()),
+            ("redirect_uri".into(), redirect_uri.as_str().into()),
+        ];
+        if let Some(scope) = scope_param(&self.scopes) {
+            params.push(("scope".into(), scope));
         }
+        params.extend([
+            ("state".into(), one.state.expose_secret().to_owned()),
+            ("nonce".into(), one.nonce.expose_secret().to_owned()),
+            ("code_challenge".into(), one.pkce.challenge.clone()),
+            ("code_challenge_method".into(), "S256".into()),
+        ]);
+        if self.jarm.is_some() {
+            params.push(("response_mode".into(), jarm::RESPONSE_MODE.into()));
+        }
+        params.extend(self.params.iter().cloned());
+        params.extend(resource::all_params(&self.resources).map(|(k, v)| (k.into(), v.into())));
+        params.extend(
+            self.step_up
+                .params()
+                .into_iter()
+                .map(|(k, v)| (k.into(), v)),
+        );
+        params
+    }
+
+    /// The URL for one attempt with every parameter in its query, the request sent as it
+    /// is: neither pushed nor signed.
+    pub(crate) fn url(&self, client_id: &str, redirect_uri: &Url, one: &OneTime) -> Url {
+        self.with_query(self.params(client_id, redirect_uri, one))
+    }
+
+    fn with_query(&self, params: Vec<(String, String)>) -> Url {
+        let mut url = self.authorization_url.clone();
+        url.query_pairs_mut().extend_pairs(params);
         url
     }
 
-    /// What the redirect answering an attempt with `state` must match.
-    pub(crate) fn expected(&self, state: &SecretString) -> ExpectedResponse {
-        ExpectedResponse::new(state.clone()).issuer_check(self.issuer.as_ref())
+    /// The URL the browser is sent to for one attempt: the parameters signed into a
+    /// request object when asked (RFC 9101), pushed to the provider when it takes them
+    /// (RFC 9126, leaving `client_id` and `request_uri` in the URL), else in the query.
+    /// With a JARM response, the provider's keys are loaded here, before the browser
+    /// opens, so the response can be checked the moment it arrives.
+    pub(crate) async fn start(
+        &self,
+        client: &OAuthClient,
+        redirect_uri: &Url,
+        one: &OneTime,
+    ) -> Result<Url> {
+        self.load_response_keys().await?;
+        let mut params = self.params(client.client_id(), redirect_uri, one);
+        if self.request_object {
+            // Checked at build: a request object is only asked for with an issuer.
+            let audience = self.issuer.as_ref().map_or("", |i| i.issuer.as_str());
+            params = request_object::sign(client, audience, &params)?;
+        }
+        let Some(endpoint) = self.par.target() else {
+            return Ok(self.with_query(params));
+        };
+        // RFC 9126 §2: the issuer SHOULD be a client assertion's audience, and the PAR
+        // endpoint MUST be accepted too; an issuer a URL would rewrite (a bare origin gains
+        // a `/`) would no longer be the issuer, so the endpoint is used then.
+        let audience = self.issuer.as_ref().and_then(|i| {
+            Url::parse(&i.issuer)
+                .ok()
+                .filter(|u| u.as_str() == i.issuer)
+        });
+        let request_uri = pushed::push(client, endpoint, audience.as_ref(), params).await?;
+        tracing::debug!(endpoint = %DisplayUrl::new(endpoint), "authorization request pushed");
+        Ok(self.with_query(vec![
+            ("client_id".into(), client.client_id().into()),
+            ("request_uri".into(), request_uri),
+        ]))
+    }
+
+    /// Loads the provider's keys for a JARM response unless they are cached: the response
+    /// is judged synchronously, and a web login may finish on another instance than the
+    /// one that started it.
+    pub(crate) async fn load_response_keys(&self) -> Result<()> {
+        match &self.jarm {
+            Some(jwks) => jwks.ensure_loaded().await,
+            None => Ok(()),
+        }
+    }
+
+    /// What the redirect answering `client_id`'s attempt with `state` must match.
+    pub(crate) fn expected(&self, client_id: &str, state: &SecretString) -> ExpectedResponse {
+        let expected = ExpectedResponse::new(state.clone()).issuer_check(self.issuer.as_ref());
+        match (&self.jarm, &self.issuer) {
+            (Some(jwks), Some(issuer)) => expected.jwt_response(JarmCheck {
+                issuer: issuer.issuer.clone(),
+                client_id: client_id.into(),
+                jwks: jwks.clone(),
+            }),
+            _ => expected,
+        }
     }
 }
 
@@ -204,6 +300,9 @@ impl fmt::Debug for AuthorizationRequest {
             .field("issuer", &self.issuer)
             .field("resources", &self.resources)
             .field("step_up", &self.step_up)
+            .field("par", &self.par)
+            .field("request_object", &self.request_object)
+            .field("jwt_response", &self.jarm.is_some())
             .finish()
     }
 }
@@ -218,9 +317,101 @@ pub struct AuthorizationRequestBuilder {
     resources: Vec<Resource>,
     step_up: StepUp,
     allow_insecure_http: bool,
+    par_mode: ParMode,
+    par_endpoint: Option<String>,
+    par_required: bool,
+    request_object: bool,
+    request_object_required: bool,
+    jwt_response: bool,
+    jwks: Option<JwksCache>,
 }
 
 impl AuthorizationRequestBuilder {
+    /// Takes what the provider's metadata says about authorization requests: the issuer
+    /// (RFC 9207), `pushed_authorization_request_endpoint` and
+    /// `require_pushed_authorization_requests` (RFC 9126), `require_signed_request_object`
+    /// (RFC 9101) and the JWKS a JARM response is checked against.
+    pub fn provider(mut self, provider: &OidcProvider) -> Self {
+        let m = provider.metadata();
+        self = self.issuer(
+            m.issuer.clone(),
+            m.authorization_response_iss_parameter_supported,
+        );
+        let flag = |name: &str| m.extra.get(name).and_then(|v| v.as_bool()) == Some(true);
+        if let Some(endpoint) = m
+            .extra
+            .get("pushed_authorization_request_endpoint")
+            .and_then(|v| v.as_str())
+        {
+            self.par_endpoint = Some(endpoint.to_owned());
+        }
+        self.par_required = flag("require_pushed_authorization_requests");
+        self.request_object_required = flag("require_signed_request_object");
+        // No metadata says "JARM required"; a provider whose response modes are all JWT
+        // ones (FAPI deployments) can only be answered that way.
+        if let Some(modes) = m
+            .extra
+            .get("response_modes_supported")
+            .and_then(|v| v.as_array())
+        {
+            let jwt_only = !modes.is_empty()
+                && modes
+                    .iter()
+                    .all(|mode| mode.as_str().is_some_and(|mode| mode.ends_with("jwt")));
+            self.jwt_response |= jwt_only;
+        }
+        self.jwks = provider.jwks().cloned();
+        self
+    }
+
+    /// Whether to push the request (RFC 9126; default [`ParMode::Auto`]: when an endpoint
+    /// is known).
+    pub fn par(mut self, mode: ParMode) -> Self {
+        self.par_mode = mode;
+        self
+    }
+
+    /// The provider's `pushed_authorization_request_endpoint` (set by
+    /// [`provider`](Self::provider) from discovery).
+    pub fn pushed_authorization_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.par_endpoint = Some(url.into());
+        self
+    }
+
+    /// The provider's `require_pushed_authorization_requests`: with it, [`ParMode::Never`]
+    /// is a configuration error.
+    pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.par_required = required;
+        self
+    }
+
+    /// Sends the parameters as a request object (RFC 9101) signed with the client's
+    /// `private_key_jwt` key, even when the provider does not require one. Needs the issuer
+    /// (the object's `aud`).
+    pub fn request_object(mut self, sign: bool) -> Self {
+        self.request_object = sign;
+        self
+    }
+
+    /// Asks for a JWT-secured response (JARM, `response_mode=query.jwt`), validated
+    /// against the provider's JWKS, issuer and this client. Needs the issuer and the JWKS
+    /// ([`provider`](Self::provider) or [`jwks`](Self::jwks)).
+    pub fn jwt_response(mut self, jarm: bool) -> Self {
+        self.jwt_response = jarm;
+        self
+    }
+
+    /// [`jwt_response`](Self::jwt_response) for a [`ResponseMode`].
+    pub fn response_mode(self, mode: ResponseMode) -> Self {
+        self.jwt_response(mode == ResponseMode::Jwt)
+    }
+
+    /// The provider's keys, for a JARM response (set by [`provider`](Self::provider)).
+    pub fn jwks(mut self, jwks: JwksCache) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
     /// Asks for these scopes.
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
@@ -290,6 +481,45 @@ impl AuthorizationRequestBuilder {
                 "`params`: set `{name}` with `{option}`, which validates it"
             )));
         }
+        let par = ParSettings {
+            mode: self.par_mode,
+            endpoint: self
+                .par_endpoint
+                .as_deref()
+                .map(|raw| {
+                    crate::http::endpoint(
+                        "pushed_authorization_request_endpoint",
+                        raw,
+                        self.allow_insecure_http,
+                    )
+                })
+                .transpose()?,
+            required: self.par_required,
+        };
+        par.check()?;
+        let request_object = self.request_object || self.request_object_required;
+        if request_object && self.issuer.is_none() {
+            return Err(Error::Config(
+                "a signed request object is addressed to the issuer (`aud`): set the issuer".into(),
+            ));
+        }
+        let jarm = if self.jwt_response {
+            if self.issuer.is_none() || self.jwks.is_none() {
+                return Err(Error::Config(
+                    "a JWT-secured response (`response_mode = \"jwt\"`) is checked against the \
+                     provider's issuer and keys: set the issuer and the JWKS (discovery sets both)"
+                        .into(),
+                ));
+            }
+            if self.params.iter().any(|(name, _)| name == "response_mode") {
+                return Err(Error::Config(
+                    "`params`: `response_mode` is set by the JWT-secured response itself".into(),
+                ));
+            }
+            self.jwks
+        } else {
+            None
+        };
         Ok(AuthorizationRequest {
             authorization_url,
             scopes: self.scopes,
@@ -297,6 +527,9 @@ impl AuthorizationRequestBuilder {
             issuer: self.issuer,
             resources: self.resources,
             step_up: self.step_up,
+            par,
+            request_object,
+            jarm,
         })
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+use super::jarm::JarmCheck;
 use crate::error::LoginError;
 
 /// What an authorization response must match: the `state` that was sent and, for RFC 9207,
@@ -18,6 +19,7 @@ pub struct ExpectedResponse {
     state: SecretString,
     issuer: Option<String>,
     require_iss: bool,
+    jarm: Option<JarmCheck>,
 }
 
 impl ExpectedResponse {
@@ -27,6 +29,7 @@ impl ExpectedResponse {
             state,
             issuer: None,
             require_iss: false,
+            jarm: None,
         }
     }
 
@@ -46,6 +49,12 @@ impl ExpectedResponse {
             None => self,
         }
     }
+
+    /// Expects a JARM response: a signed `response` JWT whose claims are the response.
+    pub(crate) fn jwt_response(mut self, check: JarmCheck) -> Self {
+        self.jarm = Some(check);
+        self
+    }
 }
 
 impl fmt::Debug for ExpectedResponse {
@@ -54,6 +63,7 @@ impl fmt::Debug for ExpectedResponse {
             .field("state", &"[REDACTED]")
             .field("issuer", &self.issuer)
             .field("require_iss", &self.require_iss)
+            .field("jarm", &self.jarm)
             .finish()
     }
 }
@@ -68,10 +78,29 @@ pub(crate) enum Verdict {
     /// The response does not belong to this login (wrong or missing `state`): a stale tab
     /// or a forged request. The receiver answers 400 and keeps waiting.
     Foreign,
+    /// A JARM response that cannot be believed (bad signature, another client's audience,
+    /// expired): like [`Verdict::Foreign`] it does not end a loopback login, which keeps
+    /// waiting for the real one; elsewhere it is [`LoginError::InvalidRedirect`].
+    Refused(String),
 }
 
 /// Judges the query pairs of a redirect.
 pub(crate) fn judge<'a, I>(pairs: I, expected: &ExpectedResponse) -> Verdict
+where
+    I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+{
+    match &expected.jarm {
+        // JARM: only the signed claims are looked at; the rest of the query is not the
+        // provider's word.
+        Some(jarm) => match jarm.open(pairs) {
+            Ok(claims) => judge_plain(claims, expected),
+            Err(reason) => Verdict::Refused(reason),
+        },
+        None => judge_plain(pairs, expected),
+    }
+}
+
+fn judge_plain<'a, I>(pairs: I, expected: &ExpectedResponse) -> Verdict
 where
     I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
 {

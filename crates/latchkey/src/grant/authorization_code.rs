@@ -58,22 +58,24 @@ impl AuthorizationCode {
     async fn capture(
         &self,
         capturer: &dyn RedirectCapturer,
-        client_id: &str,
+        client: &OAuthClient,
         one: &OneTime,
     ) -> Result<(SecretString, Url)> {
         let redirect_uri = Url::parse(&self.redirect_uri)
             .map_err(|e| Error::Config(format!("`redirect_uri` is not a valid URL ({e})")))?;
-        let request = self.request.url(client_id, &redirect_uri, one);
+        let request = self.request.start(client, &redirect_uri, one).await?;
         let returned = capturer.capture(request, redirect_uri.clone()).await?;
-        match judge(returned.query_pairs(), &self.request.expected(&one.state)) {
+        let expected = self.request.expected(client.client_id(), &one.state);
+        match judge(returned.query_pairs(), &expected) {
             Verdict::Code(code) => Ok((code, redirect_uri)),
             Verdict::Failed(err) => Err(err.into()),
             Verdict::Foreign => Err(LoginError::StateMismatch.into()),
+            Verdict::Refused(reason) => Err(LoginError::InvalidRedirect(reason).into()),
         }
     }
 
     /// Binds the loopback receiver, shows the URL, and waits for the redirect.
-    async fn receive(&self, client_id: &str, one: &OneTime) -> Result<(SecretString, Url)> {
+    async fn receive(&self, client: &OAuthClient, one: &OneTime) -> Result<(SecretString, Url)> {
         // Bound before the browser opens, so the redirect cannot beat the listener.
         let mut receiver = LoopbackReceiver::bind(&self.redirect_uri)
             .await?
@@ -83,10 +85,13 @@ impl AuthorizationCode {
             receiver = receiver.with_close_hook(hook.clone());
         }
         let redirect_uri = receiver.redirect_uri().clone();
-        let request = self.request.url(client_id, &redirect_uri, one);
+        // Pushed before the browser opens: the URL it gets names the pushed request.
+        let request = self.request.start(client, &redirect_uri, one).await?;
         tracing::debug!(url = %crate::redact::DisplayUrl::new(&request), "authorization request");
         (self.opener)(&request);
-        let code = receiver.wait(&self.request.expected(&one.state)).await?;
+        let code = receiver
+            .wait(&self.request.expected(client.client_id(), &one.state))
+            .await?;
         Ok((code, redirect_uri))
     }
 }
@@ -108,11 +113,8 @@ impl Grant for AuthorizationCode {
     async fn obtain(&self, client: &OAuthClient) -> Result<TokenSet> {
         let one = OneTime::new();
         let (code, redirect_uri) = match &self.capturer {
-            Some(capturer) => {
-                self.capture(capturer.as_ref(), client.client_id(), &one)
-                    .await?
-            }
-            None => self.receive(client.client_id(), &one).await?,
+            Some(capturer) => self.capture(capturer.as_ref(), client, &one).await?,
+            None => self.receive(client, &one).await?,
         };
         // RFC 6749 §4.1.3: the same redirect_uri as in the request.
         let tokens = exchange_code(

@@ -169,7 +169,7 @@ impl JwtBearer {
                 None
             },
         };
-        signed.key.sign(&claims).map(SecretString::from)
+        signed.key.sign(None, &claims).map(SecretString::from)
     }
 }
 

@@ -97,6 +97,10 @@ impl WebLogin {
     }
 
     /// A fresh authorization URL for `client_id`, and the values to keep until the callback.
+    ///
+    /// The parameters go in the URL as they are: a request that is pushed (PAR), signed
+    /// (JAR) or answered with a JARM JWT needs [`begin`](Self::begin), which talks to the
+    /// provider ([`AuthorizationRequest::is_protected`] tells).
     pub fn start(&self, client_id: &str) -> (Url, PendingLogin) {
         let one = OneTime::new();
         let url = self.request.url(client_id, &self.redirect_uri, &one);
@@ -107,6 +111,22 @@ impl WebLogin {
             verifier,
         };
         (url, pending)
+    }
+
+    /// A fresh authorization URL and the values to keep until the callback, for every
+    /// kind of request: pushed to the provider first (RFC 9126) when configured or
+    /// advertised, signed as a request object (RFC 9101) when asked, and with the
+    /// provider's keys loaded for a JARM response.
+    pub async fn begin(&self, client: &OAuthClient) -> Result<(Url, PendingLogin)> {
+        let one = OneTime::new();
+        let url = self.request.start(client, &self.redirect_uri, &one).await?;
+        let Pkce { verifier, .. } = one.pkce;
+        let pending = PendingLogin {
+            state: one.state,
+            nonce: one.nonce,
+            verifier,
+        };
+        Ok((url, pending))
     }
 
     /// Judges the callback's query (`code`, `state`, `iss`, `error`…) against `pending`,
@@ -121,10 +141,15 @@ impl WebLogin {
     where
         I: IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     {
-        let code = match judge(query, &self.request.expected(&pending.state)) {
+        self.request.load_response_keys().await?;
+        let code = match judge(
+            query,
+            &self.request.expected(client.client_id(), &pending.state),
+        ) {
             Verdict::Code(code) => code,
             Verdict::Failed(err) => return Err(err.into()),
             Verdict::Foreign => return Err(LoginError::StateMismatch.into()),
+            Verdict::Refused(reason) => return Err(LoginError::InvalidRedirect(reason).into()),
         };
         let tokens = exchange_code(
             client,

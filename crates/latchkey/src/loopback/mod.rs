@@ -485,6 +485,10 @@ fn route(target: &str, shared: &Shared) -> (u16, String, Option<Outcome>) {
     match judge(url.query_pairs(), &shared.expected) {
         Verdict::Code(code) => (200, page::success(branding), Some(Ok(code))),
         Verdict::Foreign => (400, page::foreign(branding), None),
+        Verdict::Refused(reason) => {
+            tracing::warn!(%reason, "refused a login response that cannot be believed; still waiting");
+            (400, page::foreign(branding), None)
+        }
         Verdict::Failed(err) => {
             let page = match &err {
                 LoginError::AccessDenied { description } => {

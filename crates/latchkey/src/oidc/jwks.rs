@@ -221,6 +221,25 @@ impl JwksCache {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Loads the key set unless a fresh one is cached: for checks that must later run
+    /// synchronously against [`cached`](Self::cached) (a JARM response judged by the
+    /// loopback receiver).
+    pub(crate) async fn ensure_loaded(&self) -> Result<()> {
+        let now = self.inner.clock.now();
+        let fresh = self
+            .inner
+            .keys
+            .load()
+            .as_ref()
+            .is_some_and(|set| now < set.expires_at);
+        if fresh { Ok(()) } else { self.refresh().await }
+    }
+
+    /// The cached key for `kid` and `alg`, without fetching.
+    pub(crate) fn cached(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<Key>> {
+        self.inner.keys.load().as_ref()?.find(kid, alg)
+    }
+
     /// The key for a token's `kid` and `alg`, fetching when needed.
     pub(crate) async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>> {
         let now = self.inner.clock.now();

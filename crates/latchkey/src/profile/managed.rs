@@ -319,11 +319,14 @@ impl Selected {
                     request = request.param("audience", audience);
                 }
                 if let Some(provider) = &provider {
-                    let m = provider.metadata();
-                    request = request.issuer(
-                        m.issuer.clone(),
-                        m.authorization_response_iss_parameter_supported,
-                    );
+                    // Issuer (RFC 9207), PAR endpoint and requirements, JWKS for JARM.
+                    request = request.provider(provider);
+                }
+                request = request
+                    .par(p.par.unwrap_or_default())
+                    .request_object(p.request_object.unwrap_or(false));
+                if let Some(mode) = p.response_mode {
+                    request = request.response_mode(mode);
                 }
                 let mut grant =
                     AuthorizationCode::builder(request.build()?).browser(options.browser);

@@ -68,6 +68,7 @@ pub use select::{Selected, SelectionSource, select};
 pub use store_spec::{RedisSpec, StoreSpec};
 pub use token_source::TokenSourceSpec;
 
+use crate::authorization::{ParMode, ResponseMode};
 use crate::client_auth::{BasicCredentials, ClientAuthMethod};
 use crate::client_secret_jwt::AssertionAudience;
 
@@ -276,6 +277,15 @@ pub struct Profile {
     /// A JWT someone else signs, sent as the `client_assertion` (workload identity
     /// federation; any OAuth kind), as a source.
     pub client_assertion: Option<TokenSourceSpec>,
+    /// Browser logins: push the authorization request (RFC 9126): `auto` (default: when
+    /// the provider advertises a PAR endpoint) | `always` | `never`.
+    pub par: Option<ParMode>,
+    /// Browser logins: send the request as an object signed with `private_key` (RFC 9101),
+    /// also when the provider does not require it.
+    pub request_object: Option<bool>,
+    /// Browser logins: `jwt` asks for a signed authorization response (JARM), checked
+    /// against the provider's keys; `query` (default) for plain parameters.
+    pub response_mode: Option<ResponseMode>,
 }
 
 /// The `login` field of a profile: when the interactive login runs.
@@ -337,6 +347,9 @@ impl Profile {
             assertion_subject: None,
             assertion: None,
             client_assertion: None,
+            par: None,
+            request_object: None,
+            response_mode: None,
         }
     }
 

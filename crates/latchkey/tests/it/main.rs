@@ -16,6 +16,7 @@ mod glewlwyd;
 mod grants;
 mod login_browser;
 mod login_http;
+mod login_protected;
 mod loopback;
 mod manager_concurrency;
 mod manager_faults;
