@@ -307,7 +307,10 @@ impl Glewlwyd {
                     "device-authorization-expiration": 600, "device-authorization-interval": 1,
                     // Without JWT requests allowed, private_key_jwt assertions are refused too.
                     "client-pubkey-parameter": "pubkey", "request-parameter-allow": true,
-                    "name-claim": "on-demand", "email-claim": "on-demand"
+                    "name-claim": "on-demand", "email-claim": "on-demand",
+                    // Publishes `end_session_endpoint` (RP-initiated logout).
+                    "session-management-allowed": true,
+                    "session-cookie-name": "GLEWLWYD_OIDC_SID", "session-cookie-expiration": 2_419_200
                 }
             }),
         )

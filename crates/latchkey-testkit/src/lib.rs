@@ -13,6 +13,9 @@
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 //! - [`glewlwyd`]: a fresh, provisioned glewlwyd (a second, independent OpenID provider) per
 //!   test, and a person driving its login API.
+//! - [`lemonldap`]: a fresh LemonLDAP::NG portal (a third, independent OpenID provider) per
+//!   test, served by `plackup`, and its HTML login form filled in.
+//! - [`matrix`]: the providers the scenario matrix runs against and what each supports.
 //! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
 //!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
 
@@ -23,7 +26,9 @@ pub mod fake_dhis2;
 pub mod glewlwyd;
 mod idp;
 pub mod keyring;
+pub mod lemonldap;
 pub mod logs;
+pub mod matrix;
 pub mod person;
 mod redis;
 #[cfg(feature = "stores")]
@@ -31,6 +36,7 @@ pub mod worker_store;
 
 pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};
+pub use lemonldap::LemonLdap;
 pub use redis::{
     RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, SlotMigration,
     TestPki,
