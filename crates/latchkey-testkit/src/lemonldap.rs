@@ -132,7 +132,24 @@ impl LemonLdap {
         form.set("user", user.0).set("password", user.1);
         match agent.follow(agent.submit(form).await, &origin).await {
             Err(redirect) => redirect,
-            Ok(page) => panic!("the portal did not redirect after the login: {}", page.body),
+            Ok(page) => {
+                // The error page shows a message number only; the log says what it means.
+                let code = page
+                    .body
+                    .split("trmsg=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or("?");
+                let log = self.log_tail();
+                let reason = log
+                    .lines()
+                    .rev()
+                    .find(|line| line.contains("[error]") || line.contains("[warn]"))
+                    .unwrap_or("no error in the log");
+                panic!(
+                    "the portal showed error page {code} instead of redirecting after the login: {reason}"
+                )
+            }
         }
     }
 

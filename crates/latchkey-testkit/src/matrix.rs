@@ -153,6 +153,8 @@ pub enum Support {
         reason: &'static str,
         /// The RFC section it departs from.
         rfc: &'static str,
+        /// Text the failure must contain, so that another failure is not taken for it.
+        shows: &'static str,
     },
     /// The provider has the feature but the fixture cannot drive it yet; nothing is run.
     NotCovered(&'static str),
@@ -172,6 +174,7 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
         (P::Glewlwyd, F::CodePkceAnyPort) => Deviation {
             reason: "compares loopback redirect URIs exactly, port included; an unregistered port gets an empty 403",
             rfc: "RFC 8252 §7.3",
+            shows: "glewlwyd answered 403 Forbidden without a redirect",
         },
         (P::Glewlwyd, F::DeviceDenied) => {
             NotCovered("glewlwyd's login API has no call to deny a device code; its web page does")
@@ -194,6 +197,7 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
         (P::LemonLdap, F::CodePkceAnyPort) => Deviation {
             reason: "compares redirect URIs exactly, port included; an unregistered port is refused",
             rfc: "RFC 8252 §7.3",
+            shows: "/callback not allowed",
         },
         (P::LemonLdap, F::KeyRotation) => {
             NotCovered("the fixture writes one signing key into the configuration at start")
@@ -217,7 +221,7 @@ pub fn table() -> String {
             let cell = match support(provider, flow) {
                 Support::Passes => "passes".to_owned(),
                 Support::NotSupported(why) => format!("not supported by the provider: {why}"),
-                Support::Deviation { reason, rfc } => format!("fails: {reason} ({rfc})"),
+                Support::Deviation { reason, rfc, .. } => format!("fails: {reason} ({rfc})"),
                 Support::NotCovered(why) => format!("not covered yet: {why}"),
             };
             out.push_str(&format!(" {cell} |"));

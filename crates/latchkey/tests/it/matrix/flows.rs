@@ -247,14 +247,16 @@ async fn code_pkce(fixture: &Arc<Fixture>, fixed: bool) -> Outcome {
         (true, None) => format!("http://127.0.0.1:{}/callback", free_port()),
     };
     let callback = Arc::new(Mutex::new(None));
-    let (seen, person) = (callback.clone(), fixture.clone());
+    // The person's task: when the provider refuses, its panic says what the provider answered.
+    let task = Arc::new(Mutex::new(None));
+    let (seen, person, running) = (callback.clone(), fixture.clone(), task.clone());
     let opener = move |url: &url::Url| {
         let (person, seen, url) = (person.clone(), seen.clone(), url.clone());
-        tokio::spawn(async move {
+        *running.lock().unwrap() = Some(tokio::spawn(async move {
             let redirect = person.authorize(&url).await;
             let status = plain_get(&redirect).await;
             *seen.lock().unwrap() = Some(status);
-        });
+        }));
     };
     let mut request = AuthorizationRequest::builder(
         provider
@@ -285,7 +287,24 @@ async fn code_pkce(fixture: &Arc<Fixture>, fixed: bool) -> Outcome {
     let manager = TokenManager::builder(client, grant)
         .build()
         .expect("manager");
-    let tokens = manager.login().await.map_err(text)?;
+    let login = manager.login().await;
+    let person_task = task.lock().unwrap().take();
+    let tokens = match (login, person_task) {
+        (Ok(tokens), _) => tokens,
+        (Err(err), Some(handle)) => match handle.await {
+            Err(joined) if joined.is_panic() => {
+                let panic = joined.into_panic();
+                let said = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                return Err(format!("{err}; the provider refused the person: {said}"));
+            }
+            _ => return Err(text(err)),
+        },
+        (Err(err), None) => return Err(text(err)),
+    };
     ensure!(
         *callback.lock().unwrap() == Some(200),
         "the loopback receiver answered {:?}",

@@ -49,7 +49,13 @@ async fn run(provider: Provider, flow: Flow) {
             provider.name(),
             fixture.log_tail()
         ),
-        (Support::Deviation { reason, rfc }, Err(why)) => {
+        (Support::Deviation { reason, rfc, shows }, Err(why)) => {
+            assert!(
+                why.contains(shows),
+                "{} against {} fails, but not as documented (`{shows}`): {why}",
+                flow.title(),
+                provider.name()
+            );
             println!(
                 "{}: fails against {} as documented ({reason}; {rfc}): {why}",
                 flow.title(),
