@@ -7,6 +7,9 @@
 //! the fixture does not cover it yet. [`table`] renders the cells as the Markdown table in
 //! `docs/interop.md`, so the table is generated from the same data the tests obey.
 
+use std::future::Future;
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::clients::{ALICE, NATIVE_APP, PW_CONFIDENTIAL, SVC_BASIC, SVC_JWT, SVC_POST};
@@ -83,11 +86,54 @@ pub enum Flow {
     IdTokenChecks,
     /// Signing-key rotation: a token signed by a new key validates after one JWKS refetch.
     KeyRotation,
+    /// The CLI's `token` with a client-credentials profile by discovery, the stored token
+    /// reused.
+    CliToken,
+    /// The CLI's `login` (authorization code + PKCE, the URL printed) and `status`.
+    CliLoginStatus,
+    /// The CLI's `logout --revoke` after a login.
+    CliLogoutRevoke,
+    /// The CLI's `doctor` on a profile by discovery.
+    CliDoctor,
 }
 
 impl Flow {
-    /// Every flow, in the table's row order.
-    pub const ALL: [Flow; 18] = [
+    /// Every flow, in the table's row order: the library's, then the CLI's.
+    pub const ALL: [Flow; 22] = [
+        Flow::Discovery,
+        Flow::ClientCredentialsBasic,
+        Flow::ClientCredentialsPost,
+        Flow::ClientCredentialsPrivateKeyJwt,
+        Flow::Password,
+        Flow::RefreshWithRotation,
+        Flow::RefreshWithoutRotation,
+        Flow::RefreshReplayAfterRotation,
+        Flow::CodePkceFixedPort,
+        Flow::CodePkceAnyPort,
+        Flow::DeviceApproved,
+        Flow::DeviceDenied,
+        Flow::Revocation,
+        Flow::Introspection,
+        Flow::Userinfo,
+        Flow::EndSession,
+        Flow::IdTokenChecks,
+        Flow::KeyRotation,
+        Flow::CliToken,
+        Flow::CliLoginStatus,
+        Flow::CliLogoutRevoke,
+        Flow::CliDoctor,
+    ];
+
+    /// The flows the CLI's tests run (`crates/latchkey-cli/tests/it/cli_matrix.rs`).
+    pub const CLI: [Flow; 4] = [
+        Flow::CliToken,
+        Flow::CliLoginStatus,
+        Flow::CliLogoutRevoke,
+        Flow::CliDoctor,
+    ];
+
+    /// The flows the library's tests run (`crates/latchkey/tests/it/matrix`).
+    pub const LIBRARY: [Flow; 18] = [
         Flow::Discovery,
         Flow::ClientCredentialsBasic,
         Flow::ClientCredentialsPost,
@@ -129,6 +175,10 @@ impl Flow {
             Flow::EndSession => "End session (RP-initiated logout)",
             Flow::IdTokenChecks => "ID token checks (signature, `iss`, `aud`)",
             Flow::KeyRotation => "Signing-key rotation",
+            Flow::CliToken => "CLI `token` (client credentials by discovery, stored token reused)",
+            Flow::CliLoginStatus => "CLI `login` (code + PKCE, URL printed) and `status`",
+            Flow::CliLogoutRevoke => "CLI `logout --revoke`",
+            Flow::CliDoctor => "CLI `doctor`",
         }
     }
 
@@ -176,6 +226,11 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
             rfc: "RFC 8252 §7.3",
             shows: "glewlwyd answered 403 Forbidden without a redirect",
         },
+        (P::Glewlwyd, F::CliLogoutRevoke) => Deviation {
+            reason: "refuses revocation from a public client (HTTP 401); the CLI removes the local tokens and exits 4",
+            rfc: "RFC 7009 §2.1",
+            shows: "/revoke answered HTTP 401",
+        },
         (P::Glewlwyd, F::DeviceDenied) => {
             NotCovered("glewlwyd's login API has no call to deny a device code; its web page does")
         }
@@ -193,7 +248,9 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
         (P::LemonLdap, F::DeviceApproved | F::DeviceDenied) => {
             NotSupported("has no device authorization grant")
         }
-        (P::LemonLdap, F::Revocation) => NotSupported("has no revocation endpoint"),
+        (P::LemonLdap, F::Revocation | F::CliLogoutRevoke) => {
+            NotSupported("has no revocation endpoint")
+        }
         (P::LemonLdap, F::CodePkceAnyPort) => Deviation {
             reason: "compares redirect URIs exactly, port included; an unregistered port is refused",
             rfc: "RFC 8252 §7.3",
@@ -203,6 +260,70 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
             NotCovered("the fixture writes one signing key into the configuration at start")
         }
         (P::LemonLdap, _) => Passes,
+    }
+}
+
+/// Runs one cell of the matrix: `flow` against `provider`, by `body`, as [`support`] says it
+/// behaves. A flow the provider does not support (or the fixture does not cover) is not run
+/// and says so on the test's output; a passing one must pass; a deviation must fail, with
+/// the text it names.
+pub async fn run_cell<F, Fut>(provider: Provider, flow: Flow, body: F)
+where
+    F: FnOnce(Arc<Fixture>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let cell = support(provider, flow);
+    match cell {
+        Support::NotSupported(why) => {
+            println!(
+                "{}: unsupported by {}: {why}",
+                flow.title(),
+                provider.name()
+            );
+            return;
+        }
+        Support::NotCovered(why) => {
+            println!(
+                "{}: not covered for {}: {why}",
+                flow.title(),
+                provider.name()
+            );
+            return;
+        }
+        Support::Passes | Support::Deviation { .. } => {}
+    }
+    let Some(fixture) = Fixture::start(provider, flow).await else {
+        return;
+    };
+    let fixture = Arc::new(fixture);
+    let outcome = body(fixture.clone()).await;
+    match (cell, outcome) {
+        (Support::Passes, Ok(())) => {}
+        (Support::Passes, Err(why)) => panic!(
+            "{} fails against {}: {why}\n{}",
+            flow.title(),
+            provider.name(),
+            fixture.log_tail()
+        ),
+        (Support::Deviation { reason, rfc, shows }, Err(why)) => {
+            assert!(
+                why.contains(shows),
+                "{} against {} fails, but not as documented (`{shows}`): {why}",
+                flow.title(),
+                provider.name()
+            );
+            println!(
+                "{}: fails against {} as documented ({reason}; {rfc}): {why}",
+                flow.title(),
+                provider.name()
+            );
+        }
+        (Support::Deviation { .. }, Ok(())) => panic!(
+            "{} is documented to fail against {} but passes: update latchkey_testkit::matrix::support",
+            flow.title(),
+            provider.name()
+        ),
+        (Support::NotSupported(_) | Support::NotCovered(_), _) => unreachable!("returned above"),
     }
 }
 

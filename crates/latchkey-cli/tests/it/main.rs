@@ -13,6 +13,7 @@ mod cli_helpers;
 mod cli_idp;
 mod cli_keyring;
 mod cli_login_display;
+mod cli_matrix;
 mod cli_profiles;
 mod cli_request;
 mod cli_setup;

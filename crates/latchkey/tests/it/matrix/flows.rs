@@ -47,6 +47,9 @@ pub(super) async fn run(flow: Flow, fixture: &Arc<Fixture>) -> Outcome {
         Flow::EndSession => end_session(fixture).await,
         Flow::IdTokenChecks => id_token_checks(fixture).await,
         Flow::KeyRotation => key_rotation(fixture).await,
+        Flow::CliToken | Flow::CliLoginStatus | Flow::CliLogoutRevoke | Flow::CliDoctor => {
+            panic!("the CLI's flows run in latchkey-cli's tests")
+        }
     }
 }
 

@@ -10,65 +10,14 @@
 mod flows;
 mod table;
 
-use std::sync::Arc;
-
-use latchkey_testkit::matrix::{Fixture, Flow, Provider, Support, support};
+use latchkey_testkit::matrix::{Flow, Provider, run_cell};
 
 /// Runs `flow` against `provider` as the matrix says it behaves.
 async fn run(provider: Provider, flow: Flow) {
-    let cell = support(provider, flow);
-    match cell {
-        Support::NotSupported(why) => {
-            println!(
-                "{}: unsupported by {}: {why}",
-                flow.title(),
-                provider.name()
-            );
-            return;
-        }
-        Support::NotCovered(why) => {
-            println!(
-                "{}: not covered for {}: {why}",
-                flow.title(),
-                provider.name()
-            );
-            return;
-        }
-        Support::Passes | Support::Deviation { .. } => {}
-    }
-    let Some(fixture) = Fixture::start(provider, flow).await else {
-        return;
-    };
-    let fixture = Arc::new(fixture);
-    let outcome = flows::run(flow, &fixture).await;
-    match (cell, outcome) {
-        (Support::Passes, Ok(())) => {}
-        (Support::Passes, Err(why)) => panic!(
-            "{} fails against {}: {why}\n{}",
-            flow.title(),
-            provider.name(),
-            fixture.log_tail()
-        ),
-        (Support::Deviation { reason, rfc, shows }, Err(why)) => {
-            assert!(
-                why.contains(shows),
-                "{} against {} fails, but not as documented (`{shows}`): {why}",
-                flow.title(),
-                provider.name()
-            );
-            println!(
-                "{}: fails against {} as documented ({reason}; {rfc}): {why}",
-                flow.title(),
-                provider.name()
-            );
-        }
-        (Support::Deviation { .. }, Ok(())) => panic!(
-            "{} is documented to fail against {} but passes: update latchkey_testkit::matrix::support",
-            flow.title(),
-            provider.name()
-        ),
-        (Support::NotSupported(_) | Support::NotCovered(_), _) => unreachable!("returned above"),
-    }
+    run_cell(provider, flow, |fixture| async move {
+        flows::run(flow, &fixture).await
+    })
+    .await;
 }
 
 /// A module per flow with a test per provider, and the list of flows that have one.
@@ -123,5 +72,5 @@ rows! {
 
 #[test]
 fn every_flow_has_a_row_of_tests() {
-    assert_eq!(ROWS, Flow::ALL.as_slice());
+    assert_eq!(ROWS, Flow::LIBRARY.as_slice());
 }
