@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -53,6 +54,8 @@ pub struct LemonLdap {
     port: u16,
     redirect_port: u16,
     dir: Scratch,
+    /// The number of the configuration in force and its content (for a key rotation).
+    config: Mutex<(u32, Value)>,
 }
 
 impl LemonLdap {
@@ -153,6 +156,52 @@ impl LemonLdap {
         }
     }
 
+    /// Replaces the signing key: writes the next configuration (`lmConf-<n>.json`) with a
+    /// new RSA key and key id `lemon-<n>`, which the portal loads within a second
+    /// (`checkTime = 1`), and waits until its JWKS publishes the new key. Returns the key id.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the fixture's own JWKS probe, not a latchkey request"
+    )]
+    pub async fn rotate_key(&self) -> String {
+        let kid = {
+            let mut config = self.config.lock().expect("the configuration lock");
+            let number = config.0 + 1;
+            let kid = format!("lemon-{number}");
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("an RSA key");
+            let conf = &mut config.1;
+            conf["cfgNum"] = json!(number);
+            conf["oidcServicePrivateKeySig"] = json!(key.serialize_pem());
+            conf["oidcServicePublicKeySig"] = json!(key.public_key_pem());
+            conf["oidcServiceKeyIdSig"] = json!(kid);
+            let path = self.dir.0.join(format!("conf/lmConf-{number}.json"));
+            write(&path, &conf.to_string()).expect("the next configuration");
+            config.0 = number;
+            kid
+        };
+        let jwks = format!("{}/oauth2/jwks", self.issuer());
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let published = match http.get(&jwks).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if published.contains(&format!("\"{kid}\"")) {
+                return kid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the portal did not load the new key {kid} within 15 s: {}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn spawn() -> Result<LemonLdap, String> {
         let port = free_port();
         let redirect_port = free_port();
@@ -162,10 +211,10 @@ impl LemonLdap {
         let redirect = format!("http://127.0.0.1:{redirect_port}");
         let config = portal_config(&server_dir, &issuer, &redirect)?;
         write(&server_dir.join("conf/lmConf-1.json"), &config.to_string())?;
+        // The configuration is kept for a key rotation (a later configuration number).
         write(&server_dir.join("lemonldap-ng.ini"), &ini_file(&server_dir))?;
         write(&server_dir.join("portal.psgi"), PSGI)?;
-        let log = std::fs::File::create(server_dir.join("portal.log"))
-            .map_err(|e| format!("create the portal log: {e}"))?;
+        let log = log_file(&server_dir.join("portal.log"))?;
         let log_err = log
             .try_clone()
             .map_err(|e| format!("the portal log: {e}"))?;
@@ -185,6 +234,7 @@ impl LemonLdap {
             port,
             redirect_port,
             dir,
+            config: Mutex::new((1, config)),
         };
         server.wait_ready().await?;
         Ok(server)
@@ -309,6 +359,14 @@ fn ini_file(dir: &Path) -> String {
 )]
 fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("write {}: {e}", path.display()))
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the fixture's own throwaway log, not token state"
+)]
+fn log_file(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::File::create(path).map_err(|e| format!("create {}: {e}", path.display()))
 }
 
 fn free_port() -> u16 {

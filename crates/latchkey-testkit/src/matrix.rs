@@ -256,9 +256,6 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
             rfc: "RFC 8252 §7.3",
             shows: "/callback not allowed",
         },
-        (P::LemonLdap, F::KeyRotation) => {
-            NotCovered("the fixture writes one signing key into the configuration at start")
-        }
         (P::LemonLdap, _) => Passes,
     }
 }
@@ -275,7 +272,7 @@ where
     let cell = support(provider, flow);
     match cell {
         Support::NotSupported(why) => {
-            println!(
+            eprintln!(
                 "{}: unsupported by {}: {why}",
                 flow.title(),
                 provider.name()
@@ -283,7 +280,7 @@ where
             return;
         }
         Support::NotCovered(why) => {
-            println!(
+            eprintln!(
                 "{}: not covered for {}: {why}",
                 flow.title(),
                 provider.name()
@@ -312,7 +309,7 @@ where
                 flow.title(),
                 provider.name()
             );
-            println!(
+            eprintln!(
                 "{}: fails against {} as documented ({reason}; {rfc}): {why}",
                 flow.title(),
                 provider.name()
@@ -598,6 +595,20 @@ impl Fixture {
         // The "[ Abort ]" button: a browser sends its name and value.
         form.set("abort", "yes");
         agent.submit(&form).await;
+    }
+
+    /// Replaces the provider's signing key (oidc-provider: a hard rotation; LemonLDAP::NG:
+    /// a new configuration with a new key). Panics for glewlwyd, whose fixture cannot.
+    pub async fn rotate_keys(&self) {
+        match self {
+            Fixture::OidcProvider(idp) => {
+                idp.rotate_keys("hard").await;
+            }
+            Fixture::Glewlwyd(_) => panic!("the glewlwyd fixture cannot rotate its keys"),
+            Fixture::LemonLdap(ll) => {
+                ll.rotate_key().await;
+            }
+        }
     }
 
     /// The last lines of the provider's log, for failure messages (oidc-provider's is

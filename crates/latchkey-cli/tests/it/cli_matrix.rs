@@ -1,8 +1,8 @@
 //! The scenario matrix's CLI rows (`latchkey_testkit::matrix::Flow::CLI`): `token`, `login`
-//! + `status`, `logout --revoke` and `doctor`, the same code against each real identity
-//! provider fixture — oidc-provider, glewlwyd and LemonLDAP::NG — with profiles by discovery.
-//! A test per (flow, provider): `cli_matrix::<flow>::<provider>`; what a provider does not
-//! support is printed, not skipped silently (`latchkey_testkit::matrix::run_cell`).
+//! with `status`, `logout --revoke` and `doctor`, the same code against each real identity
+//! provider fixture (oidc-provider, glewlwyd and LemonLDAP::NG) with profiles by discovery.
+//! A test per (flow, provider): `cli_matrix::<flow>_row::<provider>`; what a provider does
+//! not support is printed, not skipped silently (`latchkey_testkit::matrix::run_cell`).
 #![allow(
     clippy::disallowed_methods,
     reason = "tests write their profiles files directly, and a browser opens the loopback redirect"

@@ -510,9 +510,6 @@ async fn id_token_checks(fixture: &Fixture) -> Outcome {
 }
 
 async fn key_rotation(fixture: &Fixture) -> Outcome {
-    let Fixture::OidcProvider(idp) = fixture else {
-        panic!("only the oidc-provider fixture rotates keys");
-    };
     let provider = discover(fixture).await;
     let client_id = fixture.user_client().id;
     let client = user_client(fixture, &provider);
@@ -526,13 +523,30 @@ async fn key_rotation(fixture: &Fixture) -> Outcome {
         .validate(before.id_token().expect("checked"), None)
         .await
         .map_err(text)?;
-    idp.rotate_keys("hard").await;
+    fixture.rotate_keys().await;
     let after = user_tokens(fixture, &client).await?;
+    let (old_kid, new_kid) = (kid(&before), kid(&after));
+    ensure!(
+        old_kid != new_kid,
+        "the new ID token is signed with the old key `{old_kid:?}`"
+    );
     validator
         .validate(after.id_token().expect("checked"), None)
         .await
         .map_err(text)?;
     Ok(())
+}
+
+/// The `kid` in the header of `tokens`' ID token.
+fn kid(tokens: &TokenSet) -> Option<String> {
+    use base64::Engine as _;
+    let jwt = tokens.id_token()?.expose_secret().to_owned();
+    let header = jwt.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    header["kid"].as_str().map(str::to_owned)
 }
 
 /// The browser's last step: opens the redirect (latchkey's loopback receiver).
