@@ -335,6 +335,33 @@ impl Glewlwyd {
         }
     }
 
+    /// Replaces the OIDC plugin's signing key with a new EC P-256 key: its configuration is
+    /// read back, updated with the key, and the plugin reloaded (an update alone keeps the
+    /// loaded instance's keys).
+    pub async fn rotate_key(&self) -> Result<(), String> {
+        let path = format!("/mod/plugin/{PLUGIN}");
+        let url = format!("{}/api{path}", self.base_url());
+        let mut plugin: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("admin GET {path}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("admin GET {path}: {e}"))?;
+        let (key, public) = ec_key_pair();
+        plugin["parameters"]["key"] = json!(key);
+        plugin["parameters"]["cert"] = json!(public);
+        self.admin("PUT", &path, plugin).await?;
+        for action in ["disable", "enable"] {
+            self.admin("PUT", &format!("{path}/{action}"), json!({}))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn admin(&self, method: &str, path: &str, body: Value) -> Result<(), String> {
         let url = format!("{}/api{path}", self.base_url());
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");

@@ -234,9 +234,6 @@ pub fn support(provider: Provider, flow: Flow) -> Support {
         (P::Glewlwyd, F::DeviceDenied) => {
             NotCovered("glewlwyd's login API has no call to deny a device code; its web page does")
         }
-        (P::Glewlwyd, F::KeyRotation) => {
-            NotCovered("the fixture provisions one key; rotating means reconfiguring the plugin")
-        }
         (P::Glewlwyd, _) => Passes,
 
         (P::LemonLdap, F::ClientCredentialsPrivateKeyJwt) => {
@@ -597,14 +594,17 @@ impl Fixture {
         agent.submit(&form).await;
     }
 
-    /// Replaces the provider's signing key (oidc-provider: a hard rotation; LemonLDAP::NG:
-    /// a new configuration with a new key). Panics for glewlwyd, whose fixture cannot.
+    /// Replaces the provider's signing key (oidc-provider: a hard rotation; glewlwyd: the
+    /// OIDC plugin updated with a new key; LemonLDAP::NG: a new configuration with a new key).
     pub async fn rotate_keys(&self) {
         match self {
             Fixture::OidcProvider(idp) => {
                 idp.rotate_keys("hard").await;
             }
-            Fixture::Glewlwyd(_) => panic!("the glewlwyd fixture cannot rotate its keys"),
+            Fixture::Glewlwyd(gw) => gw
+                .rotate_key()
+                .await
+                .unwrap_or_else(|e| panic!("glewlwyd key rotation: {e}")),
             Fixture::LemonLdap(ll) => {
                 ll.rotate_key().await;
             }
