@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of latchkey. Installs what is missing first: Node.js + npm and the identity
 # provider fixture's npm packages, redis-server, chromium + chromedriver, D-Bus + GNOME Keyring
-# (for the real Secret Service round trip), glewlwyd (the second identity provider) — all Debian
-# packages.
+# (for the real Secret Service round trip), glewlwyd (the second identity provider),
+# LemonLDAP::NG (the third) — all Debian packages.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p latchkey --test it grants::`:
 # each crate's integration tests are one binary, `it`, with a module per concern).
 set -euo pipefail
@@ -19,6 +19,13 @@ command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus-daemon)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 # dbconfig-no-thanks keeps apt from pulling a MariaDB client in for glewlwyd.
 [ -x /usr/bin/glewlwyd ] || missing+=(glewlwyd dbconfig-no-thanks)
+# LemonLDAP::NG's portal, served by plackup, and the Perl modules it loads at start (without
+# them it answers 500): captcha (GD::SecurityImage with ImageMagick), the OIDC issuer's.
+[ -f /usr/share/perl5/Lemonldap/NG/Portal/Main.pm ] && command -v plackup >/dev/null 2>&1 \
+  && perl -MString::Random -MDigest::HMAC -MImage::Magick -MGD::SecurityImage -e1 2>/dev/null \
+  || missing+=(lemonldap-ng libplack-perl libgd-securityimage-perl libimage-magick-perl
+    libcrypt-openssl-bignum-perl libconvert-base32-perl libio-string-perl libstring-random-perl
+    libdigest-hmac-perl)
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -36,8 +43,8 @@ fi
 node tests/idp/selftest.mjs
 # The keyring and browser tests must not skip here: what they need was just installed.
 export LATCHKEY_REQUIRE_KEYRING=1 LATCHKEY_REQUIRE_BROWSER=1
-# Nor the glewlwyd tests.
-unset LATCHKEY_SKIP_GLEWLWYD
+# Nor the glewlwyd and LemonLDAP::NG tests (the scenario matrix runs against both).
+unset LATCHKEY_SKIP_GLEWLWYD LATCHKEY_SKIP_LEMONLDAP
 cargo test --workspace --all-features "$@"
 # The CLI as shipped (scripts/build-dist.sh: static-pie, musl, its own DNS resolver and
 # allocator) must pass the same CLI tests as the plain build.

@@ -307,7 +307,10 @@ impl Glewlwyd {
                     "device-authorization-expiration": 600, "device-authorization-interval": 1,
                     // Without JWT requests allowed, private_key_jwt assertions are refused too.
                     "client-pubkey-parameter": "pubkey", "request-parameter-allow": true,
-                    "name-claim": "on-demand", "email-claim": "on-demand"
+                    "name-claim": "on-demand", "email-claim": "on-demand",
+                    // Publishes `end_session_endpoint` (RP-initiated logout).
+                    "session-management-allowed": true,
+                    "session-cookie-name": "GLEWLWYD_OIDC_SID", "session-cookie-expiration": 2_419_200
                 }
             }),
         )
@@ -330,6 +333,33 @@ impl Glewlwyd {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Replaces the OIDC plugin's signing key with a new EC P-256 key: its configuration is
+    /// read back, updated with the key, and the plugin reloaded (an update alone keeps the
+    /// loaded instance's keys).
+    pub async fn rotate_key(&self) -> Result<(), String> {
+        let path = format!("/mod/plugin/{PLUGIN}");
+        let url = format!("{}/api{path}", self.base_url());
+        let mut plugin: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("admin GET {path}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("admin GET {path}: {e}"))?;
+        let (key, public) = ec_key_pair();
+        plugin["parameters"]["key"] = json!(key);
+        plugin["parameters"]["cert"] = json!(public);
+        self.admin("PUT", &path, plugin).await?;
+        for action in ["disable", "enable"] {
+            self.admin("PUT", &format!("{path}/{action}"), json!({}))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn admin(&self, method: &str, path: &str, body: Value) -> Result<(), String> {

@@ -13,6 +13,9 @@
 //! - [`RedisServer`]: a throwaway `redis-server` on a free loopback port.
 //! - [`glewlwyd`]: a fresh, provisioned glewlwyd (a second, independent OpenID provider) per
 //!   test, and a person driving its login API.
+//! - [`lemonldap`]: a fresh LemonLDAP::NG portal (a third, independent OpenID provider) per
+//!   test, served by `plackup`, and its HTML login form filled in.
+//! - [`matrix`]: the providers the scenario matrix runs against and what each supports.
 //! - [`fake_dhis2`]: a loopback server with DHIS2's OAuth quirks (authorization server off,
 //!   the token endpoint's trailing-slash redirect, the API's bearer-token refusals).
 //! - [`fakes`]: `fake_keycloak`, `fake_entra`, `fake_okta`, `fake_auth0`, `fake_google`
@@ -31,7 +34,9 @@ pub mod fakes;
 pub mod glewlwyd;
 mod idp;
 pub mod keyring;
+pub mod lemonldap;
 pub mod logs;
+pub mod matrix;
 mod mtls;
 pub mod person;
 mod redis;
@@ -41,6 +46,7 @@ pub mod workload;
 
 pub use glewlwyd::Glewlwyd;
 pub use idp::{Counters, Idp};
+pub use lemonldap::LemonLdap;
 pub use mtls::MtlsFiles;
 pub use redis::{
     RedisCluster, RedisSentinels, RedisServer, RedisServerBuilder, SENTINEL_SERVICE, SlotMigration,

@@ -1,14 +1,14 @@
 //! The CLI against glewlwyd, the second identity provider (`latchkey_testkit::Glewlwyd`): a
-//! client-credentials profile by discovery of an issuer with a path, the stored token reused,
-//! and a secret with reserved characters refused with the fix named, then accepted with
-//! `basic_credentials = "raw"`.
+//! secret with reserved characters refused with the fix named, then accepted with
+//! `basic_credentials = "raw"`. The commands every provider shares (`token`, `login`,
+//! `status`, `logout --revoke`, `doctor`) are rows of the scenario matrix (`cli_matrix::`).
 #![allow(
     clippy::disallowed_methods,
     reason = "tests write their profiles files directly"
 )]
 
 use latchkey_testkit::Glewlwyd;
-use latchkey_testkit::glewlwyd::{GW_BASIC, GW_RESERVED, GW_SCOPE};
+use latchkey_testkit::glewlwyd::{GW_RESERVED, GW_SCOPE};
 
 use crate::support::{World, text};
 
@@ -25,22 +25,6 @@ fn write_profile(world: &World, gw: &Glewlwyd, client_id: &str, extra: &str) {
         ),
     )
     .unwrap();
-}
-
-#[tokio::test]
-async fn token_by_discovery_is_reused_from_the_store() {
-    let Some(gw) = Glewlwyd::start().await else {
-        return;
-    };
-    let world = World::new();
-    write_profile(&world, &gw, GW_BASIC.0, "");
-    let env = [("GW_SECRET", GW_BASIC.1)];
-    let first = world.run(&["token"], &env).await;
-    assert!(first.status.success(), "{}", text(&first.stderr));
-    let token = text(&first.stdout);
-    assert!(token.trim().len() > 20, "a token: {token}");
-    let second = world.run(&["token"], &env).await;
-    assert_eq!(text(&second.stdout), token, "the stored token is reused");
 }
 
 #[tokio::test]

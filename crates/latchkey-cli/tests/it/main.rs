@@ -15,6 +15,7 @@ mod cli_helpers;
 mod cli_idp;
 mod cli_keyring;
 mod cli_login_display;
+mod cli_matrix;
 mod cli_mtls;
 mod cli_profiles;
 mod cli_request;

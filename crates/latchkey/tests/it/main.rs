@@ -22,6 +22,7 @@ mod manager_concurrency;
 mod manager_faults;
 mod manager_refresh;
 mod manager_store_key;
+mod matrix;
 mod no_secrets;
 mod oidc_discovery;
 mod oidc_id_token;
