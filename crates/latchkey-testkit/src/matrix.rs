@@ -359,7 +359,7 @@ pub struct Registered {
 #[derive(Debug)]
 pub enum Fixture {
     /// oidc-provider.
-    OidcProvider(Idp),
+    OidcProvider(Box<Idp>),
     /// glewlwyd.
     Glewlwyd(Glewlwyd),
     /// LemonLDAP::NG.
@@ -371,7 +371,7 @@ impl Fixture {
     /// not installed and its skip variable is set (the fixture prints why).
     pub async fn start(provider: Provider, flow: Flow) -> Option<Fixture> {
         Some(match provider {
-            Provider::OidcProvider => Fixture::OidcProvider(Idp::start().await),
+            Provider::OidcProvider => Fixture::OidcProvider(Box::new(Idp::start().await)),
             Provider::Glewlwyd => Fixture::Glewlwyd(
                 Glewlwyd::builder()
                     .rotate_refresh_tokens(flow.wants_rotation())
