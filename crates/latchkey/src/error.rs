@@ -249,7 +249,15 @@ impl Error {
             }
             .to_string(),
             Error::Network { .. } => "check the URL, your network and that the identity provider is running".to_string(),
-            Error::HttpStatus { .. } => "check that the URL points at the identity provider's token endpoint".to_string(),
+            // One status error serves every endpoint (token, revocation, userinfo, JWKS,
+            // discovery), so the hint follows the status, not a guess at the endpoint.
+            Error::HttpStatus { status, .. } => match status {
+                401 | 403 => "the server refused this client or token: check the client id, secret and `client_auth`, and that the client may use this endpoint (some providers let only confidential clients revoke or introspect)",
+                404 | 405 => "check that the URL points at the right endpoint of the identity provider (with `issuer` set, discovery finds them)",
+                429 | 500.. => "the identity provider is busy or failing: try again later",
+                _ => "check that the URL points at the right endpoint of the identity provider",
+            }
+            .to_string(),
             Error::TokenRefused { causes, .. } => match causes.as_slice() {
                 [] => return None,
                 [only] => only.hint().to_string(),
@@ -410,5 +418,32 @@ impl LoginError {
                 "sign in with the method the resource asks for (a second factor, say); if the identity provider does not offer it, ask its administrators".into()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Error {
+        let url = url::Url::parse("https://idp.example.org/revoke").expect("a valid URL");
+        Error::HttpStatus {
+            url: DisplayUrl::new(&url),
+            status,
+            retry_after: None,
+        }
+    }
+
+    /// The status error serves every endpoint: a refused revocation (glewlwyd answers a
+    /// public client's revocation with a bare 401) must not be blamed on the token URL.
+    #[test]
+    fn a_status_hint_follows_the_status_not_the_token_endpoint() {
+        let refused = status(401).hint().unwrap_or_default();
+        assert!(refused.contains("refused this client"), "{refused}");
+        assert!(!refused.contains("token endpoint"), "{refused}");
+        let missing = status(404).hint().unwrap_or_default();
+        assert!(missing.contains("right endpoint"), "{missing}");
+        let failing = status(503).hint().unwrap_or_default();
+        assert!(failing.contains("try again later"), "{failing}");
     }
 }
