@@ -116,11 +116,8 @@ async fn login_completes_through_the_trailing_slash_redirect_and_request_works()
             .expect("the CLI printed the login URL")
             .unwrap()
             .expect("stderr ended before a URL");
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|w| w.contains("code_challenge="))
-        {
-            break url::Url::parse(url).unwrap();
+        if let Some(url) = crate::support::login_url_in(&line) {
+            break url;
         }
     };
     assert!(url.as_str().contains("scope=ALL"), "{url}");

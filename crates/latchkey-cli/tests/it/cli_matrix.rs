@@ -135,11 +135,8 @@ async fn login(world: &World, fixture: &Arc<Fixture>) -> Outcome {
             .unwrap()
             .ok_or_else(|| format!("stderr ended before a URL: {seen:?}"))?;
         seen.push(line.clone());
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|w| w.contains("code_challenge="))
-        {
-            break url::Url::parse(url).unwrap();
+        if let Some(url) = crate::support::login_url_in(&line) {
+            break url;
         }
     };
     let redirect = fixture.authorize(&url).await;

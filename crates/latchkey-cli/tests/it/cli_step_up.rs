@@ -136,11 +136,8 @@ async fn browser_login(world: &World, idp: &Idp, args: &[&str]) -> String {
             .expect("the CLI printed the login URL")
             .unwrap()
             .expect("stderr ended before a URL");
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|w| w.contains("code_challenge="))
-        {
-            break url::Url::parse(url).unwrap();
+        if let Some(url) = crate::support::login_url_in(&line) {
+            break url;
         }
     };
     let agent = latchkey_testkit::person::UserAgent::new();
@@ -179,6 +176,8 @@ async fn a_browser_profile_is_told_the_login_to_run_and_that_login_satisfies_the
             "--default",
         ],
         vec!["profile", "set", "web", "resource", &url],
+        // Parameters in the URL, so the test can read what the login asked for.
+        vec!["profile", "set", "web", "par", "never"],
     ] {
         let out = world.run(&args, &[]).await;
         assert!(out.status.success(), "{}", text(&out.stderr));

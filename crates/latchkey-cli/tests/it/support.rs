@@ -307,3 +307,12 @@ pub(crate) fn regex_escape(s: &str) -> String {
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// The authorization URL in a line the CLI printed, if the line has one: a plain request
+/// (`code_challenge=…`) or a pushed one (`request_uri=…`, the fixture advertises PAR), so the
+/// tests that play the person do not depend on how the request reached the provider.
+pub(crate) fn login_url_in(line: &str) -> Option<url::Url> {
+    line.split_whitespace()
+        .filter(|w| w.contains("code_challenge=") || w.contains("request_uri="))
+        .find_map(|w| url::Url::parse(w).ok())
+}

@@ -24,7 +24,7 @@ pub enum FieldValue {
 }
 
 /// Every field of a `[profiles.NAME]` table, in the order of [`super::Profile`].
-pub const FIELDS: [&str; 37] = [
+pub const FIELDS: [&str; 40] = [
     "auth",
     "preset",
     "issuer",
@@ -54,6 +54,9 @@ pub const FIELDS: [&str; 37] = [
     "tenant",
     "login",
     "dpop",
+    "par",
+    "request_object",
+    "response_mode",
     "subject_token_type",
     "actor_token_type",
     "audience",
@@ -87,7 +90,7 @@ impl FieldValue {
                     .collect(),
             ));
         }
-        if field == "dpop" {
+        if field == "dpop" || field == "request_object" {
             return match text {
                 "true" => Ok(FieldValue::Bool(true)),
                 "false" => Ok(FieldValue::Bool(false)),
