@@ -11,7 +11,7 @@ use latchkey::Preset;
 use latchkey::preset::{PresetVars, Resolved};
 
 use crate::errors;
-use crate::runtime::block_on;
+use crate::runtime::{block_on, into_future};
 
 /// An OpenID provider's endpoints and keys.
 #[pyclass(frozen, subclass, module = "latchkey._core")]
@@ -41,6 +41,11 @@ impl OidcProvider {
     fn url(url: Option<&url::Url>) -> Option<String> {
         url.map(|u| u.to_string())
     }
+}
+
+/// The event loop of the calling coroutine; outside one, asyncio's own `RuntimeError`.
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import("asyncio")?.call_method0("get_running_loop")
 }
 
 fn to_python(py: Python<'_>, value: &impl serde::Serialize) -> PyResult<Py<PyAny>> {
@@ -175,6 +180,44 @@ impl OidcProvider {
         })?
         .map_err(|e| errors::core(py, &e))?;
         to_python(py, &claims)
+    }
+
+    /// The async twin of `userinfo`: an asyncio future on the running event loop.
+    #[pyo3(signature = (access_token, expected_sub = None))]
+    fn auserinfo<'py>(
+        &self,
+        py: Python<'py>,
+        access_token: String,
+        expected_sub: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let provider = self.current(py)?;
+        let token = SecretString::from(access_token);
+        into_future(
+            running_loop(py)?,
+            async move { provider.userinfo(&token, expected_sub.as_deref()).await },
+            |py, outcome| to_python(py, &outcome.map_err(|e| errors::core(py, &e))?),
+        )
+    }
+
+    /// The async twin of `validate_id_token`: an asyncio future on the running event loop.
+    #[pyo3(signature = (id_token, client_id, nonce = None))]
+    fn avalidate_id_token<'py>(
+        &self,
+        py: Python<'py>,
+        id_token: String,
+        client_id: String,
+        nonce: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let provider = self.current(py)?;
+        let token = SecretString::from(id_token);
+        into_future(
+            running_loop(py)?,
+            async move {
+                let validator = provider.id_token_validator(client_id)?.build()?;
+                validator.validate(&token, nonce.as_deref()).await
+            },
+            |py, outcome| to_python(py, &outcome.map_err(|e| errors::core(py, &e))?),
+        )
     }
 
     fn __repr__(&self) -> String {

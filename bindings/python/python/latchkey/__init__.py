@@ -48,6 +48,7 @@ from ._manager import (
     StaticAuth,
     TokenManager,
 )
+from ._dhis2 import OAuth2Auth
 from ._providers import GenericOIDCProvider, GitHubProvider, GoogleProvider, MicrosoftProvider, OAuthProvider
 from .errors import *  # noqa: F403
 
@@ -111,6 +112,7 @@ __all__ = [
     "KeyringTokenStore",
     "MemoryTokenStore",
     "MicrosoftProvider",
+    "OAuth2Auth",
     "OAuthProvider",
     "OidcProvider",
     "PasswordAuth",
