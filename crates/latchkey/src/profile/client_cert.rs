@@ -131,17 +131,23 @@ mod tests {
 
     #[test]
     fn certificate_files_missing_unpaired_or_relative_are_named() {
-        let s = selected(
-            "client_cert = \"/nonexistent/latchkey/c.pem\"\nclient_key = \"/nonexistent/latchkey/c.key\"\n",
-        );
+        // Absolute on every platform (`/etc/…` has no drive letter on Windows); TOML literal
+        // strings, so a Windows path's backslashes stay as they are.
+        let dir = std::env::temp_dir().join("latchkey-nonexistent");
+        let (cert, key) = (dir.join("c.pem"), dir.join("c.key"));
+        let s = selected(&format!(
+            "client_cert = '{}'\nclient_key = '{}'\n",
+            cert.display(),
+            key.display()
+        ));
         let err = s.client_certificate().unwrap_err().to_string();
         assert!(
             err.contains("`client_cert`")
-                && err.contains("/nonexistent/latchkey/c.pem")
+                && err.contains(&cert.display().to_string())
                 && err.contains("does not exist"),
             "{err}"
         );
-        let s = selected("client_cert = \"/etc/c.pem\"\n");
+        let s = selected(&format!("client_cert = '{}'\n", cert.display()));
         let err = s.client_certificate().unwrap_err().to_string();
         assert!(err.contains("`client_key` is missing"), "{err}");
         let s = selected("client_cert = \"c.pem\"\nclient_key = \"c.key\"\n");
