@@ -185,6 +185,38 @@ impl ClientAuth {
     }
 }
 
+/// The claims of a client assertion latchkey signs (RFC 7523 §3): `iss` = `sub` = the client
+/// id, the audience, a random `jti` (providers refuse a replayed one), `iat` and `exp`. One
+/// shape for `private_key_jwt` and `client_secret_jwt`.
+#[derive(Serialize)]
+pub(crate) struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    jti: String,
+    iat: u64,
+    exp: u64,
+}
+
+impl<'a> AssertionClaims<'a> {
+    pub(crate) fn new(client_id: &'a str, aud: &'a str, lifetime: std::time::Duration) -> Self {
+        // Assertions are checked against the IdP's clock, so they use the real one.
+        let iat = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let jti: [u8; 16] = rand::rng().random();
+        AssertionClaims {
+            iss: client_id,
+            sub: client_id,
+            aud,
+            jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
+            iat,
+            exp: iat + lifetime.as_secs(),
+        }
+    }
+}
+
 /// A JWT client assertion in the body (RFC 7521 §4.2), however it was made.
 fn push_assertion(form: &mut Vec<(String, String)>, client_id: &str, assertion: String) {
     form.push(("client_id".into(), client_id.into()));
@@ -293,29 +325,7 @@ impl PrivateKeyJwt {
     }
 
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {
-        #[derive(Serialize)]
-        struct Claims<'a> {
-            iss: &'a str,
-            sub: &'a str,
-            aud: &'a str,
-            jti: String,
-            iat: u64,
-            exp: u64,
-        }
-        // Assertions are checked against the IdP's clock, so they use the real one.
-        let iat = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let jti: [u8; 16] = rand::rng().random();
-        let claims = Claims {
-            iss: client_id,
-            sub: client_id,
-            aud: audience.as_str(),
-            jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
-            iat,
-            exp: iat + self.lifetime.as_secs(),
-        };
+        let claims = AssertionClaims::new(client_id, audience.as_str(), self.lifetime);
         let mut header = Header::new(self.algorithm);
         header.kid = self.key_id.clone();
         jsonwebtoken::encode(&header, &claims, &self.key)

@@ -2,11 +2,9 @@
 //! by signing a short-lived JWT with it (HS256), so the secret itself never travels.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rand::RngExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -90,29 +88,7 @@ impl ClientSecretJwt {
             }
             _ => endpoint.as_str(),
         };
-        #[derive(Serialize)]
-        struct Claims<'a> {
-            iss: &'a str,
-            sub: &'a str,
-            aud: &'a str,
-            jti: String,
-            iat: u64,
-            exp: u64,
-        }
-        // The identity provider checks `exp` with its own clock, so this uses the real one.
-        let iat = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let jti: [u8; 16] = rand::rng().random();
-        let claims = Claims {
-            iss: client_id,
-            sub: client_id,
-            aud,
-            jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
-            iat,
-            exp: iat + self.lifetime.as_secs(),
-        };
+        let claims = crate::client_auth::AssertionClaims::new(client_id, aud, self.lifetime);
         let key = EncodingKey::from_secret(self.secret.expose_secret().as_bytes());
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
             .map_err(|e| Error::Config(format!("cannot sign the client assertion ({e})")))
