@@ -355,15 +355,17 @@ fn tokens(shared: &Shared, mut authorized: Authorized, presented: Option<&str>) 
         "scope": authorized.scope,
     });
     if authorized.has_scope("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert("iss".into(), issuer.into());
-        claims.insert("aud".into(), CLIENT.0.into());
-        claims.insert("sub".into(), "auth0|fakeuser".into());
-        claims.insert("email".into(), USER.0.into());
-        if let Some(nonce) = &authorized.nonce {
-            claims.insert("nonce".into(), nonce.clone().into());
-        }
-        body["id_token"] = signing::sign(claims).into();
+        let extra = serde_json::json!({
+            "email": USER.0
+        });
+        body["id_token"] = signing::id_token(
+            &issuer,
+            CLIENT.0,
+            "auth0|fakeuser",
+            authorized.nonce.as_deref(),
+            extra,
+        )
+        .into();
     }
     if authorized.offline {
         if !authorized.extra.contains_key("family") {

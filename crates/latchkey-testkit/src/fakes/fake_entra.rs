@@ -467,24 +467,20 @@ fn tokens(shared: &Shared, authorized: Authorized) -> Response {
         "access_token": signing::opaque("eyJ0eXAiOiJKV1Qi.fake-entra-access."),
     });
     if authorized.has_scope("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert(
-            "iss".into(),
-            format!("{}/{TENANT_ID}/v2.0", shared.base).into(),
-        );
-        claims.insert("aud".into(), CLIENT.0.into());
-        claims.insert(
-            "sub".into(),
-            "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ".into(),
-        );
-        claims.insert("oid".into(), "00000000-0000-0000-66f3-3332eca7ea81".into());
-        claims.insert("tid".into(), TENANT_ID.into());
-        claims.insert("ver".into(), "2.0".into());
-        claims.insert("preferred_username".into(), USER.0.into());
-        if let Some(nonce) = &authorized.nonce {
-            claims.insert("nonce".into(), nonce.clone().into());
-        }
-        body["id_token"] = signing::sign(claims).into();
+        let extra = serde_json::json!({
+            "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+            "tid": TENANT_ID,
+            "ver": "2.0",
+            "preferred_username": USER.0
+        });
+        body["id_token"] = signing::id_token(
+            &format!("{}/{TENANT_ID}/v2.0", shared.base),
+            CLIENT.0,
+            "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+            authorized.nonce.as_deref(),
+            extra,
+        )
+        .into();
     }
     if authorized.offline {
         body["refresh_token"] = shared

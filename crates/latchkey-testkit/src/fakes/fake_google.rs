@@ -283,17 +283,19 @@ fn tokens(shared: &Shared, authorized: Authorized, new_refresh_token: bool) -> R
         "token_type": "Bearer",
     });
     if authorized.has_scope("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert("iss".into(), shared.issuer.clone().into());
-        claims.insert("azp".into(), CLIENT.0.into());
-        claims.insert("aud".into(), CLIENT.0.into());
-        claims.insert("sub".into(), "110169484474386276334".into());
-        claims.insert("email".into(), "alice@example.org".into());
-        claims.insert("email_verified".into(), true.into());
-        if let Some(nonce) = &authorized.nonce {
-            claims.insert("nonce".into(), nonce.clone().into());
-        }
-        body["id_token"] = signing::sign(claims).into();
+        let extra = serde_json::json!({
+            "azp": CLIENT.0,
+            "email": "alice@example.org",
+            "email_verified": true
+        });
+        body["id_token"] = signing::id_token(
+            &shared.issuer,
+            CLIENT.0,
+            "110169484474386276334",
+            authorized.nonce.as_deref(),
+            extra,
+        )
+        .into();
     }
     if new_refresh_token && authorized.offline {
         body["refresh_token"] = shared

@@ -304,18 +304,20 @@ fn tokens(shared: &Shared, authorized: Authorized) -> Response {
             .into();
     }
     if authorized.has_scope("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert("iss".into(), shared.issuer.clone().into());
-        claims.insert("aud".into(), CLIENT.0.into());
-        claims.insert("azp".into(), CLIENT.0.into());
-        claims.insert("sub".into(), "f1b3c1e0-fake-user".into());
-        claims.insert("typ".into(), "ID".into());
-        claims.insert("sid".into(), "5f2d1f2c-fake-session".into());
-        claims.insert("preferred_username".into(), USER.0.into());
-        if let Some(nonce) = &authorized.nonce {
-            claims.insert("nonce".into(), nonce.clone().into());
-        }
-        body["id_token"] = signing::sign(claims).into();
+        let extra = serde_json::json!({
+            "azp": CLIENT.0,
+            "typ": "ID",
+            "sid": "5f2d1f2c-fake-session",
+            "preferred_username": USER.0
+        });
+        body["id_token"] = signing::id_token(
+            &shared.issuer,
+            CLIENT.0,
+            "f1b3c1e0-fake-user",
+            authorized.nonce.as_deref(),
+            extra,
+        )
+        .into();
     }
     json(StatusCode::OK, body)
 }

@@ -431,15 +431,17 @@ fn tokens(
         "scope": authorized.scope,
     });
     if authorized.has_scope("openid") {
-        let mut claims = serde_json::Map::new();
-        claims.insert("iss".into(), issuer.into());
-        claims.insert("aud".into(), CLIENT.0.into());
-        claims.insert("sub".into(), "00u1fakeuserid5d7".into());
-        claims.insert("preferred_username".into(), USER.0.into());
-        if let Some(nonce) = &authorized.nonce {
-            claims.insert("nonce".into(), nonce.clone().into());
-        }
-        body["id_token"] = signing::sign(claims).into();
+        let extra = serde_json::json!({
+            "preferred_username": USER.0
+        });
+        body["id_token"] = signing::id_token(
+            &issuer,
+            CLIENT.0,
+            "00u1fakeuserid5d7",
+            authorized.nonce.as_deref(),
+            extra,
+        )
+        .into();
     }
     if authorized.offline {
         body["refresh_token"] = match presented {

@@ -45,3 +45,26 @@ pub(crate) fn opaque(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{prefix}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
+
+/// A signed ID token for `audience` from `issuer` about `subject`, with the authorization
+/// request's `nonce` when it had one and each provider's own claims from `extra` (a JSON
+/// object).
+pub(crate) fn id_token(
+    issuer: &str,
+    audience: &str,
+    subject: &str,
+    nonce: Option<&str>,
+    extra: serde_json::Value,
+) -> String {
+    let mut claims = match extra {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    claims.insert("iss".into(), issuer.into());
+    claims.insert("aud".into(), audience.into());
+    claims.insert("sub".into(), subject.into());
+    if let Some(nonce) = nonce {
+        claims.insert("nonce".into(), nonce.into());
+    }
+    sign(claims)
+}
