@@ -201,6 +201,18 @@ impl TokenManager {
         inner.current.fresh_header(now)
     }
 
+    /// [`cached_header`](Self::cached_header) together with the moment that header stops
+    /// being fresh (when its refresh becomes due; `None` when the token's expiry is unknown).
+    /// For a caller that keeps its own copy of the header where this manager cannot reach it
+    /// (the Python package's `aheader` reads one without calling into Rust) and must drop
+    /// that copy on time.
+    pub fn cached_header_until(&self) -> Option<(HeaderValue, Option<SystemTime>)> {
+        let now = unix_nanos(self.inner.clock.now_coarse());
+        let guard = self.inner.current.load();
+        let live = guard.as_deref().filter(|live| live.fresh_at_nanos(now))?;
+        Some((live.header.clone(), live.refresh_at))
+    }
+
     /// The current, valid token set, refreshing if needed.
     pub async fn tokens(&self) -> Result<Arc<TokenSet>> {
         {

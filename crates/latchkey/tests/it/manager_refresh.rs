@@ -300,3 +300,36 @@ async fn cdse_expiry_skew_refreshes_that_long_before_expiry() {
     assert!(!manager.tokens().await.unwrap().same_access_token(&first));
     assert_eq!(idp.counters().await.token("refresh_token"), 1);
 }
+
+#[tokio::test]
+async fn cached_header_until_says_when_the_header_stops_being_fresh() {
+    let idp = Idp::start().await;
+    let clock = Arc::new(ManualClock::new());
+    let manager = TokenManager::builder(support::pw_client(&idp, &clock), support::alice())
+        .refresh_margin(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    assert!(manager.cached_header_until().is_none(), "nothing held yet");
+    let tokens = manager.tokens().await.expect("password grant");
+    let (header, due) = manager.cached_header_until().expect("a fresh header");
+    assert_eq!(Some(header.clone()), manager.cached_header());
+    let expires_at = tokens.expires_at().expect("the fixture says expires_in");
+    assert_eq!(due, Some(expires_at - Duration::from_secs(60)));
+
+    // Just before the due moment it is still fresh; at it, neither call hands it out.
+    let left = due
+        .unwrap()
+        .duration_since(latchkey::Clock::now(&*clock))
+        .unwrap();
+    clock.advance(left - Duration::from_secs(1));
+    assert!(manager.cached_header_until().is_some());
+    clock.advance(Duration::from_secs(1));
+    assert!(manager.cached_header_until().is_none());
+    assert!(manager.cached_header().is_none());
+
+    // A rejected header is not fresh either, whatever the clock says.
+    let fresh = manager.authorization_header().await.unwrap();
+    manager.invalidate_header(&fresh).await.unwrap();
+    let (after, _) = manager.cached_header_until().expect("a new token");
+    assert_ne!(after, fresh);
+}
