@@ -4,6 +4,7 @@
 
 mod errors;
 mod grants;
+mod header_cell;
 mod manager;
 mod oidc;
 mod profile;

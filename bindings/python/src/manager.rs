@@ -11,13 +11,14 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use futures::future::BoxFuture;
 use http::HeaderValue;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 use secrecy::SecretString;
 
 use latchkey::{ClientAuth, OAuthClient, ProfileError, TokenManager};
 
 use crate::errors;
 use crate::grants;
+use crate::header_cell::HeaderCell;
 use crate::runtime::{block_on, into_future};
 use crate::stores;
 use crate::tokenset::TokenSet;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     factory: Factory,
     built: ArcSwap<Built>,
     cache: ArcSwapOption<Cached>,
+    /// What `aheader` reads without calling in here.
+    cell: Arc<HeaderCell>,
     describe: String,
     /// A CLI profile: hints name `latchkey` commands (the profile is shared with it).
     cli_hints: bool,
@@ -83,17 +86,35 @@ impl Shared {
     }
 
     fn fresh(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        let built = self.built.load();
-        let value = built.manager.cached_header()?;
+        let value = self.built.load().manager.cached_header()?;
+        Some(self.text_of(py, value))
+    }
+
+    /// The fresh header, also put in the header cell for `aheader`.
+    fn fresh_for_cell(&self, py: Python<'_>) -> PyResult<Option<Py<PyString>>> {
+        if self.cell.is_filled() {
+            // The adapters call this per request: no second look at the due moment.
+            return Ok(self.fresh(py));
+        }
+        let Some((value, due)) = self.built.load().manager.cached_header_until() else {
+            return Ok(None);
+        };
+        let text = self.text_of(py, value);
+        self.cell.fill(py, &text, due)?;
+        Ok(Some(text))
+    }
+
+    /// The `str` for `value`: the cached one when it is the same header.
+    fn text_of(&self, py: Python<'_>, value: HeaderValue) -> Py<PyString> {
         // Each thread may hold its own copy of the header's bytes (the core's per-thread
         // fast path), so equal text, not only an equal address, means the same header.
         if let Some(cached) = &*self.cache.load()
             && (cached.value.as_bytes().as_ptr() == value.as_bytes().as_ptr()
                 || cached.value.as_bytes() == value.as_bytes())
         {
-            return Some(cached.text.clone_ref(py));
+            return cached.text.clone_ref(py);
         }
-        Some(self.remember(py, value))
+        self.remember(py, value)
     }
 }
 
@@ -124,6 +145,7 @@ impl Manager {
                     manager,
                 }),
                 cache: ArcSwapOption::empty(),
+                cell: HeaderCell::new(py)?,
                 describe,
                 cli_hints,
             }),
@@ -315,8 +337,19 @@ impl Manager {
     }
 
     /// The header when the token needs no refresh, else `None`; never waits.
-    fn cached_header(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.shared.fresh(py)
+    fn cached_header(&self, py: Python<'_>) -> PyResult<Option<Py<PyString>>> {
+        self.shared.fresh_for_cell(py)
+    }
+
+    /// The one-item list holding the header while it is fresh (else `None`), which
+    /// `aheader` reads first.
+    fn _header_cell(&self, py: Python<'_>) -> Py<PyList> {
+        self.shared.cell.list(py)
+    }
+
+    /// Empties the header cell (after an async invalidation, login or logout).
+    fn _forget_header(&self, py: Python<'_>) {
+        self.shared.cell.clear(py);
     }
 
     /// An asyncio future of the header, refreshing as needed (the slow half of `aheader`).
@@ -349,7 +382,12 @@ impl Manager {
     #[pyo3(signature = (rejected = None))]
     fn invalidate(&self, py: Python<'_>, rejected: Option<&str>) -> PyResult<()> {
         let sent = self::rejected(rejected);
-        self.run(py, move |m| invalidate(m, sent))
+        self.shared.cell.clear(py);
+        let outcome = self.run(py, move |m| invalidate(m, sent));
+        // The core rejected the token on the runtime: a concurrent `cached_header` may
+        // have put it back in the cell meanwhile.
+        self.shared.cell.clear(py);
+        outcome
     }
 
     #[pyo3(signature = (event_loop, rejected = None))]
@@ -359,6 +397,8 @@ impl Manager {
         rejected: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let sent = self::rejected(rejected);
+        // Emptied again when the future is done (`ainvalidate`).
+        self.shared.cell.clear(event_loop.py());
         self.run_async(
             event_loop,
             move |m| invalidate(m, sent),
@@ -369,8 +409,10 @@ impl Manager {
     /// Runs the grant now, even one that needs a person (browser, device code). Ctrl-C
     /// interrupts the wait.
     fn login(&self, py: Python<'_>) -> PyResult<TokenSet> {
-        let tokens = self.run(py, |m| async move { m.login().await })?;
-        Ok(TokenSet { inner: tokens })
+        let tokens = self.run(py, |m| async move { m.login().await });
+        // A login may be another account's: never hand out the previous header again.
+        self.shared.cell.clear(py);
+        Ok(TokenSet { inner: tokens? })
     }
 
     fn _login_future<'py>(&self, event_loop: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -398,7 +440,10 @@ impl Manager {
     /// Revokes the tokens where the provider supports it and deletes them from the store.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
         self.shared.cache.store(None);
-        self.run(py, |m| async move { m.logout().await })
+        self.shared.cell.clear(py);
+        let outcome = self.run(py, |m| async move { m.logout().await });
+        self.shared.cell.clear(py);
+        outcome
     }
 
     /// A snapshot: key, grant, store, validity, expiry (Unix seconds), scopes.

@@ -39,6 +39,11 @@ class TokenManager(_core.Manager):
     ``http=`` client is accepted and not used (the core makes the token requests).
     """
 
+    # `_cell` as a slot: `aheader` reads it on every call, and a slot is read faster than an
+    # entry in the instance dictionary of a class built on an extension type.
+    __slots__ = ("_cell", "__dict__", "__weakref__")
+    _cell: list[str | None]
+
     def __new__(cls, grant: Any, *args: Any, **kwargs: Any) -> TokenManager:
         from ._providers import OAuthProvider
 
@@ -62,10 +67,18 @@ class TokenManager(_core.Manager):
         if callback is not None and not _takes_an_argument(callback):
             # pywry's callback takes no argument; latchkey passes the reason.
             kwargs["on_reauth_required"] = lambda reason: callback()
-        return super().__new__(cls, grant, *args, **kwargs)
+        self = super().__new__(cls, grant, *args, **kwargs)
+        # The header while it is fresh, kept current by the Rust side (which empties it when
+        # the refresh becomes due, on invalidation, login, logout and in a forked child):
+        # reading it costs no call into the extension, which `aheader`'s speed depends on.
+        self._cell = self._header_cell()
+        return self
 
     async def aheader(self) -> str:
         """The ``Authorization`` value; awaits a refresh only when one is needed."""
+        header = self._cell[0]
+        if header is not None:
+            return header
         header = self.cached_header()
         if header is not None:
             return header
@@ -86,11 +99,19 @@ class TokenManager(_core.Manager):
 
     async def ainvalidate(self, rejected: str | None = None) -> None:
         """The async twin of ``invalidate``."""
-        await self._invalidate_future(_loop(), rejected)
+        try:
+            await self._invalidate_future(_loop(), rejected)
+        finally:
+            # The core rejected the token outside the interpreter: a concurrent
+            # `cached_header()` may have put it back meanwhile.
+            self._forget_header()
 
     async def alogin(self) -> _core.TokenSet:
         """The async twin of ``login``."""
-        return await self._login_future(_loop())
+        try:
+            return await self._login_future(_loop())
+        finally:
+            self._forget_header()
 
     async def atoken(self) -> _core.TokenSet:
         """The async twin of ``token``."""
