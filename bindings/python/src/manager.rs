@@ -446,6 +446,17 @@ impl Manager {
         outcome
     }
 
+    fn _logout_future<'py>(&self, event_loop: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.shared.cache.store(None);
+        // Emptied again when the future is done (`alogout`).
+        self.shared.cell.clear(event_loop.py());
+        self.run_async(
+            event_loop,
+            |m| async move { m.logout().await },
+            |py, _, ()| Ok(py.None()),
+        )
+    }
+
     /// A snapshot: key, grant, store, validity, expiry (Unix seconds), scopes.
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let status = self.run(py, |m| async move { m.status().await })?;

@@ -99,3 +99,22 @@ def test_a_forked_child_does_not_keep_the_parents_header_past_its_due_moment(idp
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
     assert idp.token_requests() == 2
+
+
+def test_alogout_revokes_and_the_cell_forgets_the_header(idp: Idp) -> None:
+    provider = latchkey.OidcProvider.discover(idp.issuer)
+    manager = latchkey.TokenManager(
+        latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
+        token_url=idp.token_url,
+        client_auth="post",
+        revocation_url=provider.revocation_url,
+    )
+
+    async def run() -> None:
+        before = await manager.aheader()
+        await manager.alogout()
+        assert idp.counters()["revocation"] >= 1
+        assert await manager.aheader() != before  # a new token, not the revoked one
+
+    asyncio.run(run())
+    assert idp.token_requests() == 2

@@ -88,7 +88,7 @@ def test_pywry_generic_oidc_provider_with_a_session_manager(idp: Idp) -> None:
     assert tokens.id_token is not None
     assert provider.validate_id_token(tokens.id_token)["sub"] == "alice"
     assert provider.get_userinfo(tokens.access_token)["email"] == "alice@example.org"
-    session.logout()  # revokes through the discovered revocation endpoint
+    asyncio.run(session.logout())  # pywry's async logout: revokes through the discovered endpoint
     assert idp.counters()["revocation"] >= 1
 
 

@@ -113,6 +113,14 @@ class TokenManager(_core.Manager):
         finally:
             self._forget_header()
 
+    async def alogout(self) -> None:
+        """The async twin of ``logout``: revokes where the provider supports it, deletes the
+        stored tokens."""
+        try:
+            await self._logout_future(_loop())
+        finally:
+            self._forget_header()
+
     async def atoken(self) -> _core.TokenSet:
         """The async twin of ``token``."""
         return await self._token_future(_loop())
@@ -147,6 +155,15 @@ class SessionManager(TokenManager):
     async def get_token_set(self) -> _core.TokenSet:
         """The current token set."""
         return await self.atoken()
+
+    async def refresh(self) -> None:
+        """Obtains a new access token now (pywry's ``refresh``)."""
+        await self.ainvalidate()
+
+    async def logout(self) -> None:  # type: ignore[override]
+        """Revokes the tokens where the provider supports it and deletes them from the store
+        (pywry's async ``logout``; ``TokenManager.logout(manager)`` is the sync form)."""
+        await self.alogout()
 
 
 class StaticAuth(_core.StaticCredentials):
