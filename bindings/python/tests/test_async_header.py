@@ -74,6 +74,8 @@ def test_a_login_replaces_the_header_in_the_cell(idp: Idp) -> None:
 def test_a_forked_child_does_not_keep_the_parents_header_past_its_due_moment(idp: Idp) -> None:
     manager = short_lived(idp)
     parent_header = asyncio.run(manager.aheader())
+    assert manager.cached_header() == parent_header  # fills the cell; its sweeper starts
+    assert manager._cell[0] == parent_header
     pid = os.fork()
     if pid == 0:  # the child: no sweeper of the parent's runs here
         code = 1
