@@ -6,6 +6,7 @@ mod errors;
 mod grants;
 mod manager;
 mod oidc;
+mod preset;
 mod profile;
 mod runtime;
 mod scheme;
