@@ -289,7 +289,13 @@ impl Manager {
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or_default();
         let (margin, lock_wait) = (seconds(refresh_margin), seconds(lock_wait));
         let reauth = on_reauth_required.map(Arc::new);
-        let describe = format!("TokenManager(client_id={client_id:?}, token_url={token_url:?})");
+        let describe = match preset {
+            Some(p) => format!(
+                "TokenManager(client_id={client_id:?}, token_url={token_url:?}, preset={:?})",
+                p.name
+            ),
+            None => format!("TokenManager(client_id={client_id:?}, token_url={token_url:?})"),
+        };
         let factory: Factory = Arc::new(move || {
             let (spec, client_id, auth, token_url, revocation_url, store, key, reauth) = (
                 spec.clone(),

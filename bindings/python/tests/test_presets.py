@@ -94,6 +94,7 @@ def test_github_provider_revokes_through_githubs_app_token_api() -> None:
         provider.token_url = github.base_url + "/login/oauth/access_token"
         provider.revocation_url = f"{github.base_url}/applications/{client_id}/token"
         manager = latchkey.TokenManager(provider, open_browser=False, on_url=browse)
+        assert 'preset="github"' in repr(manager)
         tokens = manager.login()
         assert tokens.access_token == fake_github.ACCESS_TOKEN
         manager.logout()
