@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use latchkey::{
     AuthorizationCode, BrowserMode, ClientCredentials, DeviceCode, DevicePrompt, Grant, Password,
-    RefreshTokenOnly,
+    Preset, RefreshTokenOnly,
 };
 
 /// A Python callable run from latchkey's threads; its exceptions go to `sys.unraisablehook`.
@@ -66,7 +66,9 @@ pub(crate) enum GrantSpec {
 }
 
 impl GrantSpec {
-    pub(crate) fn build(&self) -> latchkey::Result<Arc<dyn Grant>> {
+    /// The core grant; `preset` adds its authorization-request parameters to a browser
+    /// login (Google's `access_type=offline`, `prompt=consent`).
+    pub(crate) fn build(&self, preset: Option<&Preset>) -> latchkey::Result<Arc<dyn Grant>> {
         Ok(match self {
             GrantSpec::ClientCredentials { scopes, params } => {
                 let mut grant = ClientCredentials::new().scopes(scopes.clone());
@@ -117,9 +119,13 @@ impl GrantSpec {
                 timeout,
                 on_url,
             } => {
-                let request = latchkey::authorization::AuthorizationRequest::builder(url.clone())
-                    .scopes(scopes.clone())
-                    .build()?;
+                let mut request =
+                    latchkey::authorization::AuthorizationRequest::builder(url.clone())
+                        .scopes(scopes.clone());
+                if let Some(preset) = preset {
+                    request = preset.configure_authorization(request);
+                }
+                let request = request.build()?;
                 let mut builder = AuthorizationCode::builder(request)
                     .timeout(*timeout)
                     .browser(if *open_browser {

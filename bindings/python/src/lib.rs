@@ -7,6 +7,7 @@ mod grants;
 mod header_cell;
 mod manager;
 mod oidc;
+mod preset;
 mod profile;
 mod runtime;
 mod scheme;

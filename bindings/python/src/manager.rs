@@ -19,6 +19,7 @@ use latchkey::{ClientAuth, OAuthClient, ProfileError, TokenManager};
 use crate::errors;
 use crate::grants;
 use crate::header_cell::HeaderCell;
+use crate::preset;
 use crate::runtime::{block_on, into_future};
 use crate::stores;
 use crate::tokenset::TokenSet;
@@ -49,12 +50,18 @@ pub(crate) struct Shared {
     describe: String,
     /// A CLI profile: hints name `latchkey` commands (the profile is shared with it).
     cli_hints: bool,
+    /// The manager's `preset=`, whose advice errors get.
+    preset: Option<&'static latchkey::Preset>,
+    /// What runs before a login (the preset's check for an authorization server).
+    login_check: Option<preset::LoginCheck>,
 }
 
 impl Shared {
     fn error(&self, py: Python<'_>, err: &ProfileError) -> PyErr {
         match err {
-            ProfileError::Core(core) if !self.cli_hints => errors::core(py, core),
+            ProfileError::Core(core) if !self.cli_hints => {
+                errors::core(py, &preset::advise(self.preset, core))
+            }
             _ => errors::profile(py, err),
         }
     }
@@ -132,9 +139,23 @@ impl Manager {
         describe: String,
         cli_hints: bool,
     ) -> PyResult<Self> {
+        Self::create_with_preset(py, factory, describe, cli_hints, None, None)
+    }
+
+    /// As [`create`](Self::create), for a manager with a `preset=`.
+    fn create_with_preset(
+        py: Python<'_>,
+        factory: Factory,
+        describe: String,
+        cli_hints: bool,
+        preset: Option<&'static latchkey::Preset>,
+        login_check: Option<preset::LoginCheck>,
+    ) -> PyResult<Self> {
         let first = factory.clone();
         let manager = block_on(py, async move { first().await })?.map_err(|e| match e {
-            ProfileError::Core(core) if !cli_hints => errors::core(py, &core),
+            ProfileError::Core(core) if !cli_hints => {
+                errors::core(py, &preset::advise(preset, &core))
+            }
             other => errors::profile(py, &other),
         })?;
         Ok(Self {
@@ -148,6 +169,8 @@ impl Manager {
                 cell: HeaderCell::new(py)?,
                 describe,
                 cli_hints,
+                preset,
+                login_check,
             }),
         })
     }
@@ -218,7 +241,7 @@ fn token_set(py: Python<'_>, tokens: Arc<latchkey::TokenSet>) -> PyResult<Py<PyA
 #[pymethods]
 impl Manager {
     #[new]
-    #[pyo3(signature = (grant, *, token_url = None, client_id = None, client_secret = None, client_auth = "basic", store = None, key = None, refresh_margin = 60.0, lock_wait = 30.0, background_refresh = false, on_reauth_required = None, revocation_url = None))]
+    #[pyo3(signature = (grant, *, token_url = None, client_id = None, client_secret = None, client_auth = None, store = None, key = None, refresh_margin = 60.0, lock_wait = 30.0, background_refresh = false, on_reauth_required = None, revocation_url = None, preset = None, issuer = None))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn new(
         py: Python<'_>,
@@ -226,7 +249,7 @@ impl Manager {
         token_url: Option<String>,
         client_id: Option<String>,
         client_secret: Option<String>,
-        client_auth: &str,
+        client_auth: Option<&str>,
         store: Option<&Bound<'_, PyAny>>,
         key: Option<String>,
         refresh_margin: f64,
@@ -234,6 +257,8 @@ impl Manager {
         background_refresh: bool,
         on_reauth_required: Option<Py<PyAny>>,
         revocation_url: Option<String>,
+        preset: Option<&str>,
+        issuer: Option<String>,
     ) -> PyResult<Self> {
         // Another view of an existing manager (what `latchkey.profile` wraps).
         if let Ok(existing) = grant.cast::<Manager>() {
@@ -247,20 +272,28 @@ impl Manager {
                 &latchkey::Error::Config("no token_url: pass the token endpoint's URL".into()),
             )
         })?;
+        let preset = preset::lookup(preset).map_err(|e| errors::core(py, &e))?;
         let grants::Extracted {
             spec,
             client_id: grant_client_id,
             client_secret: grant_secret,
         } = grants::extract(grant)?;
-        let client_id = client_id.or(grant_client_id).ok_or_else(|| {
-            errors::core(
-                py,
-                &latchkey::Error::Config(
-                    "no client_id: pass client_id= to the manager or to the grant".into(),
-                ),
-            )
-        })?;
+        let spec = preset::with_defaults(spec, preset);
+        let login_check = preset::LoginCheck::new(preset, issuer.as_deref(), &spec);
+        let public_client_id = preset.and_then(|p| p.public_client_id).map(String::from);
+        let client_id = client_id
+            .or(grant_client_id)
+            .or(public_client_id)
+            .ok_or_else(|| {
+                errors::core(
+                    py,
+                    &latchkey::Error::Config(
+                        "no client_id: pass client_id= to the manager or to the grant".into(),
+                    ),
+                )
+            })?;
         let secret = client_secret.map(SecretString::from).or(grant_secret);
+        let client_auth = client_auth.unwrap_or(preset::default_client_auth(preset));
         let auth = match (client_auth, secret) {
             (_, None) => ClientAuth::None,
             ("basic", Some(s)) => ClientAuth::SecretBasic(s),
@@ -278,7 +311,13 @@ impl Manager {
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or_default();
         let (margin, lock_wait) = (seconds(refresh_margin), seconds(lock_wait));
         let reauth = on_reauth_required.map(Arc::new);
-        let describe = format!("TokenManager(client_id={client_id:?}, token_url={token_url:?})");
+        let describe = match preset {
+            Some(p) => format!(
+                "TokenManager(client_id={client_id:?}, token_url={token_url:?}, preset={:?})",
+                p.name
+            ),
+            None => format!("TokenManager(client_id={client_id:?}, token_url={token_url:?})"),
+        };
         let factory: Factory = Arc::new(move || {
             let (spec, client_id, auth, token_url, revocation_url, store, key, reauth) = (
                 spec.clone(),
@@ -297,7 +336,10 @@ impl Manager {
                 if let Some(url) = revocation_url {
                     client = client.revocation_url(url);
                 }
-                let mut builder = TokenManager::builder(client.build()?, spec.build()?)
+                if let Some(preset) = preset {
+                    client = preset.configure_client(client);
+                }
+                let mut builder = TokenManager::builder(client.build()?, spec.build(preset)?)
                     .store(store.open().await?)
                     .refresh_margin(margin)
                     .lock_wait(lock_wait)
@@ -318,7 +360,7 @@ impl Manager {
                 Ok(builder.build()?)
             })
         });
-        Self::create(py, factory, describe, false)
+        Self::create_with_preset(py, factory, describe, false, preset, login_check)
     }
 
     /// The store key of this manager's tokens.
@@ -409,16 +451,24 @@ impl Manager {
     /// Runs the grant now, even one that needs a person (browser, device code). Ctrl-C
     /// interrupts the wait.
     fn login(&self, py: Python<'_>) -> PyResult<TokenSet> {
-        let tokens = self.run(py, |m| async move { m.login().await });
+        let check = self.shared.login_check.clone();
+        let tokens = self.run(py, |m| async move {
+            preset::LoginCheck::run(check).await?;
+            m.login().await
+        });
         // A login may be another account's: never hand out the previous header again.
         self.shared.cell.clear(py);
         Ok(TokenSet { inner: tokens? })
     }
 
     fn _login_future<'py>(&self, event_loop: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let check = self.shared.login_check.clone();
         self.run_async(
             event_loop,
-            |m| async move { m.login().await },
+            |m| async move {
+                preset::LoginCheck::run(check).await?;
+                m.login().await
+            },
             |py, _, tokens| token_set(py, tokens),
         )
     }

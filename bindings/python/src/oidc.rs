@@ -67,9 +67,10 @@ impl OidcProvider {
     }
 
     /// A provider preset (`google`, `github`, `microsoft`, `keycloak`, `dhis2`, `cdse`,
-    /// `oidc` …; `preset_names()` lists them), with the values some of them need.
+    /// `oidc` …; `preset_names()` lists them), with the values some of them need
+    /// (`client_id`: GitHub's revocation URL names it).
     #[staticmethod]
-    #[pyo3(signature = (name, *, issuer = None, base_url = None, realm = None, tenant = None))]
+    #[pyo3(signature = (name, *, issuer = None, base_url = None, realm = None, tenant = None, client_id = None))]
     fn from_preset(
         py: Python<'_>,
         name: &str,
@@ -77,6 +78,7 @@ impl OidcProvider {
         base_url: Option<String>,
         realm: Option<String>,
         tenant: Option<String>,
+        client_id: Option<String>,
     ) -> PyResult<Self> {
         let preset = Preset::by_name(name).map_err(|e| errors::core(py, &e))?;
         let mut vars = PresetVars::default();
@@ -91,6 +93,9 @@ impl OidcProvider {
         }
         if let Some(v) = tenant {
             vars = vars.tenant(v);
+        }
+        if let Some(v) = client_id {
+            vars = vars.client_id(v);
         }
         let resolved = preset.resolve(&vars).map_err(|e| errors::core(py, &e))?;
         let found = match resolved {

@@ -124,7 +124,7 @@ class Manager:
         token_url: str | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
-        client_auth: str = "basic",
+        client_auth: str | None = None,
         store: _Store | None = None,
         key: str | None = None,
         refresh_margin: float = 60.0,
@@ -132,6 +132,8 @@ class Manager:
         background_refresh: bool = False,
         on_reauth_required: Callable[[str], object] | None = None,
         revocation_url: str | None = None,
+        preset: str | None = None,
+        issuer: str | None = None,
     ) -> Self: ...
     @property
     def key(self) -> str: ...
@@ -166,6 +168,7 @@ class OidcProvider:
         base_url: str | None = None,
         realm: str | None = None,
         tenant: str | None = None,
+        client_id: str | None = None,
     ) -> OidcProvider: ...
     @staticmethod
     def preset_names() -> list[str]: ...

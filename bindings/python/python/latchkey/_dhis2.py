@@ -76,6 +76,10 @@ class OAuth2Auth(TokenManager):
     against ``{base_url}/oauth2/authorize`` and ``{base_url}/oauth2/token``, the client
     secret sent in the body (``client_secret_post``, as DHIS2 clients are used), tokens kept
     in ``token_store`` (a latchkey store; ``None`` keeps them in memory) under ``store_key``.
+    The core's ``dhis2`` preset applies: the token endpoint's redirect to ``/oauth2/token/``
+    is followed, and a login first fetches ``{base_url}/.well-known/openid-configuration``,
+    so a DHIS2 whose authorization server is off fails before a browser opens, with the
+    ``dhis.conf`` settings it needs as the error's hint.
 
     ``redirect_capturer(auth_url, expected_state) -> code`` (plain or ``async``) replaces
     opening the browser: it gets the authorization URL and returns the code it captured;
@@ -117,7 +121,11 @@ class OAuth2Auth(TokenManager):
             open_browser=open_browser and redirect_capturer is None,
             on_url=None if redirect_capturer is None else _captured(redirect_capturer),
         )
-        kwargs.setdefault("client_auth", "post")
+        # The `dhis2` preset: the token endpoint's trailing-slash redirect is followed, the
+        # secret goes in the body (`client_secret_post`) unless `client_auth=` says otherwise,
+        # and a login first checks that the server has its authorization server on.
+        kwargs.setdefault("preset", "dhis2")
+        kwargs.setdefault("issuer", base)
         self = cast(
             OAuth2Auth,
             super().__new__(

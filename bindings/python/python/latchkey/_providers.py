@@ -14,6 +14,10 @@ from ._core import AuthorizationCodeAuth, OidcProvider
 class OAuthProvider:
     """A client registration and its endpoints (pywry's ``OAuthProvider``)."""
 
+    preset: str | None = None
+    """The core's preset whose quirks a manager built from this provider applies (Google's
+    offline-access parameters, GitHub's revocation API); ``None``: plain OAuth 2."""
+
     def __init__(
         self,
         client_id: str,
@@ -70,6 +74,8 @@ class OAuthProvider:
             options["client_secret"] = self.client_secret
         if self.revocation_url:
             options["revocation_url"] = self.revocation_url
+        if self.preset is not None:
+            options["preset"] = self.preset
         return options
 
     def _require_oidc(self) -> OidcProvider:
@@ -110,16 +116,32 @@ class GenericOIDCProvider(OAuthProvider):
 
 
 class GoogleProvider(GenericOIDCProvider):
-    """Google (the core's ``google`` preset)."""
+    """Google (the core's ``google`` preset: a manager asks for offline access and consent,
+    so that Google issues a refresh token). ``issuer_url=`` points it at another server
+    speaking Google's protocol (a proxy, a test server); its endpoints are discovered there."""
 
-    def __init__(self, client_id: str, client_secret: str = "", scopes: list[str] | None = None) -> None:
+    preset = "google"
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str = "",
+        scopes: list[str] | None = None,
+        *,
+        issuer_url: str = "https://accounts.google.com",
+    ) -> None:
         OAuthProvider.__init__(self, client_id, client_secret, scopes or ["openid", "email", "profile"])
-        self.issuer_url = "https://accounts.google.com"
-        self._adopt(OidcProvider.from_preset("google"))
+        self.issuer_url = issuer_url
+        if issuer_url.rstrip("/") == "https://accounts.google.com":
+            self._adopt(OidcProvider.from_preset("google"))
+        else:
+            self._adopt(OidcProvider.discover(issuer_url))
 
 
 class MicrosoftProvider(GenericOIDCProvider):
     """Microsoft Entra ID (the core's ``microsoft`` preset)."""
+
+    preset = "microsoft"
 
     def __init__(
         self, client_id: str, client_secret: str = "", tenant_id: str = "common", scopes: list[str] | None = None
@@ -130,10 +152,14 @@ class MicrosoftProvider(GenericOIDCProvider):
 
 
 class GitHubProvider(OAuthProvider):
-    """GitHub (the core's ``github`` preset; OAuth 2, not OpenID)."""
+    """GitHub (the core's ``github`` preset; OAuth 2, not OpenID). A manager's ``logout()``
+    revokes through GitHub's own API (``DELETE /applications/{client_id}/token`` with the
+    client's Basic credentials), which needs the client secret."""
+
+    preset = "github"
 
     def __init__(self, client_id: str, client_secret: str = "", scopes: list[str] | None = None) -> None:
         super().__init__(client_id, client_secret, scopes or ["read:user"])
-        oidc = OidcProvider.from_preset("github")
+        oidc = OidcProvider.from_preset("github", client_id=client_id)
         self._adopt(oidc)
         self._oidc = None  # endpoints only: GitHub issues no ID tokens

@@ -11,6 +11,7 @@
 //! # Ok::<(), latchkey::Error>(())
 //! ```
 
+mod apply;
 mod table;
 
 use url::Url;

@@ -20,9 +20,7 @@ use crate::loopback::LoopbackPage;
 use crate::manager::{FirstCallLogin, TokenManager};
 use crate::oidc::introspection::introspect;
 use crate::oidc::{IdTokenClaims, Introspection, OidcError, OidcProvider, ProviderMetadata};
-use crate::preset::Quirk;
 use crate::resource::Resource;
-use crate::revocation::RevocationMethod;
 use crate::step_up::StepUp;
 use crate::store::TokenStore;
 use crate::token::TokenSet;
@@ -202,13 +200,12 @@ impl Selected {
         let certificate = self.client_certificate()?;
         let mut client = metadata
             .client_builder(client_id.clone())
-            .auth(self.client_auth(env, &metadata.issuer).await?)
-            .follow_trailing_slash_redirect(self.follows_trailing_slash()?);
+            .auth(self.client_auth(env, &metadata.issuer).await?);
         if let Some(certificate) = certificate {
             client = client.client_certificate(certificate);
         }
-        if preset.is_some_and(|p| p.has_quirk(Quirk::RevokeViaDeleteApplicationToken)) {
-            client = client.revocation_method(RevocationMethod::GitHubAppToken);
+        if let Some(preset) = preset {
+            client = preset.configure_client(client);
         }
         if p.dpop == Some(true) {
             client = client.dpop_algorithm(super::dpop::algorithm(&self.name, &metadata)?);
@@ -312,8 +309,8 @@ impl Selected {
                 if let Some(step_up) = &options.step_up {
                     request = request.step_up(step_up.clone());
                 }
-                for (name, value) in preset.map(|p| p.extra_auth_params).unwrap_or_default() {
-                    request = request.param(*name, *value);
+                if let Some(preset) = preset {
+                    request = preset.configure_authorization(request);
                 }
                 if let Some(audience) = &p.audience {
                     request = request.param("audience", audience);

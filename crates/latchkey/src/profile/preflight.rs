@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{ProfileError, Selected};
 use crate::error::Error;
-use crate::oidc::{DiscoveryOptions, OidcError, OidcProvider, ProviderMetadata};
+use crate::oidc::{OidcProvider, ProviderMetadata};
 use crate::preset::Quirk;
 
 /// What [`Selected::preflight`] checked, and the endpoints it resolved on the way.
@@ -37,7 +37,7 @@ impl Selected {
     ///   OAuth error.
     ///
     /// A missing authorization server fails with
-    /// [`OidcError::NotAnAuthorizationServer`], carrying the preset's
+    /// [`crate::oidc::OidcError::NotAnAuthorizationServer`], carrying the preset's
     /// [`crate::Preset::server_setup`] as its hint.
     pub async fn preflight(&self) -> Result<Preflight, ProfileError> {
         let preset = self.preset()?;
@@ -54,10 +54,9 @@ impl Selected {
                 passed,
             });
         }
-        if preset.is_some_and(|p| p.has_quirk(Quirk::OptionalAuthorizationServer)) {
-            ProviderMetadata::discover(&metadata.issuer, &DiscoveryOptions::default())
-                .await
-                .map_err(|e| self.advise(e))?;
+        if let Some(preset) = preset
+            && preset.check_authorization_server(&metadata.issuer).await?
+        {
             passed.push(format!("discovery document of {} answers", metadata.issuer));
         }
         let client_id = self
@@ -88,25 +87,9 @@ impl Selected {
     /// `err`, with what this profile's preset knows added: a server without an authorization
     /// server gets the preset's [`crate::Preset::server_setup`] as its hint.
     pub fn advise(&self, err: Error) -> Error {
-        let setup = match self.preset() {
-            Ok(Some(preset)) => preset.server_setup,
-            _ => return err,
-        };
-        match err {
-            Error::Oidc(OidcError::NotAnAuthorizationServer {
-                url,
-                reason,
-                server_setup,
-            }) => Error::Oidc(OidcError::NotAnAuthorizationServer {
-                url,
-                reason,
-                server_setup: if server_setup.is_empty() {
-                    setup
-                } else {
-                    server_setup
-                },
-            }),
-            other => other,
+        match self.preset() {
+            Ok(Some(preset)) => preset.advise(err),
+            _ => err,
         }
     }
 
