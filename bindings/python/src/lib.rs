@@ -9,6 +9,7 @@ mod manager;
 mod oidc;
 mod preset;
 mod profile;
+mod revoke;
 mod runtime;
 mod scheme;
 mod static_auth;
@@ -62,6 +63,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile::_profile, m)?)?;
     m.add_function(wrap_pyfunction!(scheme::_scheme, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(revoke::_revoke_future, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_settle, m)?)?;
     m.add_function(wrap_pyfunction!(new_token_may_help, m)?)?;
     m.add_function(wrap_pyfunction!(reset_log_cache, m)?)?;

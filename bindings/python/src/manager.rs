@@ -217,6 +217,28 @@ impl Manager {
     }
 }
 
+/// The client authentication the `client_auth` keyword names (`"basic"` or `"post"`);
+/// none without a secret.
+pub(crate) fn client_auth_of(
+    py: Python<'_>,
+    method: &str,
+    secret: Option<SecretString>,
+) -> PyResult<ClientAuth> {
+    Ok(match (method, secret) {
+        (_, None) => ClientAuth::None,
+        ("basic", Some(s)) => ClientAuth::SecretBasic(s),
+        ("post", Some(s)) => ClientAuth::SecretPost(s),
+        (other, Some(_)) => {
+            return Err(errors::core(
+                py,
+                &latchkey::Error::Config(format!(
+                    "client_auth is `{other}`; use \"basic\" (client_secret_basic) or \"post\" (client_secret_post)"
+                )),
+            ));
+        }
+    })
+}
+
 fn rejected(header: Option<&str>) -> Option<HeaderValue> {
     header.and_then(|h| HeaderValue::from_str(h).ok())
 }
@@ -294,19 +316,7 @@ impl Manager {
             })?;
         let secret = client_secret.map(SecretString::from).or(grant_secret);
         let client_auth = client_auth.unwrap_or(preset::default_client_auth(preset));
-        let auth = match (client_auth, secret) {
-            (_, None) => ClientAuth::None,
-            ("basic", Some(s)) => ClientAuth::SecretBasic(s),
-            ("post", Some(s)) => ClientAuth::SecretPost(s),
-            (other, Some(_)) => {
-                return Err(errors::core(
-                    py,
-                    &latchkey::Error::Config(format!(
-                        "client_auth is `{other}`; use \"basic\" (client_secret_basic) or \"post\" (client_secret_post)"
-                    )),
-                ));
-            }
-        };
+        let auth = client_auth_of(py, client_auth, secret)?;
         let store = stores::extract(store)?;
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or_default();
         let (margin, lock_wait) = (seconds(refresh_margin), seconds(lock_wait));

@@ -86,8 +86,14 @@ def test_pywry_generic_oidc_provider_with_a_session_manager(idp: Idp) -> None:
 
     tokens = asyncio.run(run())
     assert tokens.id_token is not None
-    assert provider.validate_id_token(tokens.id_token)["sub"] == "alice"
-    assert provider.get_userinfo(tokens.access_token)["email"] == "alice@example.org"
+
+    async def check() -> None:  # pywry's provider methods are coroutines
+        assert (await provider.validate_id_token(tokens.id_token))["sub"] == "alice"
+        assert (await provider.get_userinfo(tokens.access_token))["email"] == "alice@example.org"
+        await provider.close()
+
+    asyncio.run(check())
+    assert provider.oidc.validate_id_token(tokens.id_token, "native-app")["sub"] == "alice"
     asyncio.run(session.logout())  # pywry's async logout: revokes through the discovered endpoint
     assert idp.counters()["revocation"] >= 1
 

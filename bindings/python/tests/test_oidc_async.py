@@ -43,3 +43,25 @@ def test_async_twins_need_a_running_loop(idp: Idp) -> None:
     provider = latchkey.OidcProvider.discover(idp.issuer)
     with pytest.raises(RuntimeError):
         provider.auserinfo("token")
+
+
+def test_pywry_provider_revokes_a_token_by_rfc_7009(idp: Idp) -> None:
+    provider = latchkey.GenericOIDCProvider(client_id="pw-client", issuer_url=idp.issuer)
+    assert provider.revocation_url
+    manager = latchkey.TokenManager(
+        latchkey.PasswordAuth("alice", "alice-password", client_id="pw-client", scopes=["openid", "email"]),
+        token_url=provider.token_url,
+    )
+    access_token = manager.token().access_token
+
+    async def run() -> None:
+        assert (await provider.get_userinfo(access_token))["sub"] == "alice"
+        await provider.revoke_token(access_token)
+        with pytest.raises(errors.LatchkeyError):
+            await provider.get_userinfo(access_token)  # the provider no longer knows it
+        # No endpoint, nothing sent (pywry's behaviour).
+        bare = latchkey.OAuthProvider("pw-client", token_url=provider.token_url)
+        await bare.revoke_token(access_token)
+
+    asyncio.run(run())
+    assert idp.counters()["revocation"] == 1

@@ -106,6 +106,26 @@ def test_github_provider_revokes_through_githubs_app_token_api() -> None:
     assert json.loads(deletes[0].body) == {"access_token": fake_github.ACCESS_TOKEN}
 
 
+def test_github_provider_revoke_token_uses_githubs_api_and_raises_its_refusal() -> None:
+    client_id, secret = fake_github.CLIENT
+    provider = latchkey.GitHubProvider(client_id, secret)
+    with FakeGitHub() as github:
+        provider.token_url = github.base_url + "/login/oauth/access_token"
+        provider.revocation_url = f"{github.base_url}/applications/{client_id}/token"
+
+        async def run() -> None:
+            await provider.revoke_token(fake_github.ACCESS_TOKEN)
+            assert github.live == set()
+            # GitHub answers 422 for a token it does not know: the caller hears of it.
+            with pytest.raises(latchkey.errors.LatchkeyError):
+                await provider.revoke_token(fake_github.ACCESS_TOKEN)
+
+        asyncio.run(run())
+        deletes = github.requests("DELETE", f"/applications/{client_id}/token")
+    assert len(deletes) == 2
+    assert FakeGitHub.basic(deletes[0]) == f"{client_id}:{secret}"
+
+
 def test_google_provider_asks_for_offline_access_and_consent(idp: Idp) -> None:
     urls: list[str] = []
 

@@ -5,10 +5,11 @@ browser login (authorization code + PKCE) against its endpoints."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ._core import AuthorizationCodeAuth, OidcProvider
+from ._core import AuthorizationCodeAuth, OidcProvider, _revoke_future
 
 
 class OAuthProvider:
@@ -83,13 +84,42 @@ class OAuthProvider:
             raise NotImplementedError(f"{type(self).__name__} is not an OpenID provider")
         return self._oidc
 
-    def validate_id_token(self, id_token: str, nonce: str | None = None) -> dict[str, Any]:
-        """The ID token's claims, checked against the provider's keys."""
-        return self._require_oidc().validate_id_token(id_token, self.client_id, nonce)
+    @property
+    def oidc(self) -> OidcProvider:
+        """The OpenID provider behind this one, whose ``validate_id_token`` and ``userinfo``
+        are the sync forms of the methods below; ``NotImplementedError`` for GitHub."""
+        return self._require_oidc()
 
-    def get_userinfo(self, access_token: str) -> dict[str, Any]:
+    # pywry's provider methods are coroutines; these keep that shape.
+    async def validate_id_token(self, id_token: str, nonce: str | None = None) -> dict[str, Any]:
+        """The ID token's claims, checked against the provider's keys (signature, issuer,
+        audience = this client, expiry, and ``nonce`` when given)."""
+        return await self._require_oidc().avalidate_id_token(id_token, self.client_id, nonce)
+
+    async def get_userinfo(self, access_token: str) -> dict[str, Any]:
         """The userinfo claims."""
-        return self._require_oidc().userinfo(access_token)
+        return await self._require_oidc().auserinfo(access_token)
+
+    async def revoke_token(self, token: str, token_type_hint: str = "access_token") -> None:
+        """Revokes ``token`` at ``revocation_url`` (RFC 7009; GitHub's own API for
+        ``GitHubProvider``), authenticated as this client. Does nothing when the provider
+        has no revocation endpoint, as pywry's does. A refusal raises."""
+        if not self.revocation_url:
+            return
+        await _revoke_future(
+            asyncio.get_running_loop(),
+            token,
+            token_url=self.token_url,
+            revocation_url=self.revocation_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret or None,
+            preset=self.preset,
+            token_type_hint=token_type_hint,
+        )
+
+    async def close(self) -> None:
+        """Nothing to close: latchkey's HTTP connections belong to the process, not to a
+        provider (pywry's ``close`` releases the provider's own client)."""
 
 
 class GenericOIDCProvider(OAuthProvider):
