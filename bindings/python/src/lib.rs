@@ -7,6 +7,7 @@ mod grants;
 mod manager;
 mod oidc;
 mod profile;
+mod py_store;
 mod runtime;
 mod scheme;
 mod static_auth;

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Callable
 from os import PathLike
-from typing import Any, Self, final
+from typing import Any, Protocol, Self, final
 
 from typing_extensions import disjoint_base
 
@@ -31,6 +31,12 @@ class TokenSet:
     def authorization_header(self) -> str: ...
     def access_valid(self, skew_seconds: float = 0.0) -> bool: ...
     def refresh_valid(self, skew_seconds: float = 0.0) -> bool: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_dict(value: Any) -> TokenSet: ...
+    @staticmethod
+    def from_json(text: str) -> TokenSet: ...
 
 @disjoint_base
 class MemoryTokenStore:
@@ -113,7 +119,30 @@ class KeyringTokenStore:
         cls, service_name: str = ..., *, state_dir: str | PathLike[str], fallback: str = ...
     ) -> Self: ...
 
-_Store = MemoryTokenStore | FileTokenStore | SqliteTokenStore | RedisTokenStore | KeyringTokenStore
+# Stores written in Python (sync or async methods; see docs/python.md, "Stores written in
+# Python"): pywry's, dhis2w's and cdse's protocols.
+class _KeyedStore(Protocol):
+    def load(self, key: str, /) -> Any: ...
+    def save(self, key: str, tokens: TokenSet, /) -> Any: ...
+
+class _GetSetStore(Protocol):
+    def get(self, key: str, /) -> Any: ...
+    def set(self, key: str, token: TokenSet, /) -> Any: ...
+
+class _SingleStore(Protocol):
+    def load(self) -> Any: ...
+    def save(self, tokens: TokenSet, /) -> Any: ...
+
+_Store = (
+    MemoryTokenStore
+    | FileTokenStore
+    | SqliteTokenStore
+    | RedisTokenStore
+    | KeyringTokenStore
+    | _KeyedStore
+    | _GetSetStore
+    | _SingleStore
+)
 
 @disjoint_base
 class Manager:
