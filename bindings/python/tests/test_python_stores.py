@@ -352,3 +352,38 @@ def test_forked_child_uses_an_async_python_store(idp: Idp) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert idp.token_requests() == 2
     assert manager(idp, store).header() == parent_header  # the parent's store is its own
+
+
+def test_dhis2w_oauth2auth_keeps_its_login_in_a_python_store(idp: Idp) -> None:
+    import urllib.parse
+
+    from .person import Person
+    from .test_dhis2w import free_loopback_port
+
+    store = DictStore()
+    logins: list[str] = []
+
+    async def capture(auth_url: str, expected_state: str) -> str:
+        logins.append(auth_url)
+        redirect = await asyncio.to_thread(Person().log_in_and_consent, auth_url, idp.issuer)
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect).query))["code"]
+
+    def auth() -> latchkey.OAuth2Auth:
+        return latchkey.OAuth2Auth(
+            base_url=idp.issuer,
+            client_id="native-app",
+            client_secret="",
+            scope="openid offline_access",
+            redirect_uri=f"http://127.0.0.1:{free_loopback_port()}/callback",
+            token_store=store,
+            store_key="profile.prod",
+            redirect_capturer=capture,
+            authorize_url=idp.issuer + "/auth",
+            token_url=idp.token_url,
+        )
+
+    first = asyncio.run(auth().headers())
+    second = asyncio.run(auth().headers())  # a new process would do this: no second login
+    assert first == second and len(logins) == 1
+    assert idp.counters()["token"]["authorization_code"] == 1
+    assert store.tokens["profile.prod"].refresh_token is not None
