@@ -81,6 +81,39 @@ impl TokenSet {
             .refresh_valid(SystemTime::now(), skew(skew_seconds))
     }
 
+    /// pywry's `OAuthTokenSet.issued_at`: when the tokens were obtained (Unix seconds).
+    #[getter]
+    fn issued_at(&self) -> f64 {
+        self.obtained_at()
+    }
+
+    /// pywry's `OAuthTokenSet.expires_in`: the access token's lifetime from `issued_at`, in
+    /// whole seconds.
+    #[getter]
+    fn expires_in(&self) -> Option<u64> {
+        let at = self.inner.expires_at()?;
+        Some(
+            at.duration_since(self.inner.obtained_at())
+                .unwrap_or_default()
+                .as_secs(),
+        )
+    }
+
+    /// pywry's `OAuthTokenSet.scope`: the scopes, space-separated.
+    #[getter]
+    fn scope(&self) -> String {
+        self.inner.scopes().join(" ")
+    }
+
+    /// pywry's `OAuthTokenSet.raw`: the token response's fields that latchkey does not model
+    /// (the standard ones are the attributes above).
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let extra = serde_json::to_string(self.inner.extra())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        py.import("json")?.call_method1("loads", (extra,))
+    }
+
     /// pywry's name: the access token has expired.
     #[getter]
     fn is_expired(&self) -> bool {

@@ -68,23 +68,23 @@ class SqliteStore:
 
 
 class PywryStore:
-    """pywry's ``TokenStore`` (all async), keeping pywry's own JSON form of a token set."""
+    """pywry's ``TokenStore`` (all async), serializing the way pywry's own stores do
+    (``pywry.auth.token_store._serialize_tokens``: the attributes of its ``OAuthTokenSet``)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, str] = {}
 
     async def save(self, key: str, tokens: latchkey.TokenSet) -> None:
-        issued = tokens.obtained_at
         self.rows[key] = json.dumps(
             {
                 "access_token": tokens.access_token,
                 "token_type": tokens.token_type,
                 "refresh_token": tokens.refresh_token,
-                "expires_in": None if tokens.expires_at is None else int(tokens.expires_at - issued),
+                "expires_in": tokens.expires_in,
                 "id_token": tokens.id_token,
-                "scope": " ".join(tokens.scopes),
-                "raw": {},
-                "issued_at": issued,
+                "scope": tokens.scope,
+                "raw": tokens.raw,
+                "issued_at": tokens.issued_at,
             }
         )
 
@@ -174,7 +174,8 @@ def test_dhis2w_sqlite_store_is_read_by_a_new_store_object(idp: Idp, tmp_path: P
 def test_pywry_store_loads_its_own_form_and_deletes_on_logout(idp: Idp) -> None:
     store = PywryStore()
     first = manager(idp, store).header()
-    assert "svc" in store.rows and "version" not in json.loads(store.rows["svc"])
+    row = json.loads(store.rows["svc"])
+    assert "version" not in row and row["expires_in"] > 0 and row["issued_at"] > 0
     second = manager(idp, store)
     assert second.header() == first
     assert idp.token_requests() == 1
