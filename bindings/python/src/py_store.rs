@@ -233,7 +233,39 @@ impl Finished {
     }
 }
 
-/// "raised TypeName: message", at most 300 characters of message.
+/// The shortest run of token-like characters [`scrub`] hides.
+const TOKEN_LIKE_LEN: usize = 20;
+
+/// `message` with every run of token characters (base64url, `.`, `~`, `+`, `=`; not `/`, so
+/// paths stay readable) replaced by `[REDACTED]` when it is at least [`TOKEN_LIKE_LEN`] long
+/// and mixes letters and digits, or twice that long. A store's exception may quote the value it failed on (pydantic's do), and
+/// the message reaches errors and logs.
+fn scrub(message: &str) -> String {
+    let token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '=');
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let len = run.chars().count();
+        let mixed =
+            run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic());
+        let looks_like_token = len >= 2 * TOKEN_LIKE_LEN || (len >= TOKEN_LIKE_LEN && mixed);
+        out.push_str(if looks_like_token { "[REDACTED]" } else { run });
+        run.clear();
+    };
+    for c in message.chars() {
+        if token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// "raised TypeName: message", at most 300 characters of message, token-like runs hidden.
 fn raised(py: Python<'_>, err: &PyErr) -> String {
     let kind = err
         .get_type(py)
@@ -245,6 +277,7 @@ fn raised(py: Python<'_>, err: &PyErr) -> String {
         .str()
         .map(|s| s.to_string())
         .unwrap_or_default();
+    message = scrub(&message);
     if message.chars().count() > 300 {
         message = message.chars().take(300).collect::<String>() + "…";
     }
@@ -404,5 +437,23 @@ pub(crate) fn hint(err: &latchkey::Error) -> Option<String> {
             ))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn token_like_runs_are_hidden_and_words_and_paths_kept() {
+        let message = "bad token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln in /var/lib/app/tokens.sqlite: Permission denied";
+        assert_eq!(
+            scrub(message),
+            "bad token [REDACTED] in /var/lib/app/tokens.sqlite: Permission denied"
+        );
+        assert_eq!(
+            scrub("abcdefghijklmnopqrstuvwxyz"),
+            "abcdefghijklmnopqrstuvwxyz"
+        );
     }
 }

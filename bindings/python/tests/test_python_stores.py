@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -239,6 +240,38 @@ def test_a_store_that_raises_is_a_store_error_with_its_message(idp: Idp) -> None
     assert "RuntimeError: database is locked" in message and "RaisingStore" in message
     assert any("RaisingStore" in note for note in getattr(caught.value, "__notes__", []))
     assert idp.token_requests() == 0
+
+
+def test_a_token_quoted_in_a_store_exception_is_hidden(idp: Idp) -> None:
+    tokens: list[str] = []
+
+    class QuotingStore:
+        async def get(self, key: str) -> None:
+            return None
+
+        async def set(self, key: str, token: latchkey.TokenSet) -> None:
+            tokens.append(token.access_token)
+            raise ValueError(f"cannot store {token.access_token!r} for {key}")  # as pydantic quotes input
+
+    logged: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage() + repr(record.__dict__))
+
+    handler = Capture()
+    logging.getLogger("latchkey").addHandler(handler)
+    latchkey.reset_log_cache()
+    try:
+        with pytest.raises(latchkey.errors.StoreError, match="cannot store '\\[REDACTED\\]' for svc") as caught:
+            manager(idp, QuotingStore()).header()
+    finally:
+        logging.getLogger("latchkey").removeHandler(handler)
+        latchkey.reset_log_cache()
+    assert idp.token_requests() == 1
+    text = str(caught.value) + "".join(logged)
+    assert "ValueError" in text and "fresh tokens could not be saved" in text  # the log line
+    assert tokens and tokens[0] not in text
 
 
 class SyncRaisingStore:
