@@ -426,18 +426,21 @@ impl TokenStore for PythonStore {
 
 /// The hint for an error raised by a Python store, whose own words say what failed.
 pub(crate) fn hint(err: &latchkey::Error) -> Option<String> {
-    match err {
-        latchkey::Error::Store(StoreError::Unavailable { backend, .. })
-            if backend.starts_with("python:") =>
-        {
-            Some(format!(
-                "the Python store `{}` failed (its exception is quoted above): fix the store, \
-                 or use one of latchkey's stores (MemoryTokenStore, FileTokenStore, …)",
-                &backend["python:".len()..]
-            ))
-        }
-        _ => None,
-    }
+    let latchkey::Error::Store(StoreError::Unavailable { backend, reason }) = err else {
+        return None;
+    };
+    let class = backend.strip_prefix("python:")?;
+    Some(if reason.starts_with("it has no ") {
+        format!(
+            "give `{class}` the method named above, or use one of latchkey's stores \
+             (MemoryTokenStore, FileTokenStore, …)"
+        )
+    } else {
+        format!(
+            "the Python store `{class}` failed (its exception is quoted above): fix the store, \
+             or use one of latchkey's stores (MemoryTokenStore, FileTokenStore, …)"
+        )
+    })
 }
 
 #[cfg(test)]

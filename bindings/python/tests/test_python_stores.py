@@ -313,6 +313,15 @@ def test_a_store_returning_garbage_is_corrupt_not_logged_out(idp: Idp, garbage: 
     assert idp.token_requests() == 0
 
 
+def test_logout_from_a_store_without_delete_names_the_missing_method(idp: Idp) -> None:
+    store = DictStore()  # dhis2w's protocol has no delete
+    signed_in = manager(idp, store)
+    signed_in.header()
+    with pytest.raises(latchkey.errors.StoreError, match="no delete\\(\\) method") as caught:
+        signed_in.logout()
+    assert any("DictStore" in note for note in getattr(caught.value, "__notes__", []))
+
+
 def test_an_object_following_no_protocol_is_refused(idp: Idp) -> None:
     with pytest.raises(TypeError, match="get\\(key\\)/set\\(key, token\\)"):
         manager(idp, object())
