@@ -75,7 +75,8 @@ class OAuth2Auth(TokenManager):
     store_key=None, redirect_capturer=None, open_browser=True)``: authorization code + PKCE
     against ``{base_url}/oauth2/authorize`` and ``{base_url}/oauth2/token``, the client
     secret sent in the body (``client_secret_post``, as DHIS2 clients are used), tokens kept
-    in ``token_store`` (a latchkey store; ``None`` keeps them in memory) under ``store_key``.
+    in ``token_store`` (a latchkey store or a dhis2w ``TokenStore``; ``None`` keeps them in
+    memory) under ``store_key``.
 
     ``redirect_capturer(auth_url, expected_state) -> code`` (plain or ``async``) replaces
     opening the browser: it gets the authorization URL and returns the code it captured;
