@@ -340,17 +340,24 @@ def test_token_set_round_trips_through_its_record(idp: Idp) -> None:
         latchkey.TokenSet.from_dict({"token": tokens.access_token})
 
 
-def test_stampede_of_200_threads_over_one_python_store_makes_one_request(idp: Idp) -> None:
+def due_for_refresh(idp: Idp, store: Any) -> tuple[latchkey.TokenManager, str]:
+    """A manager over `store` whose token (4 s lifetime) is now due for refresh."""
     idp.admin("POST", "/ttl", {"ClientCredentials": 4})  # due for refresh 2 s after issue
+    shared = manager(idp, store)
+    old = shared.header()
+    deadline = time.monotonic() + 4
+    while shared.cached_header() is not None:
+        assert time.monotonic() < deadline, "the token never became due"
+        time.sleep(0.05)
+    idp.reset()
+    return shared, old
+
+
+@pytest.mark.parametrize("make_store", [DictStore, CdseStore], ids=["async", "sync"])
+def test_stampede_of_200_threads_over_one_python_store_makes_one_request(idp: Idp, make_store: Any) -> None:
+    store = make_store()
     try:
-        store = DictStore()
-        shared = manager(idp, store)
-        old = shared.header()
-        deadline = time.monotonic() + 4
-        while shared.cached_header() is not None:
-            assert time.monotonic() < deadline, "the token never became due"
-            time.sleep(0.05)
-        idp.reset()
+        shared, old = due_for_refresh(idp, store)
         barrier = threading.Barrier(200)
         seen: list[str] = []
 
@@ -367,7 +374,23 @@ def test_stampede_of_200_threads_over_one_python_store_makes_one_request(idp: Id
         idp.admin("POST", "/ttl/reset")
     assert len(seen) == 200 and old not in seen and len(set(seen)) == 1
     assert idp.token_requests() == 1
-    assert store.tokens["svc"].authorization_header == seen[0]
+    stored = latchkey.TokenSet.from_dict(store.tokens["svc"] if isinstance(store, DictStore) else store.tokens)
+    assert stored.authorization_header == seen[0]  # the store holds the new token
+
+
+def test_stampede_of_200_asyncio_tasks_over_one_python_store_makes_one_request(idp: Idp) -> None:
+    store = DictStore()
+    try:
+        shared, old = due_for_refresh(idp, store)
+
+        async def run() -> list[str]:
+            return await asyncio.gather(*(shared.aheader() for _ in range(200)))
+
+        seen = asyncio.run(asyncio.wait_for(run(), timeout=30))
+    finally:
+        idp.admin("POST", "/ttl/reset")
+    assert len(seen) == 200 and old not in seen and len(set(seen)) == 1
+    assert idp.token_requests() == 1
 
 
 def test_forked_child_uses_an_async_python_store(idp: Idp) -> None:

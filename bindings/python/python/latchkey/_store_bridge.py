@@ -125,15 +125,19 @@ def to_record(value: Any) -> str:
     access = fields.get("access_token")
     if not isinstance(access, str) or not access:
         raise ValueError(f"{type(value).__name__} has no access_token string")
-    obtained = _seconds(fields.get("issued_at", fields.get("obtained_at")), "issued_at")
-    if obtained is None:
-        obtained = time.time()
+    issued = _seconds(fields.get("issued_at", fields.get("obtained_at")), "issued_at")
     expires = _seconds(fields.get("expires_at", fields.get("access_expiry")), "expires_at")
     if expires is None and fields.get("expires_in") is not None:
         lifetime = fields["expires_in"]
         if not isinstance(lifetime, int | float) or isinstance(lifetime, bool):
             raise ValueError("expires_in is not a number")
-        expires = obtained + float(lifetime)
+        expires = (time.time() if issued is None else issued) + float(lifetime)
+    if issued is None:
+        # Unknown (cdse and dhis2w keep only the expiry). "Now" would make a token that is
+        # nearly due look newly issued, and the refresh margin is capped at half a token's
+        # lifetime; the epoch means "long ago": the full margin applies.
+        issued = 0.0 if expires is not None else time.time()
+    obtained = issued
     refresh_expires = _seconds(
         fields.get("refresh_expires_at", fields.get("refresh_expiry")), "refresh_expires_at"
     )
