@@ -13,7 +13,7 @@ venv="$(mktemp -d -t latchkey-py-XXXXXX)"
 trap 'rm -rf "$venv"' EXIT
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check \
-  "maturin>=1.16,<2" pytest httpx httpx2 requests mypy
+  "maturin>=1.16,<2" pytest httpx httpx2 requests mypy pydantic
 # The tests measure nothing, so the wheel is built unoptimised (`--profile dev`: 2 m 54 s for
 # the whole script from a cold target dir on the 2-core VM, against 4 m 31 s for a release
 # build); bench/run.sh builds its own release wheel. The LTO settings .ci/run exports for the

@@ -32,7 +32,8 @@ fn class_of(err: &Error) -> &'static str {
 
 /// A core error as a Python exception, with the library's hint.
 pub(crate) fn core(py: Python<'_>, err: &Error) -> PyErr {
-    build(py, class_of(err), err.to_string(), err.hint(), err)
+    let hint = crate::py_store::hint(err).or_else(|| err.hint());
+    build(py, class_of(err), err.to_string(), hint, err)
 }
 
 /// A profile error as a Python exception, with the hint worded for the command line (the

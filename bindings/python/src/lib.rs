@@ -9,6 +9,7 @@ mod manager;
 mod oidc;
 mod preset;
 mod profile;
+mod py_store;
 mod revoke;
 mod runtime;
 mod scheme;

@@ -192,7 +192,8 @@ impl StoreSource {
     }
 }
 
-/// The store behind a Python store object; memory when none is given.
+/// The store behind a Python store object (latchkey's, or one written in Python); memory
+/// when none is given.
 pub(crate) fn extract(store: Option<&Bound<'_, PyAny>>) -> PyResult<StoreSource> {
     let Some(store) = store else {
         return Ok(StoreSource::Shared(Arc::new(latchkey::MemoryStore::new())));
@@ -221,8 +222,13 @@ pub(crate) fn extract(store: Option<&Bound<'_, PyAny>>) -> PyResult<StoreSource>
             fallback: s.fallback.clone(),
         });
     }
+    if let Some(s) = crate::py_store::PythonStore::adopt(store)? {
+        return Ok(StoreSource::Shared(Arc::new(s)));
+    }
     Err(pyo3::exceptions::PyTypeError::new_err(format!(
-        "store must be a MemoryTokenStore, FileTokenStore, SqliteTokenStore, RedisTokenStore or KeyringTokenStore, not {}",
+        "store must be a MemoryTokenStore, FileTokenStore, SqliteTokenStore, RedisTokenStore or KeyringTokenStore, \
+         or an object with load(key)/save(key, tokens) (pywry), get(key)/set(key, token) (dhis2w) \
+         or load()/save(tokens)/clear() (cdse), not {}",
         store.get_type().name()?
     )))
 }

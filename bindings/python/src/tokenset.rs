@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use secrecy::ExposeSecret;
 
 /// The tokens from one grant or refresh. Times are Unix seconds (`float`).
@@ -80,6 +81,39 @@ impl TokenSet {
             .refresh_valid(SystemTime::now(), skew(skew_seconds))
     }
 
+    /// pywry's `OAuthTokenSet.issued_at`: when the tokens were obtained (Unix seconds).
+    #[getter]
+    fn issued_at(&self) -> f64 {
+        self.obtained_at()
+    }
+
+    /// pywry's `OAuthTokenSet.expires_in`: the access token's lifetime from `issued_at`, in
+    /// whole seconds.
+    #[getter]
+    fn expires_in(&self) -> Option<u64> {
+        let at = self.inner.expires_at()?;
+        Some(
+            at.duration_since(self.inner.obtained_at())
+                .unwrap_or_default()
+                .as_secs(),
+        )
+    }
+
+    /// pywry's `OAuthTokenSet.scope`: the scopes, space-separated.
+    #[getter]
+    fn scope(&self) -> String {
+        self.inner.scopes().join(" ")
+    }
+
+    /// pywry's `OAuthTokenSet.raw`: the token response's fields that latchkey does not model
+    /// (the standard ones are the attributes above).
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let extra = serde_json::to_string(self.inner.extra())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        py.import("json")?.call_method1("loads", (extra,))
+    }
+
     /// pywry's name: the access token has expired.
     #[getter]
     fn is_expired(&self) -> bool {
@@ -94,6 +128,36 @@ impl TokenSet {
             .authorization_header()
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    }
+
+    /// latchkey's stored record of these tokens (versioned, the file store's form): what a
+    /// store written in Python keeps. It holds the secrets: keep it in protected places.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (self.to_json(),))
+    }
+
+    /// [`to_dict`](Self::to_dict) as JSON text.
+    fn to_json(&self) -> String {
+        String::from_utf8_lossy(&latchkey::store::record::encode(&self.inner)).into_owned()
+    }
+
+    /// Tokens from a record made by `to_dict()`/`to_json()`, or from a token object or dict
+    /// of the seed libraries (`access_token`, `expires_at`/`expires_in`/`access_expiry`…).
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        crate::py_store::token_set(py, value)
+            .map(|tokens| Self {
+                inner: Arc::new(tokens),
+            })
+            .map_err(|reason| {
+                pyo3::exceptions::PyValueError::new_err(format!("not a token set: {reason}"))
+            })
+    }
+
+    /// [`from_dict`](Self::from_dict) for JSON text.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+        Self::from_dict(py, text.as_any())
     }
 
     fn __repr__(&self) -> String {

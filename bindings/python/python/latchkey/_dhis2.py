@@ -75,7 +75,8 @@ class OAuth2Auth(TokenManager):
     store_key=None, redirect_capturer=None, open_browser=True)``: authorization code + PKCE
     against ``{base_url}/oauth2/authorize`` and ``{base_url}/oauth2/token``, the client
     secret sent in the body (``client_secret_post``, as DHIS2 clients are used), tokens kept
-    in ``token_store`` (a latchkey store; ``None`` keeps them in memory) under ``store_key``.
+    in ``token_store`` (a latchkey store or a dhis2w ``TokenStore``; ``None`` keeps them in
+    memory) under ``store_key``.
     The core's ``dhis2`` preset applies: the token endpoint's redirect to ``/oauth2/token/``
     is followed, and a login first fetches ``{base_url}/.well-known/openid-configuration``,
     so a DHIS2 whose authorization server is off fails before a browser opens, with the
