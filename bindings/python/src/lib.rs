@@ -29,6 +29,14 @@ fn new_token_may_help(www_authenticate: &str) -> bool {
 static LOG_RESET: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
 
 /// Makes latchkey's logs follow a `logging` configuration changed after import.
+/// In a forked child (`os.register_at_fork`): forget the parent's runtime and empty every
+/// manager's header cell (the parent's sweepers do not run here).
+#[pyfunction]
+fn _after_fork(py: Python<'_>) {
+    runtime::after_fork();
+    header_cell::after_fork(py);
+}
+
 #[pyfunction]
 fn reset_log_cache() {
     if let Some(handle) = LOG_RESET.get() {
@@ -63,7 +71,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<grants::AuthorizationCodeAuth>()?;
     m.add_function(wrap_pyfunction!(profile::_profile, m)?)?;
     m.add_function(wrap_pyfunction!(scheme::_scheme, m)?)?;
-    m.add_function(wrap_pyfunction!(runtime::_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(revoke::_revoke_future, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_settle, m)?)?;
     m.add_function(wrap_pyfunction!(new_token_may_help, m)?)?;

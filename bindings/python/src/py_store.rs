@@ -18,7 +18,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyTuple};
 use tokio::sync::oneshot;
 
-use latchkey::store::{record, validate_key};
+use latchkey::store::validate_key;
 use latchkey::{StoreError, StoreLock, TokenSet, TokenStore};
 
 use crate::tokenset;
@@ -313,30 +313,9 @@ fn tokens(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<Option<TokenSet>, 
     if value.is_none() {
         return Ok(None);
     }
-    token_set(py, value)
+    tokenset::from_python(py, value)
         .map(Some)
         .map_err(|reason| Problem::Corrupt(format!("something that is not a token set ({reason})")))
-}
-
-/// A token set from latchkey's `TokenSet`, its record (a dict or JSON text), or a token
-/// object of another library; the error says what is wrong without quoting a value.
-pub(crate) fn token_set(py: Python<'_>, value: &Bound<'_, PyAny>) -> Result<TokenSet, String> {
-    static TO_RECORD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    if let Ok(ours) = value.cast::<tokenset::TokenSet>() {
-        return Ok(TokenSet::clone(&ours.get().inner));
-    }
-    let text: String = bridge(py, &TO_RECORD, "to_record")
-        .and_then(|to_record| to_record.call1((value,)))
-        .and_then(|text| text.extract())
-        .map_err(|e| message(py, &e))?;
-    record::decode(text.as_bytes())
-}
-
-fn message(py: Python<'_>, err: &PyErr) -> String {
-    err.value(py)
-        .str()
-        .map(|s| s.to_string())
-        .unwrap_or_default()
 }
 
 #[async_trait]

@@ -60,15 +60,12 @@ pub(crate) fn runtime() -> PyResult<Arc<Runtime>> {
 
 /// Forgets the parent's runtime in a forked child (`os.register_at_fork`); the next call
 /// builds a new one. The pid check in [`runtime`] does the same lazily.
-/// Every manager's header cell is emptied too: the parent's sweepers do not run here.
-#[pyfunction]
-pub(crate) fn _after_fork(py: Python<'_>) {
+pub(crate) fn after_fork() {
     if let Some(inherited) = RUNTIME.swap(None)
         && inherited.pid != std::process::id()
     {
         std::mem::forget(inherited);
     }
-    crate::header_cell::after_fork(py);
 }
 
 /// Runs `work` on the runtime and waits for it with the interpreter released, coming back

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 use secrecy::ExposeSecret;
 
@@ -145,7 +146,7 @@ impl TokenSet {
     /// of the seed libraries (`access_token`, `expires_at`/`expires_in`/`access_expiry`…).
     #[staticmethod]
     fn from_dict(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        crate::py_store::token_set(py, value)
+        from_python(py, value)
             .map(|tokens| Self {
                 inner: Arc::new(tokens),
             })
@@ -178,4 +179,22 @@ impl TokenSet {
             self.inner.expires_at().map(unix),
         )
     }
+}
+
+/// A token set from latchkey's `TokenSet`, its record (a dict or JSON text), or a token
+/// object of another library; the error says what is wrong without quoting a value.
+pub(crate) fn from_python(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+) -> Result<latchkey::TokenSet, String> {
+    static TO_RECORD: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    if let Ok(ours) = value.cast::<TokenSet>() {
+        return Ok(latchkey::TokenSet::clone(&ours.get().inner));
+    }
+    let text: String = TO_RECORD
+        .import(py, "latchkey._store_bridge", "to_record")
+        .and_then(|to_record| to_record.call1((value,)))
+        .and_then(|text| text.extract())
+        .map_err(|e| e.value(py).str().map(|s| s.to_string()).unwrap_or_default())?;
+    latchkey::store::record::decode(text.as_bytes())
 }
