@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyString;
+use pyo3::types::{PyFloat, PyList, PyString};
 use secrecy::ExposeSecret;
 
 /// The tokens from one grant or refresh. Times are Unix seconds (`float`).
@@ -161,23 +161,21 @@ impl TokenSet {
         Self::from_dict(py, text.as_any())
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "TokenSet(token_type={:?}, access_token='[REDACTED]', refresh_token={}, id_token={}, scopes={:?}, expires_at={:?})",
-            self.inner.token_type(),
-            if self.inner.refresh_token().is_some() {
-                "'[REDACTED]'"
-            } else {
-                "None"
-            },
-            if self.inner.id_token().is_some() {
-                "'[REDACTED]'"
-            } else {
-                "None"
-            },
-            self.inner.scopes(),
-            self.inner.expires_at().map(unix),
-        )
+    /// Python's own notation for every value (`None`, numbers, a list of `str`), and no
+    /// token: only whether one is there.
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let secret = |present: bool| if present { "'[REDACTED]'" } else { "None" };
+        let scopes = PyList::new(py, self.inner.scopes())?.repr()?;
+        let expires_at = match self.inner.expires_at() {
+            Some(at) => PyFloat::new(py, unix(at)).repr()?.to_string(),
+            None => "None".to_owned(),
+        };
+        Ok(format!(
+            "TokenSet(token_type={}, access_token='[REDACTED]', refresh_token={}, id_token={}, scopes={scopes}, expires_at={expires_at})",
+            PyString::new(py, self.inner.token_type()).repr()?,
+            secret(self.inner.refresh_token().is_some()),
+            secret(self.inner.id_token().is_some()),
+        ))
     }
 }
 

@@ -23,6 +23,10 @@ def test_no_secret_in_repr(idp: Idp) -> None:
         for leaked in (secret, tokens.access_token, "alice-password", "123456", "hunter2", "d2p_abc"):
             assert leaked not in text, f"{leaked!r} in {text}"
     assert "[REDACTED]" in repr(tokens)
+    # Python's notation, not Rust's: a number (or None) for the expiry, a Python list.
+    assert "Some(" not in repr(tokens) and "expires_at=None" not in repr(tokens)
+    assert f"expires_at={tokens.expires_at}" in repr(tokens)
+    assert f"scopes={tokens.scopes!r}" in repr(tokens)
 
 
 def test_logging_receives_latchkey_logs_without_secrets(idp: Idp, caplog: pytest.LogCaptureFixture) -> None:
