@@ -7,7 +7,6 @@
 //! blocking pool, attached to the interpreter; a coroutine runs on the bridge's loop while
 //! the task waiting for it holds no GIL.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyTuple};
 use tokio::sync::oneshot;
 
-use latchkey::store::validate_key;
+use latchkey::store::{KeyLocks, validate_key};
 use latchkey::{StoreError, StoreLock, TokenSet, TokenStore};
 
 use crate::tokenset;
@@ -51,7 +50,7 @@ pub(crate) struct PythonStore {
 #[derive(Default)]
 struct Locks {
     pid: u32,
-    by_key: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    keys: Arc<KeyLocks>,
 }
 
 impl fmt::Debug for PythonStore {
@@ -381,25 +380,19 @@ impl TokenStore for PythonStore {
 
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
-        let mutex = {
+        let keys = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             let pid = std::process::id();
             if locks.pid != pid {
                 *locks = Locks {
                     pid,
-                    by_key: HashMap::new(),
+                    keys: Arc::default(),
                 };
             }
-            locks.by_key.entry(key.to_owned()).or_default().clone()
+            locks.keys.clone()
         };
-        match tokio::time::timeout(wait, mutex.lock_owned()).await {
-            Ok(guard) => Ok(StoreLock::new(guard)),
-            Err(_) => Err(StoreError::LockTimeout {
-                key: key.to_owned(),
-                store: self.describe(),
-                waited: wait,
-            }),
-        }
+        let guard = keys.lock(key, wait, &self.describe()).await?;
+        Ok(StoreLock::new(guard))
     }
 }
 

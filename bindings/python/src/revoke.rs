@@ -11,43 +11,6 @@ use crate::manager::client_auth_of;
 use crate::preset;
 use crate::runtime::into_future;
 
-/// A revocation ready to send: the client, the token and its type hint.
-struct Revocation {
-    client: OAuthClient,
-    token: SecretString,
-    hint: String,
-}
-
-#[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
-fn revocation(
-    py: Python<'_>,
-    token: String,
-    token_url: String,
-    revocation_url: String,
-    client_id: String,
-    client_secret: Option<String>,
-    client_auth: Option<&str>,
-    preset: Option<&str>,
-    token_type_hint: &str,
-) -> PyResult<Revocation> {
-    let preset = preset::lookup(preset).map_err(|e| errors::core(py, &e))?;
-    let method = client_auth.unwrap_or(preset::default_client_auth(preset));
-    let auth = client_auth_of(py, method, client_secret.map(SecretString::from))?;
-    let mut client = OAuthClient::builder(client_id)
-        .auth(auth)
-        .token_url(token_url)
-        .revocation_url(revocation_url);
-    if let Some(preset) = preset {
-        client = preset.configure_client(client);
-    }
-    let client = client.build().map_err(|e| errors::core(py, &e))?;
-    Ok(Revocation {
-        client,
-        token: SecretString::from(token),
-        hint: token_type_hint.to_owned(),
-    })
-}
-
 /// Revokes `token` at `revocation_url` and returns an asyncio future of the running loop
 /// that completes when the provider has answered (`None`) or raises its refusal.
 #[pyfunction]
@@ -65,21 +28,18 @@ pub(crate) fn _revoke_future<'py>(
     token_type_hint: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = event_loop.py();
-    let Revocation {
-        client,
-        token,
-        hint,
-    } = revocation(
-        py,
-        token,
-        token_url,
-        revocation_url,
-        client_id,
-        client_secret,
-        client_auth,
-        preset,
-        token_type_hint,
-    )?;
+    let preset = preset::lookup(preset).map_err(|e| errors::core(py, &e))?;
+    let method = client_auth.unwrap_or(preset::default_client_auth(preset));
+    let auth = client_auth_of(py, method, client_secret.map(SecretString::from))?;
+    let mut client = OAuthClient::builder(client_id)
+        .auth(auth)
+        .token_url(token_url)
+        .revocation_url(revocation_url);
+    if let Some(preset) = preset {
+        client = preset.configure_client(client);
+    }
+    let client = client.build().map_err(|e| errors::core(py, &e))?;
+    let (token, hint) = (SecretString::from(token), token_type_hint.to_owned());
     into_future(
         event_loop,
         async move { client.revoke(&token, &hint).await },

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,17 @@ def idp(idp_server: Idp) -> Idp:
     """The session's fixture with its counters and faults reset."""
     idp_server.reset()
     return idp_server
+
+
+def wait_for_child(pid: int, timeout: float = 20.0) -> int:
+    """The exit code of the forked child `pid`; fails the test (and kills the child) when it
+    has not exited within `timeout` seconds: a hang is what fork tests look for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)

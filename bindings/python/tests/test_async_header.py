@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-
-import pytest
 
 import latchkey
 
-from .conftest import Idp
+from .conftest import Idp, wait_for_child
 from .test_concurrency import LIFETIME, short_lived
+
+
+def svc_manager(idp: Idp, **options: object) -> latchkey.TokenManager:
+    return latchkey.TokenManager(
+        latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
+        token_url=idp.token_url,
+        client_auth="post",
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def test_the_cell_is_emptied_when_the_refresh_becomes_due(idp: Idp) -> None:
@@ -33,11 +39,7 @@ def test_the_cell_is_emptied_when_the_refresh_becomes_due(idp: Idp) -> None:
 
 
 def test_an_invalidated_header_is_not_handed_out_again(idp: Idp) -> None:
-    manager = latchkey.TokenManager(
-        latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
-        token_url=idp.token_url,
-        client_auth="post",
-    )
+    manager = svc_manager(idp)
 
     async def run() -> None:
         rejected = await manager.aheader()
@@ -53,11 +55,7 @@ def test_an_invalidated_header_is_not_handed_out_again(idp: Idp) -> None:
 
 
 def test_a_login_replaces_the_header_in_the_cell(idp: Idp) -> None:
-    manager = latchkey.TokenManager(
-        latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
-        token_url=idp.token_url,
-        client_auth="post",
-    )
+    manager = svc_manager(idp)
 
     async def run() -> None:
         before = await manager.aheader()
@@ -90,27 +88,13 @@ def test_a_forked_child_does_not_keep_the_parents_header_past_its_due_moment(idp
             code = asyncio.run(child())
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 20
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            pytest.fail("the forked child hung")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for_child(pid) == 0
     assert idp.token_requests() == 2
 
 
 def test_alogout_revokes_and_the_cell_forgets_the_header(idp: Idp) -> None:
     provider = latchkey.OidcProvider.discover(idp.issuer)
-    manager = latchkey.TokenManager(
-        latchkey.ClientCredentialsAuth("svc-post", "post-secret-123"),
-        token_url=idp.token_url,
-        client_auth="post",
-        revocation_url=provider.revocation_url,
-    )
+    manager = svc_manager(idp, revocation_url=provider.revocation_url)
 
     async def run() -> None:
         before = await manager.aheader()

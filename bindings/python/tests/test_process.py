@@ -13,7 +13,7 @@ import pytest
 
 import latchkey
 
-from .conftest import Idp
+from .conftest import Idp, wait_for_child
 
 
 def test_forked_child_refreshes_with_a_runtime_of_its_own(idp: Idp) -> None:
@@ -32,16 +32,7 @@ def test_forked_child_refreshes_with_a_runtime_of_its_own(idp: Idp) -> None:
             code = 0 if manager.header() != parent_header else 2
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 20
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            pytest.fail("the forked child hung")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for_child(pid) == 0
     assert idp.token_requests() == 2
     # The parent still works.
     manager.invalidate()

@@ -20,7 +20,7 @@ import pytest
 
 import latchkey
 
-from .conftest import Idp
+from .conftest import Idp, wait_for_child
 
 
 def manager(idp: Idp, store: Any, **options: Any) -> latchkey.TokenManager:
@@ -406,16 +406,7 @@ def test_forked_child_uses_an_async_python_store(idp: Idp) -> None:
             code = 0 if fresh != parent_header and store.tokens["svc"].authorization_header == fresh else 2
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 20
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            pytest.fail("the forked child hung")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_for_child(pid) == 0
     assert idp.token_requests() == 2
     assert manager(idp, store).header() == parent_header  # the parent's store is its own
 

@@ -18,16 +18,15 @@
 //! token managers in a few processes poll the same lease, and an unlucky waiter can lose
 //! every race until its wait runs out (seen with 8 processes × 50 managers).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::RngExt;
 use tokio::sync::OwnedMutexGuard;
 
-use super::StoreError;
+use super::{KeyLocks, StoreError};
 use crate::token::TokenSet;
 
 /// The default lease: long enough that a live holder's heartbeat is never late, short
@@ -78,23 +77,6 @@ fn heartbeat_every(lease: Duration) -> Duration {
     (lease / 3).max(Duration::from_millis(50))
 }
 
-/// The in-process queue of a store handle: one FIFO async mutex per key.
-#[derive(Debug, Default)]
-pub(crate) struct LocalQueue {
-    keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl LocalQueue {
-    fn mutex(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .clone()
-    }
-}
-
 /// What the guard and its heartbeat share.
 struct Held {
     backend: Arc<dyn LeaseBackend>,
@@ -132,7 +114,7 @@ impl Lease {
     /// backend.
     pub(crate) async fn acquire(
         backend: Arc<dyn LeaseBackend>,
-        queue: &LocalQueue,
+        queue: &KeyLocks,
         key: &str,
         wait: Duration,
     ) -> Result<Lease, StoreError> {
@@ -142,9 +124,7 @@ impl Lease {
             waited: wait,
         };
         let started = Instant::now();
-        let turn = tokio::time::timeout(wait, queue.mutex(key).lock_owned())
-            .await
-            .map_err(|_| timeout())?;
+        let turn = queue.lock(key, wait, &backend.describe()).await?;
         let owner = owner_id();
         let mut pause_ms = 5u64;
         while !backend.try_acquire(key, &owner).await? {

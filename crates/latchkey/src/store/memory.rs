@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{StoreError, StoreLock, TokenStore, validate_key};
+use super::{KeyLocks, StoreError, StoreLock, TokenStore, validate_key};
 use crate::token::TokenSet;
 
 /// Keeps token sets in this process only: the library default, it never touches disk.
@@ -16,7 +16,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct MemoryInner {
     tokens: Mutex<HashMap<String, TokenSet>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: KeyLocks,
 }
 
 impl MemoryStore {
@@ -78,21 +78,7 @@ impl TokenStore for MemoryStore {
 
     async fn lock(&self, key: &str, wait: Duration) -> Result<StoreLock, StoreError> {
         validate_key(key)?;
-        let mutex = self
-            .inner
-            .locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_owned())
-            .or_default()
-            .clone();
-        match tokio::time::timeout(wait, mutex.lock_owned()).await {
-            Ok(guard) => Ok(StoreLock::new(guard)),
-            Err(_) => Err(StoreError::LockTimeout {
-                key: key.to_owned(),
-                store: self.describe(),
-                waited: wait,
-            }),
-        }
+        let guard = self.inner.locks.lock(key, wait, &self.describe()).await?;
+        Ok(StoreLock::new(guard))
     }
 }

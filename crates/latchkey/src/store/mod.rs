@@ -5,6 +5,7 @@
 
 pub(crate) mod blocking;
 mod file;
+mod key_locks;
 #[cfg(feature = "keyring")]
 mod keyring;
 #[cfg(any(feature = "sqlite", feature = "redis"))]
@@ -28,6 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use file::FileStore;
+pub use key_locks::KeyLocks;
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use keyring::{KeyringFallback, KeyringStore};

@@ -68,7 +68,7 @@ struct Inner {
     secrets: Vec<SecretString>,
     prefix: String,
     lease: Duration,
-    queue: lease::LocalQueue,
+    queue: super::KeyLocks,
     renew: redis::Script,
     release: redis::Script,
     save_if_held: redis::Script,
@@ -110,7 +110,7 @@ impl RedisStore {
                 renew: redis::Script::new(RENEW),
                 release: redis::Script::new(RELEASE),
                 save_if_held: redis::Script::new(SAVE_IF_HELD),
-                queue: lease::LocalQueue::default(),
+                queue: super::KeyLocks::default(),
             }),
         })
     }

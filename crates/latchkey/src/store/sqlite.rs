@@ -42,7 +42,7 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     lease: Duration,
-    queue: lease::LocalQueue,
+    queue: super::KeyLocks,
     timeout: Duration,
 }
 
@@ -61,7 +61,7 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 lease: lease::DEFAULT_LEASE,
                 timeout: Duration::from_secs(10),
-                queue: lease::LocalQueue::default(),
+                queue: super::KeyLocks::default(),
             }),
         })
     }
