@@ -26,13 +26,13 @@ def free_loopback_port() -> int:
 def dhis2w_auth(idp: Idp, **kwargs: object) -> latchkey.OAuth2Auth:
     # The fixture serves /auth and /token, not DHIS2's /oauth2/* paths: the overrides point
     # the same class at it. `native-app` is a public client (no secret).
+    kwargs.setdefault("token_store", latchkey.MemoryTokenStore())
     return latchkey.OAuth2Auth(
         base_url=idp.issuer,
         client_id="native-app",
         client_secret="",
         scope="openid offline_access",
         redirect_uri=f"http://127.0.0.1:{free_loopback_port()}/callback",
-        token_store=latchkey.MemoryTokenStore(),
         store_key="profile.prod",
         authorize_url=idp.issuer + "/auth",
         token_url=idp.token_url,

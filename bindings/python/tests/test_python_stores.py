@@ -415,7 +415,7 @@ def test_dhis2w_oauth2auth_keeps_its_login_in_a_python_store(idp: Idp) -> None:
     import urllib.parse
 
     from .person import Person
-    from .test_dhis2w import free_loopback_port
+    from .test_dhis2w import dhis2w_auth
 
     store = DictStore()
     logins: list[str] = []
@@ -426,18 +426,7 @@ def test_dhis2w_oauth2auth_keeps_its_login_in_a_python_store(idp: Idp) -> None:
         return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect).query))["code"]
 
     def auth() -> latchkey.OAuth2Auth:
-        return latchkey.OAuth2Auth(
-            base_url=idp.issuer,
-            client_id="native-app",
-            client_secret="",
-            scope="openid offline_access",
-            redirect_uri=f"http://127.0.0.1:{free_loopback_port()}/callback",
-            token_store=store,
-            store_key="profile.prod",
-            redirect_capturer=capture,
-            authorize_url=idp.issuer + "/auth",
-            token_url=idp.token_url,
-        )
+        return dhis2w_auth(idp, token_store=store, redirect_capturer=capture)
 
     first = asyncio.run(auth().headers())
     second = asyncio.run(auth().headers())  # a new process would do this: no second login
