@@ -13,10 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwapOption, Guard};
 use http::HeaderValue;
-use zeroize::Zeroizing;
 
 use super::live::Live;
-use crate::token::secret_header;
 
 /// See the module documentation.
 pub(crate) struct Current {
@@ -99,32 +97,14 @@ impl Current {
 }
 
 /// Each thread's own copies of current headers, a few managers per thread.
-/// A sensitive header that wipes its bytes when dropped (as [`secret_header`] builds) and
-/// whose allocation owns its cache lines.
-pub(super) fn cache_line_header(bytes: Zeroizing<Vec<u8>>) -> Option<HeaderValue> {
-    secret_header(OwnCacheLines(bytes))
-}
-
-/// Aligning the owner aligns the whole allocation `Bytes::from_owner` makes, reference count
-/// included, to 128 bytes, and pads it to a multiple of that: no other allocation shares
-/// its cache lines (or their prefetched pair). Two threads' copies of a header, allocated
-/// side by side, otherwise bounced one cache line between cores on every clone and drop.
-#[repr(align(128))]
-struct OwnCacheLines(Zeroizing<Vec<u8>>);
-
-impl AsRef<[u8]> for OwnCacheLines {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 mod thread_copies {
     use std::cell::RefCell;
 
     use http::HeaderValue;
     use zeroize::Zeroizing;
 
-    use super::{Live, cache_line_header};
+    use super::Live;
+    use crate::manager::live::cache_line_header;
 
     /// Managers sharing a slot on one thread take turns; a thread with many managers (one
     /// per web session) falls back to the shared header for most of them.

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
+use zeroize::Zeroizing;
 
 use crate::clock::unix_nanos;
 use crate::error::Result;
-use crate::token::TokenSet;
+use crate::token::{TokenSet, secret_header};
 
 /// A token set as handed out, with its header and refresh time worked out once.
 #[derive(Debug)]
@@ -29,8 +30,8 @@ pub(crate) struct Live {
 
 impl Live {
     pub(crate) fn new(tokens: TokenSet, margin: Duration) -> Result<Self> {
-        let header = super::current::cache_line_header(tokens.header_bytes())
-            .ok_or(crate::token::InvalidTokenHeader)?;
+        let header =
+            cache_line_header(tokens.header_bytes()).ok_or(crate::token::InvalidTokenHeader)?;
         let refresh_at = tokens.refresh_at(margin);
         Ok(Self {
             id: next_id(),
@@ -85,4 +86,23 @@ fn nanos(at: Option<SystemTime>) -> u64 {
 fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A sensitive header that wipes its bytes when dropped (as [`secret_header`] builds) and
+/// whose allocation owns its cache lines.
+pub(super) fn cache_line_header(bytes: Zeroizing<Vec<u8>>) -> Option<HeaderValue> {
+    secret_header(OwnCacheLines(bytes))
+}
+
+/// Aligning the owner aligns the whole allocation `Bytes::from_owner` makes, reference count
+/// included, to 128 bytes, and pads it to a multiple of that: no other allocation shares
+/// its cache lines (or their prefetched pair). Two threads' copies of a header, allocated
+/// side by side, otherwise bounced one cache line between cores on every clone and drop.
+#[repr(align(128))]
+struct OwnCacheLines(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for OwnCacheLines {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
