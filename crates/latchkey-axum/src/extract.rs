@@ -13,7 +13,6 @@ use secrecy::SecretString;
 
 use crate::WebAuth;
 use crate::error::{AuthRejection, WebAuthError};
-use crate::roles;
 use crate::session_token::RequestView;
 
 /// The signed-in user of a request: the validated ID token claims and an access token that
@@ -77,7 +76,14 @@ impl AuthenticatedUser {
     /// }
     /// ```
     pub fn require_role(&self, role: &str) -> Result<(), AuthRejection> {
-        roles::check(&self.roles, role)
+        if self.roles.iter().any(|r| r == role) {
+            Ok(())
+        } else {
+            Err(WebAuthError::MissingRole {
+                role: role.to_owned(),
+            }
+            .into())
+        }
     }
 
     /// This session's token, for clients that cannot send the cookie: native apps

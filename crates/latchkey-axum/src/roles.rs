@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use latchkey::IdTokenClaims;
 
-use crate::error::{AuthRejection, WebAuthError};
+use crate::error::AuthRejection;
 use crate::extract::AuthenticatedUser;
 
 /// The role [`WebAuthBuilder::admin_users`](crate::WebAuthBuilder::admin_users) gives.
@@ -142,18 +142,6 @@ impl<S: Send + Sync, R: Role> FromRequestParts<S> for RequireRole<R> {
     }
 }
 
-/// Refuses `roles` unless it holds `role`.
-pub(crate) fn check(roles: &[String], role: &str) -> Result<(), AuthRejection> {
-    if roles.iter().any(|r| r == role) {
-        Ok(())
-    } else {
-        Err(WebAuthError::MissingRole {
-            role: role.to_owned(),
-        }
-        .into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,12 +183,9 @@ mod tests {
     }
 
     #[test]
-    fn admin_is_not_doubled_and_check_names_the_role() {
+    fn admin_is_not_doubled() {
         let rules = rules(&["admin"], &["root"]);
         let roles = rules.roles_for(&claims("root", None, None));
         assert_eq!(roles, ["admin"]);
-        assert!(check(&roles, "admin").is_ok());
-        let refused = check(&roles, "editor").unwrap_err();
-        assert!(refused.to_string().contains("`editor`"), "{refused}");
     }
 }
