@@ -6,20 +6,13 @@
 //! pins the tested one.
 
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
-use clap_complete::env::{CompleteEnv, Shells};
+use clap_complete::env::Shells;
 use latchkey::profile::{Paths, ProfilesFile};
 
 use crate::error::CliError;
 
 /// The variable the registered script sets to ask for completions (clap's convention).
-const VAR: &str = "COMPLETE";
-
-/// Answers a completion request and exits, when the shell made one; returns otherwise.
-pub(crate) fn answer_if_asked() {
-    CompleteEnv::with_factory(crate::help::command)
-        .var(VAR)
-        .complete();
-}
+pub(crate) const VAR: &str = "COMPLETE";
 
 /// The profile names of the user's and the project's files, for an argument that takes one.
 pub(crate) fn profile_names() -> ArgValueCandidates {

@@ -26,7 +26,10 @@ use clap::FromArgMatches;
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    completion::answer_if_asked();
+    // A completion request (the script `completions SHELL` prints) is answered and exits here.
+    clap_complete::env::CompleteEnv::with_factory(help::command)
+        .var(completion::VAR)
+        .complete();
     let plan = match quick::plan(std::env::args_os().skip(1)) {
         Some(plan) => Ok(plan),
         None => match help::command()
