@@ -7,6 +7,7 @@ mod doctor;
 mod introspect;
 mod logout;
 mod profile;
+mod profile_file;
 mod proof;
 mod request;
 mod scheme;

@@ -116,9 +116,9 @@ pub(super) async fn guided(ctx: &Ctx, mut add: ProfileAdd) -> Result<(), CliErro
         }
     }
     add.fields = fields;
-    let path = super::profile::target_file(ctx, add.project)?;
-    super::profile::write_to(ctx, &path, add.project, || {
-        super::profile::write_new(&path, &name, auth, &add)
+    let path = super::profile_file::target_file(ctx, add.project)?;
+    super::profile_file::write_to(ctx, &path, add.project, || {
+        super::profile_file::write_new(&path, &name, auth, &add)
     })?;
     if !ask.confirm(&format!("Log in to `{name}` now?"), true)? {
         eprintln!("Log in later with `latchkey login {name}`.");
