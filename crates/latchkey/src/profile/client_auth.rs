@@ -4,7 +4,7 @@
 use jsonwebtoken::Algorithm;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::managed::Env;
+use super::login_options::Env;
 use super::{ProfileError, Selected};
 use crate::client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 use crate::client_secret_jwt::{AssertionAudience, ClientSecretJwt};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::managed::{Env, LoginOptions, ManagedProfile};
+use super::login_options::{Env, LoginOptions};
+use super::managed::ManagedProfile;
 use super::{AuthKind, Paths, ProfileError, SecretRef, Selected};
 use crate::authenticator::Authenticator;
 use crate::credential::StaticAuth;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::managed::Env;
+use super::login_options::Env;
 use super::token_source::Linked;
 use super::{AuthKind, ProfileError, Selected};
 use crate::grant::{Grant, JwtBearer, TokenExchange, token_type};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::managed::Env;
+use super::login_options::Env;
 use super::{Origin, Paths, ProfileError, ProfilesFile, Selected, StoreSpec, edit};
 
 /// How long to wait for a refresh in progress (another process) before moving the tokens.

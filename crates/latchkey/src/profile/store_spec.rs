@@ -10,7 +10,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use super::managed::Env;
+use super::login_options::Env;
 use super::{Paths, ProfileError, SecretRef, Selected};
 use crate::redact::DisplayUrl;
 use crate::store::{FileStore, MemoryStore, TokenStore};

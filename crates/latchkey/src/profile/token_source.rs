@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::managed::{Env, LoginOptions};
+use super::login_options::{Env, LoginOptions};
 use super::{Paths, ProfileError, ProfilesFile, Selected};
 use crate::token_source::{EnvToken, FileToken, GithubActionsToken, TokenSource};
 
