@@ -15,7 +15,6 @@ use crate::oidc::OidcError;
 use crate::redact::DisplayUrl;
 use crate::response::{ResponseError, parse_error_body, parse_token_response};
 use crate::retry::{RetryPolicy, parse_retry_after};
-use crate::revocation::RevocationMethod;
 use crate::token::TokenSet;
 
 /// A registered OAuth client at one identity provider: cheap to clone, `Send + Sync`.
@@ -42,6 +41,22 @@ struct ClientInner {
     clock: Arc<dyn Clock>,
     follow_trailing_slash: bool,
     dpop: Option<DpopSettings>,
+}
+
+/// How an [`OAuthClient`] revokes tokens at its revocation URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RevocationMethod {
+    /// RFC 7009: a form `POST` of `token` and `token_type_hint`, with the client's
+    /// authentication. Success is any 2xx.
+    #[default]
+    Rfc7009,
+    /// GitHub's "Delete an app token"
+    /// (<https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token>):
+    /// `DELETE https://api.github.com/applications/{client_id}/token` with HTTP Basic
+    /// `client_id:client_secret` and the JSON body `{"access_token": "…"}`; success is 204
+    /// only. The API takes access tokens: revoking a refresh token is a no-op here.
+    GitHubAppToken,
 }
 
 /// Whether a failed token request may be sent again.
@@ -277,18 +292,6 @@ impl OAuthClient {
         params.extend(resource.map(|r| ("resource", r.as_str())));
         self.token_request("refresh_token", &params, Replay::OnlyIfNotProcessed)
             .await
-    }
-
-    /// Revokes `token` at the revocation endpoint, by its
-    /// [`revocation_method`](Self::revocation_method) (RFC 7009 unless configured
-    /// otherwise). `hint` is `refresh_token` or `access_token`.
-    pub async fn revoke(&self, token: &secrecy::SecretString, hint: &str) -> Result<()> {
-        let Some(url) = &self.inner.revocation_url else {
-            return Err(Error::Config(
-                "the provider has no revocation endpoint configured".into(),
-            ));
-        };
-        crate::revocation::revoke(self, url, token, hint).await
     }
 
     /// Makes sure a DPoP nonce is known before a refresh token is spent, when the token

@@ -119,7 +119,7 @@ pub mod token_source;
 
 pub use authenticator::Authenticator;
 pub use challenge::{BearerChallenge, BearerError};
-pub use client::{OAuthClient, OAuthClientBuilder};
+pub use client::{OAuthClient, OAuthClientBuilder, RevocationMethod};
 pub use client_auth::{BasicCredentials, ClientAuth, ClientAuthMethod, PrivateKeyJwt};
 pub use client_cert::ClientCertificate;
 pub use client_secret_jwt::{AssertionAudience, ClientSecretJwt};
@@ -148,7 +148,6 @@ pub use redact::{DisplayUrl, scrub_serde_error};
 pub use refusal::RefusalCause;
 pub use resource::Resource;
 pub use retry::RetryPolicy;
-pub use revocation::RevocationMethod;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use step_up::StepUp;
 #[cfg(feature = "sqlite")]

@@ -5,34 +5,27 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::client::OAuthClient;
+use crate::client::{OAuthClient, RevocationMethod};
 use crate::client_auth::ClientAuth;
 use crate::error::{Error, ProviderError, Result};
 use crate::redact::DisplayUrl;
 
-/// How an [`OAuthClient`] revokes tokens at its revocation URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum RevocationMethod {
-    /// RFC 7009: a form `POST` of `token` and `token_type_hint`, with the client's
-    /// authentication. Success is any 2xx.
-    #[default]
-    Rfc7009,
-    /// GitHub's "Delete an app token"
-    /// (<https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token>):
-    /// `DELETE https://api.github.com/applications/{client_id}/token` with HTTP Basic
-    /// `client_id:client_secret` and the JSON body `{"access_token": "…"}`; success is 204
-    /// only. The API takes access tokens: revoking a refresh token is a no-op here.
-    GitHubAppToken,
+impl OAuthClient {
+    /// Revokes `token` at the revocation endpoint, by its
+    /// [`revocation_method`](Self::revocation_method) (RFC 7009 unless configured
+    /// otherwise). `hint` is `refresh_token` or `access_token`.
+    pub async fn revoke(&self, token: &SecretString, hint: &str) -> Result<()> {
+        let Some(url) = self.revocation_url() else {
+            return Err(Error::Config(
+                "the provider has no revocation endpoint configured".into(),
+            ));
+        };
+        revoke(self, url, token, hint).await
+    }
 }
 
 /// Revokes `token` at `url` the way `client` is configured to.
-pub(crate) async fn revoke(
-    client: &OAuthClient,
-    url: &Url,
-    token: &SecretString,
-    hint: &str,
-) -> Result<()> {
+async fn revoke(client: &OAuthClient, url: &Url, token: &SecretString, hint: &str) -> Result<()> {
     match client.revocation_method() {
         RevocationMethod::Rfc7009 => rfc7009(client, url, token, hint).await,
         RevocationMethod::GitHubAppToken if hint == "refresh_token" => {

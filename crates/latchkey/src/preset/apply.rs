@@ -5,9 +5,9 @@
 use super::{Preset, Quirk};
 use crate::authorization::AuthorizationRequestBuilder;
 use crate::client::OAuthClientBuilder;
+use crate::client::RevocationMethod;
 use crate::error::{Error, Result};
 use crate::oidc::{DiscoveryOptions, OidcError, ProviderMetadata};
-use crate::revocation::RevocationMethod;
 
 impl Preset {
     /// The client as this preset's quirks need it: the token endpoint's trailing-slash
