@@ -245,7 +245,7 @@ impl OAuthClient {
                     grant_type,
                     status.as_u16(),
                     params,
-                    &self.inner.auth,
+                    self.inner.auth.basic_encoding_changes_secret(),
                 );
                 if causes.is_empty() {
                     return Err(Error::HttpStatus {

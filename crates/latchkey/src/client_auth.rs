@@ -1,12 +1,11 @@
 //! How the client proves its identity to the token endpoint (RFC 6749 §2.3, RFC 7523).
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rand::RngExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -123,6 +122,19 @@ impl fmt::Display for ClientAuthMethod {
 }
 
 impl ClientAuth {
+    /// Whether this sends the secret form-encoded in a Basic header (RFC 6749 §2.3.1) and
+    /// the encoding changes it (anything but letters, digits and `*-._`): a provider that
+    /// compares it without decoding then refuses it.
+    pub(crate) fn basic_encoding_changes_secret(&self) -> bool {
+        match self {
+            ClientAuth::SecretBasic(secret) => secret
+                .expose_secret()
+                .bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_'))),
+            _ => false,
+        }
+    }
+
     /// The method, without its credentials.
     pub fn method(&self) -> ClientAuthMethod {
         match self {
@@ -181,38 +193,6 @@ impl ClientAuth {
                 push_assertion(form, client_id, assertion.expose_secret().to_owned());
                 Ok(None)
             }
-        }
-    }
-}
-
-/// The claims of a client assertion latchkey signs (RFC 7523 §3): `iss` = `sub` = the client
-/// id, the audience, a random `jti` (providers refuse a replayed one), `iat` and `exp`. One
-/// shape for `private_key_jwt` and `client_secret_jwt`.
-#[derive(Serialize)]
-pub(crate) struct AssertionClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    jti: String,
-    iat: u64,
-    exp: u64,
-}
-
-impl<'a> AssertionClaims<'a> {
-    pub(crate) fn new(client_id: &'a str, aud: &'a str, lifetime: std::time::Duration) -> Self {
-        // Assertions are checked against the IdP's clock, so they use the real one.
-        let iat = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let jti: [u8; 16] = rand::rng().random();
-        AssertionClaims {
-            iss: client_id,
-            sub: client_id,
-            aud,
-            jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
-            iat,
-            exp: iat + lifetime.as_secs(),
         }
     }
 }
@@ -325,7 +305,11 @@ impl PrivateKeyJwt {
     }
 
     fn assertion(&self, client_id: &str, audience: &Url) -> Result<String> {
-        let claims = AssertionClaims::new(client_id, audience.as_str(), self.lifetime);
+        let claims = crate::assertion_claims::AssertionClaims::new(
+            client_id,
+            audience.as_str(),
+            self.lifetime,
+        );
         let mut header = Header::new(self.algorithm);
         header.kid = self.key_id.clone();
         jsonwebtoken::encode(&header, &claims, &self.key)
@@ -347,6 +331,17 @@ impl fmt::Debug for PrivateKeyJwt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_basic_secret_the_encoding_changes_is_flagged() {
+        let basic = |s: &str| ClientAuth::SecretBasic(s.to_owned().into());
+        assert!(basic("s3cr:t+/").basic_encoding_changes_secret());
+        assert!(!basic("plain-Secret_1.*").basic_encoding_changes_secret());
+        let post = ClientAuth::SecretPost("s3cr:t+/".to_owned().into());
+        assert!(!post.basic_encoding_changes_secret());
+        let raw = ClientAuth::SecretBasicRaw("s3cr:t+/".to_owned().into());
+        assert!(!raw.basic_encoding_changes_secret());
+    }
 
     #[test]
     fn raw_basic_header_keeps_reserved_characters() {

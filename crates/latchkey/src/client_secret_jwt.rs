@@ -88,7 +88,7 @@ impl ClientSecretJwt {
             }
             _ => endpoint.as_str(),
         };
-        let claims = crate::client_auth::AssertionClaims::new(client_id, aud, self.lifetime);
+        let claims = crate::assertion_claims::AssertionClaims::new(client_id, aud, self.lifetime);
         let key = EncodingKey::from_secret(self.secret.expose_secret().as_bytes());
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
             .map_err(|e| Error::Config(format!("cannot sign the client assertion ({e})")))

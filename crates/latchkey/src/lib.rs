@@ -80,6 +80,7 @@
 #![warn(clippy::print_stderr)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion_claims;
 mod authenticator;
 pub mod authorization;
 mod challenge;

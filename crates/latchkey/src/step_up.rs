@@ -15,7 +15,6 @@ use http::HeaderMap;
 use secrecy::ExposeSecret;
 
 use crate::challenge::{BearerChallenge, BearerError};
-use crate::error::{Error, LoginError, Result};
 use crate::token::TokenSet;
 
 /// What a resource asked of the sign-in (RFC 9470 §3): an authentication context class out
@@ -88,38 +87,33 @@ impl StepUp {
 
     /// Checks a fresh login's ID token: its `acr` is one of `acr_values` and its `auth_time`
     /// is no older than `max_age` (RFC 9470 §4, OIDC Core §2). The ID token's signature is
-    /// the [`crate::grant::IdTokenCheck`]'s business; this reads only the two claims.
-    pub(crate) fn check(&self, tokens: &TokenSet, now: SystemTime) -> Result<()> {
+    /// the [`crate::grant::IdTokenCheck`]'s business; this reads only the two claims. The
+    /// error is the reason the sign-in falls short (the caller makes it a
+    /// `LoginError::StepUpNotMet`).
+    pub(crate) fn check(&self, tokens: &TokenSet, now: SystemTime) -> Result<(), String> {
         if self.is_empty() {
             return Ok(());
         }
-        let unmet = |reason: String| -> Error {
-            LoginError::StepUpNotMet {
-                asked: self.clone(),
-                reason,
-            }
-            .into()
-        };
         let claims = id_token_claims(tokens).ok_or_else(|| {
-            unmet("the token response has no readable ID token to show the sign-in; ask for the `openid` scope".into())
+            "the token response has no readable ID token to show the sign-in; ask for the `openid` scope".to_owned()
         })?;
         if !self.acr_values.is_empty() {
             match claims.get("acr").and_then(|v| v.as_str()) {
                 Some(acr) if self.acr_values.iter().any(|a| a == acr) => {}
-                Some(acr) => return Err(unmet(format!("the sign-in's `acr` is `{acr}`"))),
-                None => return Err(unmet("the ID token has no `acr`".into())),
+                Some(acr) => return Err(format!("the sign-in's `acr` is `{acr}`")),
+                None => return Err("the ID token has no `acr`".into()),
             }
         }
         if let Some(max_age) = self.max_age {
             let Some(auth_time) = claims.get("auth_time").and_then(|v| v.as_u64()) else {
-                return Err(unmet("the ID token has no `auth_time`".into()));
+                return Err("the ID token has no `auth_time`".into());
             };
             let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             // A minute of clock skew between the provider and this machine is tolerated.
             const SKEW: u64 = 60;
             let age = now.saturating_sub(auth_time);
             if age > max_age.as_secs() + SKEW {
-                return Err(unmet(format!("the sign-in is {age} s old")));
+                return Err(format!("the sign-in is {age} s old"));
             }
         }
         Ok(())

@@ -23,7 +23,7 @@ use url::Url;
 use async_trait::async_trait;
 
 use crate::client::{OAuthClient, Replay};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoginError, Result};
 use crate::oidc::{JwksCache, OidcProvider};
 use crate::redact::DisplayUrl;
 use crate::resource::{self, Resource};
@@ -569,7 +569,13 @@ pub(crate) async fn exchange_code(
     let tokens = client
         .token_request("authorization_code", &params, Replay::OnlyIfNotProcessed)
         .await?;
-    request.step_up.check(&tokens, client.clock().now())?;
+    request
+        .step_up
+        .check(&tokens, client.clock().now())
+        .map_err(|reason| LoginError::StepUpNotMet {
+            asked: request.step_up.clone(),
+            reason,
+        })?;
     Ok(tokens)
 }
 
