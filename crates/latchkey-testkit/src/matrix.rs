@@ -621,3 +621,36 @@ impl Fixture {
         }
     }
 }
+
+/// A module of tests per flow, one test per provider, and `ROWS`: the flows that have a
+/// row, in order (a test compares it with the flows the matrix lists). It expands where it
+/// is called: that module must have `run(Provider, Flow)` and `Flow` and `Provider` in scope.
+/// A provider added to the matrix gets its column in every row here.
+#[macro_export]
+macro_rules! matrix_rows {
+    ($($flow:ident => $name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::{Flow, Provider, run};
+
+                #[tokio::test]
+                async fn oidc_provider() {
+                    run(Provider::OidcProvider, Flow::$flow).await;
+                }
+
+                #[tokio::test]
+                async fn glewlwyd() {
+                    run(Provider::Glewlwyd, Flow::$flow).await;
+                }
+
+                #[tokio::test]
+                async fn lemonldap() {
+                    run(Provider::LemonLdap, Flow::$flow).await;
+                }
+            }
+        )*
+
+        /// The flows with a row of tests, in order.
+        const ROWS: &[Flow] = &[$(Flow::$flow),*];
+    };
+}

@@ -204,36 +204,7 @@ async fn logout_revoke(fixture: &Arc<Fixture>) -> Outcome {
     Ok(())
 }
 
-/// A module per CLI flow with a test per provider, and the list of flows that have one.
-macro_rules! rows {
-    ($($flow:ident => $name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::{Flow, Provider, run};
-
-                #[tokio::test]
-                async fn oidc_provider() {
-                    run(Provider::OidcProvider, Flow::$flow).await;
-                }
-
-                #[tokio::test]
-                async fn glewlwyd() {
-                    run(Provider::Glewlwyd, Flow::$flow).await;
-                }
-
-                #[tokio::test]
-                async fn lemonldap() {
-                    run(Provider::LemonLdap, Flow::$flow).await;
-                }
-            }
-        )*
-
-        /// The CLI flows with a row of tests, in order.
-        const ROWS: &[Flow] = &[$(Flow::$flow),*];
-    };
-}
-
-rows! {
+latchkey_testkit::matrix_rows! {
     CliToken => token_row,
     CliLoginStatus => login_status_row,
     CliLogoutRevoke => logout_revoke_row,

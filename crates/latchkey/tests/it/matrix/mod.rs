@@ -20,36 +20,7 @@ async fn run(provider: Provider, flow: Flow) {
     .await;
 }
 
-/// A module per flow with a test per provider, and the list of flows that have one.
-macro_rules! rows {
-    ($($flow:ident => $name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::{Flow, Provider, run};
-
-                #[tokio::test]
-                async fn oidc_provider() {
-                    run(Provider::OidcProvider, Flow::$flow).await;
-                }
-
-                #[tokio::test]
-                async fn glewlwyd() {
-                    run(Provider::Glewlwyd, Flow::$flow).await;
-                }
-
-                #[tokio::test]
-                async fn lemonldap() {
-                    run(Provider::LemonLdap, Flow::$flow).await;
-                }
-            }
-        )*
-
-        /// The flows with a row of tests, in order.
-        const ROWS: &[Flow] = &[$(Flow::$flow),*];
-    };
-}
-
-rows! {
+latchkey_testkit::matrix_rows! {
     Discovery => discovery,
     ClientCredentialsBasic => client_credentials_basic,
     ClientCredentialsPost => client_credentials_post,
